@@ -1,0 +1,41 @@
+"""Admission: S3 upload events (via EventBridge → SQS) → one material record per image or copy line.
+
+A record whose object was admitted or rejected succeeds; a transient failure is reported as a batch item
+failure, so SQS retries only that message and dead-letters it after the redrive limit.
+"""
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from creative import wiring
+from creative.uploads import UploadedObject
+
+logger = Logger()
+metrics = Metrics()
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def admit_record(record: SQSRecord) -> None:
+    event = S3EventNotificationEventBridgeModel.model_validate_json(record.body)
+    obj = event.detail.object
+    upload = UploadedObject.from_event(event.detail.bucket.name, obj.key, obj.size, obj.etag, obj.version_id)
+    admit_once, _ = wiring.idempotent_admission()
+    result = admit_once(upload=upload)
+    logger.info("admitted upload", extra={"upload": upload.model_dump(), "result": result.model_dump()})
+    metrics.add_metric("MaterialsAdmitted", MetricUnit.Count, len(result.admitted))
+    metrics.add_metric("MaterialsRejected", MetricUnit.Count, len(result.rejected))
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    _, idempotency = wiring.idempotent_admission()
+    idempotency.register_lambda_context(context)
+    return process_partial_response(
+        event=event, record_handler=admit_record, processor=processor, context=context
+    )

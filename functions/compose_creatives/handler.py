@@ -1,0 +1,31 @@
+"""Scheduled sweep: composes admitted images × headlines of every business line into creatives."""
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from creative import wiring
+from creative.clock import iso, utc_now
+from creative.composition import compose_all_business_lines
+
+logger = Logger()
+metrics = Metrics()
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(clear_state=True)
+@event_parser(model=EventBridgeModel)
+def lambda_handler(event: EventBridgeModel, context: LambdaContext) -> dict[str, Any]:
+    materials, creatives, config = wiring.composition()
+    reports = compose_all_business_lines(
+        materials, creatives, cap=config.max_creatives_per_business_line, now=iso(utc_now())
+    )
+    created = sum(r.created for r in reports)
+    metrics.add_metric("CreativesComposed", MetricUnit.Count, created)
+    logger.info(
+        "composition sweep", extra={"schedule": event.resources, "reports": [r.__dict__ for r in reports]}
+    )
+    return {"business_lines": len(reports), "created": created}

@@ -1,0 +1,188 @@
+"""The one declaration of Creative Engine's functions and the resources they touch.
+
+The CDK stack builds every Lambda, trigger, environment variable and IAM grant from this list; the local
+runtime serves what the synthesized template says, and the template is made from this list, so the two
+cannot drift. Nothing here imports aws_cdk: it is plain data that tests and tools can read cheaply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+FUNCTIONS_DIR = REPO_ROOT / "functions"
+CREATIVE_LAYER_DIR = REPO_ROOT / "layers" / "creative"
+DEPS_LAYER_DIR = REPO_ROOT / "build" / "layers" / "deps"
+DEPS_REQUIREMENTS = REPO_ROOT / "layers" / "deps" / "requirements.txt"
+
+STACK_NAME = "CreativeEngine"
+SERVICE_NAME = "creative-engine"
+
+# Logical names of the shared resources. Functions refer to these; the stack maps them to constructs.
+Resource = Literal[
+    "uploads_bucket",
+    "assets_bucket",
+    "upload_events_queue",
+    "materials_table",
+    "creatives_table",
+    "impressions_table",
+    "idempotency_table",
+]
+
+UPLOAD_PREFIX = "uploads/"
+
+
+@dataclass(frozen=True)
+class ApiRoute:
+    """A REST route. `api_key` routes sit behind a usage plan; `operator` routes use IAM auth on AWS."""
+
+    method: Literal["GET", "POST", "PATCH", "PUT", "DELETE"]
+    path: str
+    auth: Literal["api_key", "operator"]
+
+
+@dataclass(frozen=True)
+class QueueTrigger:
+    queue: Resource
+    batch_size: int = 10
+    max_batching_window_s: int = 1
+
+
+@dataclass(frozen=True)
+class ScheduleTrigger:
+    expression: str  # EventBridge schedule expression, e.g. "rate(5 minutes)"
+
+
+Trigger = ApiRoute | QueueTrigger | ScheduleTrigger
+
+
+@dataclass(frozen=True)
+class Access:
+    """An IAM grant scoped to one resource (and, for buckets, one key prefix)."""
+
+    resource: Resource
+    mode: Literal["read", "write", "read_write"]
+    prefix: str | None = None  # buckets only
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    name: str  # folder under functions/ and the function's logical name
+    capability: str  # the CDK construct that owns it
+    description: str
+    triggers: tuple[Trigger, ...]
+    access: tuple[Access, ...]
+    # Environment variable -> resource whose physical name it carries.
+    resource_env: dict[str, Resource] = field(default_factory=dict)
+    # Literal environment variables (limits, tunables).
+    env: dict[str, str] = field(default_factory=dict)
+    memory_mb: int = 512
+    timeout_s: int = 10
+    handler: str = "handler.lambda_handler"
+
+    @property
+    def code_dir(self) -> Path:
+        return FUNCTIONS_DIR / self.name
+
+
+FUNCTIONS: tuple[FunctionSpec, ...] = (
+    FunctionSpec(
+        name="admission",
+        capability="admission",
+        description="Admits or rejects each uploaded image and copy line; one material record each.",
+        triggers=(QueueTrigger(queue="upload_events_queue", batch_size=10, max_batching_window_s=2),),
+        access=(
+            Access("uploads_bucket", "read", UPLOAD_PREFIX),
+            Access("materials_table", "read_write"),
+            Access("idempotency_table", "read_write"),
+        ),
+        resource_env={
+            "MATERIALS_TABLE": "materials_table",
+            "IDEMPOTENCY_TABLE": "idempotency_table",
+        },
+        memory_mb=1024,
+        timeout_s=60,
+    ),
+    FunctionSpec(
+        name="compose_creatives",
+        capability="composition",
+        description="Composes admitted images and copy of each business line into bounded creatives.",
+        triggers=(ScheduleTrigger(expression="rate(5 minutes)"),),
+        access=(
+            Access("materials_table", "read"),
+            Access("creatives_table", "read_write"),
+        ),
+        resource_env={
+            "MATERIALS_TABLE": "materials_table",
+            "CREATIVES_TABLE": "creatives_table",
+        },
+        memory_mb=512,
+        timeout_s=120,
+    ),
+    FunctionSpec(
+        name="select",
+        capability="racing_api",
+        description="Chooses one creative per request by Thompson sampling and logs the impression.",
+        triggers=(ApiRoute("POST", "/v1/select", "api_key"),),
+        access=(
+            Access("creatives_table", "read_write"),
+            Access("impressions_table", "write"),
+            Access("uploads_bucket", "read", UPLOAD_PREFIX),
+        ),
+        resource_env={
+            "CREATIVES_TABLE": "creatives_table",
+            "IMPRESSIONS_TABLE": "impressions_table",
+            "UPLOADS_BUCKET": "uploads_bucket",
+        },
+        memory_mb=1024,
+        timeout_s=5,
+    ),
+    FunctionSpec(
+        name="feedback",
+        capability="racing_api",
+        description="Records a click once per impression and updates the creative's bandit counts.",
+        triggers=(ApiRoute("POST", "/v1/feedback", "api_key"),),
+        access=(
+            Access("impressions_table", "read_write"),
+            Access("creatives_table", "write"),
+        ),
+        resource_env={
+            "CREATIVES_TABLE": "creatives_table",
+            "IMPRESSIONS_TABLE": "impressions_table",
+        },
+        memory_mb=512,
+        timeout_s=5,
+    ),
+    FunctionSpec(
+        name="operator_api",
+        capability="operator_api",
+        description="Operator reads and edits: materials with reasons, creatives with racing stats.",
+        triggers=(
+            ApiRoute("GET", "/v1/materials", "operator"),
+            ApiRoute("GET", "/v1/materials/{material_id}", "operator"),
+            ApiRoute("GET", "/v1/creatives", "operator"),
+            ApiRoute("PATCH", "/v1/creatives/{creative_id}", "operator"),
+        ),
+        access=(
+            Access("materials_table", "read"),
+            Access("creatives_table", "read_write"),
+            Access("uploads_bucket", "read", UPLOAD_PREFIX),
+        ),
+        resource_env={
+            "MATERIALS_TABLE": "materials_table",
+            "CREATIVES_TABLE": "creatives_table",
+            "UPLOADS_BUCKET": "uploads_bucket",
+        },
+        memory_mb=512,
+        timeout_s=10,
+    ),
+)
+
+
+def function_by_name(name: str) -> FunctionSpec:
+    for spec in FUNCTIONS:
+        if spec.name == name:
+            return spec
+    raise KeyError(name)

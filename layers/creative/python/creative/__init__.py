@@ -1,0 +1,4 @@
+"""Creative Engine's shared domain package (shipped to every function as a Lambda layer).
+
+Domain modules import no boto3: AWS access lives only in `creative.adapters`.
+"""

@@ -1,0 +1,36 @@
+"""Creatives: an admitted image paired with an admitted headline, raced against each other."""
+
+from __future__ import annotations
+
+import hashlib
+from enum import StrEnum
+
+from pydantic import BaseModel
+
+
+class CreativeStatus(StrEnum):
+    ACTIVE = "ACTIVE"
+    DISABLED = "DISABLED"
+
+
+class Creative(BaseModel):
+    creative_id: str
+    business_line: str
+    category: str
+    image_material_id: str
+    copy_material_id: str
+    image_bucket: str
+    image_key: str
+    headline: str
+    status: CreativeStatus = CreativeStatus.ACTIVE
+    # Bandit state: impressions served and clicks received (Beta-Bernoulli arm).
+    impressions: int = 0
+    clicks: int = 0
+    created_at: str
+    updated_at: str
+
+
+def creative_id_for(image_material_id: str, copy_material_id: str) -> str:
+    """Deterministic: composing the same pair twice names the same creative."""
+    digest = hashlib.sha256(f"{image_material_id}|{copy_material_id}".encode()).hexdigest()
+    return "cr_" + digest[:24]

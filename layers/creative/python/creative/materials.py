@@ -1,0 +1,96 @@
+"""Materials: the images and copy lines operators upload, each admitted or rejected with reasons."""
+
+from __future__ import annotations
+
+import hashlib
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class MaterialKind(StrEnum):
+    IMAGE = "image"
+    COPY = "copy"
+
+
+class MaterialStatus(StrEnum):
+    ADMITTED = "ADMITTED"
+    REJECTED = "REJECTED"
+
+
+class RejectionCode(StrEnum):
+    """Machine-readable rejection reasons; operators and dashboards group by these."""
+
+    BAD_KEY_LAYOUT = "bad_key_layout"
+    FORMAT_NOT_ALLOWED = "format_not_allowed"
+    CONTENT_TYPE_MISMATCH = "content_type_mismatch"
+    TOO_MANY_BYTES = "too_many_bytes"
+    TOO_MANY_PIXELS = "too_many_pixels"
+    RESOLUTION_TOO_LOW = "resolution_too_low"
+    CORRUPT_IMAGE = "corrupt_image"
+    OBJECT_MISSING = "object_missing"
+    INVALID_UTF8 = "invalid_utf8"
+    COPY_EMPTY = "copy_empty"
+    COPY_TOO_SHORT = "copy_too_short"
+    COPY_TOO_LONG = "copy_too_long"
+    COPY_INVALID_CHARACTERS = "copy_invalid_characters"
+    COPY_MALFORMED_LINE = "copy_malformed_line"
+    DUPLICATE_CONTENT = "duplicate_content"
+
+
+class Rejection(BaseModel):
+    code: RejectionCode
+    detail: str
+
+
+class SourceObject(BaseModel):
+    """Where a material came from: the exact object version, and the line for copy files."""
+
+    bucket: str
+    key: str
+    version_id: str | None = None
+    etag: str = ""
+    line: int | None = None  # 1-based line number in a copy file
+
+
+class ImageFacts(BaseModel):
+    format: Literal["PNG", "JPEG", "WEBP"]
+    width: int
+    height: int
+    mode: str
+
+
+class Material(BaseModel):
+    material_id: str
+    kind: MaterialKind | None  # None when the object's kind could not be told
+    status: MaterialStatus
+    reasons: list[Rejection] = Field(default_factory=list)
+    business_line: str
+    category: str
+    source: SourceObject
+    content_hash: str | None = None
+    duplicate_of: str | None = None
+    image: ImageFacts | None = None
+    text: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    created_at: str
+
+
+def material_id_for(source: SourceObject) -> str:
+    """Deterministic id from the object identity (and line), so reprocessing an event finds the same record."""
+    identity = f"{source.bucket}/{source.key}@{source.version_id or source.etag}#{source.line or 0}"
+    return "mat_" + hashlib.sha256(identity.encode()).hexdigest()[:24]
+
+
+def hash_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def normalise_copy(text: str) -> str:
+    """The form two copy lines are compared in: case-folded, whitespace collapsed."""
+    return " ".join(text.casefold().split())
+
+
+def hash_copy(text: str) -> str:
+    return hashlib.sha256(normalise_copy(text).encode()).hexdigest()

@@ -1,0 +1,73 @@
+"""The interfaces the domain needs from storage. DynamoDB/S3 adapters implement them; tests use fakes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
+
+from creative.creatives import Creative, CreativeStatus
+from creative.impressions import Impression
+from creative.materials import Material, MaterialKind, MaterialStatus
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_token: str | None = None
+
+
+class ObjectStore(Protocol):
+    def read(self, bucket: str, key: str, version_id: str | None, max_bytes: int) -> bytes | None:
+        """The object's bytes (None when it no longer exists). Raises ValueError past max_bytes."""
+
+    def presigned_url(self, bucket: str, key: str, expires_s: int) -> str: ...
+
+
+class MaterialRepository(Protocol):
+    def get(self, material_id: str) -> Material | None: ...
+
+    def put_new(self, material: Material) -> bool:
+        """Stores the material unless one with its id exists; False when it already did."""
+
+    def claim_content(self, content_hash: str, material_id: str) -> str:
+        """Claims a content hash for a material; returns the owner (this material or an earlier one)."""
+
+    def list(
+        self,
+        *,
+        business_line: str | None,
+        status: MaterialStatus | None,
+        limit: int,
+        next_token: str | None,
+    ) -> Page[Material]: ...
+
+    def admitted(self, business_line: str, kind: MaterialKind) -> list[Material]: ...
+
+    def business_lines(self) -> list[str]: ...
+
+
+class CreativeRepository(Protocol):
+    def get(self, creative_id: str) -> Creative | None: ...
+
+    def for_business_line(self, business_line: str) -> list[Creative]: ...
+
+    def put_new(self, creatives: Sequence[Creative]) -> int:
+        """Stores the creatives whose ids are new; returns how many were stored."""
+
+    def set_status(self, creative_id: str, status: CreativeStatus, updated_at: str) -> Creative | None: ...
+
+    def list(self, *, business_line: str | None, limit: int, next_token: str | None) -> Page[Creative]: ...
+
+
+class ImpressionLog(Protocol):
+    def record(self, impression: Impression) -> None:
+        """Stores the impression and counts it on its creative's arm, atomically."""
+
+    def record_click(self, impression_id: str, clicked_at: str) -> Impression:
+        """Marks the impression clicked and counts the click on its arm, atomically, once.
+
+        Raises NotFound for an unknown impression and Conflict when the click was already counted.
+        """

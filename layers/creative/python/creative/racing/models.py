@@ -1,0 +1,59 @@
+"""Request and response models of the racing API (select and feedback)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from creative.impressions import FeatureValue
+
+Slug = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+class UserContext(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, max_length=128)
+    features: dict[str, FeatureValue] = Field(default_factory=dict, max_length=64)
+
+
+class SelectRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    business_line: str = Slug
+    placement: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    user: UserContext
+
+
+class CreativeElements(BaseModel):
+    creative_id: str
+    image_url: str
+    headline: str
+    image_material_id: str
+    copy_material_id: str
+
+
+class SelectResponse(BaseModel):
+    impression_id: str
+    creative: CreativeElements
+    propensity: float = Field(
+        description="Probability with which this creative was chosen (Monte Carlo estimate)."
+    )
+    propensity_stderr: float
+    policy_version: str
+    candidates: int
+
+
+class FeedbackRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    impression_id: str = Field(min_length=1, max_length=64)
+    event: Literal["click"]
+
+
+class FeedbackResponse(BaseModel):
+    impression_id: str
+    creative_id: str
+    event: Literal["click"]
+    counted: bool = Field(description="False when this event was already counted for the impression.")

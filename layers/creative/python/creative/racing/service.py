@@ -1,0 +1,118 @@
+"""Racing: choose a creative per request, and learn from the clicks that come back."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+import numpy as np
+
+from creative.clock import iso
+from creative.creatives import Creative, CreativeStatus
+from creative.errors import Conflict, NotFound
+from creative.impressions import Impression
+from creative.ports import CreativeRepository, ImpressionLog, ObjectStore
+from creative.racing.models import (
+    CreativeElements,
+    FeedbackRequest,
+    FeedbackResponse,
+    SelectRequest,
+    SelectResponse,
+)
+from creative.racing.thompson import POLICY_VERSION, ArmState, ThompsonSampler
+
+
+class RacingService:
+    def __init__(
+        self,
+        creatives: CreativeRepository,
+        impressions: ImpressionLog,
+        images: ObjectStore,
+        sampler: ThompsonSampler,
+        rng: np.random.Generator,
+        *,
+        max_candidates: int = 100,
+        impression_ttl: timedelta = timedelta(days=30),
+        image_url_ttl_s: int = 3600,
+    ):
+        self._creatives = creatives
+        self._impressions = impressions
+        self._images = images
+        self._sampler = sampler
+        self._rng = rng
+        self._max_candidates = max_candidates
+        self._impression_ttl = impression_ttl
+        self._image_url_ttl_s = image_url_ttl_s
+
+    def candidates(self, business_line: str) -> list[Creative]:
+        active = [
+            c for c in self._creatives.for_business_line(business_line) if c.status is CreativeStatus.ACTIVE
+        ]
+        return sorted(active, key=lambda c: c.created_at, reverse=True)[: self._max_candidates]
+
+    def select(self, request: SelectRequest, now: datetime) -> SelectResponse:
+        candidates = self.candidates(request.business_line)
+        if not candidates:
+            raise NotFound(
+                f"business line '{request.business_line}' has no active creatives",
+                code="no_active_creatives",
+            )
+        choice = self._sampler.choose(
+            [ArmState(c.creative_id, c.impressions, c.clicks) for c in candidates], self._rng
+        )
+        creative = candidates[choice.index]
+        impression = Impression(
+            impression_id="imp_" + uuid.uuid4().hex,
+            creative_id=creative.creative_id,
+            business_line=request.business_line,
+            placement=request.placement,
+            user_id=request.user.id,
+            user_features=request.user.features,
+            candidate_count=len(candidates),
+            propensity=choice.propensity,
+            propensity_stderr=choice.propensity_stderr,
+            policy_version=POLICY_VERSION,
+            created_at=iso(now),
+            expires_at=int((now + self._impression_ttl).timestamp()),
+        )
+        self._impressions.record(impression)
+        return SelectResponse(
+            impression_id=impression.impression_id,
+            creative=CreativeElements(
+                creative_id=creative.creative_id,
+                image_url=self._images.presigned_url(
+                    creative.image_bucket, creative.image_key, self._image_url_ttl_s
+                ),
+                headline=creative.headline,
+                image_material_id=creative.image_material_id,
+                copy_material_id=creative.copy_material_id,
+            ),
+            propensity=choice.propensity,
+            propensity_stderr=choice.propensity_stderr,
+            policy_version=POLICY_VERSION,
+            candidates=len(candidates),
+        )
+
+
+class FeedbackService:
+    def __init__(self, impressions: ImpressionLog):
+        self._impressions = impressions
+
+    def record(self, request: FeedbackRequest, now: datetime) -> FeedbackResponse:
+        """Counts a click once per impression; a repeat is acknowledged but not counted again."""
+        try:
+            impression = self._impressions.record_click(request.impression_id, iso(now))
+            counted = True
+        except Conflict as already:
+            impression = already.details["impression"]
+            counted = False
+        except NotFound:
+            raise NotFound(
+                f"impression '{request.impression_id}' is unknown or expired", code="unknown_impression"
+            ) from None
+        return FeedbackResponse(
+            impression_id=impression.impression_id,
+            creative_id=impression.creative_id,
+            event=request.event,
+            counted=counted,
+        )

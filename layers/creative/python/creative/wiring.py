@@ -1,0 +1,126 @@
+"""Builds each function's service from its configuration: the one place adapters meet domain code.
+
+Clients are created on first use (not at import), so importing a handler reads no environment and opens
+no connection; a warm Lambda reuses what its cold start built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+import boto3
+import numpy as np
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from botocore.config import Config
+
+from creative.adapters.dynamodb import DynamoCreativeRepository, DynamoImpressionLog, DynamoMaterialRepository
+from creative.adapters.s3 import S3ObjectStore
+from creative.admission.service import Admission, AdmissionResult
+from creative.clock import iso, utc_now
+from creative.config import (
+    AdmissionConfig,
+    CompositionConfig,
+    FeedbackConfig,
+    OperatorConfig,
+    SelectConfig,
+)
+from creative.operator import OperatorService
+from creative.racing.service import FeedbackService, RacingService
+from creative.racing.thompson import ThompsonSampler
+from creative.uploads import UploadedObject
+
+# API paths fail fast; the SDK's standard retry mode backs off on throttling.
+_API_CLIENT = Config(connect_timeout=2, read_timeout=3, retries={"mode": "standard", "max_attempts": 3})
+_BATCH_CLIENT = Config(retries={"mode": "standard", "max_attempts": 5})
+
+
+def _client(service: str, config: Config) -> Any:
+    return boto3.session.Session().client(service, config=config)
+
+
+@cache
+def admission() -> tuple[Admission, AdmissionConfig]:
+    config = AdmissionConfig.from_env()
+    service = Admission(
+        S3ObjectStore(_client("s3", _BATCH_CLIENT)),
+        DynamoMaterialRepository(_client("dynamodb", _BATCH_CLIENT), config.materials_table),
+        config.limits,
+    )
+    return service, config
+
+
+@cache
+def composition() -> tuple[DynamoMaterialRepository, DynamoCreativeRepository, CompositionConfig]:
+    config = CompositionConfig.from_env()
+    dynamodb = _client("dynamodb", _BATCH_CLIENT)
+    return (
+        DynamoMaterialRepository(dynamodb, config.materials_table),
+        DynamoCreativeRepository(dynamodb, config.creatives_table),
+        config,
+    )
+
+
+@cache
+def racing() -> RacingService:
+    config = SelectConfig.from_env()
+    dynamodb = _client("dynamodb", _API_CLIENT)
+    return RacingService(
+        DynamoCreativeRepository(dynamodb, config.creatives_table),
+        DynamoImpressionLog(dynamodb, config.impressions_table, config.creatives_table),
+        S3ObjectStore(_client("s3", _API_CLIENT)),
+        ThompsonSampler(draws=config.propensity_draws),
+        np.random.default_rng(),
+        max_candidates=config.max_candidates,
+    )
+
+
+@cache
+def feedback() -> FeedbackService:
+    config = FeedbackConfig.from_env()
+    return FeedbackService(
+        DynamoImpressionLog(
+            _client("dynamodb", _API_CLIENT), config.impressions_table, config.creatives_table
+        )
+    )
+
+
+@cache
+def operator() -> OperatorService:
+    config = OperatorConfig.from_env()
+    dynamodb = _client("dynamodb", _API_CLIENT)
+    return OperatorService(
+        DynamoMaterialRepository(dynamodb, config.materials_table),
+        DynamoCreativeRepository(dynamodb, config.creatives_table),
+        S3ObjectStore(_client("s3", _API_CLIENT)),
+        ThompsonSampler(),
+    )
+
+
+@cache
+def idempotent_admission() -> tuple[Callable[..., AdmissionResult], IdempotencyConfig]:
+    """Admission wrapped so one object version is admitted once, however often its event arrives.
+
+    The material ids are deterministic too; this layer also skips the download and decode on a replay.
+    """
+    service, config = admission()
+    idempotency = IdempotencyConfig(
+        event_key_jmespath="[bucket, key, version_id, etag]",
+        expires_after_seconds=7 * 24 * 3600,
+    )
+
+    @idempotent_function(
+        data_keyword_argument="upload",
+        persistence_store=DynamoDBPersistenceLayer(table_name=config.idempotency_table),
+        config=idempotency,
+        output_serializer=AdmissionResult,
+    )
+    def admit_once(upload: UploadedObject) -> AdmissionResult:
+        return service.admit(upload, now=iso(utc_now()))
+
+    return admit_once, idempotency
