@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import chain, zip_longest
 
 from creative.creatives import Creative, CreativeStatus, creative_id_for
 from creative.materials import Material, MaterialKind
@@ -21,48 +23,75 @@ class CompositionReport:
     created: int
 
 
+def balanced_pairs(n_images: int, n_copies: int) -> Iterator[tuple[int, int]]:
+    """Every (image, copy) index pair once, in diagonals: the first diagonal gives every image and every
+    copy a partner, the next gives each a second one, and so on."""
+    span = max(n_images, n_copies)
+    seen: set[tuple[int, int]] = set()
+    for diagonal in range(span):
+        for k in range(span):
+            pair = (k % n_images, (k + diagonal) % n_copies)
+            if pair not in seen:
+                seen.add(pair)
+                yield pair
+
+
 def plan_creatives(
     images: list[Material], copies: list[Material], existing: list[Creative], *, cap: int, now: str
 ) -> list[Creative]:
     """The new creatives to add, at most `cap - len(existing)`.
 
-    Pairs of the same category come first; within that, the pairs grow as an expanding square over the
-    newest images and headlines, so every new material gets partners before any one material gets many.
+    Pairs within a category come first (categories take turns), then pairs across categories; within each,
+    the newest materials lead and every material gets a partner before any gets a second.
     """
     room = cap - len(existing)
     if room <= 0 or not images or not copies:
         return []
     images = sorted(images, key=lambda m: m.created_at, reverse=True)[:MAX_MATERIALS_PER_KIND]
     copies = sorted(copies, key=lambda m: m.created_at, reverse=True)[:MAX_MATERIALS_PER_KIND]
-    existing_ids = {c.creative_id for c in existing}
-    ranked = sorted(
-        ((i, c) for i in range(len(images)) for c in range(len(copies))),
-        key=lambda ic: (images[ic[0]].category != copies[ic[1]].category, max(ic), ic[0] + ic[1], ic),
-    )
-    planned = []
-    for i, c in ranked:
-        image, copy = images[i], copies[c]
+    taken = {c.creative_id for c in existing}
+    planned: list[Creative] = []
+    for image, copy in chain(_same_category_pairs(images, copies), _pairs(images, copies)):
         creative_id = creative_id_for(image.material_id, copy.material_id)
-        if creative_id in existing_ids:
+        if creative_id in taken:
             continue
-        planned.append(
-            Creative(
-                creative_id=creative_id,
-                business_line=image.business_line,
-                category=image.category,
-                image_material_id=image.material_id,
-                copy_material_id=copy.material_id,
-                image_bucket=image.source.bucket,
-                image_key=image.source.key,
-                headline=copy.text or "",
-                status=CreativeStatus.ACTIVE,
-                created_at=now,
-                updated_at=now,
-            )
-        )
+        taken.add(creative_id)
+        planned.append(_creative(creative_id, image, copy, now))
         if len(planned) == room:
             break
     return planned
+
+
+def _pairs(images: list[Material], copies: list[Material]) -> Iterator[tuple[Material, Material]]:
+    return ((images[i], copies[c]) for i, c in balanced_pairs(len(images), len(copies)))
+
+
+def _same_category_pairs(
+    images: list[Material], copies: list[Material]
+) -> Iterator[tuple[Material, Material]]:
+    groups = []
+    for category in dict.fromkeys(m.category for m in images):  # newest category first
+        group_copies = [c for c in copies if c.category == category]
+        if group_copies:
+            groups.append(_pairs([m for m in images if m.category == category], group_copies))
+    for round_ in zip_longest(*groups):
+        yield from (pair for pair in round_ if pair is not None)
+
+
+def _creative(creative_id: str, image: Material, copy: Material, now: str) -> Creative:
+    return Creative(
+        creative_id=creative_id,
+        business_line=image.business_line,
+        category=image.category,
+        image_material_id=image.material_id,
+        copy_material_id=copy.material_id,
+        image_bucket=image.source.bucket,
+        image_key=image.source.key,
+        headline=copy.text or "",
+        status=CreativeStatus.ACTIVE,
+        created_at=now,
+        updated_at=now,
+    )
 
 
 def compose_all_business_lines(

@@ -1,0 +1,37 @@
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType, SimpleNamespace
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+EVENTS = REPO / "events"
+
+
+def load_event(name: str) -> dict:
+    return json.loads((EVENTS / name).read_text())
+
+
+def load_handler(function_name: str) -> ModuleType:
+    """Imports functions/<name>/handler.py under a unique module name, as the Lambda runtime would."""
+    module_name = f"handler_{function_name}"
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    spec = importlib.util.spec_from_file_location(module_name, REPO / "functions" / function_name / "handler.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def lambda_context():
+    return SimpleNamespace(
+        function_name="test-fn",
+        memory_limit_in_mb=512,
+        invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:test-fn",
+        aws_request_id="req-1",
+        get_remaining_time_in_millis=lambda: 30_000,
+    )

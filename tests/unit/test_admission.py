@@ -1,0 +1,166 @@
+"""Admission rules, run against in-memory fakes: every bad file ends REJECTED with its reason."""
+
+import pytest
+
+from creative.admission.limits import AdmissionLimits
+from creative.admission.service import Admission
+from creative.materials import MaterialKind, MaterialStatus, RejectionCode
+from creative.uploads import UploadedObject
+from creative_demo import samples
+from tests.fakes import FakeMaterialRepository, FakeObjectStore
+
+BUCKET = "uploads-bucket"
+NOW = "2026-11-25T12:00:00.000000Z"
+
+
+def admit(files: dict[str, bytes], limits: AdmissionLimits | None = None, sizes: dict[str, int] | None = None):
+    store = FakeObjectStore({(BUCKET, k): v for k, v in files.items()})
+    repo = FakeMaterialRepository()
+    admission = Admission(store, repo, limits or AdmissionLimits())
+    results = []
+    for key, data in files.items():
+        size = (sizes or {}).get(key, len(data))
+        results.append(admission.admit(UploadedObject(bucket=BUCKET, key=key, size=size, etag=f"e-{key}"), now=NOW))
+    return repo, store, results
+
+
+def only_material(repo: FakeMaterialRepository):
+    assert len(repo.items) == 1
+    return next(iter(repo.items.values()))
+
+
+@pytest.mark.parametrize(
+    ("key", "data"),
+    [
+        ("uploads/pets/cats/chelsea.png", samples.photo_bytes("chelsea.png")),
+        ("uploads/food/coffee/coffee.jpg", samples.jpeg_of("coffee.png")),
+        ("uploads/space/people/astronaut.webp", samples.webp_of("astronaut.png")),
+    ],
+)
+def test_real_photos_are_admitted_with_their_facts(key, data):
+    # Given a real photo in each allowed format / When it is admitted
+    repo, _, _ = admit({key: data})
+    material = only_material(repo)
+    # Then it is ADMITTED with its format, size and content hash
+    assert material.status is MaterialStatus.ADMITTED, material.reasons
+    assert material.kind is MaterialKind.IMAGE
+    assert material.image and material.image.width >= 128
+    assert material.content_hash and len(material.content_hash) == 64
+    assert material.business_line == key.split("/")[1]
+
+
+@pytest.mark.parametrize(
+    ("key", "data", "reason"),
+    [
+        ("uploads/food/coffee/broken.jpg", samples.truncated_jpeg(), RejectionCode.CORRUPT_IMAGE),
+        ("uploads/food/coffee/bomb.png", samples.decompression_bomb_png(), RejectionCode.TOO_MANY_PIXELS),
+        ("uploads/food/coffee/tiny.png", samples.tiny_png(), RejectionCode.RESOLUTION_TOO_LOW),
+        ("uploads/food/coffee/notes.jpg", b"Fresh coffee every morning\n", RejectionCode.CONTENT_TYPE_MISMATCH),
+        ("uploads/food/coffee/anim.png", samples.gif_bytes(), RejectionCode.FORMAT_NOT_ALLOWED),
+        ("uploads/food/coffee/brochure.pdf", b"%PDF-1.4", RejectionCode.FORMAT_NOT_ALLOWED),
+        ("uploads/just-a-file.png", samples.photo_bytes(), RejectionCode.BAD_KEY_LAYOUT),
+        ("uploads/Food/Coffee/x.png", samples.photo_bytes(), RejectionCode.BAD_KEY_LAYOUT),
+    ],
+)
+def test_bad_images_are_rejected_with_a_reason(key, data, reason):
+    repo, _, _ = admit({key: data})
+    material = only_material(repo)
+    assert material.status is MaterialStatus.REJECTED
+    assert reason in [r.code for r in material.reasons]
+    assert all(r.detail for r in material.reasons)
+
+
+def test_oversized_object_is_rejected_before_download():
+    # Given an event that says the object is larger than the cap
+    key = "uploads/food/coffee/huge.png"
+    repo, store, _ = admit({key: samples.photo_bytes()}, sizes={key: 50 * 1024 * 1024})
+    # Then nothing is read and the record says why
+    assert store.reads == []
+    assert only_material(repo).reasons[0].code is RejectionCode.TOO_MANY_BYTES
+
+
+def test_under_reported_size_is_still_capped_by_the_reader():
+    key = "uploads/food/coffee/liar.png"
+    data = samples.photo_bytes()
+    repo, _, _ = admit({key: data}, limits=AdmissionLimits(max_image_bytes=1000), sizes={key: 10})
+    assert only_material(repo).reasons[0].code is RejectionCode.TOO_MANY_BYTES
+
+
+def test_exact_duplicate_is_rejected_and_points_at_the_original():
+    data = samples.photo_bytes("chelsea.png")
+    repo, _, _ = admit({"uploads/pets/cats/a.png": data, "uploads/pets/cats/b.png": data})
+    by_key = {m.source.key: m for m in repo.items.values()}
+    original, copy = by_key["uploads/pets/cats/a.png"], by_key["uploads/pets/cats/b.png"]
+    assert original.status is MaterialStatus.ADMITTED
+    assert copy.status is MaterialStatus.REJECTED
+    assert copy.reasons[0].code is RejectionCode.DUPLICATE_CONTENT
+    assert copy.duplicate_of == original.material_id
+
+
+def test_same_event_twice_changes_nothing_the_second_time():
+    key = "uploads/pets/cats/chelsea.png"
+    store = FakeObjectStore({(BUCKET, key): samples.photo_bytes()})
+    repo = FakeMaterialRepository()
+    admission = Admission(store, repo, AdmissionLimits())
+    upload = UploadedObject(bucket=BUCKET, key=key, size=None, etag="abc")
+    first = admission.admit(upload, now=NOW)
+    snapshot = {k: v.model_dump() for k, v in repo.items.items()}
+    second = admission.admit(upload, now="2026-11-26T00:00:00.000000Z")
+    assert len(first.admitted) == 1 and second.admitted == [] and second.already_recorded == first.admitted
+    assert {k: v.model_dump() for k, v in repo.items.items()} == snapshot
+
+
+def test_copy_file_yields_one_record_per_line():
+    text = "Fresh beans, roasted today\n\nx\nFresh beans,   ROASTED today\n" + "A" * 200 + "\nTwo for one\tlattes\n"
+    repo, _, results = admit({"uploads/food/coffee/headlines.txt": text.encode()})
+    by_line = {m.source.line: m for m in repo.items.values()}
+    assert sorted(by_line) == [1, 3, 4, 5, 6]  # the blank line is layout, not copy
+    assert by_line[1].status is MaterialStatus.ADMITTED and by_line[1].kind is MaterialKind.COPY
+    assert by_line[3].reasons[0].code is RejectionCode.COPY_TOO_SHORT
+    assert by_line[4].reasons[0].code is RejectionCode.DUPLICATE_CONTENT  # same copy up to case and spacing
+    assert by_line[5].reasons[0].code is RejectionCode.COPY_TOO_LONG
+    assert by_line[6].text == "Two for one lattes"
+    assert results[0].reasons == {"copy_too_short": 1, "duplicate_content": 1, "copy_too_long": 1}
+
+
+def test_json_lines_copy_may_name_its_category_and_bad_lines_are_rejected_alone():
+    lines = b'{"text": "Weekend flights from 29 euros", "category": "flights"}\nnot json\n{"title": "no text"}\n'
+    repo, _, _ = admit({"uploads/travel/deals/copy.jsonl": lines})
+    by_line = {m.source.line: m for m in repo.items.values()}
+    assert by_line[1].status is MaterialStatus.ADMITTED and by_line[1].category == "flights"
+    assert by_line[2].reasons[0].code is RejectionCode.COPY_MALFORMED_LINE
+    assert by_line[3].reasons[0].code is RejectionCode.COPY_MALFORMED_LINE
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"\xff\xfe\x00bad", RejectionCode.INVALID_UTF8),
+        (b"   \n\n  ", RejectionCode.COPY_EMPTY),
+        (samples.photo_bytes(), RejectionCode.INVALID_UTF8),  # an image renamed to .txt
+    ],
+)
+def test_unreadable_copy_files_get_one_rejected_record(data, reason):
+    repo, _, _ = admit({"uploads/food/coffee/copy.txt": data})
+    assert only_material(repo).reasons[0].code is reason
+
+
+def test_control_characters_are_rejected_but_emoji_joiners_are_not():
+    data = "Bell\x07 in copy\nFamily deals 👨\u200d👩\u200d👧 this week\n".encode()
+    repo, _, _ = admit({"uploads/food/coffee/copy.txt": data})
+    by_line = {m.source.line: m for m in repo.items.values()}
+    assert by_line[1].reasons[0].code is RejectionCode.COPY_INVALID_CHARACTERS
+    assert by_line[2].status is MaterialStatus.ADMITTED
+
+
+def test_deleted_object_is_recorded_as_missing():
+    repo = FakeMaterialRepository()
+    admission = Admission(FakeObjectStore(), repo, AdmissionLimits())
+    admission.admit(UploadedObject(bucket=BUCKET, key="uploads/a/b/c.png", size=10, etag="x"), now=NOW)
+    assert only_material(repo).reasons[0].code is RejectionCode.OBJECT_MISSING
+
+
+def test_event_keys_are_url_decoded_once():
+    upload = UploadedObject.from_event(BUCKET, "uploads/food/coffee/my+photo%281%29.png", 10.0, '"etag"', "null")
+    assert upload.key == "uploads/food/coffee/my photo(1).png"
+    assert upload.etag == "etag" and upload.version_id is None

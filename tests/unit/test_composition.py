@@ -1,0 +1,49 @@
+"""Composition of creatives: bounded, balanced, same-category first, idempotent."""
+
+from creative.composition import compose_all_business_lines, plan_creatives
+from creative.materials import Material, MaterialKind, MaterialStatus, SourceObject
+from tests.fakes import FakeCreativeRepository, FakeMaterialRepository
+
+NOW = "2026-11-25T12:00:00.000000Z"
+
+
+def material(i: int, kind: MaterialKind, line: str = "food", category: str = "coffee") -> Material:
+    return Material(
+        material_id=f"mat_{kind.value}{i}" + ("" if line == "food" else f"_{line}"),
+        kind=kind,
+        status=MaterialStatus.ADMITTED,
+        business_line=line,
+        category=category,
+        source=SourceObject(bucket="b", key=f"uploads/{line}/{category}/{i}"),
+        text=f"Copy {i}" if kind is MaterialKind.COPY else None,
+        created_at=f"2026-11-25T00:00:{i:02d}.000000Z",
+    )
+
+
+def test_plan_is_bounded_and_gives_every_material_a_partner_first():
+    images = [material(i, MaterialKind.IMAGE) for i in range(4)]
+    copies = [material(i, MaterialKind.COPY) for i in range(5)]
+    planned = plan_creatives(images, copies, [], cap=8, now=NOW)
+    assert len(planned) == 8
+    assert len({c.creative_id for c in planned}) == 8
+    assert {c.image_material_id for c in planned} == {m.material_id for m in images}
+
+
+def test_same_category_pairs_come_first():
+    images = [material(1, MaterialKind.IMAGE, category="tea"), material(2, MaterialKind.IMAGE, category="coffee")]
+    copies = [material(1, MaterialKind.COPY, category="coffee")]
+    planned = plan_creatives(images, copies, [], cap=1, now=NOW)
+    assert planned[0].image_material_id == "mat_image2"
+
+
+def test_sweep_is_idempotent_and_respects_the_cap_per_business_line():
+    materials, creatives = FakeMaterialRepository(), FakeCreativeRepository()
+    for i in range(3):
+        materials.put_new(material(i, MaterialKind.IMAGE))
+        materials.put_new(material(i, MaterialKind.COPY))
+        materials.put_new(material(i, MaterialKind.IMAGE, line="travel"))
+    first = compose_all_business_lines(materials, creatives, cap=5, now=NOW)
+    second = compose_all_business_lines(materials, creatives, cap=5, now=NOW)
+    assert {r.business_line: r.created for r in first} == {"food": 5, "travel": 0}  # travel has no copy yet
+    assert sum(r.created for r in second) == 0
+    assert len(creatives.items) == 5
