@@ -19,7 +19,9 @@ def load_handler(function_name: str) -> ModuleType:
     module_name = f"handler_{function_name}"
     if module_name in sys.modules:
         return sys.modules[module_name]
-    spec = importlib.util.spec_from_file_location(module_name, REPO / "functions" / function_name / "handler.py")
+    spec = importlib.util.spec_from_file_location(
+        module_name, REPO / "functions" / function_name / "handler.py"
+    )
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
     spec.loader.exec_module(module)

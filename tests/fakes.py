@@ -54,7 +54,8 @@ class FakeMaterialRepository:
         items = [
             m
             for m in self.items.values()
-            if (business_line is None or m.business_line == business_line) and (status is None or m.status == status)
+            if (business_line is None or m.business_line == business_line)
+            and (status is None or m.status == status)
         ]
         return _page(items, limit, next_token)
 

@@ -1,11 +1,11 @@
 """Admission rules, run against in-memory fakes: every bad file ends REJECTED with its reason."""
 
 import pytest
-
 from creative.admission.limits import AdmissionLimits
 from creative.admission.service import Admission
 from creative.materials import MaterialKind, MaterialStatus, RejectionCode
 from creative.uploads import UploadedObject
+
 from creative_demo import samples
 from tests.fakes import FakeMaterialRepository, FakeObjectStore
 
@@ -13,14 +13,18 @@ BUCKET = "uploads-bucket"
 NOW = "2026-11-25T12:00:00.000000Z"
 
 
-def admit(files: dict[str, bytes], limits: AdmissionLimits | None = None, sizes: dict[str, int] | None = None):
+def admit(
+    files: dict[str, bytes], limits: AdmissionLimits | None = None, sizes: dict[str, int] | None = None
+):
     store = FakeObjectStore({(BUCKET, k): v for k, v in files.items()})
     repo = FakeMaterialRepository()
     admission = Admission(store, repo, limits or AdmissionLimits())
     results = []
     for key, data in files.items():
         size = (sizes or {}).get(key, len(data))
-        results.append(admission.admit(UploadedObject(bucket=BUCKET, key=key, size=size, etag=f"e-{key}"), now=NOW))
+        results.append(
+            admission.admit(UploadedObject(bucket=BUCKET, key=key, size=size, etag=f"e-{key}"), now=NOW)
+        )
     return repo, store, results
 
 
@@ -55,7 +59,11 @@ def test_real_photos_are_admitted_with_their_facts(key, data):
         ("uploads/food/coffee/broken.jpg", samples.truncated_jpeg(), RejectionCode.CORRUPT_IMAGE),
         ("uploads/food/coffee/bomb.png", samples.decompression_bomb_png(), RejectionCode.TOO_MANY_PIXELS),
         ("uploads/food/coffee/tiny.png", samples.tiny_png(), RejectionCode.RESOLUTION_TOO_LOW),
-        ("uploads/food/coffee/notes.jpg", b"Fresh coffee every morning\n", RejectionCode.CONTENT_TYPE_MISMATCH),
+        (
+            "uploads/food/coffee/notes.jpg",
+            b"Fresh coffee every morning\n",
+            RejectionCode.CONTENT_TYPE_MISMATCH,
+        ),
         ("uploads/food/coffee/anim.png", samples.gif_bytes(), RejectionCode.FORMAT_NOT_ALLOWED),
         ("uploads/food/coffee/brochure.pdf", b"%PDF-1.4", RejectionCode.FORMAT_NOT_ALLOWED),
         ("uploads/just-a-file.png", samples.photo_bytes(), RejectionCode.BAD_KEY_LAYOUT),
@@ -111,7 +119,11 @@ def test_same_event_twice_changes_nothing_the_second_time():
 
 
 def test_copy_file_yields_one_record_per_line():
-    text = "Fresh beans, roasted today\n\nx\nFresh beans,   ROASTED today\n" + "A" * 200 + "\nTwo for one\tlattes\n"
+    text = (
+        "Fresh beans, roasted today\n\nx\nFresh beans,   ROASTED today\n"
+        + "A" * 200
+        + "\nTwo for one\tlattes\n"
+    )
     repo, _, results = admit({"uploads/food/coffee/headlines.txt": text.encode()})
     by_line = {m.source.line: m for m in repo.items.values()}
     assert sorted(by_line) == [1, 3, 4, 5, 6]  # the blank line is layout, not copy
@@ -124,7 +136,9 @@ def test_copy_file_yields_one_record_per_line():
 
 
 def test_json_lines_copy_may_name_its_category_and_bad_lines_are_rejected_alone():
-    lines = b'{"text": "Weekend flights from 29 euros", "category": "flights"}\nnot json\n{"title": "no text"}\n'
+    lines = (
+        b'{"text": "Weekend flights from 29 euros", "category": "flights"}\nnot json\n{"title": "no text"}\n'
+    )
     repo, _, _ = admit({"uploads/travel/deals/copy.jsonl": lines})
     by_line = {m.source.line: m for m in repo.items.values()}
     assert by_line[1].status is MaterialStatus.ADMITTED and by_line[1].category == "flights"
@@ -161,6 +175,8 @@ def test_deleted_object_is_recorded_as_missing():
 
 
 def test_event_keys_are_url_decoded_once():
-    upload = UploadedObject.from_event(BUCKET, "uploads/food/coffee/my+photo%281%29.png", 10.0, '"etag"', "null")
+    upload = UploadedObject.from_event(
+        BUCKET, "uploads/food/coffee/my+photo%281%29.png", 10.0, '"etag"', "null"
+    )
     assert upload.key == "uploads/food/coffee/my photo(1).png"
     assert upload.etag == "etag" and upload.version_id is None

@@ -2,6 +2,7 @@
 
 from creative.composition import compose_all_business_lines, plan_creatives
 from creative.materials import Material, MaterialKind, MaterialStatus, SourceObject
+
 from tests.fakes import FakeCreativeRepository, FakeMaterialRepository
 
 NOW = "2026-11-25T12:00:00.000000Z"
@@ -30,7 +31,10 @@ def test_plan_is_bounded_and_gives_every_material_a_partner_first():
 
 
 def test_same_category_pairs_come_first():
-    images = [material(1, MaterialKind.IMAGE, category="tea"), material(2, MaterialKind.IMAGE, category="coffee")]
+    images = [
+        material(1, MaterialKind.IMAGE, category="tea"),
+        material(2, MaterialKind.IMAGE, category="coffee"),
+    ]
     copies = [material(1, MaterialKind.COPY, category="coffee")]
     planned = plan_creatives(images, copies, [], cap=1, now=NOW)
     assert planned[0].image_material_id == "mat_image2"

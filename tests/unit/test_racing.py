@@ -5,12 +5,12 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pytest
-
 from creative.creatives import Creative, CreativeStatus
 from creative.errors import NotFound
 from creative.racing.models import FeedbackRequest, SelectRequest, UserContext
 from creative.racing.service import FeedbackService, RacingService
 from creative.racing.thompson import ArmState, ThompsonSampler
+
 from tests.fakes import FakeCreativeRepository, FakeImpressionLog, FakeObjectStore
 
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
@@ -52,7 +52,9 @@ def test_propensity_matches_empirical_choice_frequency():
 def test_propensity_is_positive_with_a_stated_error():
     choice = ThompsonSampler(draws=500).choose([ArmState("only", 0, 0)], np.random.default_rng(1))
     assert choice.propensity == 1.0 and choice.propensity_stderr == 0.0
-    choice = ThompsonSampler(draws=500).choose([ArmState("x", 5, 1), ArmState("y", 5, 1)], np.random.default_rng(2))
+    choice = ThompsonSampler(draws=500).choose(
+        [ArmState("x", 5, 1), ArmState("y", 5, 1)], np.random.default_rng(2)
+    )
     assert 0 < choice.propensity < 1 and 0 < choice.propensity_stderr < 0.05
 
 
@@ -72,7 +74,9 @@ def racing_with(*creatives: Creative):
 
 
 def select_request(line: str = "food") -> SelectRequest:
-    return SelectRequest(business_line=line, placement="home_feed", user=UserContext(id="u1", features={"device": "ios"}))
+    return SelectRequest(
+        business_line=line, placement="home_feed", user=UserContext(id="u1", features={"device": "ios"})
+    )
 
 
 def test_select_logs_the_impression_with_propensity_and_counts_it():
@@ -87,7 +91,9 @@ def test_select_logs_the_impression_with_propensity_and_counts_it():
 
 
 def test_select_skips_disabled_creatives_and_other_lines():
-    racing, _, _, _ = racing_with(creative(1, status=CreativeStatus.DISABLED), creative(2), creative(3, line="travel"))
+    racing, _, _, _ = racing_with(
+        creative(1, status=CreativeStatus.DISABLED), creative(2), creative(3, line="travel")
+    )
     assert {racing.select(select_request(), NOW).creative.creative_id for _ in range(20)} == {"cr_2"}
 
 

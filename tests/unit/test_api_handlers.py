@@ -1,0 +1,125 @@
+"""API handlers over real-shaped API Gateway events, with the domain behind in-memory fakes."""
+
+import json
+
+import numpy as np
+import pytest
+from creative.operator import OperatorService
+from creative.racing.service import FeedbackService, RacingService
+from creative.racing.thompson import ThompsonSampler
+
+from tests.conftest import load_event, load_handler
+from tests.fakes import FakeCreativeRepository, FakeImpressionLog, FakeMaterialRepository, FakeObjectStore
+from tests.unit.test_racing import creative
+
+
+@pytest.fixture
+def world():
+    creatives = FakeCreativeRepository()
+    creatives.put_new([creative(1), creative(2)])
+    log = FakeImpressionLog(creatives)
+    sampler = ThompsonSampler(draws=100)
+    return {
+        "creatives": creatives,
+        "racing": RacingService(creatives, log, FakeObjectStore(), sampler, np.random.default_rng(0)),
+        "feedback": FeedbackService(log),
+        "operator": OperatorService(FakeMaterialRepository(), creatives, FakeObjectStore(), sampler),
+    }
+
+
+def with_body(event: dict, body) -> dict:
+    return {**event, "body": body if isinstance(body, str) or body is None else json.dumps(body)}
+
+
+def call(function: str, event: dict, service, ctx) -> tuple[int, dict]:
+    response = load_handler(function).handle(event, ctx, service)
+    return response["statusCode"], json.loads(response["body"])
+
+
+def test_select_then_click_then_stats(world, lambda_context):
+    status, chosen = call("select", load_event("api_select.json"), world["racing"], lambda_context)
+    assert status == 200 and chosen["creative"]["creative_id"] in {"cr_1", "cr_2"}
+    assert 0 < chosen["propensity"] <= 1 and chosen["policy_version"] == "ts-beta-v1"
+    click = with_body(
+        load_event("api_feedback.json"), {"impression_id": chosen["impression_id"], "event": "click"}
+    )
+    assert call("feedback", click, world["feedback"], lambda_context) == (
+        200,
+        {
+            "impression_id": chosen["impression_id"],
+            "creative_id": chosen["creative"]["creative_id"],
+            "event": "click",
+            "counted": True,
+        },
+    )
+    status, again = call("feedback", click, world["feedback"], lambda_context)
+    assert status == 200 and again["counted"] is False
+    status, page = call(
+        "operator_api", load_event("api_list_creatives.json"), world["operator"], lambda_context
+    )
+    stats = {c["creative_id"]: c for c in page["items"]}[chosen["creative"]["creative_id"]]
+    assert (stats["impressions"], stats["clicks"], stats["ctr"]) == (1, 1, 1.0)
+    assert stats["posterior_mean"] == pytest.approx(2 / 3)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        None,
+        "not json",
+        {},
+        {"business_line": "Food!", "placement": "home", "user": {"id": "u"}},
+        {"business_line": "food", "placement": "home", "user": {"id": ""}},
+        {"business_line": "food", "placement": "home", "user": {"id": "u"}, "surprise": 1},
+    ],
+)
+def test_bad_select_requests_get_400_with_a_reason(world, lambda_context, body):
+    status, error = call(
+        "select", with_body(load_event("api_select.json"), body), world["racing"], lambda_context
+    )
+    assert status == 400
+    assert error["error"]["code"] == "invalid_request" and error["error"]["message"]
+    assert "Traceback" not in json.dumps(error)
+
+
+def test_unknown_business_line_is_404(world, lambda_context):
+    event = with_body(
+        load_event("api_select.json"), {"business_line": "travel", "placement": "p", "user": {"id": "u"}}
+    )
+    status, error = call("select", event, world["racing"], lambda_context)
+    assert status == 404 and error["error"]["code"] == "no_active_creatives"
+
+
+def test_click_on_unknown_impression_is_404_and_other_events_are_400(world, lambda_context):
+    status, error = call("feedback", load_event("api_feedback.json"), world["feedback"], lambda_context)
+    assert status == 404 and error["error"]["code"] == "unknown_impression"
+    event = with_body(load_event("api_feedback.json"), {"impression_id": "imp_x", "event": "purchase"})
+    assert call("feedback", event, world["feedback"], lambda_context)[0] == 400
+
+
+def test_operator_disables_and_reenables_a_creative(world, lambda_context):
+    event = load_event("api_disable_creative.json")
+    event["pathParameters"] = {"creative_id": "cr_1"}
+    event["path"] = "/v1/creatives/cr_1"
+    status, stats = call("operator_api", event, world["operator"], lambda_context)
+    assert status == 200 and stats["status"] == "DISABLED"
+    assert world["creatives"].items["cr_1"].status.value == "DISABLED"
+    status, _ = call(
+        "operator_api", with_body(event, {"status": "ACTIVE"}), world["operator"], lambda_context
+    )
+    assert status == 200 and world["creatives"].items["cr_1"].status.value == "ACTIVE"
+    assert (
+        call("operator_api", with_body(event, {"status": "DELETED"}), world["operator"], lambda_context)[0]
+        == 400
+    )
+
+
+def test_operator_reads_unknown_material_as_404_and_bad_filters_as_400(world, lambda_context):
+    status, error = call(
+        "operator_api", load_event("api_get_material.json"), world["operator"], lambda_context
+    )
+    assert status == 404 and error["error"]["code"] == "unknown_material"
+    event = load_event("api_list_materials.json")
+    event["queryStringParameters"] = {"status": "MAYBE"}
+    event["multiValueQueryStringParameters"] = {"status": ["MAYBE"]}
+    assert call("operator_api", event, world["operator"], lambda_context)[0] == 400
