@@ -57,7 +57,9 @@ def decompression_bomb_png(width: int = 30_000, height: int = 30_000) -> bytes:
     """A tiny file whose header claims width×height pixels: a few KB that would decode to ~900 MB."""
 
     def chunk(kind: bytes, payload: bytes) -> bytes:
-        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+        return (
+            struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+        )
 
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit greyscale
     row = b"\x00" + b"\x00" * width

@@ -17,6 +17,7 @@ from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
     idempotent_function,
 )
+from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
 from botocore.config import Config
 
 from creative.adapters.dynamodb import DynamoCreativeRepository, DynamoImpressionLog, DynamoMaterialRepository
@@ -118,7 +119,7 @@ def idempotent_admission() -> tuple[Callable[..., AdmissionResult], IdempotencyC
         data_keyword_argument="upload",
         persistence_store=DynamoDBPersistenceLayer(table_name=config.idempotency_table),
         config=idempotency,
-        output_serializer=AdmissionResult,
+        output_serializer=PydanticSerializer(model=AdmissionResult),
     )
     def admit_once(upload: UploadedObject) -> AdmissionResult:
         return service.admit(upload, now=iso(utc_now()))

@@ -1,0 +1,237 @@
+"""`make demo`: the whole system on this machine, no AWS account.
+
+Starts the local runtime (moto + the synthesized stack + the real handlers), uploads real photos, copy and
+deliberately bad files through the S3 API, waits for admission, composes creatives, then drives
+select/feedback over HTTP from a click simulator with hidden CTRs and compares the racer with uniform
+random choice on the same simulator. Writes out/demo/summary.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import boto3
+import numpy as np
+import requests
+from creative_local.runtime import LocalRuntime
+
+from creative_demo.clicks import ClickSimulator
+from creative_demo.uploads import DemoUpload, bad_uploads, good_uploads
+
+REPO = Path(__file__).resolve().parent.parent
+OUT = REPO / "out" / "demo"
+
+
+def upload_all(s3, bucket: str, uploads: list[DemoUpload]) -> None:
+    for upload in uploads:
+        s3.put_object(Bucket=bucket, Key=upload.key, Body=upload.data)
+
+
+def operator_get(runtime: LocalRuntime, path: str, **params) -> dict:
+    response = requests.get(
+        runtime.api_url + path,
+        params=params,
+        headers={"Authorization": f"Bearer {runtime.operator_key}"},
+        timeout=10,
+    )
+    response.raise_for_status()
+    return response.json()
+
+
+def all_pages(runtime: LocalRuntime, path: str, **params) -> list[dict]:
+    items, token = [], None
+    while True:
+        page = operator_get(runtime, path, **params, **({"next_token": token} if token else {}))
+        items += page["items"]
+        token = page.get("next_token")
+        if not token:
+            return items
+
+
+def check_admission(materials: list[dict], uploads: list[DemoUpload]) -> list[str]:
+    """Every uploaded file ended as expected; returns the problems (empty when all is well)."""
+    by_key = defaultdict(list)
+    for material in materials:
+        by_key[material["source"]["key"]].append(material)
+    problems = []
+    for upload in uploads:
+        records = by_key.get(upload.key, [])
+        if not records:
+            problems.append(f"{upload.key}: no material record")
+        elif upload.expect == "ADMITTED":
+            problems += [f"{upload.key}: {m['reasons']}" for m in records if m["status"] != "ADMITTED"]
+        elif not any(upload.expect in [r["code"] for r in m["reasons"]] for m in records):
+            problems.append(f"{upload.key}: expected {upload.expect}, got {[m['reasons'] for m in records]}")
+    return problems
+
+
+def race(
+    runtime: LocalRuntime, creatives: list[dict], simulator: ClickSimulator, selections: int, seed: int
+) -> dict:
+    rng = np.random.default_rng(seed)
+    lines = sorted({c["business_line"] for c in creatives})
+    by_id = {c["creative_id"]: c for c in creatives}
+    session = requests.Session()
+    session.headers.update({"x-api-key": runtime.api_key})
+    chosen, clicks, latencies_ms, duplicate_clicks_counted = [], 0, [], 0
+    for i in range(selections):
+        line = lines[i % len(lines)]
+        body = {
+            "business_line": line,
+            "placement": "home_feed",
+            "user": {
+                "id": f"user-{rng.integers(10_000)}",
+                "features": {"device": str(rng.choice(["ios", "android", "web"]))},
+            },
+        }
+        started = time.perf_counter()
+        response = session.post(runtime.api_url + "/v1/select", json=body, timeout=10)
+        latencies_ms.append((time.perf_counter() - started) * 1000)
+        response.raise_for_status()
+        selection = response.json()
+        creative = by_id[selection["creative"]["creative_id"]]
+        chosen.append(creative)
+        if simulator.clicked(creative["image_material_id"], creative["copy_material_id"], rng):
+            clicks += 1
+            feedback = {"impression_id": selection["impression_id"], "event": "click"}
+            session.post(runtime.api_url + "/v1/feedback", json=feedback, timeout=10).raise_for_status()
+            if clicks % 10 == 1:  # users double-click: the second must not count
+                again = session.post(runtime.api_url + "/v1/feedback", json=feedback, timeout=10).json()
+                duplicate_clicks_counted += int(again["counted"])
+    return {
+        "chosen": chosen,
+        "clicks": clicks,
+        "latencies_ms": latencies_ms,
+        "duplicates_counted": duplicate_clicks_counted,
+    }
+
+
+def uniform_baseline(
+    creatives: list[dict], lines_order: list[str], simulator: ClickSimulator, seed: int
+) -> tuple[int, list[float]]:
+    """The same simulator and the same sequence of business lines, with the creative chosen uniformly."""
+    rng = np.random.default_rng(seed + 1)
+    by_line = defaultdict(list)
+    for c in creatives:
+        by_line[c["business_line"]].append(c)
+    clicks, expected = 0, []
+    for line in lines_order:
+        creative = by_line[line][rng.integers(len(by_line[line]))]
+        expected.append(simulator.ctr(creative["image_material_id"], creative["copy_material_id"]))
+        clicks += simulator.clicked(creative["image_material_id"], creative["copy_material_id"], rng)
+    return clicks, expected
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--selections", type=int, default=4000)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    simulator = ClickSimulator()
+    good, bad = good_uploads(), bad_uploads()
+
+    with LocalRuntime() as runtime:
+        print(f"local runtime up: API {runtime.api_url}  S3 {runtime.endpoint_url}")
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=runtime.endpoint_url,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        bucket = runtime.outputs["UploadsBucketName"]
+        # Good files first, so the original of the deliberate duplicate is the one admitted.
+        upload_all(s3, bucket, good)
+        runtime.drain_queues(timeout=120)
+        upload_all(s3, bucket, bad)
+        runtime.drain_queues(timeout=120)
+        materials = all_pages(runtime, "/v1/materials", limit=200)
+        problems = check_admission(materials, good + bad)
+
+        runtime.fire_schedule("compose_creatives")
+        creatives = all_pages(runtime, "/v1/creatives", limit=200)
+        started = time.perf_counter()
+        raced = race(runtime, creatives, simulator, args.selections, args.seed)
+        race_seconds = time.perf_counter() - started
+        final_stats = {c["creative_id"]: c for c in all_pages(runtime, "/v1/creatives", limit=200)}
+
+    chosen = raced["chosen"]
+    lines_order = [c["business_line"] for c in chosen]
+    uniform_clicks, uniform_expected = uniform_baseline(creatives, lines_order, simulator, args.seed)
+    best_by_line = {}
+    for c in creatives:
+        ctr = simulator.ctr(c["image_material_id"], c["copy_material_id"])
+        if ctr > best_by_line.get(c["business_line"], (None, -1))[1]:
+            best_by_line[c["business_line"]] = (c["creative_id"], ctr)
+    racer_expected = [simulator.ctr(c["image_material_id"], c["copy_material_id"]) for c in chosen]
+    oracle_expected = [best_by_line[line][1] for line in lines_order]
+    second_half = chosen[len(chosen) // 2 :]
+    rejections = Counter(r["code"] for m in materials if m["status"] == "REJECTED" for r in m["reasons"])
+    latencies = sorted(raced["latencies_ms"])
+    summary = {
+        "materials_admitted": sum(m["status"] == "ADMITTED" for m in materials),
+        "materials_rejected": sum(m["status"] == "REJECTED" for m in materials),
+        "rejections_by_reason": dict(sorted(rejections.items())),
+        "admission_problems": problems,
+        "creatives": len(creatives),
+        "creatives_by_business_line": dict(Counter(c["business_line"] for c in creatives)),
+        "selections": len(chosen),
+        "clicks": raced["clicks"],
+        "ctr_racer": raced["clicks"] / len(chosen),
+        "ctr_uniform": uniform_clicks / len(chosen),
+        "expected_ctr_racer": statistics.fmean(racer_expected),
+        "expected_ctr_uniform": statistics.fmean(uniform_expected),
+        "expected_ctr_oracle": statistics.fmean(oracle_expected),
+        "best_creative_share": sum(c["creative_id"] == best_by_line[c["business_line"]][0] for c in chosen)
+        / len(chosen),
+        "best_creative_share_second_half": sum(
+            c["creative_id"] == best_by_line[c["business_line"]][0] for c in second_half
+        )
+        / len(second_half),
+        "duplicate_clicks_counted": raced["duplicates_counted"],
+        "clicks_recorded_by_api": sum(s["clicks"] for s in final_stats.values()),
+        "select_latency_ms_p50": latencies[len(latencies) // 2],
+        "select_latency_ms_p99": latencies[int(len(latencies) * 0.99)],
+        "race_seconds": race_seconds,
+    }
+    (OUT / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print_summary(summary)
+    ok = (
+        not problems
+        and summary["ctr_racer"] > summary["ctr_uniform"]
+        and summary["clicks_recorded_by_api"] == summary["clicks"]
+        and summary["duplicate_clicks_counted"] == 0
+    )
+    print(f"\nwrote {OUT.relative_to(REPO)}/summary.json — {'OK' if ok else 'CHECK FAILED'}")
+    return 0 if ok else 1
+
+
+def print_summary(s: dict) -> None:
+    print("\nCreative Engine demo")
+    print(f"  materials admitted / rejected   {s['materials_admitted']} / {s['materials_rejected']}")
+    for reason, count in s["rejections_by_reason"].items():
+        print(f"    rejected: {reason:<24} {count}")
+    for problem in s["admission_problems"]:
+        print(f"    PROBLEM: {problem}")
+    print(f"  creatives                       {s['creatives']} {s['creatives_by_business_line']}")
+    print(f"  selections / clicks             {s['selections']} / {s['clicks']}")
+    print(f"  CTR racer / uniform             {s['ctr_racer']:.4f} / {s['ctr_uniform']:.4f}")
+    print(
+        f"  expected CTR racer/uniform/best {s['expected_ctr_racer']:.4f} / {s['expected_ctr_uniform']:.4f} / {s['expected_ctr_oracle']:.4f}"
+    )
+    print(
+        f"  best creative share (2nd half)  {s['best_creative_share']:.3f} ({s['best_creative_share_second_half']:.3f})"
+    )
+    print(
+        f"  select latency over HTTP        p50 {s['select_latency_ms_p50']:.1f} ms, p99 {s['select_latency_ms_p99']:.1f} ms"
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,80 @@
+"""What the demo uploads: real photos that scikit-image and scikit-learn ship, the copy files in
+`samples/copy/`, and a set of deliberately bad files that admission must reject with a reason."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib.util import find_spec
+from pathlib import Path
+
+from creative_demo import samples
+
+REPO = Path(__file__).resolve().parent.parent
+COPY_DIR = REPO / "samples" / "copy"
+
+
+@dataclass(frozen=True)
+class DemoUpload:
+    key: str
+    data: bytes
+    expect: str  # "ADMITTED" or the rejection code admission must give
+
+
+def _package_file(package: str, *parts: str) -> Path:
+    spec = find_spec(package)
+    assert spec and spec.submodule_search_locations, f"{package} is not installed"
+    return Path(next(iter(spec.submodule_search_locations)), *parts)
+
+
+# (business line, category, file name in the upload, source file)
+PHOTOS = [
+    ("food", "coffee", "coffee.png", _package_file("skimage", "data", "coffee.png")),
+    ("pets", "cats", "chelsea.png", _package_file("skimage", "data", "chelsea.png")),
+    ("travel", "cities", "china.jpg", _package_file("sklearn", "datasets", "images", "china.jpg")),
+    ("travel", "gardens", "flower.jpg", _package_file("sklearn", "datasets", "images", "flower.jpg")),
+    ("travel", "space", "rocket.jpg", _package_file("skimage", "data", "rocket.jpg")),
+    ("travel", "space", "astronaut.png", _package_file("skimage", "data", "astronaut.png")),
+    ("motors", "bikes", "motorcycle.png", _package_file("skimage", "data", "motorcycle_left.png")),
+]
+
+
+def good_uploads() -> list[DemoUpload]:
+    uploads = [
+        DemoUpload(f"uploads/{line}/{category}/{name}", source.read_bytes(), "ADMITTED")
+        for line, category, name, source in PHOTOS
+    ]
+    # A WebP and a JPEG re-encode of shipped photos, so every allowed format takes part.
+    uploads.append(
+        DemoUpload("uploads/food/coffee/coffee-cup.webp", samples.webp_of("coffee.png"), "ADMITTED")
+    )
+    uploads.append(
+        DemoUpload("uploads/pets/cats/chelsea-small.jpg", samples.jpeg_of("chelsea.png"), "ADMITTED")
+    )
+    for copy_file in sorted(COPY_DIR.glob("*/*")):
+        line = copy_file.parent.name
+        uploads.append(
+            DemoUpload(
+                f"uploads/{line}/{copy_file.stem}/{copy_file.name}", copy_file.read_bytes(), "ADMITTED"
+            )
+        )
+    return uploads
+
+
+def bad_uploads() -> list[DemoUpload]:
+    coffee = _package_file("skimage", "data", "coffee.png").read_bytes()
+    return [
+        DemoUpload("uploads/food/coffee/truncated.jpg", samples.truncated_jpeg(), "corrupt_image"),
+        DemoUpload("uploads/food/coffee/bomb.png", samples.decompression_bomb_png(), "too_many_pixels"),
+        DemoUpload("uploads/food/coffee/tiny.png", samples.tiny_png(), "resolution_too_low"),
+        DemoUpload(
+            "uploads/food/coffee/renamed-notes.jpg",
+            (COPY_DIR / "food" / "coffee.txt").read_bytes(),
+            "content_type_mismatch",
+        ),
+        DemoUpload("uploads/food/coffee/coffee-again.png", coffee, "duplicate_content"),
+        DemoUpload("uploads/food/coffee/animated.png", samples.gif_bytes(), "format_not_allowed"),
+        DemoUpload(
+            "uploads/food/coffee/latin1.txt", "Caf\xe9 cr\xe8me for two".encode("latin-1"), "invalid_utf8"
+        ),
+        DemoUpload("uploads/no-category.png", coffee, "bad_key_layout"),
+    ]

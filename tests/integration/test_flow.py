@@ -1,0 +1,161 @@
+"""The first flow against moto: upload event → admission → composition → select → feedback → stats."""
+
+import json
+import uuid
+
+import pytest
+
+from creative_demo import samples
+from tests.conftest import load_event, load_handler
+from tests.integration.conftest import UPLOADS_BUCKET, table_items
+
+
+def sqs_batch(*objects: tuple[str, str, dict]) -> dict:
+    """An SQS batch of S3 Object Created events as EventBridge delivers them, one per (bucket, key, head)."""
+    template = load_event("sqs_upload_events.json")["Records"][0]
+    records = []
+    for bucket, key, head in objects:
+        body = json.loads(template["body"])
+        body["detail"]["bucket"]["name"] = bucket
+        body["detail"]["object"] = {
+            "key": key.replace(" ", "+"),
+            "size": head.get("ContentLength", 0),
+            "etag": head.get("ETag", "").strip('"'),
+            "version-id": head.get("VersionId"),
+            "sequencer": "00617F08299329D189",
+        }
+        records.append({**template, "messageId": str(uuid.uuid4()), "body": json.dumps(body)})
+    return {"Records": records}
+
+
+def put(s3, key: str, data: bytes) -> tuple[str, str, dict]:
+    s3.put_object(Bucket=UPLOADS_BUCKET, Key=key, Body=data)
+    return UPLOADS_BUCKET, key, s3.head_object(Bucket=UPLOADS_BUCKET, Key=key)
+
+
+def api(function: str, event_name: str, ctx, body=None, **overrides) -> tuple[int, dict]:
+    event = {**load_event(event_name), **overrides}
+    if body is not None:
+        event["body"] = json.dumps(body)
+    response = load_handler(function).lambda_handler(event, ctx)
+    return response["statusCode"], json.loads(response["body"])
+
+
+def test_upload_to_clicks(aws, lambda_context):
+    s3, dynamodb = aws["s3"], aws["dynamodb"]
+    admission = load_handler("admission")
+    # Given real photos, a copy file and a truncated JPEG in the uploads bucket
+    batch = sqs_batch(
+        put(s3, "uploads/food/coffee/coffee photo.png", samples.photo_bytes("coffee.png")),
+        put(s3, "uploads/food/coffee/cat.png", samples.photo_bytes("chelsea.png")),
+        put(s3, "uploads/food/coffee/headlines.txt", b"Fresh beans, roasted today\nTwo lattes for one\n"),
+        put(s3, "uploads/food/coffee/broken.jpg", samples.truncated_jpeg()),
+    )
+    # When admission handles the batch, twice (SQS delivers at least once)
+    assert admission.lambda_handler(batch, lambda_context) == {"batchItemFailures": []}
+    first = sorted(
+        (m["material_id"], m["status"]) for m in table_items(dynamodb, "MATERIALS_TABLE") if "status" in m
+    )
+    assert admission.lambda_handler(batch, lambda_context) == {"batchItemFailures": []}
+    second = sorted(
+        (m["material_id"], m["status"]) for m in table_items(dynamodb, "MATERIALS_TABLE") if "status" in m
+    )
+    # Then one record per image and copy line, unchanged by the replay; the key with a space was decoded
+    assert first == second
+    assert [s for _, s in first].count("ADMITTED") == 4 and [s for _, s in first].count("REJECTED") == 1
+    status, page = api(
+        "operator_api",
+        "api_list_materials.json",
+        lambda_context,
+        queryStringParameters={"business_line": "food", "status": "REJECTED"},
+        multiValueQueryStringParameters={"business_line": ["food"], "status": ["REJECTED"]},
+    )
+    assert status == 200
+    assert [r["code"] for r in page["items"][0]["reasons"]] == ["corrupt_image"]
+    assert {m["source"]["key"] for m in table_items(dynamodb, "MATERIALS_TABLE") if "source" in m} >= {
+        "uploads/food/coffee/coffee photo.png"
+    }
+
+    # When the composition schedule fires (twice: idempotent)
+    compose = load_handler("compose_creatives")
+    assert (
+        compose.lambda_handler(load_event("schedule_compose_creatives.json"), lambda_context)["created"] == 4
+    )
+    assert (
+        compose.lambda_handler(load_event("schedule_compose_creatives.json"), lambda_context)["created"] == 0
+    )
+
+    # When a user is served and clicks, and the click is reported twice
+    status, chosen = api("select", "api_select.json", lambda_context)
+    assert status == 200 and chosen["candidates"] == 4
+    assert chosen["creative"]["image_url"].startswith("https://")
+    click = {"impression_id": chosen["impression_id"], "event": "click"}
+    assert api("feedback", "api_feedback.json", lambda_context, body=click)[1]["counted"] is True
+    assert api("feedback", "api_feedback.json", lambda_context, body=click)[1]["counted"] is False
+    # Then the operator sees one impression and one click on that creative, and the impression carries
+    # the propensity the response stated
+    status, creatives = api("operator_api", "api_list_creatives.json", lambda_context)
+    stats = {c["creative_id"]: c for c in creatives["items"]}[chosen["creative"]["creative_id"]]
+    assert (stats["impressions"], stats["clicks"]) == (1, 1)
+    impression = table_items(dynamodb, "IMPRESSIONS_TABLE")[0]
+    assert impression["propensity"] == pytest.approx(chosen["propensity"])
+    assert impression["clicked_at"] and impression["expires_at"] > 0
+    # And a click on an unknown impression is a 404, not a new count
+    status, error = api("feedback", "api_feedback.json", lambda_context)
+    assert status == 404 and error["error"]["code"] == "unknown_impression"
+
+
+def test_a_transient_failure_fails_only_its_record(aws, lambda_context):
+    s3 = aws["s3"]
+    good = put(s3, "uploads/pets/cats/chelsea.png", samples.photo_bytes("chelsea.png"))
+    # A bucket that does not exist: S3 answers with an error that is not "object missing" → retry
+    missing_bucket = ("no-such-bucket", "uploads/pets/cats/x.png", {"ContentLength": 10, "ETag": '"x"'})
+    batch = sqs_batch(good, missing_bucket)
+    response = load_handler("admission").lambda_handler(batch, lambda_context)
+    assert response == {"batchItemFailures": [{"itemIdentifier": batch["Records"][1]["messageId"]}]}
+    statuses = [m["status"] for m in table_items(aws["dynamodb"], "MATERIALS_TABLE") if "status" in m]
+    assert statuses == ["ADMITTED"]
+
+
+def test_a_malformed_message_is_reported_not_dropped(aws, lambda_context):
+    batch = sqs_batch(put(aws["s3"], "uploads/pets/cats/chelsea.png", samples.photo_bytes("chelsea.png")))
+    batch["Records"].append({**batch["Records"][0], "messageId": "bad-1", "body": "{not json"})
+    response = load_handler("admission").lambda_handler(batch, lambda_context)
+    assert response == {"batchItemFailures": [{"itemIdentifier": "bad-1"}]}
+
+
+def test_materials_list_pages_with_tokens(aws, lambda_context):
+    lines = "\n".join(f"Headline number {i} for the page test" for i in range(7)).encode()
+    load_handler("admission").lambda_handler(
+        sqs_batch(put(aws["s3"], "uploads/food/coffee/many.txt", lines)), lambda_context
+    )
+    seen, token = [], None
+    for _ in range(10):
+        query = {
+            "business_line": "food",
+            "status": "ADMITTED",
+            "limit": "3",
+            **({"next_token": token} if token else {}),
+        }
+        status, page = api(
+            "operator_api",
+            "api_list_materials.json",
+            lambda_context,
+            queryStringParameters=query,
+            multiValueQueryStringParameters={k: [v] for k, v in query.items()},
+        )
+        assert status == 200
+        seen += [m["material_id"] for m in page["items"]]
+        token = page["next_token"]
+        if not token:
+            break
+    assert len(seen) == len(set(seen)) == 7
+    query = {"next_token": "garbage!"}
+    status, error = api(
+        "operator_api",
+        "api_list_materials.json",
+        lambda_context,
+        queryStringParameters=query,
+        multiValueQueryStringParameters={"next_token": ["garbage!"]},
+    )
+    assert status == 400 and error["error"]["code"] == "invalid_token"
