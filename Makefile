@@ -1,0 +1,59 @@
+# Creative Engine. Two commands set everything up on a fresh machine: `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: demo test unit integration infra e2e lint format openapi synth layers local bench clean
+
+$(UV):
+	$(PYTHON) -m pip install --quiet --user uv || $(PYTHON) -m pip install --quiet uv
+
+# The virtualenv holds the Lambda code's dependencies plus CDK, moto, pytest and the demo's photo packages.
+$(VENV)/.installed: pyproject.toml | $(UV)
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(VENV)
+	$(UV) pip install --quiet --python $(PY) -e ".[dev]"
+	touch $@
+
+# The Lambda dependency layer (Linux aarch64 wheels) and the synthesized template; both cached.
+layers: $(VENV)/.installed
+	$(PY) -m infra.build_deps_layer
+
+synth: layers
+	$(PY) -c "from infra.synth import synthesize; print(synthesize())"
+
+demo: synth
+	$(PY) -m creative_demo.run
+
+local: synth
+	$(VENV)/bin/creative local up
+
+test: synth
+	$(PY) -m pytest -q -p no:cacheprovider tests
+	$(PY) scripts/generate_openapi.py --check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+unit: $(VENV)/.installed
+	$(PY) -m pytest -q tests/unit
+
+integration infra e2e: synth
+	$(PY) -m pytest -q tests/$@
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.installed
+	$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .
+
+openapi: $(VENV)/.installed
+	$(PY) scripts/generate_openapi.py
+
+bench: synth
+	$(PY) -m bench.select_latency
+
+clean:
+	rm -rf cdk.out build out .pytest_cache
