@@ -1,0 +1,139 @@
+"""The REST API (API Gateway v1) in front of the racing and operator functions.
+
+Racing routes (`api_key`) are called server to server by ad placements: an API key bound to a throttled
+usage plan. Operator routes (`operator`) are SigV4-signed with IAM credentials. v1 rather than HTTP API
+(v2): usage plans and API keys exist only in v1, and the local runtime (moto) only serves v1.
+"""
+
+from __future__ import annotations
+
+import re
+
+from aws_cdk import Acknowledgment, Validations
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra import constants
+from infra.catalog import SERVICE_NAME, ApiRoute
+
+PATH_PARAMETER = re.compile(r"{(\w+)}")
+
+
+class CreativeApi(Construct):
+    def __init__(self, scope: Construct, construct_id: str) -> None:
+        super().__init__(scope, construct_id)
+        access_logs = logs.LogGroup(self, "AccessLogs", retention=constants.API_LOG_RETENTION)
+        self.rest_api = apigw.RestApi(
+            self,
+            "RestApi",
+            rest_api_name=f"{SERVICE_NAME}-api",
+            description="Creative Engine: creative selection, click feedback and operator reads/edits.",
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            # Execution logging (below) needs the account-level API Gateway CloudWatch role.
+            cloud_watch_role=True,
+            deploy_options=apigw.StageOptions(
+                stage_name=constants.API_STAGE_NAME,
+                access_log_destination=apigw.LogGroupLogDestination(access_logs),
+                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
+                    caller=True,
+                    http_method=True,
+                    ip=True,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=True,
+                ),
+                logging_level=apigw.MethodLoggingLevel.ERROR,
+                # Request/response bodies stay out of the logs: they carry advertiser content.
+                data_trace_enabled=False,
+                tracing_enabled=True,
+                metrics_enabled=True,
+                throttling_rate_limit=constants.API_STAGE_RATE_LIMIT,
+                throttling_burst_limit=constants.API_STAGE_BURST_LIMIT,
+            ),
+        )
+        self.stage = self.rest_api.deployment_stage
+        self.request_validator = self.rest_api.add_request_validator(
+            "RequestValidator", validate_request_body=True, validate_request_parameters=True
+        )
+        self.api_key = self.rest_api.add_api_key("RacingApiKey", description="Key of the racing routes.")
+        racing_plan = self.rest_api.add_usage_plan(
+            "RacingUsagePlan",
+            description="Throttle per racing API key.",
+            throttle=apigw.ThrottleSettings(
+                rate_limit=constants.API_KEY_RATE_LIMIT, burst_limit=constants.API_KEY_BURST_LIMIT
+            ),
+            api_stages=[apigw.UsagePlanPerApiStage(api=self.rest_api, stage=self.stage)],
+        )
+        racing_plan.add_api_key(self.api_key)
+        self._acknowledge_nag_findings()
+
+    @property
+    def url(self) -> str:
+        return self.rest_api.url
+
+    def add_route(self, function: lambda_.IFunction, route: ApiRoute) -> apigw.Method:
+        resource = self.rest_api.root.resource_for_path(route.path)
+        path_parameters = PATH_PARAMETER.findall(route.path)
+        method = resource.add_method(
+            route.method,
+            # Proxy integration; the console's test-invoke gets no permission on the function.
+            apigw.LambdaIntegration(function, proxy=True, allow_test_invoke=False),
+            api_key_required=route.auth == "api_key",
+            authorization_type=(
+                apigw.AuthorizationType.IAM if route.auth == "operator" else apigw.AuthorizationType.NONE
+            ),
+            request_validator=self.request_validator,
+            request_parameters={f"method.request.path.{name}": True for name in path_parameters} or None,
+        )
+        Validations.of(method).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-COG4",
+                reason=(
+                    "No Cognito user pool in this system: operator routes use IAM (SigV4) authorization "
+                    "and racing routes use API keys with a usage plan."
+                ),
+            )
+        )
+        if route.auth == "api_key":
+            Validations.of(method).acknowledge(
+                Acknowledgment(
+                    id="AwsSolutions-APIG4",
+                    reason=(
+                        f"{route.method} {route.path} is a racing route called server to server by ad "
+                        "placements: it requires an API key (ApiKeyRequired) bound to a throttled usage "
+                        "plan instead of an authorizer."
+                    ),
+                )
+            )
+        return method
+
+    def _acknowledge_nag_findings(self) -> None:
+        cloud_watch_role = self.rest_api.node.find_child("CloudWatchRole")
+        Validations.of(cloud_watch_role).acknowledge(
+            Acknowledgment(
+                id=(
+                    "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                    "AmazonAPIGatewayPushToCloudWatchLogs]"
+                ),
+                reason=(
+                    "The account-level API Gateway CloudWatch role (needed for execution logging) uses "
+                    "AmazonAPIGatewayPushToCloudWatchLogs, the policy AWS maintains for exactly this role; "
+                    "it is API Gateway's role, not a function's."
+                ),
+            )
+        )
+        Validations.of(self.stage).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-APIG3",
+                reason=(
+                    "No WAFv2 web ACL in the self-hosted default: racing traffic is throttled per API key "
+                    "by the usage plan and operator routes are IAM-signed; a deployment facing the open "
+                    "internet attaches its own web ACL to the prod stage."
+                ),
+            )
+        )

@@ -1,0 +1,74 @@
+"""Alarms that mean someone should look: dead letters, function errors, API 5xx. All notify one topic."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra import constants
+
+AT_LEAST_ONE = {
+    "threshold": 1,
+    "evaluation_periods": 1,
+    "comparison_operator": cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    # No data means nothing failed.
+    "treat_missing_data": cloudwatch.TreatMissingData.NOT_BREACHING,
+}
+
+
+class Monitoring(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        functions: Mapping[str, lambda_.IFunction],
+        dead_letter_queues: Mapping[str, sqs.IQueue],
+        rest_api: apigw.RestApi,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        # Not KMS-encrypted: CloudWatch alarms cannot publish to a topic under the AWS-managed SNS key.
+        self.alarm_topic = sns.Topic(
+            self, "AlarmTopic", display_name="Creative Engine alarms", enforce_ssl=True
+        )
+        notify = cloudwatch_actions.SnsAction(self.alarm_topic)
+
+        alarms: list[cloudwatch.Alarm] = []
+        for name, queue in dead_letter_queues.items():
+            alarms.append(
+                queue.metric_approximate_number_of_messages_visible(
+                    period=constants.ALARM_PERIOD, statistic=cloudwatch.Stats.MAXIMUM
+                ).create_alarm(
+                    self,
+                    f"{name}DeadLetters",
+                    alarm_description=f"Messages are waiting in the {name} dead-letter queue.",
+                    **AT_LEAST_ONE,
+                )
+            )
+        for name, function in functions.items():
+            alarms.append(
+                function.metric_errors(
+                    period=constants.ALARM_PERIOD, statistic=cloudwatch.Stats.SUM
+                ).create_alarm(
+                    self,
+                    f"{name}Errors",
+                    alarm_description=f"The {name} function raised errors.",
+                    **AT_LEAST_ONE,
+                )
+            )
+        alarms.append(
+            rest_api.metric_server_error(
+                period=constants.ALARM_PERIOD, statistic=cloudwatch.Stats.SUM
+            ).create_alarm(
+                self, "ApiServerErrors", alarm_description="The REST API answered 5xx.", **AT_LEAST_ONE
+            )
+        )
+        for alarm in alarms:
+            alarm.add_alarm_action(notify)

@@ -1,0 +1,98 @@
+"""The Creative Engine stack: shared resources, then every catalog function wired to its triggers."""
+
+from __future__ import annotations
+
+from aws_cdk import CfnOutput, Stack
+from constructs import Construct
+
+from infra.catalog import FUNCTIONS, SERVICE_NAME, ApiRoute, FunctionSpec, QueueTrigger, ScheduleTrigger
+from infra.constructs.api import CreativeApi
+from infra.constructs.function import CatalogFunction, SharedResources
+from infra.constructs.layers import SharedLayers
+from infra.constructs.monitoring import Monitoring
+from infra.constructs.schedules import Schedules
+from infra.constructs.storage import Storage
+from infra.constructs.uploads import UploadEvents
+
+
+def pascal_case(snake_name: str) -> str:
+    return "".join(part.capitalize() for part in snake_name.split("_"))
+
+
+class CreativeEngineStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, **kwargs) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            description="Creative Engine: material admission, creative composition and racing, feedback.",
+            tags={"service": SERVICE_NAME},
+            **kwargs,
+        )
+        self.storage = Storage(self, "Storage")
+        self.upload_events = UploadEvents(self, "UploadEvents", uploads_bucket=self.storage.uploads_bucket)
+        self.layers = SharedLayers(self, "Layers")
+        self.api = CreativeApi(self, "Api")
+        self.schedules = Schedules(self, "Schedules")
+        self.resources = SharedResources(
+            buckets=self.storage.buckets, tables=self.storage.tables, queues=self.upload_events.queues
+        )
+
+        self.functions: dict[str, CatalogFunction] = {}
+        for spec in FUNCTIONS:
+            self.functions[spec.name] = self._add_function(spec)
+
+        self.monitoring = Monitoring(
+            self,
+            "Monitoring",
+            functions={pascal_case(name): fn.function for name, fn in self.functions.items()},
+            dead_letter_queues={
+                "UploadEvents": self.upload_events.dead_letter_queue,
+                "ScheduledInvocations": self.schedules.dead_letter_queue,
+            },
+            rest_api=self.api.rest_api,
+        )
+        self._add_outputs()
+
+    def _capability(self, name: str) -> Construct:
+        """The construct grouping a capability's functions, e.g. RacingApi/Select/Function."""
+        construct_id = pascal_case(name)
+        return self.node.try_find_child(construct_id) or Construct(self, construct_id)
+
+    def _add_function(self, spec: FunctionSpec) -> CatalogFunction:
+        # Asynchronously invoked (scheduled) functions dead-letter their failed runs.
+        invoked_on_schedule = any(isinstance(trigger, ScheduleTrigger) for trigger in spec.triggers)
+        catalog_function = CatalogFunction(
+            self._capability(spec.capability),
+            pascal_case(spec.name),
+            spec,
+            resources=self.resources,
+            layers=self.layers,
+            dead_letter_queue=self.schedules.dead_letter_queue if invoked_on_schedule else None,
+        )
+        function = catalog_function.function
+        for index, trigger in enumerate(spec.triggers):
+            match trigger:
+                case ApiRoute():
+                    self.api.add_route(function, trigger)
+                case QueueTrigger():
+                    self.upload_events.subscribe(function, trigger)
+                case ScheduleTrigger():
+                    self.schedules.add(f"{pascal_case(spec.name)}Schedule{index}", function, trigger)
+                case _:
+                    raise TypeError(
+                        f"{spec.name}: no construct wires triggers of type {type(trigger).__name__}"
+                    )
+        return catalog_function
+
+    def _add_outputs(self) -> None:
+        CfnOutput(self, "ApiUrl", value=self.api.url, description="Base URL of the prod stage.")
+        CfnOutput(self, "ApiKeyId", value=self.api.api_key.key_id, description="Id of the racing API key.")
+        for resource, bucket in self.storage.buckets.items():
+            CfnOutput(self, f"{pascal_case(resource)}Name", value=bucket.bucket_name)
+        for resource, stored in self.storage.tables.items():
+            CfnOutput(self, f"{pascal_case(resource)}Name", value=stored.table.table_name)
+        for resource, queue in self.upload_events.queues.items():
+            CfnOutput(self, f"{pascal_case(resource)}Url", value=queue.queue_url)
+        CfnOutput(self, "UploadEventsDlqUrl", value=self.upload_events.dead_letter_queue.queue_url)
+        CfnOutput(self, "ScheduledInvocationsDlqUrl", value=self.schedules.dead_letter_queue.queue_url)
+        CfnOutput(self, "AlarmTopicArn", value=self.monitoring.alarm_topic.topic_arn)

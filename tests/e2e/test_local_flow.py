@@ -1,0 +1,95 @@
+"""End to end over HTTP: the local runtime (moto + deployed template + real handlers)."""
+
+import time
+
+import boto3
+import pytest
+import requests
+
+from creative_demo import samples
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def runtime():
+    from creative_local.runtime import LocalRuntime
+
+    with LocalRuntime() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def s3(runtime):
+    return boto3.client(
+        "s3",
+        endpoint_url=runtime.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+def operator(runtime, method: str, path: str, **kwargs) -> requests.Response:
+    headers = {"Authorization": f"Bearer {runtime.operator_key}"}
+    return requests.request(method, runtime.api_url + path, headers=headers, timeout=10, **kwargs)
+
+
+def racing(runtime, path: str, body) -> requests.Response:
+    return requests.post(runtime.api_url + path, json=body, headers={"x-api-key": runtime.api_key}, timeout=10)
+
+
+def test_upload_admit_compose_select_feedback_stats(runtime, s3):
+    bucket = runtime.outputs["UploadsBucketName"]
+    # Given a real photo, a copy file and a decompression bomb uploaded through the S3 API
+    s3.put_object(Bucket=bucket, Key="uploads/e2e/cats/chelsea cat.png", Body=samples.photo_bytes("chelsea.png"))
+    s3.put_object(Bucket=bucket, Key="uploads/e2e/cats/copy.txt", Body=b"Cats love this\nNap-tested beds\n")
+    s3.put_object(Bucket=bucket, Key="uploads/e2e/cats/bomb.png", Body=samples.decompression_bomb_png())
+    # When the queue has been drained by the admission handler
+    runtime.drain_queues(timeout=60)
+    # Then the operator API shows what was admitted and why the bomb was rejected
+    listed = operator(runtime, "GET", "/v1/materials", params={"business_line": "e2e"}).json()["items"]
+    by_key = {(m["source"]["key"], m["source"].get("line")): m for m in listed}
+    assert by_key[("uploads/e2e/cats/chelsea cat.png", None)]["status"] == "ADMITTED"
+    assert by_key[("uploads/e2e/cats/copy.txt", 2)]["status"] == "ADMITTED"
+    bomb = by_key[("uploads/e2e/cats/bomb.png", None)]
+    assert bomb["status"] == "REJECTED" and bomb["reasons"][0]["code"] == "too_many_pixels"
+    detail = operator(runtime, "GET", f"/v1/materials/{bomb['material_id']}").json()
+    assert detail["reasons"] == bomb["reasons"]
+
+    # When composition runs and a user is served, clicks, and the click is reported twice
+    runtime.fire_schedule("compose_creatives")
+    request = {"business_line": "e2e", "placement": "feed", "user": {"id": "u1", "features": {"device": "ios"}}}
+    chosen = racing(runtime, "/v1/select", request)
+    assert chosen.status_code == 200, chosen.text
+    selection = chosen.json()
+    assert selection["candidates"] == 2 and 0 < selection["propensity"] <= 1
+    image = requests.get(selection["creative"]["image_url"], timeout=10)
+    assert image.status_code == 200 and image.content == samples.photo_bytes("chelsea.png")
+    click = {"impression_id": selection["impression_id"], "event": "click"}
+    assert racing(runtime, "/v1/feedback", click).json()["counted"] is True
+    assert racing(runtime, "/v1/feedback", click).json()["counted"] is False
+
+    # Then the creative shows one impression and one click
+    creatives = operator(runtime, "GET", "/v1/creatives", params={"business_line": "e2e"}).json()["items"]
+    stats = {c["creative_id"]: c for c in creatives}[selection["creative"]["creative_id"]]
+    assert (stats["impressions"], stats["clicks"], stats["ctr"]) == (1, 1, 1.0)
+
+    # And an operator can disable it, after which it is never served
+    disabled = operator(runtime, "PATCH", f"/v1/creatives/{stats['creative_id']}", json={"status": "DISABLED"})
+    assert disabled.status_code == 200 and disabled.json()["status"] == "DISABLED"
+    time.sleep(0.1)
+    served = {racing(runtime, "/v1/select", request).json()["creative"]["creative_id"] for _ in range(10)}
+    assert stats["creative_id"] not in served
+
+
+def test_keys_are_required_and_errors_are_json(runtime):
+    body = {"business_line": "e2e", "placement": "feed", "user": {"id": "u1"}}
+    assert requests.post(runtime.api_url + "/v1/select", json=body, timeout=10).status_code == 403
+    bad_key = requests.post(runtime.api_url + "/v1/select", json=body, headers={"x-api-key": "nope"}, timeout=10)
+    assert bad_key.status_code == 403
+    assert requests.get(runtime.api_url + "/v1/materials", timeout=10).status_code == 403
+    malformed = racing(runtime, "/v1/select", {"business_line": "E2E!"})
+    assert malformed.status_code == 400 and malformed.json()["error"]["code"] == "invalid_request"
+    unknown = racing(runtime, "/v1/feedback", {"impression_id": "imp_missing", "event": "click"})
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "unknown_impression"

@@ -1,0 +1,294 @@
+"""Every catalog function, as the template deploys it: code, layers, role, logs, grants and triggers.
+
+Expectations are derived from infra.catalog.FUNCTIONS, so a new catalog entry is checked without new tests.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from infra import constants
+from infra.catalog import FUNCTIONS, ApiRoute, FunctionSpec, QueueTrigger, Resource, ScheduleTrigger
+from infra.constructs.storage import TABLE_DESIGNS
+
+from .conftest import ApiMethod, Resources, as_list, of_type, ref_of
+
+SPECS = pytest.mark.parametrize("spec", FUNCTIONS, ids=lambda spec: spec.name)
+INDEX_NAMES = {design.resource: {index.name for index in design.indexes} for design in TABLE_DESIGNS}
+
+
+def _output_name(resource: Resource) -> str:
+    pascal = "".join(part.capitalize() for part in resource.split("_"))
+    return f"{pascal}Url" if resource.endswith("_queue") else f"{pascal}Name"
+
+
+def _logical_id_of(resource: Resource, outputs: dict) -> str:
+    return ref_of(outputs[_output_name(resource)])
+
+
+def _refers_to(value: Any, logical_id: str) -> bool:
+    """Whether a template value contains a Ref or Fn::GetAtt to `logical_id`."""
+    if isinstance(value, dict):
+        if value.get("Ref") == logical_id or value.get("Fn::GetAtt", [None])[0] == logical_id:
+            return True
+        return any(_refers_to(v, logical_id) for v in value.values())
+    if isinstance(value, list):
+        return any(_refers_to(v, logical_id) for v in value)
+    return False
+
+
+def _function(spec: FunctionSpec, resources: Resources, function_ids: dict) -> tuple[str, dict]:
+    (logical_id,) = function_ids[spec.name]
+    return logical_id, resources[logical_id]["Properties"]
+
+
+def _role_statements(role_id: str, resources: Resources) -> list[dict]:
+    return [
+        statement
+        for policy in of_type(resources, "AWS::IAM::Policy").values()
+        if {"Ref": role_id} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def test_every_catalog_function_is_deployed_exactly_once(function_ids: dict) -> None:
+    # Given the functions of the template, by the catalog name in their metadata
+    # Then they are exactly the catalog's, one template function each
+    assert sorted(function_ids) == sorted(spec.name for spec in FUNCTIONS)
+    assert all(len(ids) == 1 for ids in function_ids.values()), function_ids
+
+
+@SPECS
+def test_function_runs_the_catalog_code_on_arm_python313_with_both_layers(
+    spec: FunctionSpec, resources: Resources, function_ids: dict
+) -> None:
+    # Given the function deployed for the catalog entry
+    _, properties = _function(spec, resources, function_ids)
+    # Then it runs what the catalog says, as the catalog sizes it
+    assert properties["Runtime"] == "python3.13"
+    assert properties["Architectures"] == ["arm64"]
+    assert properties["Handler"] == spec.handler
+    assert properties["MemorySize"] == spec.memory_mb
+    assert properties["Timeout"] == spec.timeout_s
+    assert properties["TracingConfig"] == {"Mode": "Active"}
+    # And it carries the domain layer and the dependency layer
+    layer_kinds = {
+        resources[layer["Ref"]]["Metadata"][constants.LAYER_METADATA_KEY] for layer in properties["Layers"]
+    }
+    assert layer_kinds == {"creative", "deps"}
+
+
+@SPECS
+def test_function_environment_names_its_resources(
+    spec: FunctionSpec, resources: Resources, function_ids: dict, outputs: dict
+) -> None:
+    _, properties = _function(spec, resources, function_ids)
+    variables = properties["Environment"]["Variables"]
+    # Then each resource variable carries that resource's physical name (a Ref to it)
+    for variable, resource in spec.resource_env.items():
+        assert variables[variable] == {"Ref": _logical_id_of(resource, outputs)}, variable
+    # And the literal variables and Powertools settings are there
+    for variable, value in spec.env.items():
+        assert variables[variable] == value
+    assert variables["POWERTOOLS_SERVICE_NAME"] == "creative-engine"
+    assert variables["POWERTOOLS_METRICS_NAMESPACE"] == constants.POWERTOOLS_METRICS_NAMESPACE
+    assert "LOG_LEVEL" in variables
+
+
+def test_every_function_has_its_own_role_without_managed_policies(
+    resources: Resources, function_ids: dict
+) -> None:
+    # Given the role of each function
+    roles = {
+        spec.name: _function(spec, resources, function_ids)[1]["Role"]["Fn::GetAtt"][0] for spec in FUNCTIONS
+    }
+    # Then no two functions share one
+    assert len(set(roles.values())) == len(roles)
+    for name, role_id in roles.items():
+        role = resources[role_id]["Properties"]
+        # And only Lambda can assume it
+        assert role["AssumeRolePolicyDocument"]["Statement"] == [
+            {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}}
+        ], name
+        # And every permission is written out: no managed policy
+        assert "ManagedPolicyArns" not in role, name
+
+
+@SPECS
+def test_function_logs_to_its_own_log_group_with_retention(
+    spec: FunctionSpec, resources: Resources, function_ids: dict
+) -> None:
+    _, properties = _function(spec, resources, function_ids)
+    # Then the function logs to a log group of the template (not one Lambda creates on first run)
+    log_group_id = properties["LoggingConfig"]["LogGroup"]["Ref"]
+    log_group = resources[log_group_id]
+    assert log_group["Type"] == "AWS::Logs::LogGroup"
+    # And that log group expires its events
+    assert log_group["Properties"]["RetentionInDays"] == 30
+    # And the function's role may write to that log group only
+    role_id = properties["Role"]["Fn::GetAtt"][0]
+    log_statements = [
+        s
+        for s in _role_statements(role_id, resources)
+        if any(a.startswith("logs:") for a in as_list(s["Action"]))
+    ]
+    assert log_statements and all(
+        s["Resource"] == {"Fn::GetAtt": [log_group_id, "Arn"]} for s in log_statements
+    )
+
+
+def test_no_two_functions_share_a_log_group(resources: Resources, function_ids: dict) -> None:
+    log_groups = [
+        _function(spec, resources, function_ids)[1]["LoggingConfig"]["LogGroup"]["Ref"] for spec in FUNCTIONS
+    ]
+    assert len(set(log_groups)) == len(FUNCTIONS)
+
+
+@SPECS
+def test_function_role_reaches_only_the_declared_data(
+    spec: FunctionSpec, resources: Resources, function_ids: dict, outputs: dict
+) -> None:
+    # Given the role's statements and the access the catalog declares
+    _, properties = _function(spec, resources, function_ids)
+    statements = _role_statements(properties["Role"]["Fn::GetAtt"][0], resources)
+    declared = {access.resource: access for access in spec.access}
+    data_statements = [
+        s for s in statements if any(a.split(":")[0] in ("s3", "dynamodb") for a in as_list(s["Action"]))
+    ]
+
+    for statement in data_statements:
+        for resource in as_list(statement["Resource"]):
+            # Then no S3 or DynamoDB action is granted on "*"
+            assert resource != "*", statement
+            # And each resource is a declared bucket (at its prefix) or a declared table (or its index)
+            assert _is_declared(resource, statement, declared, outputs), (spec.name, resource)
+
+    # And only Resource "*" statement left is X-Ray's, which supports no resource-level permissions
+    for statement in statements:
+        if "*" in as_list(statement["Resource"]):
+            assert all(action.startswith("xray:") for action in as_list(statement["Action"])), statement
+
+
+def _is_declared(resource: Any, statement: dict, declared: dict, outputs: dict) -> bool:
+    actions = as_list(statement["Action"])
+    reads = any(a in constants.TABLE_READ_ACTIONS + constants.BUCKET_READ_ACTIONS for a in actions)
+    writes = any(a in constants.TABLE_WRITE_ACTIONS + constants.BUCKET_WRITE_ACTIONS for a in actions)
+    for name, access in declared.items():
+        if reads and access.mode == "write" or writes and access.mode == "read":
+            continue
+        arn = {"Fn::GetAtt": [_logical_id_of(name, outputs), "Arn"]}
+        if name.endswith("_bucket"):
+            objects = {"Fn::Join": ["", [arn, f"/{access.prefix or ''}*"]]}
+            # Listing the bucket itself is allowed under the declared prefix only.
+            prefix_listing = (
+                resource == arn
+                and actions == ["s3:ListBucket"]
+                and statement.get("Condition") == {"StringLike": {"s3:prefix": [f"{access.prefix or ''}*"]}}
+            )
+            if resource == objects or prefix_listing:
+                return True
+        elif name.endswith("_table"):
+            indexes = [{"Fn::Join": ["", [arn, f"/index/{index}"]]} for index in INDEX_NAMES[name]]
+            if resource == arn or (reads and resource in indexes):
+                return True
+    return False
+
+
+@SPECS
+def test_function_role_can_do_what_the_catalog_declares(
+    spec: FunctionSpec, resources: Resources, function_ids: dict, outputs: dict
+) -> None:
+    _, properties = _function(spec, resources, function_ids)
+    statements = _role_statements(properties["Role"]["Fn::GetAtt"][0], resources)
+
+    def allowed(action: str, resource: Any) -> bool:
+        return any(action in as_list(s["Action"]) and resource in as_list(s["Resource"]) for s in statements)
+
+    for access in spec.access:
+        arn = {"Fn::GetAtt": [_logical_id_of(access.resource, outputs), "Arn"]}
+        if access.resource.endswith("_bucket"):
+            target, read_action, write_action = (
+                {"Fn::Join": ["", [arn, f"/{access.prefix or ''}*"]]},
+                "s3:GetObject",
+                "s3:PutObject",
+            )
+        else:
+            target, read_action, write_action = arn, "dynamodb:GetItem", "dynamodb:PutItem"
+        # Then reading is allowed exactly when declared, and so is writing
+        assert allowed(read_action, target) == (access.mode in ("read", "read_write")), access
+        assert allowed(write_action, target) == (access.mode in ("write", "read_write")), access
+
+
+@SPECS
+def test_function_api_routes_are_wired_once(
+    spec: FunctionSpec, resources: Resources, function_ids: dict, api_methods: list[ApiMethod]
+) -> None:
+    function_id, _ = _function(spec, resources, function_ids)
+    for route in (t for t in spec.triggers if isinstance(t, ApiRoute)):
+        # Then exactly one method serves the route, proxying to this function
+        methods = [m for m in api_methods if (m.http_method, m.path) == (route.method, route.path)]
+        assert len(methods) == 1, route
+        integration = methods[0].properties["Integration"]
+        assert integration["Type"] == "AWS_PROXY"
+        assert _refers_to(integration["Uri"], function_id)
+
+
+@SPECS
+def test_function_queue_triggers_are_wired_once(
+    spec: FunctionSpec, resources: Resources, function_ids: dict, outputs: dict
+) -> None:
+    function_id, _ = _function(spec, resources, function_ids)
+    mappings = [
+        m["Properties"]
+        for m in of_type(resources, "AWS::Lambda::EventSourceMapping").values()
+        if m["Properties"]["FunctionName"] == {"Ref": function_id}
+    ]
+    triggers = [t for t in spec.triggers if isinstance(t, QueueTrigger)]
+    assert len(mappings) == len(triggers)
+    for trigger in triggers:
+        # Then the queue feeds the function in the declared batches, reporting partial failures
+        queue_arn = {"Fn::GetAtt": [_logical_id_of(trigger.queue, outputs), "Arn"]}
+        (mapping,) = [m for m in mappings if m["EventSourceArn"] == queue_arn]
+        assert mapping["BatchSize"] == trigger.batch_size
+        assert mapping["MaximumBatchingWindowInSeconds"] == trigger.max_batching_window_s
+        assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+@SPECS
+def test_function_schedules_are_wired_once_with_retries_and_dead_letters(
+    spec: FunctionSpec, resources: Resources, function_ids: dict
+) -> None:
+    function_id, properties = _function(spec, resources, function_ids)
+    targets = [
+        (rule["Properties"], target)
+        for rule in of_type(resources, "AWS::Events::Rule").values()
+        for target in rule["Properties"]["Targets"]
+        if target["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]}
+    ]
+    triggers = [t for t in spec.triggers if isinstance(t, ScheduleTrigger)]
+    assert sorted(rule["ScheduleExpression"] for rule, _ in targets) == sorted(t.expression for t in triggers)
+    for _, target in targets:
+        # Then EventBridge retries a failed delivery, then dead-letters it
+        assert target["RetryPolicy"]["MaximumRetryAttempts"] >= 1
+        assert "Arn" in target["DeadLetterConfig"]
+    if triggers:
+        # And the function dead-letters runs that failed after Lambda's own retries
+        assert "TargetArn" in properties["DeadLetterConfig"]
+
+
+def test_no_trigger_exists_that_the_catalog_does_not_declare(
+    resources: Resources, api_methods: list[ApiMethod]
+) -> None:
+    # Given every trigger the catalog declares
+    declared = [trigger for spec in FUNCTIONS for trigger in spec.triggers]
+    # Then the template has that many API methods, queue mappings and schedules, and no more
+    assert len(api_methods) == sum(isinstance(t, ApiRoute) for t in declared)
+    assert len(of_type(resources, "AWS::Lambda::EventSourceMapping")) == sum(
+        isinstance(t, QueueTrigger) for t in declared
+    )
+    schedules = [
+        r for r in of_type(resources, "AWS::Events::Rule").values() if "ScheduleExpression" in r["Properties"]
+    ]
+    assert len(schedules) == sum(isinstance(t, ScheduleTrigger) for t in declared)
