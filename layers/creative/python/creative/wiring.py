@@ -12,12 +12,6 @@ from typing import Any
 
 import boto3
 import numpy as np
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
-from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
 from botocore.config import Config
 
 from creative.adapters.dynamodb import DynamoCreativeRepository, DynamoImpressionLog, DynamoMaterialRepository
@@ -104,11 +98,19 @@ def operator() -> OperatorService:
 
 
 @cache
-def idempotent_admission() -> tuple[Callable[..., AdmissionResult], IdempotencyConfig]:
+def idempotent_admission() -> tuple[Callable[..., AdmissionResult], Any]:
     """Admission wrapped so one object version is admitted once, however often its event arrives.
 
     The material ids are deterministic too; this layer also skips the download and decode on a replay.
+    Imported here, not at module top: the API functions share this module and need none of it (~110 ms).
     """
+    from aws_lambda_powertools.utilities.idempotency import (
+        DynamoDBPersistenceLayer,
+        IdempotencyConfig,
+        idempotent_function,
+    )
+    from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
+
     service, config = admission()
     idempotency = IdempotencyConfig(
         event_key_jmespath="[bucket, key, version_id, etag]",
