@@ -18,10 +18,10 @@ from pathlib import Path
 import boto3
 import numpy as np
 import requests
-from creative_local.runtime import LocalRuntime
 
 from creative_demo.clicks import ClickSimulator
 from creative_demo.uploads import DemoUpload, bad_uploads, good_uploads
+from creative_local.runtime import LocalRuntime
 
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "out" / "demo"
@@ -32,25 +32,34 @@ def upload_all(s3, bucket: str, uploads: list[DemoUpload]) -> None:
         s3.put_object(Bucket=bucket, Key=upload.key, Body=upload.data)
 
 
-def operator_get(runtime: LocalRuntime, path: str, **params) -> dict:
-    response = requests.get(
-        runtime.api_url + path,
-        params=params,
-        headers={"Authorization": f"Bearer {runtime.operator_key}"},
-        timeout=10,
-    )
-    response.raise_for_status()
-    return response.json()
+class ApiClient:
+    """The local API over HTTP, with the racing API key and the local operator key."""
 
+    def __init__(self, runtime: LocalRuntime):
+        self.base = runtime.api_url.rstrip("/")
+        self.racing = requests.Session()
+        self.racing.headers["x-api-key"] = runtime.api_key
+        self.operator = requests.Session()
+        self.operator.headers["Authorization"] = f"Bearer {runtime.operator_key}"
 
-def all_pages(runtime: LocalRuntime, path: str, **params) -> list[dict]:
-    items, token = [], None
-    while True:
-        page = operator_get(runtime, path, **params, **({"next_token": token} if token else {}))
-        items += page["items"]
-        token = page.get("next_token")
-        if not token:
-            return items
+    def post(self, path: str, body: dict) -> dict:
+        response = self.racing.post(self.base + path, json=body, timeout=10)
+        response.raise_for_status()
+        return response.json()
+
+    def get(self, path: str, **params) -> dict:
+        response = self.operator.get(self.base + path, params=params, timeout=10)
+        response.raise_for_status()
+        return response.json()
+
+    def all_pages(self, path: str, **params) -> list[dict]:
+        items, token = [], None
+        while True:
+            page = self.get(path, **params, **({"next_token": token} if token else {}))
+            items += page["items"]
+            token = page.get("next_token")
+            if not token:
+                return items
 
 
 def check_admission(materials: list[dict], uploads: list[DemoUpload]) -> list[str]:
@@ -71,13 +80,11 @@ def check_admission(materials: list[dict], uploads: list[DemoUpload]) -> list[st
 
 
 def race(
-    runtime: LocalRuntime, creatives: list[dict], simulator: ClickSimulator, selections: int, seed: int
+    api: ApiClient, creatives: list[dict], simulator: ClickSimulator, selections: int, seed: int
 ) -> dict:
     rng = np.random.default_rng(seed)
     lines = sorted({c["business_line"] for c in creatives})
     by_id = {c["creative_id"]: c for c in creatives}
-    session = requests.Session()
-    session.headers.update({"x-api-key": runtime.api_key})
     chosen, clicks, latencies_ms, duplicate_clicks_counted = [], 0, [], 0
     for i in range(selections):
         line = lines[i % len(lines)]
@@ -90,19 +97,16 @@ def race(
             },
         }
         started = time.perf_counter()
-        response = session.post(runtime.api_url + "/v1/select", json=body, timeout=10)
+        selection = api.post("/v1/select", body)
         latencies_ms.append((time.perf_counter() - started) * 1000)
-        response.raise_for_status()
-        selection = response.json()
         creative = by_id[selection["creative"]["creative_id"]]
         chosen.append(creative)
         if simulator.clicked(creative["image_material_id"], creative["copy_material_id"], rng):
             clicks += 1
             feedback = {"impression_id": selection["impression_id"], "event": "click"}
-            session.post(runtime.api_url + "/v1/feedback", json=feedback, timeout=10).raise_for_status()
+            api.post("/v1/feedback", feedback)
             if clicks % 10 == 1:  # users double-click: the second must not count
-                again = session.post(runtime.api_url + "/v1/feedback", json=feedback, timeout=10).json()
-                duplicate_clicks_counted += int(again["counted"])
+                duplicate_clicks_counted += int(api.post("/v1/feedback", feedback)["counted"])
     return {
         "chosen": chosen,
         "clicks": clicks,
@@ -151,15 +155,16 @@ def main() -> int:
         runtime.drain_queues(timeout=120)
         upload_all(s3, bucket, bad)
         runtime.drain_queues(timeout=120)
-        materials = all_pages(runtime, "/v1/materials", limit=200)
+        api = ApiClient(runtime)
+        materials = api.all_pages("/v1/materials", limit=200)
         problems = check_admission(materials, good + bad)
 
         runtime.fire_schedule("compose_creatives")
-        creatives = all_pages(runtime, "/v1/creatives", limit=200)
+        creatives = api.all_pages("/v1/creatives", limit=200)
         started = time.perf_counter()
-        raced = race(runtime, creatives, simulator, args.selections, args.seed)
+        raced = race(api, creatives, simulator, args.selections, args.seed)
         race_seconds = time.perf_counter() - started
-        final_stats = {c["creative_id"]: c for c in all_pages(runtime, "/v1/creatives", limit=200)}
+        final_stats = {c["creative_id"]: c for c in api.all_pages("/v1/creatives", limit=200)}
 
     chosen = raced["chosen"]
     lines_order = [c["business_line"] for c in chosen]

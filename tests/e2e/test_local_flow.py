@@ -30,19 +30,25 @@ def s3(runtime):
     )
 
 
+def url(runtime, path: str) -> str:
+    return runtime.api_url.rstrip("/") + path
+
+
 def operator(runtime, method: str, path: str, **kwargs) -> requests.Response:
     headers = {"Authorization": f"Bearer {runtime.operator_key}"}
-    return requests.request(method, runtime.api_url + path, headers=headers, timeout=10, **kwargs)
+    return requests.request(method, url(runtime, path), headers=headers, timeout=10, **kwargs)
 
 
 def racing(runtime, path: str, body) -> requests.Response:
-    return requests.post(runtime.api_url + path, json=body, headers={"x-api-key": runtime.api_key}, timeout=10)
+    return requests.post(url(runtime, path), json=body, headers={"x-api-key": runtime.api_key}, timeout=10)
 
 
 def test_upload_admit_compose_select_feedback_stats(runtime, s3):
     bucket = runtime.outputs["UploadsBucketName"]
     # Given a real photo, a copy file and a decompression bomb uploaded through the S3 API
-    s3.put_object(Bucket=bucket, Key="uploads/e2e/cats/chelsea cat.png", Body=samples.photo_bytes("chelsea.png"))
+    s3.put_object(
+        Bucket=bucket, Key="uploads/e2e/cats/chelsea cat.png", Body=samples.photo_bytes("chelsea.png")
+    )
     s3.put_object(Bucket=bucket, Key="uploads/e2e/cats/copy.txt", Body=b"Cats love this\nNap-tested beds\n")
     s3.put_object(Bucket=bucket, Key="uploads/e2e/cats/bomb.png", Body=samples.decompression_bomb_png())
     # When the queue has been drained by the admission handler
@@ -59,7 +65,11 @@ def test_upload_admit_compose_select_feedback_stats(runtime, s3):
 
     # When composition runs and a user is served, clicks, and the click is reported twice
     runtime.fire_schedule("compose_creatives")
-    request = {"business_line": "e2e", "placement": "feed", "user": {"id": "u1", "features": {"device": "ios"}}}
+    request = {
+        "business_line": "e2e",
+        "placement": "feed",
+        "user": {"id": "u1", "features": {"device": "ios"}},
+    }
     chosen = racing(runtime, "/v1/select", request)
     assert chosen.status_code == 200, chosen.text
     selection = chosen.json()
@@ -76,7 +86,9 @@ def test_upload_admit_compose_select_feedback_stats(runtime, s3):
     assert (stats["impressions"], stats["clicks"], stats["ctr"]) == (1, 1, 1.0)
 
     # And an operator can disable it, after which it is never served
-    disabled = operator(runtime, "PATCH", f"/v1/creatives/{stats['creative_id']}", json={"status": "DISABLED"})
+    disabled = operator(
+        runtime, "PATCH", f"/v1/creatives/{stats['creative_id']}", json={"status": "DISABLED"}
+    )
     assert disabled.status_code == 200 and disabled.json()["status"] == "DISABLED"
     time.sleep(0.1)
     served = {racing(runtime, "/v1/select", request).json()["creative"]["creative_id"] for _ in range(10)}
@@ -85,10 +97,10 @@ def test_upload_admit_compose_select_feedback_stats(runtime, s3):
 
 def test_keys_are_required_and_errors_are_json(runtime):
     body = {"business_line": "e2e", "placement": "feed", "user": {"id": "u1"}}
-    assert requests.post(runtime.api_url + "/v1/select", json=body, timeout=10).status_code == 403
-    bad_key = requests.post(runtime.api_url + "/v1/select", json=body, headers={"x-api-key": "nope"}, timeout=10)
+    assert requests.post(url(runtime, "/v1/select"), json=body, timeout=10).status_code == 403
+    bad_key = requests.post(url(runtime, "/v1/select"), json=body, headers={"x-api-key": "nope"}, timeout=10)
     assert bad_key.status_code == 403
-    assert requests.get(runtime.api_url + "/v1/materials", timeout=10).status_code == 403
+    assert requests.get(url(runtime, "/v1/materials"), timeout=10).status_code == 403
     malformed = racing(runtime, "/v1/select", {"business_line": "E2E!"})
     assert malformed.status_code == 400 and malformed.json()["error"]["code"] == "invalid_request"
     unknown = racing(runtime, "/v1/feedback", {"impression_id": "imp_missing", "event": "click"})

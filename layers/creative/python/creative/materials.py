@@ -63,7 +63,7 @@ class ImageFacts(BaseModel):
 
 class Material(BaseModel):
     material_id: str
-    kind: MaterialKind | None  # None when the object's kind could not be told
+    kind: MaterialKind | None = None  # None when the object's kind could not be told
     status: MaterialStatus
     reasons: list[Rejection] = Field(default_factory=list)
     business_line: str
