@@ -299,23 +299,23 @@ class DynamoImpressionLog:
         }
 
     def record(self, impression: Impression) -> None:
-        put = {
-            "Put": {
-                "TableName": self._impressions,
-                "Item": to_item(impression.model_dump(mode="json")),
-                "ConditionExpression": "attribute_not_exists(impression_id)",
-            }
-        }
+        """Logs the impression, then counts it on the arm: two single-item writes, not a transaction.
+
+        Select is the hottest path; a transaction would double its write cost (and moto copies whole tables
+        per transaction). If the counter write fails after the log write, the arm undercounts one
+        impression; the impression log, which retraining reads, stays complete.
+        """
         try:
             with translated_errors():
-                self._client.transact_write_items(
-                    TransactItems=[put, self._count_on_arm(impression.creative_id, "impressions")]
+                self._client.put_item(
+                    TableName=self._impressions,
+                    Item=to_item(impression.model_dump(mode="json")),
+                    ConditionExpression="attribute_not_exists(impression_id)",
                 )
+                self._client.update_item(**self._count_on_arm(impression.creative_id, "impressions")["Update"])
         except ClientError as exc:
-            if _cancelled(exc):
-                raise Conflict(
-                    "the creative was removed while it was being served", code="creative_gone"
-                ) from exc
+            if _is_condition_failure(exc):
+                raise Conflict("the creative was removed while it was being served", code="creative_gone") from exc
             raise
 
     def record_click(self, impression_id: str, clicked_at: str) -> Impression:

@@ -1,0 +1,141 @@
+"""Each moto_gaps patch restores an AWS behaviour this system relies on; these tests fail if it is lost
+(or if a moto upgrade changes what the patches touch)."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+from creative_local.moto_server import MotoEndpoint
+
+ROLE_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    ],
+}
+
+
+class UploadRouting:
+    """A bucket sending events to EventBridge, and a rule routing uploads/ objects to a queue."""
+
+    def __init__(
+        self, aws: MotoEndpoint, *, schedule_rule_first: bool = True, versioned: bool = False
+    ) -> None:
+        self.s3, self.sqs, self.events = aws.client("s3"), aws.client("sqs"), aws.client("events")
+        self.bucket = "uploads"
+        self.s3.create_bucket(Bucket=self.bucket)
+        if versioned:
+            self.s3.put_bucket_versioning(Bucket=self.bucket, VersioningConfiguration={"Status": "Enabled"})
+        self.s3.put_bucket_notification_configuration(
+            Bucket=self.bucket, NotificationConfiguration={"EventBridgeConfiguration": {}}
+        )
+        self.queue_url = self.sqs.create_queue(QueueName="upload-events")["QueueUrl"]
+        if schedule_rule_first:
+            self.events.put_rule(Name="compose-every-5-minutes", ScheduleExpression="rate(5 minutes)")
+            self.events.put_targets(
+                Rule="compose-every-5-minutes",
+                Targets=[{"Id": "fn", "Arn": "arn:aws:lambda:us-east-1:123456789012:function:compose"}],
+            )
+        pattern = {
+            "source": ["aws.s3"],
+            "detail-type": ["Object Created"],
+            "detail": {"object": {"key": [{"prefix": "uploads/"}]}},
+        }
+        self.events.put_rule(Name="uploads-to-queue", EventPattern=json.dumps(pattern))
+        self.events.put_targets(
+            Rule="uploads-to-queue",
+            Targets=[{"Id": "q", "Arn": "arn:aws:sqs:us-east-1:123456789012:upload-events"}],
+        )
+
+    def events_received(self) -> list[dict]:
+        messages = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get(
+            "Messages", []
+        )
+        return [json.loads(m["Body"]) for m in messages]
+
+
+def test_a_schedule_rule_does_not_swallow_s3_events(aws):
+    # Given a schedule rule targeting a Lambda, created before the rule routing uploads to a queue
+    routing = UploadRouting(aws, schedule_rule_first=True)
+    # When an object lands under uploads/
+    routing.s3.put_object(Bucket=routing.bucket, Key="uploads/food/coffee/a.jpg", Body=b"x")
+    # Then the upload rule still delivered it (moto's schedule rule "matched" and aborted the loop)
+    (event,) = routing.events_received()
+    assert event["detail"]["object"]["key"] == "uploads/food/coffee/a.jpg"
+
+
+def test_a_disabled_rule_delivers_nothing(aws):
+    # Given the upload rule disabled
+    routing = UploadRouting(aws, schedule_rule_first=False)
+    routing.events.disable_rule(Name="uploads-to-queue")
+    # When an object lands, Then nothing reaches the queue
+    routing.s3.put_object(Bucket=routing.bucket, Key="uploads/x.jpg", Body=b"x")
+    assert routing.events_received() == []
+
+
+def test_s3_events_have_their_own_ids_and_aws_field_names(aws):
+    # Given uploads to an unversioned bucket, one with characters S3's direct notifications would encode
+    routing = UploadRouting(aws)
+    routing.s3.put_object(Bucket=routing.bucket, Key="uploads/a/sun hat+1.jpg", Body=b"x")
+    routing.s3.put_object(Bucket=routing.bucket, Key="uploads/a/b.jpg", Body=b"y")
+    # When their events arrive
+    first, second = routing.events_received()
+    # Then each has its own id, an "etag", no "version-id", and the key as it was written
+    assert first["id"] != second["id"]
+    assert set(first["detail"]["object"]) == {"key", "size", "etag", "sequencer"}
+    assert first["detail"]["object"]["key"] == "uploads/a/sun hat+1.jpg"
+
+
+def test_s3_events_of_a_versioned_bucket_carry_the_version(aws):
+    routing = UploadRouting(aws, versioned=True)
+    put = routing.s3.put_object(Bucket=routing.bucket, Key="uploads/a/b.jpg", Body=b"x")
+    (event,) = routing.events_received()
+    assert event["detail"]["object"]["version-id"] == put["VersionId"]
+
+
+def test_moto_does_not_receive_from_mapped_queues_itself(aws):
+    # Given a queue mapped to a function in moto's Lambda service (which cannot run it without Docker)
+    sqs, lam = aws.client("sqs"), aws.client("lambda")
+    queue_url = sqs.create_queue(QueueName="mapped")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    role = aws.client("iam").create_role(RoleName="fn-role", AssumeRolePolicyDocument=json.dumps(ROLE_POLICY))
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("handler.py", "def lambda_handler(event, context):\n    return None\n")
+    lam.create_function(
+        FunctionName="consumer",
+        Runtime="python3.13",
+        Role=role["Role"]["Arn"],
+        Handler="handler.lambda_handler",
+        Code={"ZipFile": archive.getvalue()},
+    )
+    lam.create_event_source_mapping(EventSourceArn=queue_arn, FunctionName="consumer", BatchSize=10)
+    # When messages are sent
+    sqs.send_message(QueueUrl=queue_url, MessageBody="one")
+    sqs.send_message(QueueUrl=queue_url, MessageBody="two")
+    # Then no one received them before the local poller would: their first receive is number 1
+    messages = sqs.receive_message(
+        QueueUrl=queue_url, MaxNumberOfMessages=10, AttributeNames=["ApproximateReceiveCount"]
+    )
+    assert [m["Attributes"]["ApproximateReceiveCount"] for m in messages["Messages"]] == ["1", "1"]
+    # And moto's Lambda service still lists the mapping
+    assert (
+        lam.list_event_source_mappings(FunctionName="consumer")["EventSourceMappings"][0]["EventSourceArn"]
+        == queue_arn
+    )
+
+
+def test_applying_twice_changes_nothing():
+    # Given the patches already applied (the moto server fixture did)
+    from moto.events.models import Rule
+
+    from creative_local import moto_gaps
+
+    patched = Rule.send_to_targets
+    # When applied again, Then the methods are not wrapped a second time
+    moto_gaps.apply()
+    assert Rule.send_to_targets is patched

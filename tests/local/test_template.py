@@ -1,0 +1,105 @@
+"""The template says which functions exist and what triggers them; parsing it needs no AWS."""
+
+from creative_local.deployed_stack import DeployedStack
+from creative_local.template import StackTemplate, resolve_environment
+from tests.local import tiny_stack
+
+
+def parsed() -> StackTemplate:
+    return StackTemplate(tiny_stack.template())
+
+
+def test_functions_are_the_ones_carrying_catalog_metadata():
+    # Given the tiny stack plus a CDK helper function without catalog metadata
+    template = tiny_stack.template()
+    template["Resources"]["CdkHelper"] = {
+        "Type": "AWS::Lambda::Function",
+        "Properties": {"Handler": "index.handler"},
+    }
+    # When its functions are read
+    functions = StackTemplate(template).functions()
+    # Then only the catalog's functions are served, with their handler, memory and timeout
+    assert {f.name for f in functions.values()} == {"api", "consumer", "scheduled"}
+    api = functions["ApiFunction"]
+    assert (api.handler, api.memory_mb, api.timeout_s) == ("handler.lambda_handler", 256, 10)
+
+
+def test_resource_tree_becomes_paths():
+    # Given resources chained by ParentId up to the API's root
+    # When their paths are rebuilt
+    paths = parsed().resource_paths()
+    # Then each path joins the PathParts from the root
+    assert paths == {"ItemsResource": "/items", "ItemResource": "/items/{item_id}", "AdminResource": "/admin"}
+
+
+def test_api_routes_carry_method_path_auth_and_target():
+    # Given methods with API keys, IAM auth, a root method and a MOCK OPTIONS
+    routes = {(r.method, r.resource_path): r for r in parsed().api_routes()}
+    # Then each route is what the template wires
+    assert set(routes) == {
+        ("POST", "/items"),
+        ("GET", "/items/{item_id}"),
+        ("GET", "/admin"),
+        ("GET", "/"),
+        ("OPTIONS", "/items"),
+    }
+    assert routes[("POST", "/items")].api_key_required is True
+    assert routes[("POST", "/items")].function_logical_id == "ApiFunction"
+    assert routes[("GET", "/admin")].authorization_type == "AWS_IAM"
+    assert routes[("GET", "/admin")].required_parameters == (("querystring", "page"),)
+    assert routes[("GET", "/")].authorization_type == "NONE"
+    assert routes[("OPTIONS", "/items")].integration_type == "MOCK"
+    assert routes[("OPTIONS", "/items")].function_logical_id is None
+
+
+def test_queue_mapping_and_schedule():
+    # Given an event source mapping and a schedule rule
+    template = parsed()
+    # When read
+    (mapping,) = template.queue_mappings()
+    (rule,) = template.schedule_rules()
+    # Then the poller and the schedule get the template's settings
+    assert (mapping.function_logical_id, mapping.queue_logical_id) == ("ConsumerFunction", "UploadQueue")
+    assert (mapping.batch_size, mapping.batching_window_s, mapping.reports_batch_item_failures) == (
+        5,
+        0,
+        True,
+    )
+    assert (rule.function_logical_id, rule.expression, rule.enabled) == (
+        "ScheduledFunction",
+        "rate(5 minutes)",
+        True,
+    )
+
+
+def test_rest_api_stage_comes_from_the_stage_resource():
+    (api,) = parsed().rest_apis().values()
+    assert (api.logical_id, api.stage_name) == ("Api", "prod")
+
+
+def test_environment_resolves_to_physical_names():
+    # Given the tiny stack's physical ids after a deployment
+    template = tiny_stack.template()
+    stack = DeployedStack(
+        stack_name="TinyStack",
+        stack_id="id",
+        account_id="123456789012",
+        region="us-east-1",
+        template=template,
+        physical_ids={
+            "Table": "TinyStack-Table-1",
+            "UploadsBucket": "tinystack-uploads-1",
+            "UploadQueue": "https://sqs.us-east-1.amazonaws.com/123456789012/TinyStack-UploadQueue-1",
+        },
+    )
+    # When the api function's environment is resolved
+    environment = resolve_environment(StackTemplate(template).functions()["ApiFunction"], stack)
+    # Then every intrinsic became a string a handler can use
+    assert environment == {
+        "TABLE_NAME": "TinyStack-Table-1",
+        "BUCKET_NAME": "tinystack-uploads-1",
+        "QUEUE_ARN": "arn:aws:sqs:us-east-1:123456789012:TinyStack-UploadQueue-1",
+        "JOINED": "TinyStack-Table-1/us-east-1/x",
+        "SUBBED": "tinystack-uploads-1:TinyStack-UploadQueue-1:123456789012",
+        "POWERTOOLS_SERVICE_NAME": "tiny",
+    }
