@@ -140,8 +140,10 @@ def main() -> int:
     simulator = ClickSimulator()
     good, bad = good_uploads(), bad_uploads()
 
-    with LocalRuntime() as runtime:
-        print(f"local runtime up: API {runtime.api_url}  S3 {runtime.endpoint_url}")
+    with LocalRuntime(log_dir=OUT / "logs") as runtime:
+        print(
+            f"local runtime up: API {runtime.api_url}  S3 {runtime.endpoint_url}  logs {OUT.relative_to(REPO)}/logs/"
+        )
         s3 = boto3.client(
             "s3",
             endpoint_url=runtime.endpoint_url,

@@ -19,11 +19,11 @@ import time
 import traceback
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext, redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, TextIO
 
 log = logging.getLogger(__name__)
 
@@ -155,17 +155,29 @@ class LocalFunction:
     timeout_s: int
     environment: dict[str, str]  # the function's resolved variables plus the local runtime's
     layer_dirs: list[Path] = field(default_factory=list)
+    # Where the function's stdout goes (its CloudWatch log group, locally); None keeps the console.
+    log_path: Path | None = None
     invocations: int = 0
     errors: int = 0
 
     def __post_init__(self) -> None:
         self._sandbox = ModuleSandbox([self.code_dir, *self.layer_dirs])
         self._entry_point: Any = None
+        self._log: TextIO | None = None
+        if self.log_path:
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            self._log = self.log_path.open("a", buffering=1)  # loggers bound at cold start keep this file
+
+    def close_log(self) -> None:
+        if self._log:
+            self._log.close()
+            self._log = None
 
     def invoke(self, event: Any) -> Any:
         """Run the handler once on a JSON copy of `event`; return its JSON-round-tripped result."""
         payload = json.loads(json.dumps(event))
-        with INVOCATION_LOCK, _environment(self.environment), self._sandbox.active():
+        log_target = redirect_stdout(self._log) if self._log else nullcontext()
+        with INVOCATION_LOCK, _environment(self.environment), self._sandbox.active(), log_target:
             context = LambdaContext(
                 function_name=self.physical_name,
                 memory_limit_in_mb=self.memory_mb,

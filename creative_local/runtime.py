@@ -52,6 +52,7 @@ class LocalRuntime:
         operator_key: str | None = None,
         code_dir_for: Callable[[str], Path] = catalog_code_dir,
         layer_dirs: tuple[Path, ...] = DEFAULT_LAYER_DIRS,
+        log_dir: Path | None = None,
     ) -> None:
         self._assembly_dir = Path(assembly_dir)
         self._stack_name = stack_name
@@ -59,6 +60,7 @@ class LocalRuntime:
         self._periodic = periodic_schedules
         self._code_dir_for = code_dir_for
         self._layer_dirs = list(layer_dirs)
+        self._log_dir = Path(log_dir) if log_dir else None
         self.operator_key = operator_key or secrets.token_urlsafe(24)
         self._moto = MotoServer(moto_port)
         self.endpoint: MotoEndpoint | None = None
@@ -102,6 +104,8 @@ class LocalRuntime:
             poller.stop()
         if self._api_server is not None:
             self._api_server.stop()
+        for function in self.functions.values():
+            function.close_log()
         self._moto.stop()
 
     def __enter__(self) -> LocalRuntime:
@@ -184,6 +188,7 @@ class LocalRuntime:
                     region=endpoint.region,
                 ),
                 layer_dirs=self._layer_dirs,
+                log_path=self._log_dir / f"{declared.name}.log" if self._log_dir else None,
             )
         return functions
 

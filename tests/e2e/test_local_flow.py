@@ -12,10 +12,12 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def runtime():
+def runtime(tmp_path_factory):
     from creative_local.runtime import LocalRuntime
 
-    with LocalRuntime() as running:
+    log_dir = tmp_path_factory.mktemp("function-logs")
+    with LocalRuntime(log_dir=log_dir) as running:
+        running.test_log_dir = log_dir
         yield running
 
 
@@ -105,3 +107,9 @@ def test_keys_are_required_and_errors_are_json(runtime):
     assert malformed.status_code == 400 and malformed.json()["error"]["code"] == "invalid_request"
     unknown = racing(runtime, "/v1/feedback", {"impression_id": "imp_missing", "event": "click"})
     assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "unknown_impression"
+
+
+def test_function_logs_go_to_their_log_files(runtime):
+    admission_log = (runtime.test_log_dir / "admission.log").read_text()
+    assert '"message":"admitted upload"' in admission_log
+    assert '"function_name":"' in admission_log  # Powertools' Lambda context fields

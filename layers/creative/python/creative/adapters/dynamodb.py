@@ -312,10 +312,14 @@ class DynamoImpressionLog:
                     Item=to_item(impression.model_dump(mode="json")),
                     ConditionExpression="attribute_not_exists(impression_id)",
                 )
-                self._client.update_item(**self._count_on_arm(impression.creative_id, "impressions")["Update"])
+                self._client.update_item(
+                    **self._count_on_arm(impression.creative_id, "impressions")["Update"]
+                )
         except ClientError as exc:
             if _is_condition_failure(exc):
-                raise Conflict("the creative was removed while it was being served", code="creative_gone") from exc
+                raise Conflict(
+                    "the creative was removed while it was being served", code="creative_gone"
+                ) from exc
             raise
 
     def record_click(self, impression_id: str, clicked_at: str) -> Impression:
