@@ -3,17 +3,18 @@ SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
-UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+UV := $(PYTHON) -m uv
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: demo test unit integration infra e2e lint format openapi synth layers local bench clean
+.PHONY: uv demo test unit integration infra e2e lint format openapi synth layers local bench clean
 
-$(UV):
-	$(PYTHON) -m pip install --quiet --user uv || $(PYTHON) -m pip install --quiet uv
+# uv installs from PyPI about ten times faster than pip; it is the one thing taken from the system Python.
+uv:
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
 
 # The virtualenv holds the Lambda code's dependencies plus CDK, moto, pytest and the demo's photo packages.
-$(VENV)/.installed: pyproject.toml | $(UV)
+$(VENV)/.installed: pyproject.toml | uv
 	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(VENV)
 	$(UV) pip install --quiet --python $(PY) -e ".[dev]"
 	touch $@
