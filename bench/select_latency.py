@@ -76,7 +76,6 @@ def bench_handler_on_moto(requests: int = 500) -> dict:
         AWS_DEFAULT_REGION="us-east-1",
         CREATIVES_TABLE="creatives",
         IMPRESSIONS_TABLE="impressions",
-        UPLOADS_BUCKET="uploads",
     )
     template = json.loads((REPO / "cdk.out" / "CreativeEngine.template.json").read_text())
     with mock_aws():

@@ -1,6 +1,7 @@
 """A click simulator with hidden per-creative click-through rates, for the demo.
 
-Each image and each headline has a hidden appeal drawn once from a seeded normal; a creative's CTR is
+Each image (by its upload key) and each headline (by its text) has a hidden appeal drawn from a normal
+seeded by that identity, so every run of the demo faces the same truth; a creative's CTR is
 sigmoid(logit(base) + image appeal + headline appeal). The racer never sees these numbers: it learns them
 only through the clicks this simulator reports, exactly as it would from real users.
 """
@@ -16,8 +17,8 @@ BASE_CTR = 0.03
 APPEAL_SD = 0.6
 
 
-def _appeal(seed: int, material_id: str) -> float:
-    digest = hashlib.sha256(f"{seed}:{material_id}".encode()).digest()
+def _appeal(seed: int, identity: str) -> float:
+    digest = hashlib.sha256(f"{seed}:{identity}".encode()).digest()
     return float(np.random.default_rng(int.from_bytes(digest[:8], "big")).normal(0.0, APPEAL_SD))
 
 
@@ -25,10 +26,13 @@ class ClickSimulator:
     def __init__(self, seed: int = 2026):
         self.seed = seed
 
-    def ctr(self, image_material_id: str, copy_material_id: str) -> float:
+    def ctr(self, creative: dict) -> float:
+        """The hidden CTR of a creative as the API lists it (its image key and headline)."""
         logit = math.log(BASE_CTR / (1 - BASE_CTR))
-        logit += _appeal(self.seed, image_material_id) + _appeal(self.seed, copy_material_id)
+        logit += _appeal(self.seed, "image:" + creative["image_key"]) + _appeal(
+            self.seed, "copy:" + creative["headline"]
+        )
         return 1.0 / (1.0 + math.exp(-logit))
 
-    def clicked(self, image_material_id: str, copy_material_id: str, rng: np.random.Generator) -> bool:
-        return bool(rng.random() < self.ctr(image_material_id, copy_material_id))
+    def clicked(self, creative: dict, rng: np.random.Generator) -> bool:
+        return bool(rng.random() < self.ctr(creative))

@@ -12,11 +12,15 @@ from pathlib import Path
 from PIL import Image
 
 
+def package_file(package: str, *parts: str) -> Path:
+    """A data file shipped inside an installed package's wheel (read from disk; nothing is downloaded)."""
+    spec = find_spec(package)
+    assert spec and spec.submodule_search_locations, f"{package} is not installed"
+    return Path(next(iter(spec.submodule_search_locations)), *parts)
+
+
 def skimage_photo(name: str) -> Path:
-    """A photo shipped inside the scikit-image wheel (read from disk; nothing is downloaded)."""
-    spec = find_spec("skimage")
-    assert spec and spec.submodule_search_locations
-    return Path(next(iter(spec.submodule_search_locations))) / "data" / name
+    return package_file("skimage", "data", name)
 
 
 @cache
@@ -66,3 +70,19 @@ def decompression_bomb_png(width: int = 30_000, height: int = 30_000) -> bytes:
     compressor = zlib.compressobj(9)
     body = b"".join(compressor.compress(row) for _ in range(64)) + compressor.flush()
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", body) + chunk(b"IEND", b"")
+
+
+def animated_webp() -> bytes:
+    frames = [Image.new("RGB", (200, 200), colour) for colour in ((255, 0, 0), (0, 0, 255))]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, "WEBP", save_all=True, append_images=frames[1:], duration=100)
+    return buffer.getvalue()
+
+
+def rotated_jpeg(width: int = 300, height: int = 200, orientation: int = 6) -> bytes:
+    """A JPEG stored landscape whose EXIF says to display it turned a quarter (portrait)."""
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), (10, 120, 200)).save(buffer, "JPEG", exif=exif.tobytes())
+    return buffer.getvalue()

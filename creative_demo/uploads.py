@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib.util import find_spec
 from pathlib import Path
 
 from creative_demo import samples
+from creative_demo.samples import package_file
 
 REPO = Path(__file__).resolve().parent.parent
 COPY_DIR = REPO / "samples" / "copy"
@@ -20,21 +20,15 @@ class DemoUpload:
     expect: str  # "ADMITTED" or the rejection code admission must give
 
 
-def _package_file(package: str, *parts: str) -> Path:
-    spec = find_spec(package)
-    assert spec and spec.submodule_search_locations, f"{package} is not installed"
-    return Path(next(iter(spec.submodule_search_locations)), *parts)
-
-
 # (business line, category, file name in the upload, source file)
 PHOTOS = [
-    ("food", "coffee", "coffee.png", _package_file("skimage", "data", "coffee.png")),
-    ("pets", "cats", "chelsea.png", _package_file("skimage", "data", "chelsea.png")),
-    ("travel", "cities", "china.jpg", _package_file("sklearn", "datasets", "images", "china.jpg")),
-    ("travel", "gardens", "flower.jpg", _package_file("sklearn", "datasets", "images", "flower.jpg")),
-    ("travel", "space", "rocket.jpg", _package_file("skimage", "data", "rocket.jpg")),
-    ("travel", "space", "astronaut.png", _package_file("skimage", "data", "astronaut.png")),
-    ("motors", "bikes", "motorcycle.png", _package_file("skimage", "data", "motorcycle_left.png")),
+    ("food", "coffee", "coffee.png", package_file("skimage", "data", "coffee.png")),
+    ("pets", "cats", "chelsea.png", package_file("skimage", "data", "chelsea.png")),
+    ("travel", "cities", "china.jpg", package_file("sklearn", "datasets", "images", "china.jpg")),
+    ("travel", "gardens", "flower.jpg", package_file("sklearn", "datasets", "images", "flower.jpg")),
+    ("travel", "space", "rocket.jpg", package_file("skimage", "data", "rocket.jpg")),
+    ("travel", "space", "astronaut.png", package_file("skimage", "data", "astronaut.png")),
+    ("motors", "bikes", "motorcycle.png", package_file("skimage", "data", "motorcycle_left.png")),
 ]
 
 
@@ -61,7 +55,7 @@ def good_uploads() -> list[DemoUpload]:
 
 
 def bad_uploads() -> list[DemoUpload]:
-    coffee = _package_file("skimage", "data", "coffee.png").read_bytes()
+    coffee = package_file("skimage", "data", "coffee.png").read_bytes()
     return [
         DemoUpload("uploads/food/coffee/truncated.jpg", samples.truncated_jpeg(), "corrupt_image"),
         DemoUpload("uploads/food/coffee/bomb.png", samples.decompression_bomb_png(), "too_many_pixels"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import uuid
 from typing import Any
+from urllib.parse import quote_plus
 
 from moto.apigateway import models as apigateway_models
 from moto.events import models as events_models
@@ -74,13 +75,17 @@ def _s3_eventbridge_object_fields_as_aws_names_them() -> None:
 
     moto writes `eTag` (the spelling of S3's *direct* notifications) and `"version-id": "null"`, so a
     parser written against AWS's documented event (Powertools' S3EventNotificationEventBridgeModel) reads
-    no etag at all. Keys stay as moto sends them: raw, which is what EventBridge events carry (only
-    S3's direct notifications URL-encode the key).
+    no etag at all. moto also sends the key raw; S3 URL-encodes keys in its events (spaces as '+'),
+    which Powertools' own S3 EventBridge data class undoes with unquote_plus, so the key is encoded here
+    the same way ('/' kept, so prefix rules still match). Admission decodes it, and falls back to the raw
+    spelling if a key with a literal '+' or '%' was not encoded after all.
     """
     original = events_models.Rule.send_to_targets
 
     def send_to_targets(self: Any, original_event: Any, transform_input: bool = True) -> None:
         if original_event.get("source") == "aws.s3":
+            # moto hands the same event to every rule on the bus: rewrite a copy, never the shared one.
+            original_event = copy.deepcopy(original_event)
             _rename_s3_object_fields(original_event.get("detail", {}).get("object", {}))
         original(self, original_event, transform_input)
 
@@ -88,6 +93,8 @@ def _s3_eventbridge_object_fields_as_aws_names_them() -> None:
 
 
 def _rename_s3_object_fields(obj: dict[str, Any]) -> None:
+    if "key" in obj:
+        obj["key"] = quote_plus(obj["key"], safe="/")
     if "eTag" in obj:
         obj["etag"] = obj.pop("eTag")
     if obj.get("version-id") in (None, "null"):

@@ -134,7 +134,6 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         resource_env={
             "CREATIVES_TABLE": "creatives_table",
             "IMPRESSIONS_TABLE": "impressions_table",
-            "UPLOADS_BUCKET": "uploads_bucket",
         },
         memory_mb=1024,
         timeout_s=5,
@@ -173,7 +172,6 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         resource_env={
             "MATERIALS_TABLE": "materials_table",
             "CREATIVES_TABLE": "creatives_table",
-            "UPLOADS_BUCKET": "uploads_bucket",
         },
         memory_mb=512,
         timeout_s=10,

@@ -43,8 +43,10 @@ ERROR_STATUSES = {
     "400": "The request does not match the API schema",
     "403": "Missing or invalid credentials (API Gateway)",
     "404": "Unknown resource",
+    "409": "Conflicting concurrent change (e.g. the creative was removed while being served)",
     "429": "Throttled by the usage plan (API Gateway)",
-    "503": "A dependency is unavailable; retry",
+    "500": "Unexpected failure; logged, no details returned",
+    "503": "A dependency is unavailable or busy; retry",
 }
 
 

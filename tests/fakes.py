@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from creative.creatives import Creative, CreativeStatus
-from creative.errors import Conflict, NotFound
-from creative.impressions import Impression
+from creative.errors import NotFound
+from creative.impressions import ClickOutcome, Impression
 from creative.materials import Material, MaterialKind, MaterialStatus
 from creative.ports import Page
 
@@ -23,6 +23,9 @@ class FakeObjectStore:
             raise ValueError("over the cap")
         return data
 
+    def exists(self, bucket: str, key: str, version_id: str | None) -> bool:
+        return (bucket, key) in self.objects
+
     def presigned_url(self, bucket: str, key: str, expires_s: int) -> str:
         return f"https://{bucket}.example/{key}?expires={expires_s}"
 
@@ -36,7 +39,7 @@ def _page(items: list, limit: int, next_token: str | None) -> Page:
 class FakeMaterialRepository:
     def __init__(self):
         self.items: dict[str, Material] = {}
-        self.claims: dict[str, str] = {}
+        self.claims: dict[tuple[str, str], str] = {}
 
     def get(self, material_id: str) -> Material | None:
         return self.items.get(material_id)
@@ -47,15 +50,16 @@ class FakeMaterialRepository:
         self.items[material.material_id] = material.model_copy(deep=True)
         return True
 
-    def claim_content(self, content_hash: str, material_id: str) -> str:
-        return self.claims.setdefault(content_hash, material_id)
+    def claim_content(self, business_line: str, content_hash: str, material_id: str) -> str:
+        return self.claims.setdefault((business_line, content_hash), material_id)
 
-    def list(self, *, business_line, status, limit, next_token) -> Page[Material]:
+    def list(self, *, business_line, status, limit, next_token, content_hash=None) -> Page[Material]:
         items = [
             m
             for m in self.items.values()
             if (business_line is None or m.business_line == business_line)
             and (status is None or m.status == status)
+            and (content_hash is None or m.content_hash == content_hash)
         ]
         return _page(items, limit, next_token)
 
@@ -107,12 +111,12 @@ class FakeImpressionLog:
         self.items[impression.impression_id] = impression
         self.creatives.items[impression.creative_id].impressions += 1
 
-    def record_click(self, impression_id: str, clicked_at: str) -> Impression:
+    def record_click(self, impression_id: str, clicked_at: str, now_epoch: int) -> ClickOutcome:
         impression = self.items.get(impression_id)
-        if impression is None:
-            raise NotFound("unknown")
+        if impression is None or impression.expires_at <= now_epoch:
+            raise NotFound("unknown or expired")
         if impression.clicked_at:
-            raise Conflict("again", details={"impression": impression})
+            return ClickOutcome(impression, counted=False)
         impression.clicked_at = clicked_at
         self.creatives.items[impression.creative_id].clicks += 1
-        return impression
+        return ClickOutcome(impression, counted=True)

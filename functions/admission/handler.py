@@ -4,15 +4,20 @@ A record whose object was admitted or rejected succeeds; a transient failure is 
 failure, so SQS retries only that message and dead-letters it after the redrive limit.
 """
 
+from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.idempotency import idempotent_function
+from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
 from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from creative import wiring
+from creative.admission.service import AdmissionResult
+from creative.clock import iso, utc_now
 from creative.uploads import UploadedObject
 
 logger = Logger()
@@ -20,22 +25,41 @@ metrics = Metrics()
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
+@cache
+def admit_once():
+    """Admission of one object version, at most once: a replayed event gets the stored result back."""
+    persistence, settings = wiring.admission_idempotency()
+
+    @idempotent_function(
+        data_keyword_argument="upload",
+        persistence_store=persistence,
+        config=settings,
+        output_serializer=PydanticSerializer(model=AdmissionResult),
+    )
+    def admit(upload: UploadedObject) -> AdmissionResult:
+        service, _ = wiring.admission()
+        result = service.admit(upload, now=iso(utc_now()))
+        # Counted here, inside the idempotent call, so a replay does not count the same materials twice.
+        metrics.add_metric("MaterialsAdmitted", MetricUnit.Count, len(result.admitted))
+        metrics.add_metric("MaterialsRejected", MetricUnit.Count, len(result.rejected))
+        return result
+
+    return admit
+
+
 def admit_record(record: SQSRecord) -> None:
     event = S3EventNotificationEventBridgeModel.model_validate_json(record.body)
     obj = event.detail.object
     upload = UploadedObject.from_event(event.detail.bucket.name, obj.key, obj.size, obj.etag, obj.version_id)
-    admit_once, _ = wiring.idempotent_admission()
-    result = admit_once(upload=upload)
+    result = admit_once()(upload=upload)
     logger.info("admitted upload", extra={"upload": upload.model_dump(), "result": result.model_dump()})
-    metrics.add_metric("MaterialsAdmitted", MetricUnit.Count, len(result.admitted))
-    metrics.add_metric("MaterialsRejected", MetricUnit.Count, len(result.rejected))
 
 
 @metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    _, idempotency = wiring.idempotent_admission()
-    idempotency.register_lambda_context(context)
+    _, settings = wiring.admission_idempotency()
+    settings.register_lambda_context(context)
     return process_partial_response(
         event=event, record_handler=admit_record, processor=processor, context=context
     )

@@ -23,15 +23,24 @@ def _service() -> OperatorService:
     return app.context["operator"]
 
 
-@app.get("/v1/materials", summary="List materials", tags=["operator"])
+@app.get(
+    "/v1/materials",
+    summary="List materials (by business line and status, or by content hash)",
+    tags=["operator"],
+)
 def list_materials(
     business_line: BusinessLine = None,
     status: Annotated[MaterialStatus | None, Query()] = None,
+    content_hash: Annotated[str | None, Query(pattern=r"^[0-9a-f]{64}$")] = None,
     limit: Limit = 50,
     next_token: NextToken = None,
 ) -> MaterialPage:
     return _service().list_materials(
-        business_line=business_line, status=status, limit=limit, next_token=next_token
+        business_line=business_line,
+        status=status,
+        limit=limit,
+        next_token=next_token,
+        content_hash=content_hash,
     )
 
 

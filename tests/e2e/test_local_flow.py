@@ -51,6 +51,8 @@ def test_upload_admit_compose_select_feedback_stats(runtime, s3):
     s3.put_object(
         Bucket=bucket, Key="uploads/e2e/cats/chelsea cat.png", Body=samples.photo_bytes("chelsea.png")
     )
+    # A key with characters that URL-encoding changes still finds its object
+    s3.put_object(Bucket=bucket, Key="uploads/e2e/cats/c++ 100%.jpg", Body=samples.jpeg_of("chelsea.png"))
     s3.put_object(Bucket=bucket, Key="uploads/e2e/cats/copy.txt", Body=b"Cats love this\nNap-tested beds\n")
     s3.put_object(Bucket=bucket, Key="uploads/e2e/cats/bomb.png", Body=samples.decompression_bomb_png())
     # When the queue has been drained by the admission handler
@@ -59,6 +61,7 @@ def test_upload_admit_compose_select_feedback_stats(runtime, s3):
     listed = operator(runtime, "GET", "/v1/materials", params={"business_line": "e2e"}).json()["items"]
     by_key = {(m["source"]["key"], m["source"].get("line")): m for m in listed}
     assert by_key[("uploads/e2e/cats/chelsea cat.png", None)]["status"] == "ADMITTED"
+    assert by_key[("uploads/e2e/cats/c++ 100%.jpg", None)]["status"] == "ADMITTED"
     assert by_key[("uploads/e2e/cats/copy.txt", 2)]["status"] == "ADMITTED"
     bomb = by_key[("uploads/e2e/cats/bomb.png", None)]
     assert bomb["status"] == "REJECTED" and bomb["reasons"][0]["code"] == "too_many_pixels"
@@ -75,9 +78,9 @@ def test_upload_admit_compose_select_feedback_stats(runtime, s3):
     chosen = racing(runtime, "/v1/select", request)
     assert chosen.status_code == 200, chosen.text
     selection = chosen.json()
-    assert selection["candidates"] == 2 and 0 < selection["propensity"] <= 1
+    assert selection["candidates"] == 4 and 0 < selection["propensity"] <= 1
     image = requests.get(selection["creative"]["image_url"], timeout=10)
-    assert image.status_code == 200 and image.content == samples.photo_bytes("chelsea.png")
+    assert image.status_code == 200 and image.content[:4] in (b"\x89PNG", b"\xff\xd8\xff\xe0")
     click = {"impression_id": selection["impression_id"], "event": "click"}
     assert racing(runtime, "/v1/feedback", click).json()["counted"] is True
     assert racing(runtime, "/v1/feedback", click).json()["counted"] is False
@@ -109,7 +112,13 @@ def test_keys_are_required_and_errors_are_json(runtime):
     assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "unknown_impression"
 
 
-def test_function_logs_go_to_their_log_files(runtime):
+def test_function_logs_go_to_their_log_files(runtime, s3):
+    s3.put_object(
+        Bucket=runtime.outputs["UploadsBucketName"],
+        Key="uploads/e2e-logs/cats/c.png",
+        Body=samples.photo_bytes(),
+    )
+    runtime.drain_queues(timeout=60)
     admission_log = (runtime.test_log_dir / "admission.log").read_text()
-    assert '"message":"admitted upload"' in admission_log
+    assert "uploads/e2e-logs/cats/c.png" in admission_log
     assert '"function_name":"' in admission_log  # Powertools' Lambda context fields

@@ -2,6 +2,7 @@
 
 import json
 import os
+import sys
 
 import boto3
 import pytest
@@ -46,7 +47,6 @@ def aws(template, monkeypatch):
         "AWS_REGION": REGION,
         "POWERTOOLS_METRICS_NAMESPACE": "CreativeEngineTest",
         "POWERTOOLS_SERVICE_NAME": "creative-engine",
-        "UPLOADS_BUCKET": UPLOADS_BUCKET,
     }.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
@@ -68,8 +68,11 @@ def aws(template, monkeypatch):
 
 def _clear_wiring():
     """Each test is a fresh cold start."""
-    for name in ("admission", "idempotent_admission", "composition", "racing", "feedback", "operator"):
+    for name in ("admission", "admission_idempotency", "composition", "racing", "feedback", "operator"):
         getattr(wiring, name).cache_clear()
+    admission_handler = sys.modules.get("handler_admission")
+    if admission_handler is not None:
+        admission_handler.admit_once.cache_clear()
 
 
 def table_items(dynamodb, env: str) -> list[dict]:

@@ -105,10 +105,10 @@ def test_upload_to_clicks(aws, lambda_context):
     assert status == 404 and error["error"]["code"] == "unknown_impression"
 
 
-def test_a_transient_failure_fails_only_its_record(aws, lambda_context):
+def test_a_failing_record_fails_alone_and_is_retried(aws, lambda_context):
     s3 = aws["s3"]
     good = put(s3, "uploads/pets/cats/chelsea.png", samples.photo_bytes("chelsea.png"))
-    # A bucket that does not exist: S3 answers with an error that is not "object missing" → retry
+    # A bucket that does not exist: not "object missing", so the record is reported for retry (then the DLQ)
     missing_bucket = ("no-such-bucket", "uploads/pets/cats/x.png", {"ContentLength": 10, "ETag": '"x"'})
     batch = sqs_batch(good, missing_bucket)
     response = load_handler("admission").lambda_handler(batch, lambda_context)

@@ -85,7 +85,7 @@ def test_s3_events_have_their_own_ids_and_aws_field_names(aws):
     # Then each has its own id, an "etag", no "version-id", and the key as it was written
     assert first["id"] != second["id"]
     assert set(first["detail"]["object"]) == {"key", "size", "etag", "sequencer"}
-    assert first["detail"]["object"]["key"] == "uploads/a/sun hat+1.jpg"
+    assert first["detail"]["object"]["key"] == "uploads/a/sun+hat%2B1.jpg"  # URL-encoded, as S3 sends keys
 
 
 def test_s3_events_of_a_versioned_bucket_carry_the_version(aws):

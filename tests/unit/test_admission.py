@@ -1,5 +1,7 @@
 """Admission rules, run against in-memory fakes: every bad file ends REJECTED with its reason."""
 
+import random
+
 import pytest
 from creative.admission.limits import AdmissionLimits
 from creative.admission.service import Admission
@@ -180,3 +182,67 @@ def test_event_keys_are_url_decoded_once():
     )
     assert upload.key == "uploads/food/coffee/my photo(1).png"
     assert upload.etag == "etag" and upload.version_id is None
+
+
+def test_a_copy_file_over_the_line_cap_is_rejected_whole_not_truncated():
+    lines = "\n".join(f"Headline number {i}" for i in range(12)).encode()
+    repo, _, _ = admit({"uploads/food/coffee/many.txt": lines}, limits=AdmissionLimits(max_copy_lines=10))
+    assert only_material(repo).reasons[0].code is RejectionCode.COPY_TOO_MANY_LINES
+
+
+def test_animated_images_are_rejected():
+    repo, _, _ = admit({"uploads/food/coffee/anim.webp": samples.animated_webp()})
+    assert only_material(repo).reasons[0].code is RejectionCode.ANIMATED_IMAGE
+
+
+def test_size_is_reported_as_displayed_after_exif_rotation():
+    repo, _, _ = admit({"uploads/food/coffee/turned.jpg": samples.rotated_jpeg(300, 200, orientation=6)})
+    material = only_material(repo)
+    assert (material.image.width, material.image.height, material.image.exif_orientation) == (200, 300, 6)
+
+
+def test_a_malformed_png_header_is_corrupt_not_a_crash():
+    data = bytearray(samples.tiny_png(200, 200))
+    data[8:12] = b"\x00\x00\x00\x02"  # IHDR claims 2 bytes
+    repo, _, _ = admit({"uploads/food/coffee/bad-header.png": bytes(data)})
+    reason = only_material(repo).reasons[0]
+    assert reason.code is RejectionCode.CORRUPT_IMAGE and "BytesIO" not in reason.detail
+
+
+def test_mutated_images_always_end_in_a_record():
+    """Fuzz: random byte flips in real PNG/JPEG/WebP files never escape as exceptions (which would retry
+    the message and dead-letter it) — each one is admitted or rejected with a reason."""
+    rng = random.Random(5)
+    originals = [
+        samples.photo_bytes("coffee.png"),
+        samples.jpeg_of("chelsea.png"),
+        samples.webp_of("astronaut.png"),
+    ]
+    files = {}
+    for i in range(150):
+        data = bytearray(rng.choice(originals)[:60_000])
+        for _ in range(rng.randint(1, 8)):
+            data[rng.randrange(min(len(data), 400))] = rng.randrange(256)
+        files[f"uploads/food/coffee/fuzz{i}.png"] = bytes(data)
+    repo, _, _ = admit(files)
+    assert len(repo.items) == len(files)
+    assert all(m.status is MaterialStatus.ADMITTED or m.reasons for m in repo.items.values())
+
+
+def test_the_same_photo_may_serve_two_business_lines():
+    data = samples.photo_bytes("chelsea.png")
+    repo, _, _ = admit({"uploads/pets/cats/a.png": data, "uploads/food/cats/a.png": data})
+    assert {m.status for m in repo.items.values()} == {MaterialStatus.ADMITTED}
+
+
+def test_a_key_with_a_literal_plus_sent_unencoded_is_still_found():
+    # Given an object whose real key contains '+', announced without URL-encoding
+    key = "uploads/food/coffee/c++.png"
+    store = FakeObjectStore({(BUCKET, key): samples.photo_bytes()})
+    repo = FakeMaterialRepository()
+    upload = UploadedObject.from_event(BUCKET, key, None, "e", None)
+    assert upload.key == "uploads/food/coffee/c  .png"  # what decoding alone would look for
+    # When it is admitted, Then the raw spelling is used because the decoded one does not exist
+    Admission(store, repo, AdmissionLimits()).admit(upload, now=NOW)
+    material = only_material(repo)
+    assert material.status is MaterialStatus.ADMITTED and material.source.key == key

@@ -21,6 +21,7 @@ def world():
     sampler = ThompsonSampler(draws=100)
     return {
         "creatives": creatives,
+        "log": log,
         "racing": RacingService(creatives, log, FakeObjectStore(), sampler, np.random.default_rng(0)),
         "feedback": FeedbackService(log),
         "operator": OperatorService(FakeMaterialRepository(), creatives, FakeObjectStore(), sampler),
@@ -123,3 +124,34 @@ def test_operator_reads_unknown_material_as_404_and_bad_filters_as_400(world, la
     event["queryStringParameters"] = {"status": "MAYBE"}
     event["multiValueQueryStringParameters"] = {"status": ["MAYBE"]}
     assert call("operator_api", event, world["operator"], lambda_context)[0] == 400
+
+
+@pytest.mark.parametrize(
+    "features",
+    [
+        {"score": float("nan")},
+        {"score": 1e200},
+        {"big": 10**40},
+        {"bio": "x" * 5000},
+        {"bad key!": 1},
+        {f"f{i}": i for i in range(65)},
+    ],
+)
+def test_unstorable_user_features_are_400_not_500(world, lambda_context, features):
+    body = json.dumps({"business_line": "food", "placement": "p", "user": {"id": "u", "features": features}})
+    status, error = call(
+        "select", with_body(load_event("api_select.json"), body), world["racing"], lambda_context
+    )
+    assert status == 400 and error["error"]["code"] == "invalid_request"
+
+
+def test_a_click_after_the_impression_expired_is_not_counted(world, lambda_context):
+    _, chosen = call("select", load_event("api_select.json"), world["racing"], lambda_context)
+    impression = world["log"].items[chosen["impression_id"]]
+    impression.expires_at = 1  # long past
+    click = with_body(
+        load_event("api_feedback.json"), {"impression_id": chosen["impression_id"], "event": "click"}
+    )
+    status, error = call("feedback", click, world["feedback"], lambda_context)
+    assert status == 404 and error["error"]["code"] == "unknown_impression"
+    assert world["creatives"].items[chosen["creative"]["creative_id"]].clicks == 0

@@ -1,6 +1,7 @@
 """Composition of creatives: bounded, balanced, same-category first, idempotent."""
 
 from creative.composition import compose_all_business_lines, plan_creatives
+from creative.creatives import CreativeStatus
 from creative.materials import Material, MaterialKind, MaterialStatus, SourceObject
 
 from tests.fakes import FakeCreativeRepository, FakeMaterialRepository
@@ -51,3 +52,14 @@ def test_sweep_is_idempotent_and_respects_the_cap_per_business_line():
     assert {r.business_line: r.created for r in first} == {"food": 5, "travel": 0}  # travel has no copy yet
     assert sum(r.created for r in second) == 0
     assert len(creatives.items) == 5
+
+
+def test_disabled_creatives_free_their_place_under_the_cap_but_are_never_recreated():
+    images = [material(i, MaterialKind.IMAGE) for i in range(3)]
+    copies = [material(i, MaterialKind.COPY) for i in range(3)]
+    first = plan_creatives(images, copies, [], cap=4, now=NOW)
+    for creative in first[:2]:
+        creative.status = CreativeStatus.DISABLED
+    second = plan_creatives(images, copies, first, cap=4, now=NOW)
+    assert len(second) == 2
+    assert not {c.creative_id for c in second} & {c.creative_id for c in first}

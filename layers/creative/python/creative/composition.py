@@ -39,12 +39,13 @@ def balanced_pairs(n_images: int, n_copies: int) -> Iterator[tuple[int, int]]:
 def plan_creatives(
     images: list[Material], copies: list[Material], existing: list[Creative], *, cap: int, now: str
 ) -> list[Creative]:
-    """The new creatives to add, at most `cap - len(existing)`.
+    """The new creatives to add, at most `cap` minus the active ones.
 
     Pairs within a category come first (categories take turns), then pairs across categories; within each,
     the newest materials lead and every material gets a partner before any gets a second.
     """
-    room = cap - len(existing)
+    # Disabled creatives keep their ids (never re-created) but free their place under the cap.
+    room = cap - sum(c.status is CreativeStatus.ACTIVE for c in existing)
     if room <= 0 or not images or not copies:
         return []
     images = sorted(images, key=lambda m: m.created_at, reverse=True)[:MAX_MATERIALS_PER_KIND]

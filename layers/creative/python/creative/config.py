@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Self
+from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from creative.admission.limits import AdmissionLimits
 
@@ -22,23 +22,20 @@ class _EnvConfig(BaseModel):
 class AdmissionConfig(_EnvConfig):
     materials_table: str = Field(alias="MATERIALS_TABLE")
     idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE")
-    max_image_bytes: int = Field(default=AdmissionLimits().max_image_bytes, alias="MAX_IMAGE_BYTES")
-    max_image_pixels: int = Field(default=AdmissionLimits().max_image_pixels, alias="MAX_IMAGE_PIXELS")
-    min_image_width: int = Field(default=AdmissionLimits().min_image_width, alias="MIN_IMAGE_WIDTH")
-    min_image_height: int = Field(default=AdmissionLimits().min_image_height, alias="MIN_IMAGE_HEIGHT")
-    min_copy_chars: int = Field(default=AdmissionLimits().min_copy_chars, alias="MIN_COPY_CHARS")
-    max_copy_chars: int = Field(default=AdmissionLimits().max_copy_chars, alias="MAX_COPY_CHARS")
+    # Each limit can be overridden by its upper-case name, e.g. MAX_IMAGE_BYTES=5242880.
+    limits: AdmissionLimits = Field(default_factory=AdmissionLimits)
 
-    @property
-    def limits(self) -> AdmissionLimits:
-        return AdmissionLimits(
-            max_image_bytes=self.max_image_bytes,
-            max_image_pixels=self.max_image_pixels,
-            min_image_width=self.min_image_width,
-            min_image_height=self.min_image_height,
-            min_copy_chars=self.min_copy_chars,
-            max_copy_chars=self.max_copy_chars,
-        )
+    @model_validator(mode="before")
+    @classmethod
+    def _limits_from_environment(cls, environ: Any) -> Any:
+        if isinstance(environ, dict) and "limits" not in environ:
+            overrides = {
+                name: environ[name.upper()]
+                for name in AdmissionLimits.model_fields
+                if name.upper() in environ
+            }
+            environ = {**environ, "limits": AdmissionLimits.model_validate(overrides)}
+        return environ
 
 
 class CompositionConfig(_EnvConfig):
@@ -50,7 +47,6 @@ class CompositionConfig(_EnvConfig):
 class SelectConfig(_EnvConfig):
     creatives_table: str = Field(alias="CREATIVES_TABLE")
     impressions_table: str = Field(alias="IMPRESSIONS_TABLE")
-    uploads_bucket: str = Field(alias="UPLOADS_BUCKET")
     max_candidates: int = Field(default=100, gt=0, alias="MAX_CANDIDATES")
     propensity_draws: int = Field(default=1000, gt=0, alias="PROPENSITY_DRAWS")
     impression_ttl_days: int = Field(default=30, gt=0, alias="IMPRESSION_TTL_DAYS")
@@ -64,4 +60,3 @@ class FeedbackConfig(_EnvConfig):
 class OperatorConfig(_EnvConfig):
     materials_table: str = Field(alias="MATERIALS_TABLE")
     creatives_table: str = Field(alias="CREATIVES_TABLE")
-    uploads_bucket: str = Field(alias="UPLOADS_BUCKET")

@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+import math
+from dataclasses import dataclass
+from typing import Annotated
 
-FeatureValue = str | int | float | bool
+from pydantic import BaseModel, Field, StringConstraints
+
+# User features are logged as given; bounds keep every value storable (DynamoDB numbers have 38 digits
+# and no NaN, items are at most 400 KB) and keep one request from bloating the impression log.
+FeatureName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
+FeatureValue = (
+    bool
+    | Annotated[int, Field(ge=-(10**15), le=10**15)]
+    | Annotated[float, Field(allow_inf_nan=False, ge=-1e15, le=1e15)]
+    | Annotated[str, StringConstraints(max_length=256)]
+)
 
 
 class Impression(BaseModel):
@@ -13,11 +25,45 @@ class Impression(BaseModel):
     business_line: str
     placement: str
     user_id: str
-    user_features: dict[str, FeatureValue] = Field(default_factory=dict)
+    user_features: dict[FeatureName, FeatureValue] = Field(default_factory=dict)
     candidate_count: int
     propensity: float
     propensity_stderr: float
     policy_version: str
     created_at: str
-    expires_at: int  # epoch seconds; DynamoDB TTL removes the row after this
+    expires_at: int  # epoch seconds; DynamoDB TTL removes the row some time after this
     clicked_at: str | None = None
+
+
+@dataclass(frozen=True)
+class ClickOutcome:
+    impression: Impression
+    counted: bool  # False when this impression's click had already been counted
+
+
+@dataclass(frozen=True)
+class BetaPosterior:
+    """A Beta-Bernoulli arm: prior pseudo-counts plus observed clicks and non-clicks."""
+
+    alpha: float
+    beta: float
+
+    @classmethod
+    def of(
+        cls, impressions: int, clicks: int, prior_alpha: float = 1.0, prior_beta: float = 1.0
+    ) -> BetaPosterior:
+        clicks = max(clicks, 0)
+        return cls(prior_alpha + clicks, prior_beta + max(impressions - clicks, 0))
+
+    @property
+    def mean(self) -> float:
+        return self.alpha / (self.alpha + self.beta)
+
+    @property
+    def sd(self) -> float:
+        total = self.alpha + self.beta
+        return math.sqrt(self.alpha * self.beta / (total * total * (total + 1)))
+
+    def interval95(self) -> tuple[float, float]:
+        """Normal approximation of the 95% credible interval, clipped to [0, 1]."""
+        return max(0.0, self.mean - 1.96 * self.sd), min(1.0, self.mean + 1.96 * self.sd)

@@ -27,11 +27,13 @@ class RejectionCode(StrEnum):
     CONTENT_TYPE_MISMATCH = "content_type_mismatch"
     TOO_MANY_BYTES = "too_many_bytes"
     TOO_MANY_PIXELS = "too_many_pixels"
+    ANIMATED_IMAGE = "animated_image"
     RESOLUTION_TOO_LOW = "resolution_too_low"
     CORRUPT_IMAGE = "corrupt_image"
     OBJECT_MISSING = "object_missing"
     INVALID_UTF8 = "invalid_utf8"
     COPY_EMPTY = "copy_empty"
+    COPY_TOO_MANY_LINES = "copy_too_many_lines"
     COPY_TOO_SHORT = "copy_too_short"
     COPY_TOO_LONG = "copy_too_long"
     COPY_INVALID_CHARACTERS = "copy_invalid_characters"
@@ -56,9 +58,10 @@ class SourceObject(BaseModel):
 
 class ImageFacts(BaseModel):
     format: Literal["PNG", "JPEG", "WEBP"]
-    width: int
+    width: int  # as displayed, after EXIF orientation
     height: int
-    mode: str
+    mode: str  # Pillow's mode: RGB, RGBA, L, CMYK, I;16, ...
+    exif_orientation: int = 1
 
 
 class Material(BaseModel):

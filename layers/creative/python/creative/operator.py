@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 from pydantic import BaseModel, Field
 
 from creative.creatives import Creative, CreativeStatus
@@ -26,6 +24,7 @@ class CreativeStats(BaseModel):
     headline: str
     image_material_id: str
     copy_material_id: str
+    image_key: str
     image_url: str
     impressions: int
     clicks: int
@@ -64,10 +63,20 @@ class OperatorService:
         self._image_url_ttl_s = image_url_ttl_s
 
     def list_materials(
-        self, *, business_line: str | None, status: MaterialStatus | None, limit: int, next_token: str | None
+        self,
+        *,
+        business_line: str | None,
+        status: MaterialStatus | None,
+        limit: int,
+        next_token: str | None,
+        content_hash: str | None = None,
     ) -> MaterialPage:
         page = self._materials.list(
-            business_line=business_line, status=status, limit=limit, next_token=next_token
+            business_line=business_line,
+            status=status,
+            limit=limit,
+            next_token=next_token,
+            content_hash=content_hash,
         )
         return MaterialPage(items=page.items, next_token=page.next_token)
 
@@ -92,10 +101,7 @@ class OperatorService:
         return self.stats(creative)
 
     def stats(self, creative: Creative) -> CreativeStats:
-        mean = self._sampler.posterior_mean(creative.impressions, creative.clicks)
-        alpha = self._sampler.prior_alpha + creative.clicks
-        beta = self._sampler.prior_beta + max(creative.impressions - creative.clicks, 0)
-        sd = math.sqrt(alpha * beta / ((alpha + beta) ** 2 * (alpha + beta + 1)))
+        posterior = self._sampler.posterior(creative.impressions, creative.clicks)
         return CreativeStats(
             creative_id=creative.creative_id,
             business_line=creative.business_line,
@@ -104,14 +110,15 @@ class OperatorService:
             headline=creative.headline,
             image_material_id=creative.image_material_id,
             copy_material_id=creative.copy_material_id,
+            image_key=creative.image_key,
             image_url=self._images.presigned_url(
                 creative.image_bucket, creative.image_key, self._image_url_ttl_s
             ),
             impressions=creative.impressions,
             clicks=creative.clicks,
             ctr=creative.clicks / creative.impressions if creative.impressions else None,
-            posterior_mean=mean,
-            posterior_ci95=(max(0.0, mean - 1.96 * sd), min(1.0, mean + 1.96 * sd)),
+            posterior_mean=posterior.mean,
+            posterior_ci95=posterior.interval95(),
             created_at=creative.created_at,
             updated_at=creative.updated_at,
         )

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
 from creative.creatives import Creative, CreativeStatus
-from creative.impressions import Impression
+from creative.impressions import ClickOutcome, Impression
 from creative.materials import Material, MaterialKind, MaterialStatus
 
 T = TypeVar("T")
@@ -23,6 +23,8 @@ class ObjectStore(Protocol):
     def read(self, bucket: str, key: str, version_id: str | None, max_bytes: int) -> bytes | None:
         """The object's bytes (None when it no longer exists). Raises ValueError past max_bytes."""
 
+    def exists(self, bucket: str, key: str, version_id: str | None) -> bool: ...
+
     def presigned_url(self, bucket: str, key: str, expires_s: int) -> str: ...
 
 
@@ -32,8 +34,9 @@ class MaterialRepository(Protocol):
     def put_new(self, material: Material) -> bool:
         """Stores the material unless one with its id exists; False when it already did."""
 
-    def claim_content(self, content_hash: str, material_id: str) -> str:
-        """Claims a content hash for a material; returns the owner (this material or an earlier one)."""
+    def claim_content(self, business_line: str, content_hash: str, material_id: str) -> str:
+        """Claims a content hash within a business line for a material; returns the owner (this material
+        or an earlier one)."""
 
     def list(
         self,
@@ -42,6 +45,7 @@ class MaterialRepository(Protocol):
         status: MaterialStatus | None,
         limit: int,
         next_token: str | None,
+        content_hash: str | None = None,
     ) -> Page[Material]: ...
 
     def admitted(self, business_line: str, kind: MaterialKind) -> list[Material]: ...
@@ -64,10 +68,10 @@ class CreativeRepository(Protocol):
 
 class ImpressionLog(Protocol):
     def record(self, impression: Impression) -> None:
-        """Stores the impression and counts it on its creative's arm, atomically."""
+        """Counts the impression on its creative's arm and stores it."""
 
-    def record_click(self, impression_id: str, clicked_at: str) -> Impression:
-        """Marks the impression clicked and counts the click on its arm, atomically, once.
+    def record_click(self, impression_id: str, clicked_at: str, now_epoch: int) -> ClickOutcome:
+        """Marks the impression clicked and counts the click on its arm, atomically and once.
 
-        Raises NotFound for an unknown impression and Conflict when the click was already counted.
+        Raises NotFound for an unknown or expired impression (or a creative that is gone).
         """

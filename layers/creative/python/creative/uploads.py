@@ -22,6 +22,7 @@ class UploadedObject(BaseModel):
 
     bucket: str
     key: str
+    raw_key: str | None = None  # the key as the event spelled it, when decoding changed it
     size: int | None = None
     etag: str = ""
     version_id: str | None = None
@@ -29,9 +30,11 @@ class UploadedObject(BaseModel):
     @classmethod
     def from_event(cls, bucket: str, raw_key: str, size: float | None, etag: str, version_id: str | None):
         # S3 event notifications URL-encode keys (spaces arrive as '+'); decode once, here.
+        key = unquote_plus(raw_key)
         return cls(
             bucket=bucket,
-            key=unquote_plus(raw_key),
+            key=key,
+            raw_key=raw_key if raw_key != key else None,
             size=int(size) if size is not None else None,
             etag=etag.strip('"'),
             version_id=None if version_id in (None, "", "null") else version_id,

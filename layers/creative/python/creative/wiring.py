@@ -6,7 +6,7 @@ no connection; a warm Lambda reuses what its cold start built.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from datetime import timedelta
 from functools import cache
 from typing import Any
 
@@ -16,8 +16,7 @@ from botocore.config import Config
 
 from creative.adapters.dynamodb import DynamoCreativeRepository, DynamoImpressionLog, DynamoMaterialRepository
 from creative.adapters.s3 import S3ObjectStore
-from creative.admission.service import Admission, AdmissionResult
-from creative.clock import iso, utc_now
+from creative.admission.service import Admission
 from creative.config import (
     AdmissionConfig,
     CompositionConfig,
@@ -28,7 +27,6 @@ from creative.config import (
 from creative.operator import OperatorService
 from creative.racing.service import FeedbackService, RacingService
 from creative.racing.thompson import ThompsonSampler
-from creative.uploads import UploadedObject
 
 # API paths fail fast; the SDK's standard retry mode backs off on throttling.
 _API_CLIENT = Config(connect_timeout=2, read_timeout=3, retries={"mode": "standard", "max_attempts": 3})
@@ -72,6 +70,7 @@ def racing() -> RacingService:
         ThompsonSampler(draws=config.propensity_draws),
         np.random.default_rng(),
         max_candidates=config.max_candidates,
+        impression_ttl=timedelta(days=config.impression_ttl_days),
     )
 
 
@@ -98,32 +97,16 @@ def operator() -> OperatorService:
 
 
 @cache
-def idempotent_admission() -> tuple[Callable[..., AdmissionResult], Any]:
-    """Admission wrapped so one object version is admitted once, however often its event arrives.
+def admission_idempotency() -> tuple[Any, Any]:
+    """The persistence layer and settings that make one object version's admission happen once.
 
-    The material ids are deterministic too; this layer also skips the download and decode on a replay.
-    Imported here, not at module top: the API functions share this module and need none of it (~110 ms).
+    Imported here, not at module top: the API functions share this module and need none of it.
     """
-    from aws_lambda_powertools.utilities.idempotency import (
-        DynamoDBPersistenceLayer,
-        IdempotencyConfig,
-        idempotent_function,
-    )
-    from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
 
-    service, config = admission()
-    idempotency = IdempotencyConfig(
+    _, config = admission()
+    settings = IdempotencyConfig(
         event_key_jmespath="[bucket, key, version_id, etag]",
         expires_after_seconds=7 * 24 * 3600,
     )
-
-    @idempotent_function(
-        data_keyword_argument="upload",
-        persistence_store=DynamoDBPersistenceLayer(table_name=config.idempotency_table),
-        config=idempotency,
-        output_serializer=PydanticSerializer(model=AdmissionResult),
-    )
-    def admit_once(upload: UploadedObject) -> AdmissionResult:
-        return service.admit(upload, now=iso(utc_now()))
-
-    return admit_once, idempotency
+    return DynamoDBPersistenceLayer(table_name=config.idempotency_table), settings

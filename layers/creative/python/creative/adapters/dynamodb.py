@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
+import random
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
@@ -15,7 +18,7 @@ from botocore.exceptions import ClientError
 
 from creative.creatives import Creative, CreativeStatus
 from creative.errors import Conflict, InvalidRequest, NotFound, TransientError
-from creative.impressions import Impression
+from creative.impressions import ClickOutcome, Impression
 from creative.materials import Material, MaterialKind, MaterialStatus
 from creative.ports import Page
 
@@ -65,22 +68,28 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def encode_token(last_key: dict[str, Any] | None) -> str | None:
+def encode_token(last_key: dict[str, Any] | None, scope: str) -> str | None:
+    """A page token: where the last page stopped, bound to the query that produced it."""
     if not last_key:
         return None
-    return base64.urlsafe_b64encode(json.dumps(last_key).encode()).decode()
+    return base64.urlsafe_b64encode(json.dumps({"scope": scope, "key": last_key}).encode()).decode()
 
 
-def decode_token(token: str | None) -> dict[str, Any] | None:
+def decode_token(token: str | None, scope: str) -> dict[str, Any] | None:
+    """The start key of the next page; tokens from another query (or forged ones) are a 400, not a 500."""
     if not token:
         return None
     try:
-        key = json.loads(base64.urlsafe_b64decode(token.encode()))
+        document = json.loads(base64.urlsafe_b64decode(token.encode()))
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise InvalidRequest("next_token is not a token this API issued", code="invalid_token") from None
-    if not isinstance(key, dict):
-        raise InvalidRequest("next_token is not a token this API issued", code="invalid_token")
-    return key
+        document = None
+    if (
+        not isinstance(document, dict)
+        or document.get("scope") != scope
+        or not isinstance(document.get("key"), dict)
+    ):
+        raise InvalidRequest("next_token was not issued for this query", code="invalid_token")
+    return document["key"]
 
 
 @contextmanager
@@ -132,13 +141,22 @@ class _Table:
     def _page(
         self, operation: str, limit: int, next_token: str | None, **kwargs: Any
     ) -> tuple[list[dict], str | None]:
-        start = decode_token(next_token)
+        scope = hashlib.sha256(
+            json.dumps([operation, kwargs], sort_keys=True, default=str).encode()
+        ).hexdigest()[:16]
+        start = decode_token(next_token, scope)
         if start:
             kwargs["ExclusiveStartKey"] = to_item(start)
-        with translated_errors():
-            response = getattr(self._client, operation)(TableName=self._name, Limit=limit, **kwargs)
+        try:
+            with translated_errors():
+                response = getattr(self._client, operation)(TableName=self._name, Limit=limit, **kwargs)
+        except ClientError as exc:
+            # A start key that does not fit the index (a tampered token) is the caller's mistake.
+            if start and exc.response.get("Error", {}).get("Code") == "ValidationException":
+                raise InvalidRequest("next_token does not fit this query", code="invalid_token") from exc
+            raise
         last = from_item(response["LastEvaluatedKey"]) if "LastEvaluatedKey" in response else None
-        return [from_item(i) for i in response.get("Items", [])], encode_token(last)
+        return [from_item(i) for i in response.get("Items", [])], encode_token(last, scope)
 
     def _all(self, operation: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
         with translated_errors():
@@ -172,17 +190,35 @@ class DynamoMaterialRepository(_Table):
     def put_new(self, material: Material) -> bool:
         return self._put_if_absent(self._document(material), "material_id")
 
-    def claim_content(self, content_hash: str, material_id: str) -> str:
-        claim = {"material_id": _CONTENT_CLAIM_PREFIX + content_hash, "owner": material_id}
+    def claim_content(self, business_line: str, content_hash: str, material_id: str) -> str:
+        claim = {
+            "material_id": f"{_CONTENT_CLAIM_PREFIX}{business_line}#{content_hash}",
+            "owner": material_id,
+        }
         if self._put_if_absent(claim, "material_id"):
             return material_id
         existing = self._get({"material_id": claim["material_id"]}, consistent=True)
         return existing["owner"] if existing else material_id
 
     def list(
-        self, *, business_line: str | None, status: MaterialStatus | None, limit: int, next_token: str | None
+        self,
+        *,
+        business_line: str | None,
+        status: MaterialStatus | None,
+        limit: int,
+        next_token: str | None,
+        content_hash: str | None = None,
     ) -> Page[Material]:
-        if business_line and status:
+        if content_hash:
+            items, token = self._page(
+                "query",
+                limit,
+                next_token,
+                IndexName=MATERIALS_BY_CONTENT_HASH,
+                KeyConditionExpression="content_hash = :h",
+                ExpressionAttributeValues=to_item({":h": content_hash}),
+            )
+        elif business_line and status:
             items, token = self._page(
                 "query",
                 limit,
@@ -193,21 +229,28 @@ class DynamoMaterialRepository(_Table):
                 ScanIndexForward=False,
             )
         else:
-            # Partial filters scan the index: fine for an operator's library, not for a hot path.
-            filters, values = ["attribute_exists(line_status)"], {}
-            if business_line:
-                filters.append("business_line = :bl")
-                values[":bl"] = business_line
-            if status:
-                filters.append("#st = :st")
-                values[":st"] = status.value
-            kwargs: dict[str, Any] = {"FilterExpression": " AND ".join(filters)}
-            if values:
-                kwargs["ExpressionAttributeValues"] = to_item(values)
-            if status:
-                kwargs["ExpressionAttributeNames"] = {"#st": "status"}
-            items, token = self._page("scan", limit, next_token, **kwargs)
+            items, token = self._scan_page(business_line, status, limit, next_token)
         return Page(items=[self._material(i) for i in items], next_token=token)
+
+    def _scan_page(
+        self, business_line: str | None, status: MaterialStatus | None, limit: int, next_token: str | None
+    ) -> tuple[list[dict], str | None]:
+        """Partial filters scan the business-line index (claims are not in it). `Limit` counts items read,
+        not items kept, so a page can hold fewer than `limit` items and still carry a token."""
+        filters, values = [], {}
+        if business_line:
+            filters.append("business_line = :bl")
+            values[":bl"] = business_line
+        if status:
+            filters.append("#st = :st")
+            values[":st"] = status.value
+        kwargs: dict[str, Any] = {"IndexName": MATERIALS_BY_LINE_STATUS}
+        if filters:
+            kwargs["FilterExpression"] = " AND ".join(filters)
+            kwargs["ExpressionAttributeValues"] = to_item(values)
+        if status:
+            kwargs["ExpressionAttributeNames"] = {"#st": "status"}
+        return self._page("scan", limit, next_token, **kwargs)
 
     def admitted(self, business_line: str, kind: MaterialKind) -> list[Material]:
         documents = self._all(
@@ -280,77 +323,93 @@ class DynamoCreativeRepository(_Table):
 
 
 class DynamoImpressionLog:
-    """Impressions and the arm counters they move, written together in one transaction."""
+    """Impressions, and the arm counters on the creatives they move."""
 
-    def __init__(self, client: Any, impressions_table: str, creatives_table: str):
+    # A transaction that meets another one in flight on the same creative is cancelled with
+    # TransactionConflict; a short jittered retry resolves almost all of them.
+    CONFLICT_RETRIES = 3
+
+    def __init__(self, client: Any, impressions_table: str, creatives_table: str, *, sleep=time.sleep):
         self._client = client
         self._impressions = impressions_table
         self._creatives = creatives_table
+        self._sleep = sleep
 
     def _count_on_arm(self, creative_id: str, counter: str) -> dict[str, Any]:
         return {
-            "Update": {
-                "TableName": self._creatives,
-                "Key": to_item({"creative_id": creative_id}),
-                "UpdateExpression": f"ADD {counter} :one",
-                "ConditionExpression": "attribute_exists(creative_id)",
-                "ExpressionAttributeValues": to_item({":one": 1}),
-            }
+            "TableName": self._creatives,
+            "Key": to_item({"creative_id": creative_id}),
+            "UpdateExpression": f"ADD {counter} :one",
+            "ConditionExpression": "attribute_exists(creative_id)",
+            "ExpressionAttributeValues": to_item({":one": 1}),
         }
 
     def record(self, impression: Impression) -> None:
-        """Logs the impression, then counts it on the arm: two single-item writes, not a transaction.
+        """Counts the impression on its arm, then logs it: two single-item writes, not a transaction.
 
-        Select is the hottest path; a transaction would double its write cost (and moto copies whole tables
-        per transaction). If the counter write fails after the log write, the arm undercounts one
-        impression; the impression log, which retraining reads, stays complete.
+        Select is the hottest path; a transaction would double its write cost (and moto copies whole
+        tables per transaction). Counting first means a failure between the writes leaves the arm one
+        impression pessimistic, never a logged impression that was not served.
         """
         try:
             with translated_errors():
-                self._client.put_item(
-                    TableName=self._impressions,
-                    Item=to_item(impression.model_dump(mode="json")),
-                    ConditionExpression="attribute_not_exists(impression_id)",
-                )
-                self._client.update_item(
-                    **self._count_on_arm(impression.creative_id, "impressions")["Update"]
-                )
+                self._client.update_item(**self._count_on_arm(impression.creative_id, "impressions"))
         except ClientError as exc:
             if _is_condition_failure(exc):
                 raise Conflict(
                     "the creative was removed while it was being served", code="creative_gone"
                 ) from exc
             raise
+        with translated_errors():
+            self._client.put_item(
+                TableName=self._impressions,
+                Item=to_item(impression.model_dump(mode="json")),
+                ConditionExpression="attribute_not_exists(impression_id)",
+            )
 
-    def record_click(self, impression_id: str, clicked_at: str) -> Impression:
-        impression = self._read(impression_id)
-        if impression is None:
-            raise NotFound(f"impression '{impression_id}' does not exist")
-        if impression.clicked_at is not None:
-            raise Conflict("click already counted", details={"impression": impression})
+    def record_click(self, impression_id: str, clicked_at: str, now_epoch: int) -> ClickOutcome:
+        for attempt in range(self.CONFLICT_RETRIES + 1):
+            impression = self._read(impression_id)
+            if impression is None or impression.expires_at <= now_epoch:
+                raise NotFound(f"impression '{impression_id}' does not exist or has expired")
+            if impression.clicked_at is not None:
+                return ClickOutcome(impression, counted=False)
+            reasons = self._try_click(impression, clicked_at, now_epoch)
+            if reasons is None:
+                return ClickOutcome(impression.model_copy(update={"clicked_at": clicked_at}), counted=True)
+            if reasons[1] == "ConditionalCheckFailed":
+                raise NotFound(f"impression '{impression_id}' refers to a creative that no longer exists")
+            # Item 0 failing its condition means a concurrent click won (or the impression just
+            # expired): the next read tells which. A conflict with another transaction: back off, retry.
+            if reasons[0] != "ConditionalCheckFailed" and attempt < self.CONFLICT_RETRIES:
+                self._sleep(random.uniform(0.01, 0.05) * (attempt + 1))
+        raise TransientError("the click could not be recorded because of concurrent updates; retry")
+
+    def _try_click(self, impression: Impression, clicked_at: str, now_epoch: int) -> list[str] | None:
+        """Marks the impression clicked and counts the click, atomically; None on success, else the
+        cancellation reason of each of the two items."""
         mark = {
-            "Update": {
-                "TableName": self._impressions,
-                "Key": to_item({"impression_id": impression_id}),
-                "UpdateExpression": "SET clicked_at = :at",
-                "ConditionExpression": "attribute_exists(impression_id) AND attribute_not_exists(clicked_at)",
-                "ExpressionAttributeValues": to_item({":at": clicked_at}),
-            }
+            "TableName": self._impressions,
+            "Key": to_item({"impression_id": impression.impression_id}),
+            "UpdateExpression": "SET clicked_at = :at",
+            "ConditionExpression": "attribute_exists(impression_id) AND attribute_not_exists(clicked_at)"
+            " AND expires_at > :now",
+            "ExpressionAttributeValues": to_item({":at": clicked_at, ":now": now_epoch}),
         }
         try:
             with translated_errors():
                 self._client.transact_write_items(
-                    TransactItems=[mark, self._count_on_arm(impression.creative_id, "clicks")]
+                    TransactItems=[
+                        {"Update": mark},
+                        {"Update": self._count_on_arm(impression.creative_id, "clicks")},
+                    ]
                 )
         except ClientError as exc:
             if not _cancelled(exc):
                 raise
-            # Lost a race with the same click, or the creative is gone: read again to tell which.
-            current = self._read(impression_id)
-            if current is not None and current.clicked_at is not None:
-                raise Conflict("click already counted", details={"impression": current}) from exc
-            raise NotFound(f"impression '{impression_id}' no longer refers to a live creative") from exc
-        return impression.model_copy(update={"clicked_at": clicked_at})
+            reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
+            return (reasons + ["None", "None"])[:2]
+        return None
 
     def _read(self, impression_id: str) -> Impression | None:
         with translated_errors():

@@ -39,6 +39,18 @@ class S3ObjectStore:
         finally:
             body.close()
 
+    def exists(self, bucket: str, key: str, version_id: str | None) -> bool:
+        kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key}
+        if version_id:
+            kwargs["VersionId"] = version_id
+        try:
+            self._client.head_object(**kwargs)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code", "") in _MISSING:
+                return False
+            raise
+        return True
+
     def presigned_url(self, bucket: str, key: str, expires_s: int) -> str:
         return self._client.generate_presigned_url(
             "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires_s

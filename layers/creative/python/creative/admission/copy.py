@@ -39,18 +39,19 @@ def decode_copy_file(data: bytes) -> str | Rejection:
     return text
 
 
-def split_copy_lines(text: str, *, json_lines: bool, limits: AdmissionLimits) -> list[CopyLine]:
-    """Every non-blank line becomes a candidate; blank lines are layout, not copy."""
-    lines = []
-    for number, raw in enumerate(text.splitlines(), start=1):
-        if not raw.strip():
-            continue
-        if len(lines) >= limits.max_copy_lines:
-            break
-        lines.append(
-            _parse_json_line(number, raw, limits) if json_lines else _check(number, raw, None, limits)
-        )
-    return lines
+def split_copy_lines(text: str, *, json_lines: bool, limits: AdmissionLimits) -> list[CopyLine] | Rejection:
+    """Every non-blank line becomes a candidate (blank lines are layout, not copy).
+
+    A file with more lines than the cap is rejected whole: admitting a prefix would silently drop the rest.
+    """
+    numbered = [(number, raw) for number, raw in enumerate(text.splitlines(), start=1) if raw.strip()]
+    if len(numbered) > limits.max_copy_lines:
+        detail = f"{len(numbered)} copy lines, maximum {limits.max_copy_lines} per file"
+        return Rejection(code=RejectionCode.COPY_TOO_MANY_LINES, detail=detail)
+    return [
+        _parse_json_line(number, raw, limits) if json_lines else _check(number, raw, None, limits)
+        for number, raw in numbered
+    ]
 
 
 def _parse_json_line(number: int, raw: str, limits: AdmissionLimits) -> CopyLine:

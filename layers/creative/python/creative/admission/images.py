@@ -5,12 +5,14 @@ from __future__ import annotations
 import io
 import warnings
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from creative.admission.limits import AdmissionLimits
 from creative.materials import ImageFacts, Rejection, RejectionCode
 
 _ALLOWED = ("PNG", "JPEG", "WEBP")
+# EXIF orientations 5-8 rotate by 90°: the image is shown with width and height swapped.
+_QUARTER_TURNS = {5, 6, 7, 8}
 
 
 def sniff_image_format(data: bytes) -> str | None:
@@ -30,59 +32,50 @@ def sniff_image_format(data: bytes) -> str | None:
     return None
 
 
+def _reject(code: RejectionCode, detail: str) -> list[Rejection]:
+    return [Rejection(code=code, detail=detail)]
+
+
 def inspect_image(data: bytes, limits: AdmissionLimits) -> ImageFacts | list[Rejection]:
-    """Facts about an acceptable image, or the reasons it is not acceptable."""
+    """Facts about an acceptable image, or the reasons it is not acceptable.
+
+    Any failure of the decoder on these bytes is the file's fault, never a reason to retry: Pillow raises
+    many exception types on malformed input (OSError, ValueError, SyntaxError, struct.error, EOFError, …),
+    so every one of them becomes `corrupt_image`.
+    """
     sniffed = sniff_image_format(data)
     if sniffed is None:
-        return [
-            Rejection(
-                code=RejectionCode.CONTENT_TYPE_MISMATCH,
-                detail="named as an image but bytes are not PNG, JPEG or WebP",
-            )
-        ]
+        return _reject(
+            RejectionCode.CONTENT_TYPE_MISMATCH, "named as an image but bytes are not PNG, JPEG or WebP"
+        )
     if sniffed not in _ALLOWED:
-        return [
-            Rejection(
-                code=RejectionCode.FORMAT_NOT_ALLOWED, detail=f"{sniffed} is not one of {', '.join(_ALLOWED)}"
-            )
-        ]
+        return _reject(RejectionCode.FORMAT_NOT_ALLOWED, f"{sniffed} is not one of {', '.join(_ALLOWED)}")
     try:
         with warnings.catch_warnings():
             # Pillow warns (then errors) on huge images; our own cap below decides first.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data), formats=[sniffed])  # lazy: reads the header only
     except Image.DecompressionBombError as exc:
-        return [Rejection(code=RejectionCode.TOO_MANY_PIXELS, detail=str(exc))]
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-        return [Rejection(code=RejectionCode.CORRUPT_IMAGE, detail=f"header unreadable: {exc}")]
+        return _reject(RejectionCode.TOO_MANY_PIXELS, str(exc))
+    except Exception as exc:  # noqa: BLE001 - see docstring
+        return _reject(RejectionCode.CORRUPT_IMAGE, f"header unreadable ({type(exc).__name__})")
     width, height = image.size
     if width * height > limits.max_image_pixels:
-        return [
-            Rejection(
-                code=RejectionCode.TOO_MANY_PIXELS,
-                detail=f"{width}x{height} exceeds {limits.max_image_pixels} pixels",
-            )
-        ]
-    rejections = []
-    if width < limits.min_image_width or height < limits.min_image_height:
-        rejections.append(
-            Rejection(
-                code=RejectionCode.RESOLUTION_TOO_LOW,
-                detail=f"{width}x{height} is below {limits.min_image_width}x{limits.min_image_height}",
-            )
+        return _reject(
+            RejectionCode.TOO_MANY_PIXELS, f"{width}x{height} exceeds {limits.max_image_pixels} pixels"
         )
-    corrupt = _decode_fully(image)
-    if corrupt:
-        rejections.append(corrupt)
-    if rejections:
-        return rejections
-    return ImageFacts(format=sniffed, width=width, height=height, mode=image.mode)
-
-
-def _decode_fully(image: Image.Image) -> Rejection | None:
-    """Decodes every pixel: truncated or corrupt files fail here rather than in front of a user."""
+    if getattr(image, "n_frames", 1) > 1:
+        return _reject(RejectionCode.ANIMATED_IMAGE, f"{image.n_frames} frames; creatives are still images")
     try:
-        image.load()
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        return Rejection(code=RejectionCode.CORRUPT_IMAGE, detail=f"cannot decode: {exc}")
-    return None
+        orientation = image.getexif().get(0x0112, 1)
+        image.load()  # decodes every pixel: truncated or corrupt files fail here, not in front of a user
+    except Exception as exc:  # noqa: BLE001 - see docstring
+        return _reject(RejectionCode.CORRUPT_IMAGE, f"cannot decode ({type(exc).__name__}: {exc})")
+    if orientation in _QUARTER_TURNS:
+        width, height = height, width
+    if width < limits.min_image_width or height < limits.min_image_height:
+        detail = f"{width}x{height} is below {limits.min_image_width}x{limits.min_image_height}"
+        return _reject(RejectionCode.RESOLUTION_TOO_LOW, detail)
+    return ImageFacts(
+        format=sniffed, width=width, height=height, mode=image.mode, exif_orientation=orientation
+    )

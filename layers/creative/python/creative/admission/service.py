@@ -54,6 +54,7 @@ class Admission:
         self._limits = limits
 
     def admit(self, upload: UploadedObject, *, now: str) -> AdmissionResult:
+        upload = self._resolve_key(upload)
         result = AdmissionResult(object_key=upload.key)
         placement = parse_upload_key(upload.key)
         kind = placement.declared_kind if placement else None
@@ -77,6 +78,16 @@ class Admission:
         else:
             self._admit_copy_file(upload, placement, now, result)
         return result
+
+    def _resolve_key(self, upload: UploadedObject) -> UploadedObject:
+        """The key the object really has. Events URL-encode keys; decoding is right unless the raw key
+        itself contains '+' or '%' and was sent unencoded, so when the decoded key does not exist and the
+        raw one does, the raw one wins. Costs one HEAD, only for keys where the two differ."""
+        if upload.raw_key is None or self._store.exists(upload.bucket, upload.key, upload.version_id):
+            return upload
+        if self._store.exists(upload.bucket, upload.raw_key, upload.version_id):
+            return upload.model_copy(update={"key": upload.raw_key, "raw_key": None})
+        return upload
 
     # -- images -------------------------------------------------------------------------------------
 
@@ -106,6 +117,9 @@ class Admission:
             self._reject_object(upload, placement, MaterialKind.COPY, decoded, now, result)
             return
         lines = split_copy_lines(decoded, json_lines=placement.extension == ".jsonl", limits=self._limits)
+        if isinstance(lines, Rejection):
+            self._reject_object(upload, placement, MaterialKind.COPY, lines, now, result)
+            return
         for line in lines:
             self._admit_copy_line(upload, placement, line, now, result)
 
@@ -143,15 +157,17 @@ class Admission:
         The size in the event is checked first, so an oversized object is never downloaded; the store also
         refuses to read past the cap in case the event under-reported it.
         """
-        too_big = Rejection(
-            code=RejectionCode.TOO_MANY_BYTES, detail=f"{upload.size} bytes exceeds {max_bytes}"
-        )
+        cap = f"the cap for this kind of file is {max_bytes} bytes"
         if upload.size is not None and upload.size > max_bytes:
+            too_big = Rejection(code=RejectionCode.TOO_MANY_BYTES, detail=f"{upload.size} bytes; {cap}")
             self._reject_object(upload, placement, kind, too_big, now, result)
             return None
         try:
             data = self._store.read(upload.bucket, upload.key, upload.version_id, max_bytes)
         except ValueError:
+            too_big = Rejection(
+                code=RejectionCode.TOO_MANY_BYTES, detail=f"more than {max_bytes} bytes; {cap}"
+            )
             self._reject_object(upload, placement, kind, too_big, now, result)
             return None
         if data is None:
@@ -161,7 +177,7 @@ class Admission:
 
     def _admit_unless_duplicate(self, material: Material, content_hash: str, result: AdmissionResult) -> None:
         material.content_hash = content_hash
-        owner = self._materials.claim_content(content_hash, material.material_id)
+        owner = self._materials.claim_content(material.business_line, content_hash, material.material_id)
         if owner != material.material_id:
             material.status = MaterialStatus.REJECTED
             material.duplicate_of = owner

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from creative.impressions import FeatureValue
+from creative.impressions import FeatureName, FeatureValue
 
 Slug = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
@@ -15,7 +15,7 @@ class UserContext(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: str = Field(min_length=1, max_length=128)
-    features: dict[str, FeatureValue] = Field(default_factory=dict, max_length=64)
+    features: dict[FeatureName, FeatureValue] = Field(default_factory=dict, max_length=64)
 
 
 class SelectRequest(BaseModel):

@@ -9,7 +9,7 @@ import numpy as np
 
 from creative.clock import iso
 from creative.creatives import Creative, CreativeStatus
-from creative.errors import Conflict, NotFound
+from creative.errors import NotFound
 from creative.impressions import Impression
 from creative.ports import CreativeRepository, ImpressionLog, ObjectStore
 from creative.racing.models import (
@@ -101,18 +101,12 @@ class FeedbackService:
     def record(self, request: FeedbackRequest, now: datetime) -> FeedbackResponse:
         """Counts a click once per impression; a repeat is acknowledged but not counted again."""
         try:
-            impression = self._impressions.record_click(request.impression_id, iso(now))
-            counted = True
-        except Conflict as already:
-            impression = already.details["impression"]
-            counted = False
-        except NotFound:
-            raise NotFound(
-                f"impression '{request.impression_id}' is unknown or expired", code="unknown_impression"
-            ) from None
+            outcome = self._impressions.record_click(request.impression_id, iso(now), int(now.timestamp()))
+        except NotFound as missing:
+            raise NotFound(missing.message, code="unknown_impression") from None
         return FeedbackResponse(
-            impression_id=impression.impression_id,
-            creative_id=impression.creative_id,
+            impression_id=outcome.impression.impression_id,
+            creative_id=outcome.impression.creative_id,
             event=request.event,
-            counted=counted,
+            counted=outcome.counted,
         )

@@ -1,0 +1,180 @@
+"""DynamoDB and S3 adapters: the behaviour moto can show, and (with botocore's Stubber) the failures it cannot."""
+
+import base64
+import json
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from creative.adapters.dynamodb import DynamoImpressionLog, DynamoMaterialRepository, to_item
+from creative.adapters.s3 import S3ObjectStore
+from creative.errors import InvalidRequest, NotFound, TransientError
+from creative.impressions import Impression
+from creative.materials import Material, MaterialKind, MaterialStatus, SourceObject
+
+from tests.integration.conftest import UPLOADS_BUCKET
+
+NOW = "2026-11-25T12:00:00.000000Z"
+
+
+def material(i: int, status=MaterialStatus.ADMITTED, content_hash: str | None = None) -> Material:
+    return Material(
+        material_id=f"mat_{i:03d}",
+        kind=MaterialKind.COPY,
+        status=status,
+        business_line="food",
+        category="coffee",
+        source=SourceObject(bucket="b", key="uploads/food/coffee/c.txt", line=i),
+        text=f"Copy {i}",
+        content_hash=content_hash,
+        created_at=f"2026-11-25T12:00:{i:02d}.000000Z",
+    )
+
+
+@pytest.fixture
+def materials(aws):
+    import os
+
+    return DynamoMaterialRepository(aws["dynamodb"], os.environ["MATERIALS_TABLE"])
+
+
+def test_content_claims_are_atomic_per_business_line(materials):
+    assert materials.claim_content("food", "h1", "mat_a") == "mat_a"
+    assert materials.claim_content("food", "h1", "mat_b") == "mat_a"  # the second copy loses
+    assert materials.claim_content("food", "h1", "mat_a") == "mat_a"  # the owner's replay is not a duplicate
+    assert materials.claim_content("pets", "h1", "mat_c") == "mat_c"  # another business line may use it
+    # and claim items never show up as materials
+    assert materials.list(business_line=None, status=None, limit=50, next_token=None).items == []
+
+
+def test_a_replayed_material_write_changes_nothing(materials):
+    assert materials.put_new(material(1)) is True
+    assert materials.put_new(material(1).model_copy(update={"text": "changed"})) is False
+    assert materials.get("mat_001").text == "Copy 1"
+
+
+def test_materials_by_content_hash(materials):
+    materials.put_new(material(1, content_hash="a" * 64))
+    materials.put_new(material(2, content_hash="b" * 64))
+    page = materials.list(business_line=None, status=None, limit=10, next_token=None, content_hash="a" * 64)
+    assert [m.material_id for m in page.items] == ["mat_001"]
+
+
+def test_page_tokens_only_continue_the_query_that_issued_them(materials):
+    for i in range(5):
+        materials.put_new(material(i))
+    first = materials.list(business_line="food", status=MaterialStatus.ADMITTED, limit=2, next_token=None)
+    assert first.next_token
+    second = materials.list(
+        business_line="food", status=MaterialStatus.ADMITTED, limit=2, next_token=first.next_token
+    )
+    assert not {m.material_id for m in first.items} & {m.material_id for m in second.items}
+    with pytest.raises(InvalidRequest):  # the same token on another query
+        materials.list(
+            business_line="food", status=MaterialStatus.REJECTED, limit=2, next_token=first.next_token
+        )
+    forged = base64.urlsafe_b64encode(json.dumps({"material_id": "x"}).encode()).decode()
+    with pytest.raises(InvalidRequest):
+        materials.list(business_line=None, status=None, limit=2, next_token=forged)
+
+
+def impression(**overrides) -> Impression:
+    fields = dict(
+        impression_id="imp_1",
+        creative_id="cr_1",
+        business_line="food",
+        placement="p",
+        user_id="u",
+        candidate_count=2,
+        propensity=0.5,
+        propensity_stderr=0.01,
+        policy_version="ts-beta-v1",
+        created_at=NOW,
+        expires_at=2_000_000_000,
+    )
+    return Impression(**{**fields, **overrides})
+
+
+def stubbed_log():
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    return (
+        client,
+        Stubber(client),
+        DynamoImpressionLog(client, "impressions", "creatives", sleep=lambda _: None),
+    )
+
+
+def cancelled(*codes: str) -> dict:
+    return {
+        "service_error_code": "TransactionCanceledException",
+        "service_message": "Transaction cancelled",
+        "http_status_code": 400,
+        "service_error_meta": {},
+        "response_meta": {},
+    } | {"modeled_fields": {"CancellationReasons": [{"Code": c} for c in codes]}}
+
+
+def test_a_click_that_meets_a_concurrent_transaction_is_retried_not_lost():
+    _, stub, log = stubbed_log()
+    item = {"Item": to_item(impression().model_dump(mode="json"))}
+    stub.add_response("get_item", item)
+    stub.add_client_error("transact_write_items", **cancelled("None", "TransactionConflict"))
+    stub.add_response("get_item", item)
+    stub.add_response("transact_write_items", {})
+    with stub:
+        outcome = log.record_click("imp_1", NOW, now_epoch=1_800_000_000)
+    assert outcome.counted and outcome.impression.clicked_at == NOW
+
+
+def test_a_click_that_keeps_conflicting_is_a_retryable_error_not_a_404():
+    _, stub, log = stubbed_log()
+    item = {"Item": to_item(impression().model_dump(mode="json"))}
+    for _ in range(DynamoImpressionLog.CONFLICT_RETRIES + 1):
+        stub.add_response("get_item", item)
+        stub.add_client_error("transact_write_items", **cancelled("TransactionConflict", "None"))
+    with stub, pytest.raises(TransientError):
+        log.record_click("imp_1", NOW, now_epoch=1_800_000_000)
+
+
+def test_a_click_that_lost_the_race_to_the_same_click_is_not_counted_twice():
+    _, stub, log = stubbed_log()
+    stub.add_response("get_item", {"Item": to_item(impression().model_dump(mode="json"))})
+    stub.add_client_error("transact_write_items", **cancelled("ConditionalCheckFailed", "None"))
+    stub.add_response("get_item", {"Item": to_item(impression(clicked_at=NOW).model_dump(mode="json"))})
+    with stub:
+        assert log.record_click("imp_1", NOW, now_epoch=1_800_000_000).counted is False
+
+
+def test_a_click_on_a_removed_creative_is_not_found():
+    _, stub, log = stubbed_log()
+    stub.add_response("get_item", {"Item": to_item(impression().model_dump(mode="json"))})
+    stub.add_client_error("transact_write_items", **cancelled("None", "ConditionalCheckFailed"))
+    with stub, pytest.raises(NotFound):
+        log.record_click("imp_1", NOW, now_epoch=1_800_000_000)
+
+
+@pytest.mark.parametrize(("code", "status"), [("SlowDown", 503), ("InternalError", 500)])
+def test_s3_faults_are_transient(code, status):
+    client = boto3.client("s3", region_name="us-east-1")
+    stub = Stubber(client)
+    stub.add_client_error("get_object", service_error_code=code, http_status_code=status)
+    with stub, pytest.raises(TransientError):
+        S3ObjectStore(client).read(UPLOADS_BUCKET, "uploads/a/b/c.png", None, 100)
+
+
+def test_dynamodb_throttling_is_transient():
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    stub = Stubber(client)
+    stub.add_client_error(
+        "put_item", service_error_code="ProvisionedThroughputExceededException", http_status_code=400
+    )
+    with stub, pytest.raises(TransientError):
+        DynamoMaterialRepository(client, "materials").put_new(material(1))
+
+
+def test_the_store_never_reads_past_the_cap(aws):
+    aws["s3"].put_object(Bucket=UPLOADS_BUCKET, Key="uploads/a/b/big.png", Body=b"x" * 5000)
+    store = S3ObjectStore(aws["s3"])
+    with pytest.raises(ValueError):
+        store.read(UPLOADS_BUCKET, "uploads/a/b/big.png", None, max_bytes=1000)
+    assert store.read(UPLOADS_BUCKET, "uploads/a/b/gone.png", None, max_bytes=1000) is None
