@@ -10,7 +10,7 @@ from datetime import timedelta
 from functools import cache
 from typing import Any
 
-import boto3
+import botocore.session
 import numpy as np
 from botocore.config import Config
 
@@ -34,7 +34,9 @@ _BATCH_CLIENT = Config(retries={"mode": "standard", "max_attempts": 5})
 
 
 def _client(service: str, config: Config) -> Any:
-    return boto3.session.Session().client(service, config=config)
+    # botocore directly: boto3's import adds ~0.3 s to a cold start and nothing these adapters use.
+    # Region, credentials and AWS_ENDPOINT_URL come from the environment, as with boto3.
+    return botocore.session.get_session().create_client(service, config=config)
 
 
 @cache
