@@ -32,6 +32,7 @@ Resource = Literal[
 ]
 
 UPLOAD_PREFIX = "uploads/"
+OBJECT_READ = ("s3:GetObject", "s3:GetObjectVersion")
 
 
 @dataclass(frozen=True)
@@ -60,10 +61,15 @@ Trigger = ApiRoute | QueueTrigger | ScheduleTrigger
 
 @dataclass(frozen=True)
 class Access:
-    """An IAM grant scoped to one resource (and, for buckets, one key prefix)."""
+    """An IAM grant: exactly these actions on one resource (for bucket objects, under one key prefix).
+
+    Table actions apply to the table, and Query/Scan also to its indexes. `s3:ListBucket` applies to the
+    bucket itself: without it S3 answers 403 instead of 404 for a missing key, which would turn "the object
+    is gone" into an endless retry.
+    """
 
     resource: Resource
-    mode: Literal["read", "write", "read_write"]
+    actions: tuple[str, ...]
     prefix: str | None = None  # buckets only
 
 
@@ -94,9 +100,12 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         description="Admits or rejects each uploaded image and copy line; one material record each.",
         triggers=(QueueTrigger(queue="upload_events_queue", batch_size=10, max_batching_window_s=2),),
         access=(
-            Access("uploads_bucket", "read", UPLOAD_PREFIX),
-            Access("materials_table", "read_write"),
-            Access("idempotency_table", "read_write"),
+            Access("uploads_bucket", (*OBJECT_READ, "s3:ListBucket"), UPLOAD_PREFIX),
+            Access("materials_table", ("dynamodb:GetItem", "dynamodb:PutItem")),
+            Access(
+                "idempotency_table",
+                ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"),
+            ),
         ),
         resource_env={
             "MATERIALS_TABLE": "materials_table",
@@ -111,8 +120,8 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         description="Composes admitted images and copy of each business line into bounded creatives.",
         triggers=(ScheduleTrigger(expression="rate(5 minutes)"),),
         access=(
-            Access("materials_table", "read"),
-            Access("creatives_table", "read_write"),
+            Access("materials_table", ("dynamodb:Query", "dynamodb:Scan")),
+            Access("creatives_table", ("dynamodb:Query", "dynamodb:PutItem")),
         ),
         resource_env={
             "MATERIALS_TABLE": "materials_table",
@@ -127,9 +136,9 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         description="Chooses one creative per request by Thompson sampling and logs the impression.",
         triggers=(ApiRoute("POST", "/v1/select", "api_key"),),
         access=(
-            Access("creatives_table", "read_write"),
-            Access("impressions_table", "write"),
-            Access("uploads_bucket", "read", UPLOAD_PREFIX),
+            Access("creatives_table", ("dynamodb:Query", "dynamodb:UpdateItem")),
+            Access("impressions_table", ("dynamodb:PutItem",)),
+            Access("uploads_bucket", OBJECT_READ, UPLOAD_PREFIX),  # signs image URLs
         ),
         resource_env={
             "CREATIVES_TABLE": "creatives_table",
@@ -144,8 +153,8 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         description="Records a click once per impression and updates the creative's bandit counts.",
         triggers=(ApiRoute("POST", "/v1/feedback", "api_key"),),
         access=(
-            Access("impressions_table", "read_write"),
-            Access("creatives_table", "write"),
+            Access("impressions_table", ("dynamodb:GetItem", "dynamodb:UpdateItem")),
+            Access("creatives_table", ("dynamodb:UpdateItem",)),
         ),
         resource_env={
             "CREATIVES_TABLE": "creatives_table",
@@ -165,9 +174,9 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             ApiRoute("PATCH", "/v1/creatives/{creative_id}", "operator"),
         ),
         access=(
-            Access("materials_table", "read"),
-            Access("creatives_table", "read_write"),
-            Access("uploads_bucket", "read", UPLOAD_PREFIX),
+            Access("materials_table", ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan")),
+            Access("creatives_table", ("dynamodb:Query", "dynamodb:Scan", "dynamodb:UpdateItem")),
+            Access("uploads_bucket", OBJECT_READ, UPLOAD_PREFIX),  # signs image URLs
         ),
         resource_env={
             "MATERIALS_TABLE": "materials_table",

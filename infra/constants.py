@@ -27,7 +27,8 @@ MINIMUM_TLS_VERSION = 1.2
 # SQS. AWS advises a source queue visibility timeout of at least 6x the consumer's timeout plus its
 # batching window, so a message is not redelivered while a throttled, retried invocation still holds it.
 VISIBILITY_TIMEOUT_PER_CONSUMER_TIMEOUT = 6
-MAX_RECEIVE_COUNT = 3
+# AWS advises at least 5 for queues behind a Lambda event source mapping: throttled receives count too.
+MAX_RECEIVE_COUNT = 5
 DEAD_LETTER_RETENTION = Duration.days(14)
 
 # Scheduled invocations (EventBridge -> Lambda, asynchronous).
@@ -47,21 +48,7 @@ API_KEY_BURST_LIMIT = 1000
 # Monitoring
 ALARM_PERIOD = Duration.minutes(5)
 
-# What "read" and "write" in a catalog Access mean, per kind of resource. Object actions are granted on
-# `<bucket>/<prefix>*` only; table actions on the table and, for reads, each of its indexes by name.
-BUCKET_READ_ACTIONS = ("s3:GetObject", "s3:GetObjectVersion")
-BUCKET_LIST_ACTIONS = ("s3:ListBucket",)
-BUCKET_WRITE_ACTIONS = ("s3:PutObject",)
-TABLE_READ_ACTIONS = (
-    "dynamodb:GetItem",
-    "dynamodb:BatchGetItem",
-    "dynamodb:Query",
-    "dynamodb:Scan",
-    "dynamodb:ConditionCheckItem",
-)
-TABLE_WRITE_ACTIONS = (
-    "dynamodb:PutItem",
-    "dynamodb:UpdateItem",
-    "dynamodb:DeleteItem",
-    "dynamodb:BatchWriteItem",
-)
+# Catalog Access actions that apply to the bucket itself (the rest apply to `<bucket>/<prefix>*`), and the
+# table actions that also apply to its indexes.
+BUCKET_LEVEL_ACTIONS = ("s3:ListBucket",)
+INDEX_ACTIONS = ("dynamodb:Query", "dynamodb:Scan")

@@ -26,7 +26,7 @@ class FakeObjectStore:
     def exists(self, bucket: str, key: str, version_id: str | None) -> bool:
         return (bucket, key) in self.objects
 
-    def presigned_url(self, bucket: str, key: str, expires_s: int) -> str:
+    def presigned_url(self, bucket: str, key: str, version_id: str | None, expires_s: int) -> str:
         return f"https://{bucket}.example/{key}?expires={expires_s}"
 
 

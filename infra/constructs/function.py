@@ -108,41 +108,29 @@ class CatalogFunction(Construct):
         return defaults | resource_env | self.spec.env
 
     def _grant(self, access: Access) -> None:
-        reads = access.mode in ("read", "read_write")
-        writes = access.mode in ("write", "read_write")
         if access.resource in self._resources.buckets:
-            self._grant_bucket(self._resources.buckets[access.resource], access.prefix or "", reads, writes)
+            self._grant_bucket(self._resources.buckets[access.resource], access)
         elif access.resource in self._resources.tables:
-            self._grant_table(self._resources.tables[access.resource], reads, writes)
-        elif access.resource in self._resources.queues:
-            queue = self._resources.queues[access.resource]
-            if reads:
-                queue.grant_consume_messages(self.role)
-            if writes:
-                queue.grant_send_messages(self.role)
+            self._grant_table(self._resources.tables[access.resource], access.actions)
         else:
             raise KeyError(f"{self.spec.name}: no construct for catalog resource {access.resource!r}")
 
-    def _grant_bucket(self, bucket: s3.IBucket, prefix: str, reads: bool, writes: bool) -> None:
-        object_pattern = f"{prefix}*"
-        actions = [
-            *(constants.BUCKET_READ_ACTIONS if reads else ()),
-            *(constants.BUCKET_WRITE_ACTIONS if writes else ()),
-        ]
-        self.role.add_to_principal_policy(
-            iam.PolicyStatement(actions=actions, resources=[bucket.arn_for_objects(object_pattern)])
-        )
-        self._wildcard_resources_granted.append(
-            self._nag_resource_name(bucket.bucket_arn, f"/{object_pattern}")
-        )
-        if reads:
-            # Listing is allowed only under the same prefix.
+    def _grant_bucket(self, bucket: s3.IBucket, access: Access) -> None:
+        object_pattern = f"{access.prefix or ''}*"
+        object_actions = [a for a in access.actions if a not in constants.BUCKET_LEVEL_ACTIONS]
+        bucket_actions = [a for a in access.actions if a in constants.BUCKET_LEVEL_ACTIONS]
+        if object_actions:
             self.role.add_to_principal_policy(
                 iam.PolicyStatement(
-                    actions=list(constants.BUCKET_LIST_ACTIONS),
-                    resources=[bucket.bucket_arn],
-                    conditions={"StringLike": {"s3:prefix": [object_pattern]}},
+                    actions=object_actions, resources=[bucket.arn_for_objects(object_pattern)]
                 )
+            )
+            self._wildcard_resources_granted.append(
+                self._nag_resource_name(bucket.bucket_arn, f"/{object_pattern}")
+            )
+        if bucket_actions:
+            self.role.add_to_principal_policy(
+                iam.PolicyStatement(actions=bucket_actions, resources=[bucket.bucket_arn])
             )
 
     def _nag_resource_name(self, arn: str, suffix: str) -> str:
@@ -150,19 +138,15 @@ class CatalogFunction(Construct):
         logical_id, attribute = Stack.of(self).resolve(arn)["Fn::GetAtt"]
         return f"Resource::<{logical_id}.{attribute}>{suffix}"
 
-    def _grant_table(self, stored: StoredTable, reads: bool, writes: bool) -> None:
+    def _grant_table(self, stored: StoredTable, actions: tuple[str, ...]) -> None:
         table_arn = stored.table.table_arn
-        if reads:
+        self.role.add_to_principal_policy(iam.PolicyStatement(actions=list(actions), resources=[table_arn]))
+        index_actions = [a for a in actions if a in constants.INDEX_ACTIONS]
+        if index_actions and stored.index_names:
             # Index ARNs by name rather than `<table>/index/*`: no wildcard to justify.
             index_arns = [f"{table_arn}/index/{name}" for name in stored.index_names]
             self.role.add_to_principal_policy(
-                iam.PolicyStatement(
-                    actions=list(constants.TABLE_READ_ACTIONS), resources=[table_arn, *index_arns]
-                )
-            )
-        if writes:
-            self.role.add_to_principal_policy(
-                iam.PolicyStatement(actions=list(constants.TABLE_WRITE_ACTIONS), resources=[table_arn])
+                iam.PolicyStatement(actions=index_actions, resources=index_arns)
             )
 
     def _acknowledge_nag_findings(self) -> None:

@@ -55,7 +55,11 @@ class UploadEvents(Construct):
                     "object": {"key": events.Match.prefix(UPLOAD_PREFIX)},
                 },
             ),
-            targets=[targets.SqsQueue(self.queue)],
+            # If EventBridge cannot deliver (e.g. the queue policy breaks), the event lands in the DLQ
+            # instead of vanishing after EventBridge's retries.
+            targets=[
+                targets.SqsQueue(self.queue, dead_letter_queue=self.dead_letter_queue, retry_attempts=185)
+            ],
         )
 
     def subscribe(self, function: lambda_.IFunction, trigger: QueueTrigger) -> None:

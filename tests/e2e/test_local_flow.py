@@ -90,6 +90,14 @@ def test_upload_admit_compose_select_feedback_stats(runtime, s3):
     stats = {c["creative_id"]: c for c in creatives}[selection["creative"]["creative_id"]]
     assert (stats["impressions"], stats["clicks"], stats["ctr"]) == (1, 1, 1.0)
 
+    # And re-uploading that image's key does not change what the creative shows (URLs name the version)
+    before = requests.get(selection["creative"]["image_url"], timeout=10).content
+    s3.put_object(
+        Bucket=runtime.outputs["UploadsBucketName"], Key=stats["image_key"], Body=samples.tiny_png()
+    )
+    runtime.drain_queues(timeout=60)
+    assert requests.get(selection["creative"]["image_url"], timeout=10).content == before
+
     # And an operator can disable it, after which it is never served
     disabled = operator(
         runtime, "PATCH", f"/v1/creatives/{stats['creative_id']}", json={"status": "DISABLED"}

@@ -200,16 +200,16 @@ def test_tables_have_the_keys_indexes_and_ttl_the_domain_relies_on(template: Tem
     )
 
 
-def test_upload_queue_dead_letters_after_three_receives(resources: Resources, outputs: dict) -> None:
+def test_upload_queue_dead_letters_after_five_receives(resources: Resources, outputs: dict) -> None:
     # Given the upload events queue and its dead-letter queue
     queue = resources[ref_of(outputs["UploadEventsQueueUrl"])]["Properties"]
     dead_letter_id = ref_of(outputs["UploadEventsDlqUrl"])
-    # Then a message received three times without success moves to the DLQ
+    # Then a message received five times without success moves to the DLQ
     assert queue["RedrivePolicy"] == {
         "deadLetterTargetArn": {"Fn::GetAtt": [dead_letter_id, "Arn"]},
         "maxReceiveCount": constants.MAX_RECEIVE_COUNT,
     }
-    assert constants.MAX_RECEIVE_COUNT == 3
+    assert constants.MAX_RECEIVE_COUNT == 5
     # And the DLQ keeps it for 14 days
     assert resources[dead_letter_id]["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
 
@@ -244,3 +244,27 @@ def test_every_queue_is_encrypted_and_tls_only(resources: Resources) -> None:
             and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
             for statement in statements
         ), queue_id
+
+
+def test_only_the_upload_rule_may_send_to_the_upload_queue(resources: Resources, outputs: dict) -> None:
+    # Given the upload queue's policy and the rule that routes S3 events to it
+    queue_id = ref_of(outputs["UploadEventsQueueUrl"])
+    (policy,) = [
+        r["Properties"]["PolicyDocument"]
+        for r in of_type(resources, "AWS::SQS::QueuePolicy").values()
+        if r["Properties"]["Queues"] == [{"Ref": queue_id}]
+    ]
+    (rule_id,) = [
+        logical_id
+        for logical_id, rule in of_type(resources, "AWS::Events::Rule").items()
+        if rule["Properties"].get("EventPattern", {}).get("source") == ["aws.s3"]
+    ]
+    allows = [s for s in policy["Statement"] if s["Effect"] == "Allow"]
+    # Then EventBridge may send to it, only on behalf of that rule (without this, uploads vanish on AWS)
+    assert len(allows) == 1
+    assert allows[0]["Principal"] == {"Service": "events.amazonaws.com"}
+    assert "sqs:SendMessage" in allows[0]["Action"]
+    assert allows[0]["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": [rule_id, "Arn"]}}}
+    # And undeliverable events go to the dead-letter queue
+    (target,) = resources[rule_id]["Properties"]["Targets"]
+    assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": [ref_of(outputs["UploadEventsDlqUrl"]), "Arn"]}

@@ -88,6 +88,7 @@ def _creative(creative_id: str, image: Material, copy: Material, now: str) -> Cr
         copy_material_id=copy.material_id,
         image_bucket=image.source.bucket,
         image_key=image.source.key,
+        image_version_id=image.source.version_id,
         headline=copy.text or "",
         status=CreativeStatus.ACTIVE,
         created_at=now,

@@ -21,6 +21,8 @@ class Creative(BaseModel):
     copy_material_id: str
     image_bucket: str
     image_key: str
+    # The admitted version: re-uploading the same key must not change what a creative shows.
+    image_version_id: str | None = None
     headline: str
     status: CreativeStatus = CreativeStatus.ACTIVE
     # Bandit state: impressions served and clicks received (Beta-Bernoulli arm).

@@ -112,7 +112,7 @@ class OperatorService:
             copy_material_id=creative.copy_material_id,
             image_key=creative.image_key,
             image_url=self._images.presigned_url(
-                creative.image_bucket, creative.image_key, self._image_url_ttl_s
+                creative.image_bucket, creative.image_key, creative.image_version_id, self._image_url_ttl_s
             ),
             impressions=creative.impressions,
             clicks=creative.clicks,

@@ -51,7 +51,8 @@ class S3ObjectStore:
             raise
         return True
 
-    def presigned_url(self, bucket: str, key: str, expires_s: int) -> str:
-        return self._client.generate_presigned_url(
-            "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires_s
-        )
+    def presigned_url(self, bucket: str, key: str, version_id: str | None, expires_s: int) -> str:
+        params = {"Bucket": bucket, "Key": key}
+        if version_id:
+            params["VersionId"] = version_id
+        return self._client.generate_presigned_url("get_object", Params=params, ExpiresIn=expires_s)

@@ -81,7 +81,10 @@ class RacingService:
             creative=CreativeElements(
                 creative_id=creative.creative_id,
                 image_url=self._images.presigned_url(
-                    creative.image_bucket, creative.image_key, self._image_url_ttl_s
+                    creative.image_bucket,
+                    creative.image_key,
+                    creative.image_version_id,
+                    self._image_url_ttl_s,
                 ),
                 headline=creative.headline,
                 image_material_id=creative.image_material_id,
