@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -43,9 +44,10 @@ def _zip_of(asset: FileAsset) -> Path:
     cache.mkdir(exist_ok=True)
     archive = cache / f"{asset.asset_hash}.zip"
     if not archive.exists():
-        partial = archive.with_suffix(".partial")
+        # A private temporary name per process: `local up` and a test run may zip the same asset at once.
+        partial = archive.with_suffix(f".{os.getpid()}.{threading.get_ident()}.partial")
         zip_directory(asset.source, partial)
-        partial.replace(archive)
+        partial.replace(archive)  # atomic: readers see the whole zip or none
     return archive
 
 

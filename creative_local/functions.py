@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 # One invocation at a time: os.environ and sys.modules belong to the whole process.
 INVOCATION_LOCK = threading.RLock()
-PYTHON_RUNTIME = "python3.12"
+PYTHON_RUNTIME = "python3.13"  # the runtime the stack declares (infra.constants); AWS_EXECUTION_ENV only
 # Module globals that hold per-process state in libraries every function shares here (they are too
 # entangled with compiled dependencies to import twice): each function keeps its own value.
 # (module, attribute, the value a fresh process starts with)
