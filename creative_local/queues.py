@@ -159,6 +159,10 @@ class QueuePoller:
         ).get("Messages", [])
         with self._state:
             self._in_flight += len(messages)
+            # A retry that has come back is in flight now, not awaited: leaving its id would let is_idle
+            # excuse one more hidden message than it should.
+            for message in messages:
+                self._awaiting_retry.pop(message["MessageId"], None)
         return messages
 
     def _deliver(self, batch: list[dict[str, Any]]) -> None:
