@@ -68,10 +68,10 @@ def bench_handler_on_moto(requests: int = 500) -> dict:
     import boto3
     from creative import wiring
     from creative.adapters.dynamodb import DynamoCreativeRepository
-    from creative.creatives import Creative
     from moto import mock_aws
 
     from tests.conftest import load_event, load_handler
+    from tests.unit.test_racing import creative
 
     os.environ.update(
         AWS_ACCESS_KEY_ID="testing",
@@ -108,24 +108,7 @@ def bench_handler_on_moto(requests: int = 500) -> dict:
                         if k in props
                     },
                 )
-        now = "2026-11-25T00:00:00.000000Z"
-        DynamoCreativeRepository(dynamodb, "creatives").put_new(
-            [
-                Creative(
-                    creative_id=f"cr_{i}",
-                    business_line="food",
-                    category="coffee",
-                    image_material_id=f"i{i}",
-                    copy_material_id=f"c{i}",
-                    image_bucket="uploads",
-                    image_key=f"uploads/food/coffee/{i}.png",
-                    headline=f"Headline {i}",
-                    created_at=now,
-                    updated_at=now,
-                )
-                for i in range(50)
-            ]
-        )
+        DynamoCreativeRepository(dynamodb, "creatives").put_new([creative(i) for i in range(50)])
         wiring.racing.cache_clear()
         handler = load_handler("select")
         event = load_event("api_select.json")

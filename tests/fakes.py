@@ -78,9 +78,6 @@ class FakeCreativeRepository:
     def __init__(self):
         self.items: dict[str, Creative] = {}
 
-    def get(self, creative_id: str) -> Creative | None:
-        return self.items.get(creative_id)
-
     def for_business_line(self, business_line: str) -> list[Creative]:
         return [c for c in self.items.values() if c.business_line == business_line]
 

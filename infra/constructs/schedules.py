@@ -5,11 +5,11 @@ from __future__ import annotations
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra import constants
 from infra.catalog import ScheduleTrigger
+from infra.constructs.queues import dead_letter_queue
 
 
 class Schedules(Construct):
@@ -17,13 +17,7 @@ class Schedules(Construct):
         super().__init__(scope, construct_id)
         # One queue for every failed scheduled invocation: EventBridge puts what it could not deliver here,
         # and scheduled functions use it as their Lambda DLQ for runs that failed after Lambda's retries.
-        self.dead_letter_queue = sqs.Queue(
-            self,
-            "DeadLetterQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=constants.DEAD_LETTER_RETENTION,
-        )
+        self.dead_letter_queue = dead_letter_queue(self)
 
     def add(self, construct_id: str, function: lambda_.IFunction, trigger: ScheduleTrigger) -> events.Rule:
         return events.Rule(

@@ -18,23 +18,16 @@ from constructs import Construct
 
 from infra import constants
 from infra.catalog import FUNCTIONS, UPLOAD_PREFIX, QueueTrigger, Resource
+from infra.constructs.queues import dead_letter_queue, private_queue
 
 
 class UploadEvents(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, uploads_bucket: s3.Bucket) -> None:
         super().__init__(scope, construct_id)
-        self.dead_letter_queue = sqs.Queue(
-            self,
-            "DeadLetterQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=constants.DEAD_LETTER_RETENTION,
-        )
-        self.queue = sqs.Queue(
+        self.dead_letter_queue = dead_letter_queue(self)
+        self.queue = private_queue(
             self,
             "Queue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
             visibility_timeout=_visibility_timeout_for_consumers_of("upload_events_queue"),
             dead_letter_queue=sqs.DeadLetterQueue(
                 queue=self.dead_letter_queue, max_receive_count=constants.MAX_RECEIVE_COUNT

@@ -68,7 +68,15 @@ def aws(template, monkeypatch):
 
 def _clear_wiring():
     """Each test is a fresh cold start."""
-    for name in ("admission", "admission_idempotency", "composition", "racing", "feedback", "operator"):
+    for name in (
+        "_session",
+        "admission",
+        "admission_idempotency",
+        "composition",
+        "racing",
+        "feedback",
+        "operator",
+    ):
         getattr(wiring, name).cache_clear()
     admission_handler = sys.modules.get("handler_admission")
     if admission_handler is not None:

@@ -54,8 +54,6 @@ class MaterialRepository(Protocol):
 
 
 class CreativeRepository(Protocol):
-    def get(self, creative_id: str) -> Creative | None: ...
-
     def for_business_line(self, business_line: str) -> list[Creative]: ...
 
     def put_new(self, creatives: Sequence[Creative]) -> int:

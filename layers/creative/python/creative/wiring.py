@@ -33,10 +33,16 @@ _API_CLIENT = Config(connect_timeout=2, read_timeout=3, retries={"mode": "standa
 _BATCH_CLIENT = Config(retries={"mode": "standard", "max_attempts": 5})
 
 
+@cache
+def _session() -> botocore.session.Session:
+    """One session per cold start: its clients share credentials and the loaded service data."""
+    return botocore.session.get_session()
+
+
 def _client(service: str, config: Config) -> Any:
     # botocore directly: boto3's import adds ~0.3 s to a cold start and nothing these adapters use.
     # Region, credentials and AWS_ENDPOINT_URL come from the environment, as with boto3.
-    return botocore.session.get_session().create_client(service, config=config)
+    return _session().create_client(service, config=config)
 
 
 @cache

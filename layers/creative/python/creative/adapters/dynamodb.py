@@ -291,10 +291,6 @@ class DynamoMaterialRepository(_Table):
 
 
 class DynamoCreativeRepository(_Table):
-    def get(self, creative_id: str) -> Creative | None:
-        document = self._get({"creative_id": creative_id})
-        return Creative.model_validate(document) if document else None
-
     def for_business_line(self, business_line: str) -> list[Creative]:
         documents = self._all(
             "query",
