@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from creative.creatives import Creative, CreativeStatus
 from creative.errors import NotFound
 from creative.impressions import ClickOutcome, Impression
-from creative.materials import Material, MaterialKind, MaterialStatus
+from creative.materials import Material, MaterialStatus
 from creative.ports import Page
 
 
@@ -63,11 +63,11 @@ class FakeMaterialRepository:
         ]
         return _page(items, limit, next_token)
 
-    def admitted(self, business_line: str, kind: MaterialKind) -> list[Material]:
+    def admitted(self, business_line: str) -> list[Material]:
         return [
             m
             for m in self.items.values()
-            if m.business_line == business_line and m.kind == kind and m.status is MaterialStatus.ADMITTED
+            if m.business_line == business_line and m.status is MaterialStatus.ADMITTED
         ]
 
     def business_lines(self) -> list[str]:

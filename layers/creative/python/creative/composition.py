@@ -102,8 +102,9 @@ def compose_all_business_lines(
     """One sweep over every business line. Idempotent: ids are derived from the pair."""
     reports = []
     for business_line in materials.business_lines():
-        images = materials.admitted(business_line, MaterialKind.IMAGE)
-        copies = materials.admitted(business_line, MaterialKind.COPY)
+        admitted = materials.admitted(business_line)  # one read of the line's partition, split by kind
+        images = [m for m in admitted if m.kind is MaterialKind.IMAGE]
+        copies = [m for m in admitted if m.kind is MaterialKind.COPY]
         existing = creatives.for_business_line(business_line)
         planned = plan_creatives(images, copies, existing, cap=cap, now=now)
         created = creatives.put_new(planned) if planned else 0

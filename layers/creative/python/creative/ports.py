@@ -8,7 +8,7 @@ from typing import Generic, Protocol, TypeVar
 
 from creative.creatives import Creative, CreativeStatus
 from creative.impressions import ClickOutcome, Impression
-from creative.materials import Material, MaterialKind, MaterialStatus
+from creative.materials import Material, MaterialStatus
 
 T = TypeVar("T")
 
@@ -48,7 +48,7 @@ class MaterialRepository(Protocol):
         content_hash: str | None = None,
     ) -> Page[Material]: ...
 
-    def admitted(self, business_line: str, kind: MaterialKind) -> list[Material]: ...
+    def admitted(self, business_line: str) -> list[Material]: ...
 
     def business_lines(self) -> list[str]: ...
 

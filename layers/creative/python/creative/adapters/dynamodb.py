@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 from creative.creatives import Creative, CreativeStatus
 from creative.errors import Conflict, InvalidRequest, NotFound, TransientError
 from creative.impressions import ClickOutcome, Impression
-from creative.materials import Material, MaterialKind, MaterialStatus
+from creative.materials import Material, MaterialStatus
 from creative.ports import Page
 
 MATERIALS_BY_LINE_STATUS = "by_business_line_status"
@@ -270,15 +270,12 @@ class DynamoMaterialRepository(_Table):
             kwargs["ExpressionAttributeNames"] = {"#st": "status"}
         return self._page("scan", limit, next_token, **kwargs)
 
-    def admitted(self, business_line: str, kind: MaterialKind) -> list[Material]:
+    def admitted(self, business_line: str) -> list[Material]:
         documents = self._all(
             "query",
             IndexName=MATERIALS_BY_LINE_STATUS,
             KeyConditionExpression="line_status = :ls",
-            FilterExpression="kind = :kind",
-            ExpressionAttributeValues=to_item(
-                {":ls": f"{business_line}#{MaterialStatus.ADMITTED.value}", ":kind": kind.value}
-            ),
+            ExpressionAttributeValues=to_item({":ls": f"{business_line}#{MaterialStatus.ADMITTED.value}"}),
         )
         return [self._material(d) for d in documents]
 
