@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-from creative.racing.ope import BanditLog, dr, estimate, improvement_probability, ipw, snipw
+from creative.racing.ope import BanditLog, dr, estimate, improvement_probability, ipw, on_policy, snipw
 
 N_CONTEXTS, N_ACTIONS = 8, 5
 
@@ -204,3 +204,44 @@ def test_a_slightly_different_policy_is_not_declared_a_winner():
     )
     # Then the evidence is inconclusive either way
     assert 0.05 < probability < 0.95
+
+
+def test_on_policy_value_is_the_logged_mean_with_an_interval_around_it():
+    world, rng = make_world(), np.random.default_rng(9)
+    logged = log_from(world, 2000, rng)
+    result = on_policy(logged.log, n_boot=300, rng=rng)
+    assert result.method == "on-policy"
+    assert result.value == pytest.approx(logged.log.rewards.mean())
+    assert result.ci_low < result.value < result.ci_high
+
+
+def test_the_logging_policy_as_champion_is_valued_by_its_logged_mean():
+    # Given a log and a challenger that always picks each context's best action
+    world, rng = make_world(), np.random.default_rng(10)
+    logged = log_from(world, 3000, rng)
+    best = np.eye(N_ACTIONS)[world.ctr.argmax(axis=1)][logged.contexts]
+    q_hat = world.ctr[logged.contexts]
+    # When the champion is the logging policy itself (no distribution given)
+    champion, challenger, probability = improvement_probability(
+        logged.log, None, best, q_hat, n_boot=400, rng=rng
+    )
+    # Then the champion's value is the logged mean and the best-action policy clearly beats it
+    assert champion == pytest.approx(logged.log.rewards.mean())
+    assert challenger > champion and probability > 0.99
+
+
+def test_a_required_improvement_ratio_the_challenger_does_not_reach_is_not_reported_as_won():
+    # Given a challenger clearly better than the logging policy
+    world, rng = make_world(), np.random.default_rng(11)
+    logged = log_from(world, 5000, rng)
+    best = np.eye(N_ACTIONS)[world.ctr.argmax(axis=1)][logged.contexts]
+    q_hat = world.ctr[logged.contexts]
+    champion, challenger, beats = improvement_probability(logged.log, None, best, q_hat, n_boot=400, rng=rng)
+    ratio = challenger / champion
+    # When the required ratio is set well above the observed one
+    *_, beats_by_far_more = improvement_probability(
+        logged.log, None, best, q_hat, n_boot=400, rng=rng, min_ratio=ratio * 1.15
+    )
+    # Then the challenger still beats the champion, but not by the required ratio
+    assert beats > 0.99
+    assert beats_by_far_more < 0.05

@@ -108,32 +108,53 @@ def estimate(
     return Estimate(method=method, value=value, ci_low=float(low), ci_high=float(high), n=log.n)
 
 
+def on_policy(log: BanditLog, *, n_boot: int = 1000, rng: np.random.Generator) -> Estimate:
+    """The logging policy's own value: the logged mean reward, with a 95% percentile-bootstrap interval."""
+    statistic = _on_policy_statistic(log)
+    replicates = _bootstrap(statistic, log.n, n_boot, rng)
+    low, high = np.percentile(replicates, [2.5, 97.5])
+    return Estimate(
+        method="on-policy", value=float(log.rewards.mean()), ci_low=float(low), ci_high=float(high), n=log.n
+    )
+
+
 def improvement_probability(
     log: BanditLog,
-    dist_champion: np.ndarray,
+    dist_champion: np.ndarray | None,
     dist_challenger: np.ndarray,
     q_hat: np.ndarray | None = None,
     *,
     method: str = "dr",
     n_boot: int = 1000,
     rng: np.random.Generator,
+    min_ratio: float = 1.0,
 ) -> tuple[float, float, float]:
-    """(champion value, challenger value, share of paired resamples in which the challenger is higher).
+    """(champion value, challenger value, share of paired resamples in which challenger > min_ratio x champion).
 
     Both policies are scored on the same resampled impressions, so what they share cancels and the
     probability reflects their difference only. Ties count half, so identical policies give 0.5.
+    `dist_champion=None` means the champion is the policy that logged `log` (the usual case when the
+    deployed policy's own recent traffic is the evaluation window): its value is the logged mean reward.
     """
     if method not in ("dr", "snipw"):
         raise ValueError(f"improvement_probability supports 'dr' and 'snipw', not {method!r}")
-    champion = _statistic(method, log, dist_champion, q_hat)
+    if dist_champion is None:
+        champion = _on_policy_statistic(log)
+    else:
+        champion = _statistic(method, log, dist_champion, q_hat)
     challenger = _statistic(method, log, dist_challenger, q_hat)
     full = np.arange(log.n)[None, :]
     champion_value, challenger_value = float(champion(full)[0]), float(challenger(full)[0])
     wins = 0.0
     for indices in _resample_blocks(log.n, n_boot, rng):
-        difference = challenger(indices) - champion(indices)
+        difference = challenger(indices) - min_ratio * champion(indices)
         wins += np.count_nonzero(difference > 0) + 0.5 * np.count_nonzero(difference == 0)
     return champion_value, challenger_value, float(wins / n_boot)
+
+
+def _on_policy_statistic(log: BanditLog) -> Callable[[np.ndarray], np.ndarray]:
+    rewards = log.rewards
+    return lambda indices: rewards[indices].mean(axis=1)
 
 
 def _statistic(
