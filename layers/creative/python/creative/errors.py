@@ -29,3 +29,9 @@ class TransientError(CreativeError):
     """Worth retrying (throttling, a 5xx from a dependency): event handlers re-raise it."""
 
     code = "unavailable"
+
+
+class CorruptModel(CreativeError):
+    """A model artifact that fails its hash, cannot be loaded, or disagrees with what was trained."""
+
+    code = "corrupt_model"

@@ -1,0 +1,219 @@
+"""Features of the CTR model: user context, creative, and explicit user x creative crosses.
+
+One `FeatureSpec` is learned with each model and travels inside the model artifact, so training and
+serving encode a (user, creative) pair the same way. Categorical values become integer codes (0 = unseen
+or missing) that LightGBM splits on natively; its ONNX export keeps those splits exact.
+
+The crosses are explicit because the seed system reported missing user-creative interactions as its main
+weakness: a tree can find `gender=f AND category=shoes` on its own, but a single categorical column
+`gender=f|category=shoes` lets one split carry it, which matters with the few clicks a new creative has.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from pydantic import BaseModel
+
+from creative.creatives import Creative
+from creative.clock import parse_iso
+
+UserFeatures = Mapping[str, bool | int | float | str]
+
+MISSING = 0  # the code of an unseen or absent categorical value
+CREATIVE_FIELDS = ("business_line", "category", "image", "copy", "creative_id")
+CROSSED_CREATIVE_FIELDS = ("category", "creative_id")
+
+
+@dataclass(frozen=True)
+class CreativeFeatures:
+    creative_id: str
+    business_line: str
+    category: str
+    tags: tuple[str, ...] = ()
+    elements: tuple[str, ...] = ()  # element ids: (image material, copy material)
+    created_at: float = 0.0  # epoch seconds
+
+    @classmethod
+    def of(cls, creative: Creative) -> CreativeFeatures:
+        return cls(
+            creative_id=creative.creative_id,
+            business_line=creative.business_line,
+            category=creative.category,
+            tags=tuple(creative.tags),
+            elements=(creative.image_material_id, creative.copy_material_id),
+            created_at=parse_iso(creative.created_at).timestamp(),
+        )
+
+    def field(self, name: str) -> str:
+        if name == "image":
+            return self.elements[0] if self.elements else ""
+        if name == "copy":
+            return self.elements[1] if len(self.elements) > 1 else ""
+        return getattr(self, name)
+
+
+@dataclass(frozen=True)
+class LoggedImpression:
+    """One logged decision joined with its outcome: a training row."""
+
+    user: UserFeatures
+    creative: CreativeFeatures
+    shown_at: float  # epoch seconds
+    clicked: bool
+    propensity: float = 1.0
+
+
+def _is_numeric(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _categorical(value: object) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _vocabulary(values: Iterable[str], max_size: int, min_count: int) -> list[str]:
+    counts = Counter(values)
+    frequent = [v for v, n in counts.most_common() if n >= min_count]
+    return sorted(frequent[:max_size])
+
+
+class FeatureSpec(BaseModel):
+    """Which columns the model sees and how values become numbers; fitted on training rows."""
+
+    user_categorical: list[str]
+    user_numeric: list[str]
+    crossed_user: list[str]
+    vocab: dict[str, list[str]]
+    tags: list[str]
+    columns: list[str]
+    categorical_columns: list[int]
+
+    @classmethod
+    def fit(
+        cls,
+        rows: Sequence[LoggedImpression],
+        *,
+        max_categories: int = 200,
+        max_tags: int = 32,
+        max_crossed_user: int = 4,
+        min_count: int = 3,
+    ) -> FeatureSpec:
+        kinds: dict[str, Counter] = {}
+        for row in rows:
+            for name, value in row.user.items():
+                kinds.setdefault(name, Counter())["num" if _is_numeric(value) else "cat"] += 1
+        user_numeric = sorted(n for n, k in kinds.items() if k["num"] > k["cat"])
+        user_categorical = sorted(n for n, k in kinds.items() if k["num"] <= k["cat"])
+        vocab = {
+            f"user.{n}": _vocabulary(
+                (_categorical(r.user[n]) for r in rows if n in r.user), max_categories, min_count
+            )
+            for n in user_categorical
+        }
+        for name in CREATIVE_FIELDS:
+            vocab[f"creative.{name}"] = _vocabulary(
+                (r.creative.field(name) for r in rows), max_categories, min_count
+            )
+        # Cross the most informative (lowest-cardinality, present) user features with the creative.
+        crossed_user = sorted(user_categorical, key=lambda n: (len(vocab[f"user.{n}"]) or 10**9, n))
+        crossed_user = [n for n in crossed_user if vocab[f"user.{n}"]][:max_crossed_user]
+        for user_name in crossed_user:
+            for creative_name in CROSSED_CREATIVE_FIELDS:
+                vocab[f"cross.{user_name}.{creative_name}"] = _vocabulary(
+                    (
+                        f"{_categorical(r.user[user_name])}|{r.creative.field(creative_name)}"
+                        for r in rows
+                        if user_name in r.user
+                    ),
+                    max_categories * 4,
+                    min_count,
+                )
+        tags = _vocabulary((t for r in rows for t in set(r.creative.tags)), max_tags, min_count)
+        columns = (
+            [f"user.{n}" for n in user_categorical]
+            + [f"user.{n}" for n in user_numeric]
+            + [f"creative.{n}" for n in CREATIVE_FIELDS]
+            + ["creative.age_hours"]
+            + [f"tag.{t}" for t in tags]
+            + [f"cross.{u}.{c}" for u in crossed_user for c in CROSSED_CREATIVE_FIELDS]
+        )
+        categorical = [i for i, c in enumerate(columns) if c in vocab]
+        return cls(
+            user_categorical=user_categorical,
+            user_numeric=user_numeric,
+            crossed_user=crossed_user,
+            vocab=vocab,
+            tags=tags,
+            columns=columns,
+            categorical_columns=categorical,
+        )
+
+    def encoder(self) -> FeatureEncoder:
+        return FeatureEncoder(self)
+
+    def encode_rows(self, rows: Sequence[LoggedImpression]) -> np.ndarray:
+        encoder = self.encoder()
+        out = np.empty((len(rows), len(self.columns)), dtype=np.float32)
+        for i, row in enumerate(rows):
+            out[i] = encoder.encode(row.user, [row.creative], row.shown_at)[0]
+        return out
+
+
+@dataclass
+class FeatureEncoder:
+    """Encodes one request's user against many candidates; per-creative columns are cached."""
+
+    spec: FeatureSpec
+    _codes: dict[str, dict[str, int]] = field(init=False)
+    _creative_cache: dict[CreativeFeatures, np.ndarray] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._codes = {name: {v: i + 1 for i, v in enumerate(vs)} for name, vs in self.spec.vocab.items()}
+        spec = self.spec
+        self._n_user = len(spec.user_categorical) + len(spec.user_numeric)
+        self._age_column = self._n_user + len(CREATIVE_FIELDS)
+        self._cross_start = self._age_column + 1 + len(spec.tags)
+
+    def _code(self, column: str, value: str) -> int:
+        return self._codes[column].get(value, MISSING)
+
+    def _creative_columns(self, creative: CreativeFeatures) -> np.ndarray:
+        cached = self._creative_cache.get(creative)
+        if cached is None:
+            tags = set(creative.tags)
+            cached = np.array(
+                [self._code(f"creative.{n}", creative.field(n)) for n in CREATIVE_FIELDS]
+                + [0.0]  # age: filled per request
+                + [1.0 if t in tags else 0.0 for t in self.spec.tags],
+                dtype=np.float32,
+            )
+            if len(self._creative_cache) > 10_000:  # bounded: a warm Lambda lives for hours
+                self._creative_cache.clear()
+            self._creative_cache[creative] = cached
+        return cached
+
+    def encode(self, user: UserFeatures, creatives: Sequence[CreativeFeatures], now: float) -> np.ndarray:
+        spec = self.spec
+        out = np.zeros((len(creatives), len(spec.columns)), dtype=np.float32)
+        user_columns = [
+            self._code(f"user.{n}", _categorical(user[n])) if n in user else MISSING
+            for n in spec.user_categorical
+        ] + [float(user[n]) if n in user and _is_numeric(user[n]) else np.nan for n in spec.user_numeric]
+        out[:, : self._n_user] = user_columns
+        out[:, self._n_user : self._cross_start] = [self._creative_columns(c) for c in creatives]
+        out[:, self._age_column] = [(now - c.created_at) / 3600.0 for c in creatives]
+        column = self._cross_start
+        for user_name in spec.crossed_user:
+            user_value = _categorical(user[user_name]) if user_name in user else None
+            for creative_name in CROSSED_CREATIVE_FIELDS:
+                codes = self._codes[f"cross.{user_name}.{creative_name}"]
+                if user_value is not None:
+                    out[:, column] = [
+                        codes.get(f"{user_value}|{c.field(creative_name)}", MISSING) for c in creatives
+                    ]
+                column += 1
+        return out
