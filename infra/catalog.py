@@ -28,10 +28,12 @@ Resource = Literal[
     "materials_table",
     "creatives_table",
     "impressions_table",
+    "model_registry_table",
     "idempotency_table",
 ]
 
 UPLOAD_PREFIX = "uploads/"
+MODELS_PREFIX = "models/"
 OBJECT_READ = ("s3:GetObject", "s3:GetObjectVersion")
 
 
@@ -84,6 +86,8 @@ class FunctionSpec:
     resource_env: dict[str, Resource] = field(default_factory=dict)
     # Literal environment variables (limits, tunables).
     env: dict[str, str] = field(default_factory=dict)
+    # Extra layers beyond the shared `creative` and `deps` ones, by name (layers/<name>/requirements.txt).
+    layers: tuple[str, ...] = ()
     memory_mb: int = 512
     timeout_s: int = 10
     handler: str = "handler.lambda_handler"
@@ -92,6 +96,14 @@ class FunctionSpec:
     def code_dir(self) -> Path:
         return FUNCTIONS_DIR / self.name
 
+
+# Select and retraining must run the same racer: retraining scores policies as select would run them.
+RACER_ENV = {
+    "RACER_PRIOR_STRENGTH": "20",
+    "RACER_EXPLORATION_FLOOR": "0.05",
+    "RACER_HALF_LIFE_HOURS": "72",
+    "RACER_SEGMENT_BY": "",
+}
 
 FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec(
@@ -139,13 +151,40 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             Access("creatives_table", ("dynamodb:Query", "dynamodb:UpdateItem")),
             Access("impressions_table", ("dynamodb:PutItem",)),
             Access("uploads_bucket", OBJECT_READ, UPLOAD_PREFIX),  # signs image URLs
+            Access("model_registry_table", ("dynamodb:GetItem",)),  # the active CTR model's pointer
+            Access("assets_bucket", ("s3:GetObject",), MODELS_PREFIX),
         ),
         resource_env={
             "CREATIVES_TABLE": "creatives_table",
             "IMPRESSIONS_TABLE": "impressions_table",
+            "MODEL_REGISTRY_TABLE": "model_registry_table",
+            "ASSETS_BUCKET": "assets_bucket",
         },
+        env=RACER_ENV,
         memory_mb=1024,
         timeout_s=5,
+    ),
+    FunctionSpec(
+        name="retrain_ctr",
+        capability="retraining",
+        description="Trains a challenger CTR model hourly; promotes it only if it beats the champion off-policy.",
+        triggers=(ScheduleTrigger(expression="rate(1 hour)"),),
+        access=(
+            Access("impressions_table", ("dynamodb:Scan",)),
+            Access("creatives_table", ("dynamodb:Query", "dynamodb:Scan")),
+            Access("model_registry_table", ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query")),
+            Access("assets_bucket", ("s3:GetObject", "s3:PutObject"), MODELS_PREFIX),
+        ),
+        resource_env={
+            "CREATIVES_TABLE": "creatives_table",
+            "IMPRESSIONS_TABLE": "impressions_table",
+            "MODEL_REGISTRY_TABLE": "model_registry_table",
+            "ASSETS_BUCKET": "assets_bucket",
+        },
+        env=RACER_ENV,
+        layers=("training",),
+        memory_mb=2048,
+        timeout_s=900,
     ),
     FunctionSpec(
         name="feedback",

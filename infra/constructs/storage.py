@@ -29,6 +29,7 @@ class TableDesign:
     partition_key: str
     indexes: tuple[IndexDesign, ...] = ()
     ttl_attribute: str | None = None
+    sort_key: str | None = None
 
 
 # The key schema the domain repositories rely on. All keys are strings.
@@ -58,6 +59,13 @@ TABLE_DESIGNS: tuple[TableDesign, ...] = (
         ttl_attribute="expires_at",
     ),
     TableDesign(
+        resource="model_registry_table",
+        construct_id="ModelRegistryTable",
+        # record = "active" (the promoted model's pointer) or "run#<started_at>" (a retraining report).
+        partition_key="model_name",
+        sort_key="record",
+    ),
+    TableDesign(
         resource="idempotency_table",
         construct_id="IdempotencyTable",
         # Powertools idempotency's DynamoDBPersistenceLayer defaults.
@@ -76,7 +84,7 @@ class StoredTable:
 
 
 class Storage(Construct):
-    """The uploads and assets buckets (with a bucket for their access logs) and the four tables."""
+    """The uploads and assets buckets (with a bucket for their access logs) and the tables."""
 
     def __init__(self, scope: Construct, construct_id: str) -> None:
         super().__init__(scope, construct_id)
@@ -120,6 +128,7 @@ class Storage(Construct):
             self,
             design.construct_id,
             partition_key=dynamodb.Attribute(name=design.partition_key, type=STRING),
+            sort_key=dynamodb.Attribute(name=design.sort_key, type=STRING) if design.sort_key else None,
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True

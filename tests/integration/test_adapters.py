@@ -87,8 +87,7 @@ def impression(**overrides) -> Impression:
         user_id="u",
         candidate_count=2,
         propensity=0.5,
-        propensity_stderr=0.01,
-        policy_version="ts-beta-v1",
+        policy_version="racer-v1",
         created_at=NOW,
         expires_at=2_000_000_000,
     )

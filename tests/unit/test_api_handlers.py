@@ -6,10 +6,17 @@ import numpy as np
 import pytest
 from creative.operator import OperatorService
 from creative.racing.service import FeedbackService, RacingService
-from creative.racing.thompson import ThompsonSampler
+from creative.racing.contextual import ContextualRacer
+from creative.racing.registry import ActiveModel
 
 from tests.conftest import load_event, load_handler
-from tests.fakes import FakeCreativeRepository, FakeImpressionLog, FakeMaterialRepository, FakeObjectStore
+from tests.fakes import (
+    FakeCreativeRepository,
+    FakeImpressionLog,
+    FakeMaterialRepository,
+    FakeModelRegistry,
+    FakeObjectStore,
+)
 from tests.unit.test_racing import creative
 
 
@@ -18,13 +25,20 @@ def world():
     creatives = FakeCreativeRepository()
     creatives.put_new([creative(1), creative(2)])
     log = FakeImpressionLog(creatives)
-    sampler = ThompsonSampler(draws=100)
+    racing = RacingService(
+        creatives,
+        log,
+        FakeObjectStore(),
+        ActiveModel(FakeModelRegistry()),
+        ContextualRacer(),
+        np.random.default_rng(0),
+    )
     return {
         "creatives": creatives,
         "log": log,
-        "racing": RacingService(creatives, log, FakeObjectStore(), sampler, np.random.default_rng(0)),
+        "racing": racing,
         "feedback": FeedbackService(log),
-        "operator": OperatorService(FakeMaterialRepository(), creatives, FakeObjectStore(), sampler),
+        "operator": OperatorService(FakeMaterialRepository(), creatives, FakeObjectStore()),
     }
 
 
@@ -40,7 +54,7 @@ def call(function: str, event: dict, service, ctx) -> tuple[int, dict]:
 def test_select_then_click_then_stats(world, lambda_context):
     status, chosen = call("select", load_event("api_select.json"), world["racing"], lambda_context)
     assert status == 200 and chosen["creative"]["creative_id"] in {"cr_1", "cr_2"}
-    assert 0 < chosen["propensity"] <= 1 and chosen["policy_version"] == "ts-beta-v1"
+    assert 0 < chosen["propensity"] <= 1 and chosen["policy_version"] == "racer-v1"
     click = with_body(
         load_event("api_feedback.json"), {"impression_id": chosen["impression_id"], "event": "click"}
     )

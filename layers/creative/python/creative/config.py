@@ -9,6 +9,7 @@ from typing import Any, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from creative.admission.limits import AdmissionLimits
+from creative.racing.contextual import RacerConfig
 
 
 class _EnvConfig(BaseModel):
@@ -44,12 +45,44 @@ class CompositionConfig(_EnvConfig):
     max_creatives_per_business_line: int = Field(default=100, gt=0, alias="MAX_CREATIVES_PER_BUSINESS_LINE")
 
 
-class SelectConfig(_EnvConfig):
+class RacerSettings(_EnvConfig):
+    """The racer's tunables; select and retraining must agree on them, so both read the same names."""
+
+    prior_strength: float = Field(default=20.0, gt=0, alias="RACER_PRIOR_STRENGTH")
+    exploration_floor: float = Field(default=0.05, ge=0, le=1, alias="RACER_EXPLORATION_FLOOR")
+    half_life_hours: float = Field(default=72.0, gt=0, alias="RACER_HALF_LIFE_HOURS")
+    segment_by: str = Field(default="", alias="RACER_SEGMENT_BY")  # comma-separated user features
+
+    def racer_config(self) -> RacerConfig:
+        return RacerConfig(
+            prior_strength=self.prior_strength,
+            exploration_floor=self.exploration_floor,
+            half_life_hours=self.half_life_hours,
+            segment_by=tuple(n.strip() for n in self.segment_by.split(",") if n.strip()),
+        )
+
+
+class SelectConfig(RacerSettings):
     creatives_table: str = Field(alias="CREATIVES_TABLE")
     impressions_table: str = Field(alias="IMPRESSIONS_TABLE")
+    model_registry_table: str = Field(alias="MODEL_REGISTRY_TABLE")
+    assets_bucket: str = Field(alias="ASSETS_BUCKET")
     max_candidates: int = Field(default=100, gt=0, alias="MAX_CANDIDATES")
-    propensity_draws: int = Field(default=1000, gt=0, alias="PROPENSITY_DRAWS")
     impression_ttl_days: int = Field(default=30, gt=0, alias="IMPRESSION_TTL_DAYS")
+    model_refresh_seconds: float = Field(default=60.0, ge=0, alias="MODEL_REFRESH_SECONDS")
+
+
+class RetrainingConfig(RacerSettings):
+    creatives_table: str = Field(alias="CREATIVES_TABLE")
+    impressions_table: str = Field(alias="IMPRESSIONS_TABLE")
+    model_registry_table: str = Field(alias="MODEL_REGISTRY_TABLE")
+    assets_bucket: str = Field(alias="ASSETS_BUCKET")
+    window_days: float = Field(default=14.0, gt=0, alias="RETRAIN_WINDOW_DAYS")
+    holdout_hours: float = Field(default=24.0, gt=0, alias="RETRAIN_HOLDOUT_HOURS")
+    min_training_rows: int = Field(default=2000, gt=0, alias="RETRAIN_MIN_ROWS")
+    min_training_clicks: int = Field(default=50, gt=0, alias="RETRAIN_MIN_CLICKS")
+    min_holdout_rows: int = Field(default=500, gt=0, alias="RETRAIN_MIN_HOLDOUT_ROWS")
+    min_win_probability: float = Field(default=0.8, gt=0, lt=1, alias="RETRAIN_MIN_WIN_PROBABILITY")
 
 
 class FeedbackConfig(_EnvConfig):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from enum import StrEnum
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class CreativeStatus(StrEnum):
@@ -24,10 +24,14 @@ class Creative(BaseModel):
     # The admitted version: re-uploading the same key must not change what a creative shows.
     image_version_id: str | None = None
     headline: str
+    tags: list[str] = Field(default_factory=list)
     status: CreativeStatus = CreativeStatus.ACTIVE
-    # Bandit state: impressions served and clicks received (Beta-Bernoulli arm).
+    # All-time impressions served and clicks received (reporting).
     impressions: int = 0
     clicks: int = 0
+    # The racer's arms: time-weighted impressions and clicks per "<segment>@<epoch>" (see racing.decay).
+    arm_impressions: dict[str, float] = Field(default_factory=dict)
+    arm_clicks: dict[str, float] = Field(default_factory=dict)
     created_at: str
     updated_at: str
 

@@ -28,8 +28,15 @@ class Impression(BaseModel):
     user_features: dict[FeatureName, FeatureValue] = Field(default_factory=dict)
     candidate_count: int
     propensity: float
-    propensity_stderr: float
     policy_version: str
+    # The racer's arm this impression counted on and the time weight it added (clicks add the same).
+    arm_key: str | None = None
+    arm_weight: float = 1.0
+    segment: str | None = None
+    prior_ctr: float | None = None  # the CTR model's prediction for the chosen creative
+    model_version: str | None = None
+    # What the policy chose among: off-policy evaluation recomputes other policies' choices over it.
+    candidate_ids: list[str] = Field(default_factory=list)
     created_at: str
     expires_at: int  # epoch seconds; DynamoDB TTL removes the row some time after this
     clicked_at: str | None = None

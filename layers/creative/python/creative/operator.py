@@ -6,9 +6,9 @@ from pydantic import BaseModel, Field
 
 from creative.creatives import Creative, CreativeStatus
 from creative.errors import NotFound
+from creative.impressions import BetaPosterior
 from creative.materials import Material, MaterialStatus
 from creative.ports import CreativeRepository, MaterialRepository, ObjectStore
-from creative.racing.thompson import ThompsonSampler
 
 
 class MaterialPage(BaseModel):
@@ -52,14 +52,12 @@ class OperatorService:
         materials: MaterialRepository,
         creatives: CreativeRepository,
         images: ObjectStore,
-        sampler: ThompsonSampler,
         *,
         image_url_ttl_s: int = 3600,
     ):
         self._materials = materials
         self._creatives = creatives
         self._images = images
-        self._sampler = sampler
         self._image_url_ttl_s = image_url_ttl_s
 
     def list_materials(
@@ -101,7 +99,7 @@ class OperatorService:
         return self.stats(creative)
 
     def stats(self, creative: Creative) -> CreativeStats:
-        posterior = self._sampler.posterior(creative.impressions, creative.clicks)
+        posterior = BetaPosterior.of(creative.impressions, creative.clicks)
         return CreativeStats(
             creative_id=creative.creative_id,
             business_line=creative.business_line,

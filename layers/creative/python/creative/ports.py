@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
@@ -73,3 +73,36 @@ class ImpressionLog(Protocol):
 
         Raises NotFound for an unknown or expired impression (or a creative that is gone).
         """
+
+    def since(self, start: str) -> Iterator[Impression]:
+        """Every stored impression created at or after `start` (ISO-8601), in no particular order."""
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """One stored model artifact: where it is and the hash it must have."""
+
+    name: str
+    version: str
+    key: str
+    sha256: str
+    bytes: int
+
+
+class ModelRegistry(Protocol):
+    def active(self, name: str) -> ModelRef | None:
+        """The model currently promoted under `name`, if any."""
+
+    def read(self, ref: ModelRef) -> bytes:
+        """The artifact's bytes; raises CorruptModel when they do not match the recorded hash."""
+
+    def store(self, name: str, version: str, artifact: bytes) -> ModelRef: ...
+
+    def promote(self, ref: ModelRef, *, replacing: ModelRef | None, report: dict) -> bool:
+        """Points `name` at `ref` only if it still points at `replacing`; False when it moved meanwhile."""
+
+    def record_run(self, name: str, report: dict) -> None:
+        """Keeps a retraining run's report, keyed by its start: a retried run keeps the first report."""
+
+    def runs(self, name: str, limit: int = 20) -> list[dict]:
+        """The latest retraining reports, newest first."""

@@ -15,6 +15,7 @@ import numpy as np
 from botocore.config import Config
 
 from creative.adapters.dynamodb import DynamoCreativeRepository, DynamoImpressionLog, DynamoMaterialRepository
+from creative.adapters.model_registry import DynamoModelRegistry
 from creative.adapters.s3 import S3ObjectStore
 from creative.admission.service import Admission
 from creative.config import (
@@ -22,11 +23,14 @@ from creative.config import (
     CompositionConfig,
     FeedbackConfig,
     OperatorConfig,
+    RetrainingConfig,
     SelectConfig,
 )
 from creative.operator import OperatorService
+from creative.racing.contextual import ContextualRacer
+from creative.racing.registry import ActiveModel
+from creative.racing.retraining import RetrainingRules, RetrainingService
 from creative.racing.service import FeedbackService, RacingService
-from creative.racing.thompson import ThompsonSampler
 
 # API paths fail fast; the SDK's standard retry mode backs off on throttling.
 _API_CLIENT = Config(connect_timeout=2, read_timeout=3, retries={"mode": "standard", "max_attempts": 3})
@@ -71,11 +75,14 @@ def composition() -> tuple[DynamoMaterialRepository, DynamoCreativeRepository, C
 def racing() -> RacingService:
     config = SelectConfig.from_env()
     dynamodb = _client("dynamodb", _API_CLIENT)
+    s3 = _client("s3", _API_CLIENT)
+    registry = DynamoModelRegistry(dynamodb, config.model_registry_table, s3, config.assets_bucket)
     return RacingService(
         DynamoCreativeRepository(dynamodb, config.creatives_table),
         DynamoImpressionLog(dynamodb, config.impressions_table, config.creatives_table),
-        S3ObjectStore(_client("s3", _API_CLIENT)),
-        ThompsonSampler(draws=config.propensity_draws),
+        S3ObjectStore(s3),
+        ActiveModel(registry, refresh_s=config.model_refresh_seconds),
+        ContextualRacer(config.racer_config()),
         np.random.default_rng(),
         max_candidates=config.max_candidates,
         impression_ttl=timedelta(days=config.impression_ttl_days),
@@ -100,7 +107,32 @@ def operator() -> OperatorService:
         DynamoMaterialRepository(dynamodb, config.materials_table),
         DynamoCreativeRepository(dynamodb, config.creatives_table),
         S3ObjectStore(_client("s3", _API_CLIENT)),
-        ThompsonSampler(),
+    )
+
+
+@cache
+def retraining() -> RetrainingService:
+    """Imports LightGBM (through training): only the retraining function's package carries it."""
+    from creative.racing.training import train_ctr_model
+
+    config = RetrainingConfig.from_env()
+    dynamodb = _client("dynamodb", _BATCH_CLIENT)
+    return RetrainingService(
+        DynamoImpressionLog(dynamodb, config.impressions_table, config.creatives_table),
+        DynamoCreativeRepository(dynamodb, config.creatives_table),
+        DynamoModelRegistry(
+            dynamodb, config.model_registry_table, _client("s3", _BATCH_CLIENT), config.assets_bucket
+        ),
+        ContextualRacer(config.racer_config()),
+        RetrainingRules(
+            window=timedelta(days=config.window_days),
+            holdout=timedelta(hours=config.holdout_hours),
+            min_training_rows=config.min_training_rows,
+            min_training_clicks=config.min_training_clicks,
+            min_holdout_rows=config.min_holdout_rows,
+            min_win_probability=config.min_win_probability,
+        ),
+        train_ctr_model,
     )
 
 

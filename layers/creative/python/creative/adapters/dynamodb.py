@@ -287,6 +287,20 @@ class DynamoMaterialRepository(_Table):
         )
 
 
+_ARM_IMPRESSIONS, _ARM_CLICKS = "n:", "c:"
+
+
+def _creative(document: dict[str, Any]) -> Creative:
+    """Arm counters are top-level attributes ("n:<arm>", "c:<arm>") so that ADD can create them."""
+    document["arm_impressions"] = {
+        k[len(_ARM_IMPRESSIONS) :]: float(v) for k, v in document.items() if k.startswith(_ARM_IMPRESSIONS)
+    }
+    document["arm_clicks"] = {
+        k[len(_ARM_CLICKS) :]: float(v) for k, v in document.items() if k.startswith(_ARM_CLICKS)
+    }
+    return Creative.model_validate(document)
+
+
 class DynamoCreativeRepository(_Table):
     def for_business_line(self, business_line: str) -> list[Creative]:
         documents = self._all(
@@ -295,10 +309,15 @@ class DynamoCreativeRepository(_Table):
             KeyConditionExpression="business_line = :bl",
             ExpressionAttributeValues=to_item({":bl": business_line}),
         )
-        return [Creative.model_validate(d) for d in documents]
+        return [_creative(d) for d in documents]
 
     def put_new(self, creatives: Sequence[Creative]) -> int:
-        return sum(self._put_if_absent(c.model_dump(mode="json"), "creative_id") for c in creatives)
+        return sum(
+            self._put_if_absent(
+                c.model_dump(mode="json", exclude={"arm_impressions", "arm_clicks"}), "creative_id"
+            )
+            for c in creatives
+        )
 
     def set_status(self, creative_id: str, status: CreativeStatus, updated_at: str) -> Creative | None:
         try:
@@ -316,7 +335,7 @@ class DynamoCreativeRepository(_Table):
             if _is_condition_failure(exc):
                 return None
             raise
-        return Creative.model_validate(from_item(response["Attributes"]))
+        return _creative(from_item(response["Attributes"]))
 
     def list(self, *, business_line: str | None, limit: int, next_token: str | None) -> Page[Creative]:
         if business_line:
@@ -330,7 +349,7 @@ class DynamoCreativeRepository(_Table):
             )
         else:
             items, token = self._page("scan", limit, next_token)
-        return Page(items=[Creative.model_validate(i) for i in items], next_token=token)
+        return Page(items=[_creative(i) for i in items], next_token=token)
 
 
 class DynamoImpressionLog:
@@ -346,14 +365,19 @@ class DynamoImpressionLog:
         self._creatives = creatives_table
         self._sleep = sleep
 
-    def _count_on_arm(self, creative_id: str, counter: str) -> dict[str, Any]:
-        return {
+    def _count_on_arm(self, impression: Impression, counter: str, arm_prefix: str) -> dict[str, Any]:
+        update: dict[str, Any] = {
             "TableName": self._creatives,
-            "Key": to_item({"creative_id": creative_id}),
+            "Key": to_item({"creative_id": impression.creative_id}),
             "UpdateExpression": f"ADD {counter} :one",
             "ConditionExpression": "attribute_exists(creative_id)",
             "ExpressionAttributeValues": to_item({":one": 1}),
         }
+        if impression.arm_key:
+            update["UpdateExpression"] += ", #arm :weight"
+            update["ExpressionAttributeNames"] = {"#arm": arm_prefix + impression.arm_key}
+            update["ExpressionAttributeValues"] = to_item({":one": 1, ":weight": impression.arm_weight})
+        return update
 
     def record(self, impression: Impression) -> None:
         """Counts the impression on its arm, then logs it: two single-item writes, not a transaction.
@@ -364,7 +388,7 @@ class DynamoImpressionLog:
         """
         try:
             with translated_errors():
-                self._client.update_item(**self._count_on_arm(impression.creative_id, "impressions"))
+                self._client.update_item(**self._count_on_arm(impression, "impressions", _ARM_IMPRESSIONS))
         except ClientError as exc:
             if _is_condition_failure(exc):
                 raise Conflict(
@@ -412,7 +436,7 @@ class DynamoImpressionLog:
                 self._client.transact_write_items(
                     TransactItems=[
                         {"Update": mark},
-                        {"Update": self._count_on_arm(impression.creative_id, "clicks")},
+                        {"Update": self._count_on_arm(impression, "clicks", _ARM_CLICKS)},
                     ]
                 )
         except ClientError as exc:
@@ -421,6 +445,16 @@ class DynamoImpressionLog:
             reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
             return (reasons + ["None", "None"])[:2]
         return None
+
+    def since(self, start: str) -> Iterator[Impression]:
+        # A scan: retraining runs hourly over a TTL-bounded table, and needs every row of the window.
+        documents = _scan_all(
+            self._client,
+            TableName=self._impressions,
+            FilterExpression="created_at >= :start",
+            ExpressionAttributeValues=to_item({":start": start}),
+        )
+        return (Impression.model_validate(d) for d in documents)
 
     def _read(self, impression_id: str) -> Impression | None:
         with translated_errors():
@@ -434,3 +468,13 @@ class DynamoImpressionLog:
 
 def _cancelled(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") == "TransactionCanceledException"
+
+
+def _scan_all(client: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
+    while True:
+        with translated_errors():
+            response = client.scan(**kwargs)
+        yield from (from_item(i) for i in response.get("Items", []))
+        if "LastEvaluatedKey" not in response:
+            return
+        kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]

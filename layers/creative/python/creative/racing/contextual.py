@@ -132,7 +132,12 @@ def thompson_probabilities(alpha: np.ndarray, beta: np.ndarray, grid_points: int
     edges = _grid_edges(mean, sd, low, high, grid_points)
     width = np.diff(edges)
     mid = edges[:-1] + 0.5 * width
-    log_norm = np.array([math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) for a, b in zip(alpha, beta)])
+    log_norm = np.array(
+        [
+            math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
+            for a, b in zip(alpha.tolist(), beta.tolist(), strict=True)
+        ]
+    )
     log_pdf = (alpha - 1.0)[:, None] * np.log(mid) + (beta - 1.0)[:, None] * np.log1p(-mid)
     mass = np.exp(log_pdf + log_norm[:, None]) * width
     narrow = sd < 3.0 * width.max()

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from pydantic import BaseModel
 
-from creative.creatives import Creative
 from creative.clock import parse_iso
+from creative.creatives import Creative
 
 UserFeatures = Mapping[str, bool | int | float | str]
 

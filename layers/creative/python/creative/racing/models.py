@@ -37,11 +37,10 @@ class CreativeElements(BaseModel):
 class SelectResponse(BaseModel):
     impression_id: str
     creative: CreativeElements
-    propensity: float = Field(
-        description="Probability with which this creative was chosen (Monte Carlo estimate)."
-    )
-    propensity_stderr: float
+    propensity: float = Field(description="The exact probability with which this creative was chosen.")
     policy_version: str
+    model_version: str = Field(description="The CTR model whose prediction was the prior.")
+    predicted_ctr: float = Field(description="That model's predicted CTR for this user and creative.")
     candidates: int
 
 

@@ -12,6 +12,8 @@ from creative.creatives import Creative, CreativeStatus
 from creative.errors import NotFound
 from creative.impressions import Impression
 from creative.ports import CreativeRepository, ImpressionLog, ObjectStore
+from creative.racing.contextual import POLICY_VERSION, ContextualRacer, segment_of
+from creative.racing.features import CreativeFeatures
 from creative.racing.models import (
     CreativeElements,
     FeedbackRequest,
@@ -19,7 +21,7 @@ from creative.racing.models import (
     SelectRequest,
     SelectResponse,
 )
-from creative.racing.thompson import POLICY_VERSION, ArmState, ThompsonSampler
+from creative.racing.registry import ActiveModel
 
 
 class RacingService:
@@ -28,7 +30,8 @@ class RacingService:
         creatives: CreativeRepository,
         impressions: ImpressionLog,
         images: ObjectStore,
-        sampler: ThompsonSampler,
+        models: ActiveModel,
+        racer: ContextualRacer,
         rng: np.random.Generator,
         *,
         max_candidates: int = 100,
@@ -38,17 +41,28 @@ class RacingService:
         self._creatives = creatives
         self._impressions = impressions
         self._images = images
-        self._sampler = sampler
+        self._models = models
+        self._racer = racer
         self._rng = rng
         self._max_candidates = max_candidates
         self._impression_ttl = impression_ttl
         self._image_url_ttl_s = image_url_ttl_s
+        self._features: dict[tuple[str, str], CreativeFeatures] = {}
 
     def candidates(self, business_line: str) -> list[Creative]:
         active = [
             c for c in self._creatives.for_business_line(business_line) if c.status is CreativeStatus.ACTIVE
         ]
         return sorted(active, key=lambda c: c.created_at, reverse=True)[: self._max_candidates]
+
+    def _creative_features(self, creative: Creative) -> CreativeFeatures:
+        key = (creative.creative_id, creative.updated_at)
+        features = self._features.get(key)
+        if features is None:
+            if len(self._features) > 10_000:
+                self._features.clear()
+            features = self._features[key] = CreativeFeatures.of(creative)
+        return features
 
     def select(self, request: SelectRequest, now: datetime) -> SelectResponse:
         candidates = self.candidates(request.business_line)
@@ -57,21 +71,32 @@ class RacingService:
                 f"business line '{request.business_line}' has no active creatives",
                 code="no_active_creatives",
             )
-        choice = self._sampler.choose(
-            [ArmState(c.creative_id, c.impressions, c.clicks) for c in candidates], self._rng
-        )
-        creative = candidates[choice.index]
+        at = now.timestamp()
+        model = self._models.current(at)
+        user = request.user.features
+        prior = model.predict(user, [self._creative_features(c) for c in candidates], at)
+        clock = self._racer.clock
+        segment = segment_of(user, self._racer.config.segment_by)
+        impressions = np.array([clock.decayed(c.arm_impressions, segment, at) for c in candidates])
+        clicks = np.array([clock.decayed(c.arm_clicks, segment, at) for c in candidates])
+        decision = self._racer.choose(prior, impressions, clicks, self._rng)
+        creative = candidates[decision.index]
         impression = Impression(
             impression_id="imp_" + uuid.uuid4().hex,
             creative_id=creative.creative_id,
             business_line=request.business_line,
             placement=request.placement,
             user_id=request.user.id,
-            user_features=request.user.features,
+            user_features=user,
             candidate_count=len(candidates),
-            propensity=choice.propensity,
-            propensity_stderr=choice.propensity_stderr,
+            propensity=decision.propensity,
             policy_version=POLICY_VERSION,
+            arm_key=clock.key(segment, at),
+            arm_weight=clock.weight(at),
+            segment=segment,
+            prior_ctr=float(prior[decision.index]),
+            model_version=model.version,
+            candidate_ids=[c.creative_id for c in candidates],
             created_at=iso(now),
             expires_at=int((now + self._impression_ttl).timestamp()),
         )
@@ -90,9 +115,10 @@ class RacingService:
                 image_material_id=creative.image_material_id,
                 copy_material_id=creative.copy_material_id,
             ),
-            propensity=choice.propensity,
-            propensity_stderr=choice.propensity_stderr,
+            propensity=decision.propensity,
             policy_version=POLICY_VERSION,
+            model_version=model.version,
+            predicted_ctr=float(prior[decision.index]),
             candidates=len(candidates),
         )
 

@@ -1,0 +1,170 @@
+"""In-memory implementations of the domain's ports.
+
+Unit tests use them instead of AWS, and the evaluation simulator runs the very racing services select and
+retraining run, over these instead of DynamoDB and S3.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Sequence
+
+from creative.creatives import Creative, CreativeStatus
+from creative.errors import CorruptModel, NotFound
+from creative.impressions import ClickOutcome, Impression
+from creative.materials import Material, MaterialStatus
+from creative.ports import ModelRef, Page
+
+
+class InMemoryObjectStore:
+    def __init__(self, objects: dict[tuple[str, str], bytes] | None = None):
+        self.objects = dict(objects or {})
+        self.reads: list[tuple[str, str]] = []
+
+    def read(self, bucket: str, key: str, version_id: str | None, max_bytes: int) -> bytes | None:
+        self.reads.append((bucket, key))
+        data = self.objects.get((bucket, key))
+        if data is not None and len(data) > max_bytes:
+            raise ValueError("over the cap")
+        return data
+
+    def exists(self, bucket: str, key: str, version_id: str | None) -> bool:
+        return (bucket, key) in self.objects
+
+    def presigned_url(self, bucket: str, key: str, version_id: str | None, expires_s: int) -> str:
+        return f"https://{bucket}.example/{key}?expires={expires_s}"
+
+
+def _page(items: list, limit: int, next_token: str | None) -> Page:
+    start = int(next_token or 0)
+    end = start + limit
+    return Page(items=items[start:end], next_token=str(end) if end < len(items) else None)
+
+
+class InMemoryMaterialRepository:
+    def __init__(self):
+        self.items: dict[str, Material] = {}
+        self.claims: dict[tuple[str, str], str] = {}
+
+    def get(self, material_id: str) -> Material | None:
+        return self.items.get(material_id)
+
+    def put_new(self, material: Material) -> bool:
+        if material.material_id in self.items:
+            return False
+        self.items[material.material_id] = material.model_copy(deep=True)
+        return True
+
+    def claim_content(self, business_line: str, content_hash: str, material_id: str) -> str:
+        return self.claims.setdefault((business_line, content_hash), material_id)
+
+    def list(self, *, business_line, status, limit, next_token, content_hash=None) -> Page[Material]:
+        items = [
+            m
+            for m in self.items.values()
+            if (business_line is None or m.business_line == business_line)
+            and (status is None or m.status == status)
+            and (content_hash is None or m.content_hash == content_hash)
+        ]
+        return _page(items, limit, next_token)
+
+    def admitted(self, business_line: str) -> list[Material]:
+        return [
+            m
+            for m in self.items.values()
+            if m.business_line == business_line and m.status is MaterialStatus.ADMITTED
+        ]
+
+    def business_lines(self) -> list[str]:
+        return sorted({m.business_line for m in self.items.values() if m.status is MaterialStatus.ADMITTED})
+
+
+class InMemoryCreativeRepository:
+    def __init__(self):
+        self.items: dict[str, Creative] = {}
+
+    def for_business_line(self, business_line: str) -> list[Creative]:
+        return [c for c in self.items.values() if c.business_line == business_line]
+
+    def put_new(self, creatives: Sequence[Creative]) -> int:
+        new = [c for c in creatives if c.creative_id not in self.items]
+        for c in new:
+            self.items[c.creative_id] = c.model_copy(deep=True)
+        return len(new)
+
+    def set_status(self, creative_id: str, status: CreativeStatus, updated_at: str) -> Creative | None:
+        creative = self.items.get(creative_id)
+        if creative is None:
+            return None
+        creative.status, creative.updated_at = status, updated_at
+        return creative
+
+    def list(self, *, business_line, limit, next_token) -> Page[Creative]:
+        items = [c for c in self.items.values() if business_line is None or c.business_line == business_line]
+        return _page(items, limit, next_token)
+
+
+class InMemoryImpressionLog:
+    def __init__(self, creatives: InMemoryCreativeRepository):
+        self.creatives = creatives
+        self.items: dict[str, Impression] = {}
+
+    def record(self, impression: Impression) -> None:
+        creative = self.creatives.items[impression.creative_id]
+        creative.impressions += 1
+        if impression.arm_key:
+            arms = creative.arm_impressions
+            arms[impression.arm_key] = arms.get(impression.arm_key, 0.0) + impression.arm_weight
+        self.items[impression.impression_id] = impression
+
+    def record_click(self, impression_id: str, clicked_at: str, now_epoch: int) -> ClickOutcome:
+        impression = self.items.get(impression_id)
+        if impression is None or impression.expires_at <= now_epoch:
+            raise NotFound("unknown or expired")
+        if impression.clicked_at:
+            return ClickOutcome(impression, counted=False)
+        impression.clicked_at = clicked_at
+        creative = self.creatives.items[impression.creative_id]
+        creative.clicks += 1
+        if impression.arm_key:
+            arms = creative.arm_clicks
+            arms[impression.arm_key] = arms.get(impression.arm_key, 0.0) + impression.arm_weight
+        return ClickOutcome(impression, counted=True)
+
+    def since(self, start: str) -> Iterator[Impression]:
+        # ISO-8601 UTC strings of one format sort as time does.
+        return iter([i for i in self.items.values() if i.created_at >= start])
+
+
+class InMemoryModelRegistry:
+    def __init__(self):
+        self.artifacts: dict[str, bytes] = {}
+        self.pointers: dict[str, ModelRef] = {}
+        self.reports: dict[tuple[str, str], dict] = {}
+
+    def active(self, name: str) -> ModelRef | None:
+        return self.pointers.get(name)
+
+    def read(self, ref: ModelRef) -> bytes:
+        data = self.artifacts[ref.key]
+        if hashlib.sha256(data).hexdigest() != ref.sha256:
+            raise CorruptModel(f"{ref.key} does not match its recorded sha256")
+        return data
+
+    def store(self, name: str, version: str, artifact: bytes) -> ModelRef:
+        key = f"models/{name}/{version}.onnx"
+        self.artifacts[key] = bytes(artifact)
+        return ModelRef(name, version, key, hashlib.sha256(artifact).hexdigest(), len(artifact))
+
+    def promote(self, ref: ModelRef, *, replacing: ModelRef | None, report: dict) -> bool:
+        if self.pointers.get(ref.name) != replacing:
+            return False
+        self.pointers[ref.name] = ref
+        return True
+
+    def record_run(self, name: str, report: dict) -> None:
+        self.reports.setdefault((name, report["started_at"]), report)
+
+    def runs(self, name: str, limit: int = 20) -> list[dict]:
+        mine = sorted((k[1], r) for k, r in self.reports.items() if k[0] == name)
+        return [r for _, r in reversed(mine)][:limit]

@@ -1,0 +1,288 @@
+"""Scheduled retraining: train a challenger CTR model on logged impressions, promote it only if it wins.
+
+The challenger and the champion are compared as policies, not as classifiers: each model's prior policy
+(the racer's choice probabilities with that model as prior and no arm evidence) is evaluated off-policy on
+a held-out recent window of the log, with the propensities the live racer recorded. The challenger is
+promoted only when the paired bootstrap says it beats the champion with the configured probability. Too
+little data, a failed evaluation or an artifact that does not load back exactly leaves the champion in place.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+import numpy as np
+from pydantic import BaseModel
+
+from creative.clock import iso, parse_iso, utc_now
+from creative.creatives import Creative
+from creative.errors import CorruptModel
+from creative.impressions import Impression
+from creative.ports import CreativeRepository, ImpressionLog, ModelRef, ModelRegistry
+from creative.racing import ope
+from creative.racing.contextual import ContextualRacer
+from creative.racing.ctr import ConstantCtrModel, CtrModel, OnnxCtrModel
+from creative.racing.features import CreativeFeatures, LoggedImpression
+from creative.racing.registry import CTR_MODEL
+
+if TYPE_CHECKING:  # training imports lightgbm; only the retraining function's wiring passes it in
+    from creative.racing.training import TrainedCtrModel
+
+logger = logging.getLogger(__name__)
+
+
+class RetrainingOutcome(StrEnum):
+    PROMOTED = "promoted"
+    CHAMPION_KEPT = "champion_kept"  # the challenger did not win
+    ALREADY_ACTIVE = "already_active"  # the same data trained the model that is already live
+    INSUFFICIENT_DATA = "insufficient_data"
+    EVALUATION_FAILED = "evaluation_failed"
+    CORRUPT_ARTIFACT = "corrupt_artifact"
+    PROMOTION_RACED = "promotion_raced"  # another run moved the pointer first
+
+
+class RetrainingReport(BaseModel):
+    outcome: RetrainingOutcome
+    reason: str
+    started_at: str
+    finished_at: str
+    champion_version: str | None = None
+    challenger_version: str | None = None
+    training_rows: int = 0
+    training_clicks: int = 0
+    holdout_rows: int = 0
+    holdout_clicks: int = 0
+    method: str = "dr"
+    champion_value: float | None = None
+    challenger_value: float | None = None
+    win_probability: float | None = None
+    metrics: dict[str, float] = {}
+
+
+@dataclass(frozen=True)
+class RetrainingRules:
+    window: timedelta = timedelta(days=14)
+    holdout: timedelta = timedelta(hours=24)
+    # Impressions younger than this may still get their click: they are left out of both sets.
+    attribution_delay: timedelta = timedelta(hours=1)
+    min_training_rows: int = 2000
+    min_training_clicks: int = 50
+    min_holdout_rows: int = 500
+    max_holdout_rows: int = 20_000
+    min_win_probability: float = 0.8
+    bootstrap_resamples: int = 500
+
+
+Trainer = Callable[[Sequence[LoggedImpression]], "TrainedCtrModel"]
+
+
+class RetrainingService:
+    def __init__(
+        self,
+        impressions: ImpressionLog,
+        creatives: CreativeRepository,
+        registry: ModelRegistry,
+        racer: ContextualRacer,
+        rules: RetrainingRules,
+        trainer: Trainer,
+        *,
+        seed: int = 0,
+    ):
+        self._impressions = impressions
+        self._creatives = creatives
+        self._registry = registry
+        self._racer = racer
+        self._rules = rules
+        self._train = trainer
+        self._seed = seed
+
+    def run(self, now: datetime) -> RetrainingReport:
+        started = iso(now)
+        report = self._run(now, started)
+        report.finished_at = iso(utc_now())
+        self._registry.record_run(CTR_MODEL, report.model_dump(mode="json"))
+        logger.info("retraining %s: %s", report.outcome, report.reason)
+        return report
+
+    def _run(self, now: datetime, started: str) -> RetrainingReport:
+        rules = self._rules
+        features = {c.creative_id: CreativeFeatures.of(c) for c in _all_creatives(self._creatives)}
+        settled = (now - rules.attribution_delay).timestamp()
+        cutoff = (now - rules.holdout).timestamp()
+        logged = [
+            i
+            for i in self._impressions.since(iso(now - rules.window))
+            if i.creative_id in features and parse_iso(i.created_at).timestamp() < settled
+        ]
+        training = [_row(i, features) for i in logged if parse_iso(i.created_at).timestamp() < cutoff]
+        holdout = [
+            i for i in logged if parse_iso(i.created_at).timestamp() >= cutoff and _replayable(i, features)
+        ]
+        holdout = holdout[-rules.max_holdout_rows :]
+        clicks = sum(r.clicked for r in training)
+        report = RetrainingReport(
+            outcome=RetrainingOutcome.INSUFFICIENT_DATA,
+            reason="",
+            started_at=started,
+            finished_at=started,
+            training_rows=len(training),
+            training_clicks=clicks,
+            holdout_rows=len(holdout),
+            holdout_clicks=sum(i.clicked_at is not None for i in holdout),
+        )
+        if len(training) < rules.min_training_rows or clicks < rules.min_training_clicks:
+            report.reason = (
+                f"{len(training)} training rows with {clicks} clicks; need {rules.min_training_rows} rows "
+                f"and {rules.min_training_clicks} clicks"
+            )
+            return report
+        if len(holdout) < rules.min_holdout_rows:
+            report.reason = f"{len(holdout)} held-out impressions; need {rules.min_holdout_rows}"
+            return report
+        return self._challenge(report, training, holdout, features)
+
+    def _challenge(
+        self,
+        report: RetrainingReport,
+        training: list[LoggedImpression],
+        holdout: list[Impression],
+        features: dict[str, CreativeFeatures],
+    ) -> RetrainingReport:
+        champion_ref = self._registry.active(CTR_MODEL)
+        trained = self._train(training)
+        report.challenger_version = trained.version
+        report.champion_version = champion_ref.version if champion_ref else None
+        report.metrics = dict(trained.metrics)
+        if champion_ref is not None and champion_ref.version == trained.version:
+            report.outcome, report.reason = RetrainingOutcome.ALREADY_ACTIVE, "the champion is this model"
+            return report
+        try:
+            challenger_ref = self._registry.store(CTR_MODEL, trained.version, trained.artifact)
+            challenger = _load_exactly(
+                self._registry, challenger_ref, trained.scorer(), holdout[:50], features
+            )
+            champion = OnnxCtrModel(self._registry.read(champion_ref)) if champion_ref else ConstantCtrModel()
+        except CorruptModel as exc:
+            report.outcome, report.reason = RetrainingOutcome.CORRUPT_ARTIFACT, str(exc)
+            return report
+        try:
+            self._evaluate(report, champion, challenger, holdout, features)
+        except (ValueError, FloatingPointError) as exc:
+            report.outcome, report.reason = RetrainingOutcome.EVALUATION_FAILED, str(exc)
+            return report
+        if report.win_probability < self._rules.min_win_probability:
+            report.outcome = RetrainingOutcome.CHAMPION_KEPT
+            report.reason = (
+                f"challenger beats the champion with probability {report.win_probability:.2f}; "
+                f"promotion needs {self._rules.min_win_probability:.2f}"
+            )
+            return report
+        if not self._registry.promote(
+            challenger_ref, replacing=champion_ref, report=report.model_dump(mode="json")
+        ):
+            report.outcome, report.reason = (
+                RetrainingOutcome.PROMOTION_RACED,
+                "the active model changed meanwhile",
+            )
+            return report
+        report.outcome = RetrainingOutcome.PROMOTED
+        report.reason = f"challenger wins with probability {report.win_probability:.2f}"
+        return report
+
+    def _evaluate(
+        self,
+        report: RetrainingReport,
+        champion: CtrModel,
+        challenger: CtrModel,
+        holdout: list[Impression],
+        features: dict[str, CreativeFeatures],
+    ) -> None:
+        log, champion_dist, champion_q = self._policy_on_log(champion, holdout, features)
+        _, challenger_dist, challenger_q = self._policy_on_log(challenger, holdout, features)
+        # One reward model for both, so neither policy is scored by its own optimism.
+        q_hat = 0.5 * (champion_q + challenger_q)
+        champion_value, challenger_value, win = ope.improvement_probability(
+            log,
+            champion_dist,
+            challenger_dist,
+            q_hat,
+            method="dr",
+            n_boot=self._rules.bootstrap_resamples,
+            rng=np.random.default_rng(self._seed),
+        )
+        report.champion_value, report.challenger_value, report.win_probability = (
+            champion_value,
+            challenger_value,
+            win,
+        )
+
+    def _policy_on_log(
+        self, model: CtrModel, holdout: list[Impression], features: dict[str, CreativeFeatures]
+    ) -> tuple[ope.BanditLog, np.ndarray, np.ndarray]:
+        """The model's prior policy on every held-out context, padded to the largest candidate set."""
+        width = max(len(i.candidate_ids) for i in holdout)
+        dist = np.zeros((len(holdout), width))
+        q_hat = np.zeros((len(holdout), width))
+        actions = np.empty(len(holdout), dtype=np.int64)
+        for row, impression in enumerate(holdout):
+            candidates = [features[c] for c in impression.candidate_ids]
+            at = parse_iso(impression.created_at).timestamp()
+            prior = model.predict(impression.user_features, candidates, at)
+            k = len(candidates)
+            dist[row, :k] = self._racer.probabilities(prior, np.zeros(k), np.zeros(k))
+            q_hat[row, :k] = prior
+            actions[row] = impression.candidate_ids.index(impression.creative_id)
+        log = ope.BanditLog(
+            actions=actions,
+            rewards=np.array([i.clicked_at is not None for i in holdout], dtype=np.float64),
+            propensities=np.array([i.propensity for i in holdout]),
+        )
+        return log, dist, q_hat
+
+
+def _all_creatives(repository: CreativeRepository) -> list[Creative]:
+    creatives, token = [], None
+    while True:
+        page = repository.list(business_line=None, limit=500, next_token=token)
+        creatives.extend(page.items)
+        if not (token := page.next_token):
+            return creatives
+
+
+def _row(impression: Impression, features: dict[str, CreativeFeatures]) -> LoggedImpression:
+    return LoggedImpression(
+        user=impression.user_features,
+        creative=features[impression.creative_id],
+        shown_at=parse_iso(impression.created_at).timestamp(),
+        clicked=impression.clicked_at is not None,
+        propensity=impression.propensity,
+    )
+
+
+def _replayable(impression: Impression, features: dict[str, CreativeFeatures]) -> bool:
+    """Off-policy evaluation needs the whole candidate set the live racer chose from."""
+    ids = impression.candidate_ids
+    return bool(ids) and impression.creative_id in ids and all(c in features for c in ids)
+
+
+def _load_exactly(
+    registry: ModelRegistry,
+    ref: ModelRef,
+    trained: CtrModel,
+    sample: list[Impression],
+    features: dict[str, CreativeFeatures],
+) -> CtrModel:
+    """Reads the stored artifact back through the registry (hash checked) and checks it scores alike."""
+    loaded = OnnxCtrModel(registry.read(ref))
+    for impression in sample:
+        candidates = [features[c] for c in impression.candidate_ids]
+        at = parse_iso(impression.created_at).timestamp()
+        expected = trained.predict(impression.user_features, candidates, at)
+        if not np.allclose(loaded.predict(impression.user_features, candidates, at), expected, atol=1e-6):
+            raise CorruptModel(f"the stored artifact {ref.key} scores differently from the trained model")
+    return loaded
