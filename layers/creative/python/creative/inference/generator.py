@@ -54,6 +54,7 @@ class LoopGuard:
         return None
 
 
+DEFAULT_LOOP_GUARD = LoopGuard()
 NO_LOOP_GUARD = LoopGuard(max_period=0)
 
 
@@ -105,7 +106,9 @@ class Generator:
         return self.tokenizer.encode(text).tolist()
 
     def decode(self, token_ids: Sequence[int]) -> str:
-        return self.tokenizer.decode(np.array([t for t in token_ids if t not in self.eos_token_ids], np.int32))
+        return self.tokenizer.decode(
+            np.array([t for t in token_ids if t not in self.eos_token_ids], np.int32)
+        )
 
     def generate(
         self,
@@ -118,7 +121,7 @@ class Generator:
         repetition_penalty: float = 1.0,
         stop: Sequence[str] = (),
         seed: int | None = None,
-        loop_guard: LoopGuard = LoopGuard(),  # noqa: B008  (frozen, so sharing the default is safe)
+        loop_guard: LoopGuard = DEFAULT_LOOP_GUARD,
     ) -> Generation:
         if max_tokens < 1:
             raise ValueError("max_tokens must be at least 1")
