@@ -64,6 +64,9 @@ def train_ctr_model(
         zipmap=False,
         target_opset=15,
     )
+    # The converter names the graph with a random UUID; a fixed name makes the same data give the same
+    # artifact, so a retried retraining run recognises the model it already promoted.
+    onnx_model.graph.name = "ctr"
     digest = hashlib.sha256(onnx_model.SerializeToString()).hexdigest()[:12]
     version = f"ctr-{digest}"
     for key, value in ((SPEC_KEY, spec.model_dump_json()), (VERSION_KEY, version)):

@@ -1,0 +1,209 @@
+"""Retraining: a challenger is promoted only when it beats the champion off-policy, and never broken."""
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+from creative.creatives import Creative
+from creative.errors import CorruptModel
+from creative.racing.contextual import ContextualRacer, RacerConfig
+from creative.racing.ctr import OnnxCtrModel
+from creative.racing.features import CreativeFeatures
+from creative.racing.models import FeedbackRequest, SelectRequest, UserContext
+from creative.racing.registry import CTR_MODEL, ActiveModel
+from creative.racing.retraining import RetrainingOutcome, RetrainingRules, RetrainingService
+from creative.racing.service import FeedbackService, RacingService
+from creative.racing.training import train_ctr_model
+
+from tests.fakes import FakeCreativeRepository, FakeImpressionLog, FakeModelRegistry, FakeObjectStore
+
+START = datetime(2026, 11, 20, tzinfo=UTC)
+NOW = START + timedelta(days=3)
+CATEGORIES = ("shoes", "bags", "watches", "coats")
+RULES = RetrainingRules(
+    window=timedelta(days=7),
+    holdout=timedelta(hours=24),
+    min_training_rows=1000,
+    min_training_clicks=30,
+    min_holdout_rows=300,
+    bootstrap_resamples=300,
+)
+
+
+def catalogue() -> list[Creative]:
+    return [
+        Creative(
+            creative_id=f"cr_{i}",
+            business_line="fashion",
+            category=CATEGORIES[i % 4],
+            image_material_id=f"img_{i}",
+            copy_material_id=f"copy_{i}",
+            image_bucket="b",
+            image_key=f"uploads/fashion/{i}.png",
+            headline=f"Headline {i}",
+            created_at="2026-11-19T00:00:00.000000Z",
+            updated_at="2026-11-19T00:00:00.000000Z",
+        )
+        for i in range(8)
+    ]
+
+
+def true_ctr(gender: str, category: str, *, informative: bool) -> float:
+    """Women click shoes and bags, men watches and coats: only a contextual model can see it."""
+    if not informative:
+        return 0.05
+    return 0.12 if (gender == "f") == (category in ("shoes", "bags")) else 0.02
+
+
+def logged_world(*, informative: bool = True, requests: int = 4000, seed: int = 5):
+    """Three days of traffic served by the live racer (constant prior) with clicks from `true_ctr`."""
+    creatives = FakeCreativeRepository()
+    creatives.put_new(catalogue())
+    log = FakeImpressionLog(creatives)
+    registry = FakeModelRegistry()
+    racing = RacingService(
+        creatives,
+        log,
+        FakeObjectStore(),
+        ActiveModel(registry),
+        ContextualRacer(RacerConfig(exploration_floor=0.2)),
+        np.random.default_rng(seed),
+    )
+    feedback = FeedbackService(log)
+    rng = np.random.default_rng(seed + 1)
+    for n in range(requests):
+        at = START + timedelta(seconds=n * (3 * 86400 - 7200) / requests)
+        gender = "f" if rng.random() < 0.5 else "m"
+        request = SelectRequest(
+            business_line="fashion",
+            placement="feed",
+            user=UserContext(id=f"u{n % 500}", features={"gender": gender}),
+        )
+        served = racing.select(request, at)
+        category = creatives.items[served.creative.creative_id].category
+        if rng.random() < true_ctr(gender, category, informative=informative):
+            feedback.record(FeedbackRequest(impression_id=served.impression_id, event="click"), at)
+    return creatives, log, registry
+
+
+def retraining(creatives, log, registry, rules: RetrainingRules = RULES) -> RetrainingService:
+    return RetrainingService(
+        creatives=creatives,
+        impressions=log,
+        registry=registry,
+        racer=ContextualRacer(),
+        rules=rules,
+        trainer=train_ctr_model,
+    )
+
+
+@pytest.fixture(scope="module")
+def informative_world():
+    return logged_world(informative=True)
+
+
+def test_a_challenger_that_learns_the_context_is_promoted(informative_world):
+    creatives, log, _ = informative_world
+    registry = FakeModelRegistry()
+    # When retraining runs with no champion (the live policy is the constant prior)
+    report = retraining(creatives, log, registry).run(NOW)
+    # Then the challenger wins off-policy and the pointer moves to it
+    assert report.outcome is RetrainingOutcome.PROMOTED, report.reason
+    assert report.challenger_value > report.champion_value and report.win_probability >= 0.8
+    active = registry.active(CTR_MODEL)
+    assert active.version == report.challenger_version
+    # And the promoted model predicts the interaction it was trained on
+    model = OnnxCtrModel(registry.read(active))
+    shoes = CreativeFeatures.of(creatives.items["cr_0"])
+    watches = CreativeFeatures.of(creatives.items["cr_2"])
+    women = model.predict({"gender": "f"}, [shoes, watches], NOW.timestamp())
+    men = model.predict({"gender": "m"}, [shoes, watches], NOW.timestamp())
+    assert women[0] > women[1] and men[1] > men[0]
+    assert registry.runs(CTR_MODEL)[0]["outcome"] == "promoted"
+
+
+def test_the_same_run_twice_changes_nothing_the_second_time(informative_world):
+    creatives, log, _ = informative_world
+    registry = FakeModelRegistry()
+    first = retraining(creatives, log, registry).run(NOW)
+    # When the same scheduled event is delivered again
+    second = retraining(creatives, log, registry).run(NOW)
+    # Then the same data trains the same model, which is already live, and the first report is kept
+    assert first.outcome is RetrainingOutcome.PROMOTED
+    assert second.outcome is RetrainingOutcome.ALREADY_ACTIVE
+    assert registry.active(CTR_MODEL).version == first.challenger_version
+    assert [r["outcome"] for r in registry.runs(CTR_MODEL)] == ["promoted"]
+
+
+def test_a_challenger_that_cannot_beat_the_champion_is_not_promoted():
+    # Given logs in which no feature predicts clicks
+    creatives, log, registry = logged_world(informative=False, requests=3000, seed=9)
+    # When retraining runs
+    report = retraining(creatives, log, registry).run(NOW)
+    # Then the champion (here: the constant prior) stays
+    assert report.outcome is RetrainingOutcome.CHAMPION_KEPT, report.reason
+    assert registry.active(CTR_MODEL) is None
+
+
+def test_too_little_data_leaves_the_champion_in_place(informative_world):
+    creatives, log, _ = informative_world
+    registry = FakeModelRegistry()
+    strict = RetrainingRules(min_training_rows=1_000_000)
+    report = retraining(creatives, log, registry, strict).run(NOW)
+    assert report.outcome is RetrainingOutcome.INSUFFICIENT_DATA
+    assert "need 1000000 rows" in report.reason and registry.active(CTR_MODEL) is None
+
+
+class CorruptingRegistry(FakeModelRegistry):
+    """Stores a flipped byte: what a truncated upload or bit rot would leave behind."""
+
+    def store(self, name, version, artifact):
+        ref = super().store(name, version, artifact)
+        data = bytearray(self.artifacts[ref.key])
+        data[len(data) // 2] ^= 0xFF
+        self.artifacts[ref.key] = bytes(data)
+        return ref
+
+
+def test_a_corrupt_artifact_is_never_promoted(informative_world):
+    creatives, log, _ = informative_world
+    registry = CorruptingRegistry()
+    report = retraining(creatives, log, registry).run(NOW)
+    assert report.outcome is RetrainingOutcome.CORRUPT_ARTIFACT
+    assert "sha256" in report.reason and registry.active(CTR_MODEL) is None
+
+
+class RacedRegistry(FakeModelRegistry):
+    """Another run promotes its model between this run's read of the champion and its own promotion."""
+
+    def promote(self, ref, *, replacing, report):
+        self.pointers[ref.name] = type(ref)(ref.name, "other", "models/ctr/other.onnx", "0" * 64, 1)
+        return super().promote(ref, replacing=replacing, report=report)
+
+
+def test_a_promotion_that_lost_a_race_does_not_overwrite_the_winner(informative_world):
+    creatives, log, _ = informative_world
+    registry = RacedRegistry()
+    report = retraining(creatives, log, registry).run(NOW)
+    assert report.outcome is RetrainingOutcome.PROMOTION_RACED
+    assert registry.active(CTR_MODEL).version == "other"
+
+
+def test_select_keeps_its_model_when_a_promoted_artifact_is_corrupt(informative_world):
+    # Given select following a registry whose promoted artifact fails its hash
+    creatives, log, _ = informative_world
+    registry = FakeModelRegistry()
+    retraining(creatives, log, registry).run(NOW)
+    active = registry.active(CTR_MODEL)
+    registry.artifacts[active.key] = registry.artifacts[active.key][:-10]
+    models = ActiveModel(registry, refresh_s=0)
+    # When it refreshes
+    model = models.current(NOW.timestamp())
+    # Then it keeps serving the constant prior instead of failing, and does not retry the bad artifact
+    assert model.version == "constant"
+    assert models.current(NOW.timestamp() + 1).version == "constant"
+
+
+def test_the_onnx_export_refuses_an_artifact_that_does_not_load():
+    with pytest.raises(CorruptModel):
+        OnnxCtrModel(b"not an onnx model")
