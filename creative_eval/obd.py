@@ -543,7 +543,12 @@ def compare_policies(
     dists, facts = target_policies(campaign, train_on, evaluate_on, seed, rng)
     labels = {"campaign": campaign.name, "train_on": train_on, "evaluate_on": evaluate_on}
     rows = [
-        _estimate_row(estimate(method, log, dist, q_hat, n_boot=n_boot, rng=rng), policy=name, **labels)
+        _estimate_row(
+            estimate(method, log, dist, q_hat, n_boot=n_boot, rng=rng),
+            policy=name,
+            **labels,
+            **weight_diagnostics(log, dist),
+        )
         for name, dist in dists.items()
         for method in METHODS
     ]
@@ -551,9 +556,18 @@ def compare_policies(
     rows.append(_estimate_row(bts_logged, policy="bts_logged", **labels))
     # The paired champion is the logged BTS itself on BTS logs, and its reconstruction on random logs.
     champion = None if evaluate_on == "bts" else dists["bts_prior"]
+    # One seed for both ratios: the same resamples, so P(beats 1.2x) <= P(beats) holds exactly.
+    paired_seed = int(rng.integers(2**31))
     paired = {
         ratio: improvement_probability(
-            log, champion, dists["racer"], q_hat, method="dr", n_boot=n_boot, rng=rng, min_ratio=ratio
+            log,
+            champion,
+            dists["racer"],
+            q_hat,
+            method="dr",
+            n_boot=n_boot,
+            rng=np.random.default_rng(paired_seed),
+            min_ratio=ratio,
         )
         for ratio in (1.0, TARGET_RATIO)
     }
@@ -573,6 +587,16 @@ def compare_policies(
         "racer": facts,
     }
     return rows, comparison
+
+
+def weight_diagnostics(log: BanditLog, dist: np.ndarray) -> dict:
+    """How much of the log a policy's estimate really rests on: Kish's effective sample size and the
+    largest importance weight. A handful of effective rows means the estimate is a few impressions."""
+    weights = dist[np.arange(log.n), log.actions] / log.propensities
+    return {
+        "effective_rows": float(weights.sum() ** 2 / np.sum(weights**2)),
+        "max_weight": float(weights.max()),
+    }
 
 
 def data_summary(campaign: Campaign) -> list[dict]:
