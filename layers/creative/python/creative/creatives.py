@@ -32,6 +32,8 @@ class Creative(BaseModel):
     # The racer's arms: time-weighted impressions and clicks per "<segment>@<epoch>" (see racing.decay).
     arm_impressions: dict[str, float] = Field(default_factory=dict)
     arm_clicks: dict[str, float] = Field(default_factory=dict)
+    # ... and the clicks the CTR model expected from those impressions (sum of its predictions).
+    arm_expected: dict[str, float] = Field(default_factory=dict)
     created_at: str
     updated_at: str
 

@@ -38,6 +38,12 @@ class Impression(BaseModel):
     # What the policy chose among: off-policy evaluation recomputes other policies' choices over it.
     candidate_ids: list[str] = Field(default_factory=list)
     created_at: str
+
+    @property
+    def expected_weight(self) -> float:
+        """What this impression adds to its arm's expected clicks: its time weight x the predicted CTR."""
+        return self.arm_weight * (self.prior_ctr or 0.0)
+
     expires_at: int  # epoch seconds; DynamoDB TTL removes the row some time after this
     clicked_at: str | None = None
 

@@ -287,7 +287,7 @@ class DynamoMaterialRepository(_Table):
         )
 
 
-_ARM_IMPRESSIONS, _ARM_CLICKS = "n:", "c:"
+_ARM_IMPRESSIONS, _ARM_CLICKS, _ARM_EXPECTED = "n:", "c:", "e:"
 
 
 def _creative(document: dict[str, Any]) -> Creative:
@@ -297,6 +297,9 @@ def _creative(document: dict[str, Any]) -> Creative:
     }
     document["arm_clicks"] = {
         k[len(_ARM_CLICKS) :]: float(v) for k, v in document.items() if k.startswith(_ARM_CLICKS)
+    }
+    document["arm_expected"] = {
+        k[len(_ARM_EXPECTED) :]: float(v) for k, v in document.items() if k.startswith(_ARM_EXPECTED)
     }
     return Creative.model_validate(document)
 
@@ -314,7 +317,8 @@ class DynamoCreativeRepository(_Table):
     def put_new(self, creatives: Sequence[Creative]) -> int:
         return sum(
             self._put_if_absent(
-                c.model_dump(mode="json", exclude={"arm_impressions", "arm_clicks"}), "creative_id"
+                c.model_dump(mode="json", exclude={"arm_impressions", "arm_clicks", "arm_expected"}),
+                "creative_id",
             )
             for c in creatives
         )
@@ -375,8 +379,14 @@ class DynamoImpressionLog:
         }
         if impression.arm_key:
             update["UpdateExpression"] += ", #arm :weight"
-            update["ExpressionAttributeNames"] = {"#arm": arm_prefix + impression.arm_key}
-            update["ExpressionAttributeValues"] = to_item({":one": 1, ":weight": impression.arm_weight})
+            names = {"#arm": arm_prefix + impression.arm_key}
+            values = {":one": 1, ":weight": impression.arm_weight}
+            if arm_prefix == _ARM_IMPRESSIONS:  # an impression also adds the clicks the model expected
+                update["UpdateExpression"] += ", #expected :expected"
+                names["#expected"] = _ARM_EXPECTED + impression.arm_key
+                values[":expected"] = impression.expected_weight
+            update["ExpressionAttributeNames"] = names
+            update["ExpressionAttributeValues"] = to_item(values)
         return update
 
     def record(self, impression: Impression) -> None:

@@ -115,6 +115,8 @@ class InMemoryImpressionLog:
         if impression.arm_key:
             arms = creative.arm_impressions
             arms[impression.arm_key] = arms.get(impression.arm_key, 0.0) + impression.arm_weight
+            expected = creative.arm_expected
+            expected[impression.arm_key] = expected.get(impression.arm_key, 0.0) + impression.expected_weight
         self.items[impression.impression_id] = impression
 
     def record_click(self, impression_id: str, clicked_at: str, now_epoch: int) -> ClickOutcome:

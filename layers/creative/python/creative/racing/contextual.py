@@ -1,9 +1,15 @@
 """The racer: Thompson sampling over (creative, segment) arms whose prior is the CTR model's prediction.
 
-Each arm's posterior is Beta(m*p + c, m*(1-p) + n - c): p is the model's CTR for this user and creative,
-m (`prior_strength`) says how many impressions that prediction is worth, and n, c are the arm's
-time-decayed impressions and clicks in the user's segment. A new creative therefore starts at its
-predicted CTR and moves to its observed CTR as evidence arrives.
+Each arm's posterior is Beta(m*p + c', m*(1-p) + n - c'): p is the model's CTR for this user and creative,
+m (`prior_strength`) says how many impressions that prediction is worth, and n is the arm's time-decayed
+impressions in the user's segment. A new creative therefore starts at its predicted CTR and moves to its
+observed CTR as evidence arrives.
+
+c' is the arm's decayed clicks c rescaled to this user: c * p / (e / n), where e is the sum of the model's
+predictions over those same impressions. With a constant model c' = c (plain counts). With a contextual
+model, an arm whose clicks came from users the model rates highly is not credited at that rate for a user
+it rates low: the evidence corrects the model arm by arm (observed / expected) instead of washing out the
+user-level prediction once a few hundred impressions have accrued.
 
 Thompson sampling picks each arm with the probability that it is the best under the posterior. Rather
 than drawing one sample per arm and logging a Monte-Carlo guess at that probability, the racer computes
@@ -180,27 +186,47 @@ class ContextualRacer:
         self.clock = ArmClock(self.config.half_life_hours * 3600.0)
 
     def posterior(
-        self, prior_ctr: np.ndarray, impressions: np.ndarray, clicks: np.ndarray
+        self,
+        prior_ctr: np.ndarray,
+        impressions: np.ndarray,
+        clicks: np.ndarray,
+        expected_clicks: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         m = self.config.prior_strength
         p = np.clip(np.asarray(prior_ctr, dtype=np.float64), _MIN_CTR, 1.0 - _MIN_CTR)
         n = np.maximum(np.asarray(impressions, dtype=np.float64), 0.0)
         c = np.clip(np.asarray(clicks, dtype=np.float64), 0.0, n)
+        if expected_clicks is not None:
+            e = np.asarray(expected_clicks, dtype=np.float64)
+            scale = np.divide(p * n, e, out=np.ones_like(p), where=e > 1e-12)
+            c = np.minimum(c * scale, n)
         return m * p + c, m * (1.0 - p) + (n - c)
 
-    def probabilities(self, prior_ctr: np.ndarray, impressions: np.ndarray, clicks: np.ndarray) -> np.ndarray:
+    def probabilities(
+        self,
+        prior_ctr: np.ndarray,
+        impressions: np.ndarray,
+        clicks: np.ndarray,
+        expected_clicks: np.ndarray | None = None,
+    ) -> np.ndarray:
         """The full action distribution: Thompson probabilities mixed with the exploration floor."""
-        alpha, beta = self.posterior(prior_ctr, impressions, clicks)
+        alpha, beta = self.posterior(prior_ctr, impressions, clicks, expected_clicks)
         thompson = thompson_probabilities(alpha, beta, self.config.grid_points)
         floor = self.config.exploration_floor
         return (1.0 - floor) * thompson + floor / len(thompson)
 
     def choose(
-        self, prior_ctr: np.ndarray, impressions: np.ndarray, clicks: np.ndarray, rng: np.random.Generator
+        self,
+        prior_ctr: np.ndarray,
+        impressions: np.ndarray,
+        clicks: np.ndarray,
+        rng: np.random.Generator,
+        *,
+        expected_clicks: np.ndarray | None = None,
     ) -> Decision:
         if len(prior_ctr) == 0:
             raise ValueError("no candidates to choose from")
-        probabilities = self.probabilities(prior_ctr, impressions, clicks)
+        probabilities = self.probabilities(prior_ctr, impressions, clicks, expected_clicks)
         index = int(np.searchsorted(np.cumsum(probabilities), rng.random() * probabilities.sum()))
         index = min(index, len(probabilities) - 1)
         return Decision(index=index, propensity=float(probabilities[index]))

@@ -1,8 +1,10 @@
 """Scheduled retraining: train a challenger CTR model on logged impressions, promote it only if it wins.
 
 The challenger and the champion are compared as policies, not as classifiers: each model's prior policy
-(the racer's choice probabilities with that model as prior and no arm evidence) is evaluated off-policy on
-a held-out recent window of the log, with the propensities the live racer recorded. The challenger is
+(the racer's choice probabilities with that model as a confident prior, `evaluation_strength` pseudo-
+impressions, and no arm evidence) is evaluated off-policy on a held-out recent window of the log, with the
+propensities the live racer recorded. The confident prior makes the policy follow the model's ranking;
+with the live prior strength (20) both policies would be near-uniform and indistinguishable. The challenger is
 promoted only when the paired bootstrap says it beats the champion with the configured probability. Too
 little data, a failed evaluation or an artifact that does not load back exactly leaves the champion in place.
 """
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -76,6 +78,7 @@ class RetrainingRules:
     max_holdout_rows: int = 20_000
     min_win_probability: float = 0.8
     bootstrap_resamples: int = 500
+    evaluation_strength: float = 200.0
 
 
 Trainer = Callable[[Sequence[LoggedImpression]], "TrainedCtrModel"]
@@ -96,7 +99,7 @@ class RetrainingService:
         self._impressions = impressions
         self._creatives = creatives
         self._registry = registry
-        self._racer = racer
+        self._judge = ContextualRacer(replace(racer.config, prior_strength=rules.evaluation_strength))
         self._rules = rules
         self._train = trainer
         self._seed = seed
@@ -234,7 +237,7 @@ class RetrainingService:
             at = parse_iso(impression.created_at).timestamp()
             prior = model.predict(impression.user_features, candidates, at)
             k = len(candidates)
-            dist[row, :k] = self._racer.probabilities(prior, np.zeros(k), np.zeros(k))
+            dist[row, :k] = self._judge.probabilities(prior, np.zeros(k), np.zeros(k))
             q_hat[row, :k] = prior
             actions[row] = impression.candidate_ids.index(impression.creative_id)
         log = ope.BanditLog(

@@ -79,7 +79,8 @@ class RacingService:
         segment = segment_of(user, self._racer.config.segment_by)
         impressions = np.array([clock.decayed(c.arm_impressions, segment, at) for c in candidates])
         clicks = np.array([clock.decayed(c.arm_clicks, segment, at) for c in candidates])
-        decision = self._racer.choose(prior, impressions, clicks, self._rng)
+        expected = np.array([clock.decayed(c.arm_expected, segment, at) for c in candidates])
+        decision = self._racer.choose(prior, impressions, clicks, self._rng, expected_clicks=expected)
         creative = candidates[decision.index]
         impression = Impression(
             impression_id="imp_" + uuid.uuid4().hex,
