@@ -42,6 +42,7 @@ GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 PRECISION = "int8"
 BUILDER_OPTIONS = ("block_size=16",)
 REFERENCE_TOKENS = 16
+TOP_CANDIDATES = 5  # transformers' best tokens and logits kept per step, to tell near-ties from errors
 
 # Files the builder writes that serving needs (onnxruntime-genai reads all of them from one directory).
 SERVING_FILES = (
@@ -139,8 +140,8 @@ def export_huggingface_checkpoint(hf_dir: Path) -> dict:
 
 
 def greedy_reference(model, tokenizer) -> dict:
-    """transformers' first greedy tokens for each reference chat, with the chat template applied, and the
-    top-1/top-2 logit margin at each step (how close to a tie each choice was)."""
+    """transformers' first greedy tokens for each reference chat, with the chat template applied, and its
+    best few tokens and their logits at each step (how close to a tie each choice was)."""
     import torch
 
     cases = []
@@ -157,7 +158,7 @@ def greedy_reference(model, tokenizer) -> dict:
                 pad_token_id=tokenizer.eos_token_id,
             )
         tokens = output.sequences[0, prompt_ids.shape[1] :].tolist()
-        top2 = [step[0].topk(2) for step in output.scores]
+        top = [step[0].topk(TOP_CANDIDATES) for step in output.scores]
         cases.append(
             {
                 "messages": messages,
@@ -165,8 +166,8 @@ def greedy_reference(model, tokenizer) -> dict:
                 "prompt_ids": prompt_ids[0].tolist(),
                 "tokens": tokens,
                 "text": tokenizer.decode(tokens),
-                "top2_tokens": [step.indices.tolist() for step in top2],
-                "top2_margins": [round(float(step.values[0] - step.values[1]), 4) for step in top2],
+                "top_tokens": [step.indices.tolist() for step in top],
+                "top_logits": [[round(float(value), 4) for value in step.values] for step in top],
             }
         )
     return {
