@@ -636,7 +636,7 @@ def plot(report: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     campaigns = report["config"]["campaigns"]
-    figure, axes = plt.subplots(2, len(campaigns), figsize=(5.2 * len(campaigns), 9), squeeze=False)
+    figure, axes = plt.subplots(2, len(campaigns), figsize=(5.4 * len(campaigns), 10), squeeze=False)
     for column, name in enumerate(campaigns):
         _plot_validation(axes[0][column], [r for r in report["validation"] if r["campaign"] == name], name)
         _plot_results(axes[1][column], [r for r in report["results"] if r["campaign"] == name], name)
@@ -652,7 +652,6 @@ def _plot_validation(axis, rows: list[dict], campaign: str) -> None:
         if not chosen:
             continue
         truth_low, truth_high = chosen[0]["on_policy_ci"]
-        axis.axhspan(offset - 0.4, offset + 0.4, xmin=0, xmax=1, alpha=0.0)
         axis.fill_betweenx([offset - 0.4, offset + 0.4], truth_low, truth_high, color="0.85")
         axis.vlines(chosen[0]["on_policy"], offset - 0.4, offset + 0.4, color="k", lw=1)
         for k, row in enumerate(chosen):
@@ -708,7 +707,7 @@ def _plot_results(axis, rows: list[dict], campaign: str) -> None:
     axis.set_yticks(range(len(names)), [POLICY_LABELS[n] for n in names])
     axis.set_xlabel("DR estimate of CTR per slot, 95% bootstrap CI")
     axis.set_title(f"{campaign}: policies")
-    axis.legend(fontsize=7, loc="lower right")
+    axis.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2)
 
 
 def evaluate_obd(wheel: Path, campaigns: Sequence[str], rows: int | None, n_boot: int, seed: int) -> dict:
