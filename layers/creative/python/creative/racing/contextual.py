@@ -107,6 +107,22 @@ def _normal_cdf(z: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.sign(z) * erf)
 
 
+def _log_gamma(x: np.ndarray) -> np.ndarray:
+    """log Gamma(x) for x > 0: Stirling's series from 8 up (error < 1e-11), math.lgamma below."""
+    out = np.empty_like(x)
+    large = x >= 8.0
+    y = x[large]
+    inv = 1.0 / y
+    out[large] = (
+        (y - 0.5) * np.log(y)
+        - y
+        + 0.5 * math.log(2 * math.pi)
+        + inv * (1 / 12 - inv * inv * (1 / 360 - inv * inv * (1 / 1260 - inv * inv / 1680)))
+    )
+    out[~large] = [math.lgamma(v) for v in x[~large].tolist()]
+    return out
+
+
 def thompson_probabilities(alpha: np.ndarray, beta: np.ndarray, grid_points: int = 128) -> np.ndarray:
     """P(arm i has the largest sample) for independent Beta(alpha_i, beta_i) arms, by quadrature.
 
@@ -128,38 +144,33 @@ def thompson_probabilities(alpha: np.ndarray, beta: np.ndarray, grid_points: int
         out = np.zeros(k)
         out[contending] = thompson_probabilities(alpha[contending], beta[contending], grid_points)
         return out
-    total = alpha + beta
-    mean = alpha / total
-    sd = np.sqrt(alpha * beta / (total * total * (total + 1.0)))
     low = max(0.0, float(np.max(mean - 6.0 * sd)))
     high = min(1.0, float(np.max(mean + 6.0 * sd)))
     if high <= low:
         return np.full(k, 1.0 / k)
     edges = _grid_edges(mean, sd, low, high, grid_points)
     width = np.diff(edges)
-    mid = edges[:-1] + 0.5 * width
-    log_norm = np.array(
-        [
-            math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
-            for a, b in zip(alpha.tolist(), beta.tolist(), strict=True)
-        ]
-    )
-    log_pdf = (alpha - 1.0)[:, None] * np.log(mid) + (beta - 1.0)[:, None] * np.log1p(-mid)
-    mass = np.exp(log_pdf + log_norm[:, None]) * width
     narrow = sd < 3.0 * width.max()
+    mass = np.empty((k, len(width)))
+    below = np.empty(k)
     if narrow.any():
         cdf = _normal_cdf((edges[None, :] - mean[narrow, None]) / sd[narrow, None])
         mass[narrow] = np.diff(cdf, axis=1)
-        below_narrow = cdf[:, 0]
-    below = np.clip(1.0 - mass.sum(axis=1), 0.0, 1.0)  # mass under L (none lies above H)
-    if narrow.any():
-        below[narrow] = below_narrow
+        below[narrow] = cdf[:, 0]
+    wide = ~narrow
+    if wide.any():
+        a, b = alpha[wide], beta[wide]
+        mid = edges[:-1] + 0.5 * width
+        log_pdf = (a - 1.0)[:, None] * np.log(mid) + (b - 1.0)[:, None] * np.log1p(-mid)
+        log_norm = _log_gamma(a + b) - _log_gamma(a) - _log_gamma(b)
+        mass[wide] = np.exp(log_pdf + log_norm[:, None]) * width
+        below[wide] = np.clip(1.0 - mass[wide].sum(axis=1), 0.0, 1.0)  # mass under L (none above H)
     cdf_mid = below[:, None] + np.cumsum(mass, axis=1) - 0.5 * mass
-    # prod over j != i of F_j, as prefix x suffix products: no division, so zeros are harmless.
-    others = np.ones_like(cdf_mid)
-    others[1:] = np.cumprod(cdf_mid[:-1], axis=0)  # rows before i
-    others[:-1] *= np.cumprod(cdf_mid[:0:-1], axis=0)[::-1]  # rows after i
-    wins = np.maximum((mass * others).sum(axis=1), 0.0)
+    # prod over j != i of F_j = (prod over all) / F_i. F_i >= mass_i / 2 at every midpoint, so the ratio
+    # mass_i / F_i is at most 2, and where the full product underflows the term it loses is below 2 x 1e-308.
+    everyone = np.prod(cdf_mid, axis=0)
+    ratio = np.divide(mass, cdf_mid, out=np.zeros_like(mass), where=cdf_mid > 0)
+    wins = np.maximum(ratio @ everyone, 0.0)
     total_wins = wins.sum()
     return wins / total_wins if total_wins > 0 else np.full(k, 1.0 / k)
 
