@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import botocore.session
 import numpy as np
@@ -17,7 +17,6 @@ from botocore.config import Config
 from creative.adapters.dynamodb import DynamoCreativeRepository, DynamoImpressionLog, DynamoMaterialRepository
 from creative.adapters.model_registry import DynamoModelRegistry
 from creative.adapters.s3 import S3ObjectStore
-from creative.admission.service import Admission
 from creative.config import (
     AdmissionConfig,
     CompositionConfig,
@@ -26,11 +25,14 @@ from creative.config import (
     RetrainingConfig,
     SelectConfig,
 )
-from creative.operator import OperatorService
 from creative.racing.contextual import ContextualRacer
 from creative.racing.registry import ActiveModel
-from creative.racing.retraining import RetrainingRules, RetrainingService
 from creative.racing.service import FeedbackService, RacingService
+
+if TYPE_CHECKING:  # each function imports only the services it builds: cold starts pay for nothing else
+    from creative.admission.service import Admission
+    from creative.operator import OperatorService
+    from creative.racing.retraining import RetrainingService
 
 # API paths fail fast; the SDK's standard retry mode backs off on throttling.
 _API_CLIENT = Config(connect_timeout=2, read_timeout=3, retries={"mode": "standard", "max_attempts": 3})
@@ -51,6 +53,8 @@ def _client(service: str, config: Config) -> Any:
 
 @cache
 def admission() -> tuple[Admission, AdmissionConfig]:
+    from creative.admission.service import Admission
+
     config = AdmissionConfig.from_env()
     service = Admission(
         S3ObjectStore(_client("s3", _BATCH_CLIENT)),
@@ -101,6 +105,8 @@ def feedback() -> FeedbackService:
 
 @cache
 def operator() -> OperatorService:
+    from creative.operator import OperatorService
+
     config = OperatorConfig.from_env()
     dynamodb = _client("dynamodb", _API_CLIENT)
     return OperatorService(
@@ -113,6 +119,7 @@ def operator() -> OperatorService:
 @cache
 def retraining() -> RetrainingService:
     """Imports LightGBM (through training): only the retraining function's package carries it."""
+    from creative.racing.retraining import RetrainingRules, RetrainingService
     from creative.racing.training import train_ctr_model
 
     config = RetrainingConfig.from_env()
