@@ -1,8 +1,9 @@
 """Benchmarks for the select path (targets live here, never in tests).
 
-1. Thompson sampling with Monte Carlo propensity among N candidates, in-process, one core.
-2. The select handler end to end in-process against moto (DynamoDB query + transaction + presign).
-3. Cold import of the select handler in a fresh interpreter.
+1. The racer's `choose` among N candidates (quadrature Thompson probabilities, exact propensity), and
+   with the ONNX CTR model scoring the candidates first; in-process, warm, one core.
+2. The select handler end to end in-process against moto (DynamoDB query + writes + presign).
+3. Cold import of the select handler in a fresh interpreter, and the first ONNX model load.
 Writes out/bench/select_latency.json.
 """
 
@@ -16,7 +17,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from creative.racing.thompson import ArmState, ThompsonSampler
+from creative.racing.contextual import ContextualRacer
 
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "out" / "bench"
@@ -32,19 +33,59 @@ def percentiles(samples_ms: list[float]) -> dict[str, float]:
     }
 
 
-def bench_sampler(candidates: int, draws: int, repeats: int = 2000) -> dict:
-    rng = np.random.default_rng(0)
-    arms = [ArmState(f"cr_{i}", int(rng.integers(0, 5000)), 0) for i in range(candidates)]
-    arms = [ArmState(a.arm_id, a.impressions, int(a.impressions * rng.uniform(0.01, 0.08))) for a in arms]
-    sampler = ThompsonSampler(draws=draws)
+def _timed(call, repeats: int) -> dict[str, float]:
     for _ in range(50):
-        sampler.choose(arms, rng)
+        call()
     timings = []
     for _ in range(repeats):
         started = time.perf_counter()
-        sampler.choose(arms, rng)
+        call()
         timings.append((time.perf_counter() - started) * 1000)
-    return {"candidates": candidates, "draws": draws, **percentiles(timings)}
+    return percentiles(timings)
+
+
+def bench_choose(candidates: int, repeats: int = 3000) -> dict:
+    """Warm arms with mixed evidence, as after a few days of traffic."""
+    rng = np.random.default_rng(0)
+    racer = ContextualRacer()
+    prior = rng.uniform(0.01, 0.08, candidates)
+    impressions = rng.integers(0, 5000, candidates).astype(float)
+    clicks = impressions * rng.uniform(0.01, 0.08, candidates)
+    expected = impressions * prior
+    return {
+        "candidates": candidates,
+        **_timed(lambda: racer.choose(prior, impressions, clicks, rng, expected_clicks=expected), repeats),
+    }
+
+
+def bench_score_and_choose(candidates: int = 100, repeats: int = 2000) -> dict:
+    """The ONNX CTR model scores every candidate for the user, then the racer chooses."""
+    from creative.racing.features import CreativeFeatures
+    from creative.racing.training import train_ctr_model
+
+    from tests.unit.test_ctr_model import CREATIVES, rows
+
+    trained = train_ctr_model(rows(6000))
+    model = trained.scorer()
+    pool = [
+        CreativeFeatures(f"cr_{i}", "fashion", c.category, c.tags, c.elements, 0.0)
+        for i, c in zip(range(candidates), CREATIVES * (candidates // len(CREATIVES) + 1), strict=False)
+    ]
+    racer, rng = ContextualRacer(), np.random.default_rng(1)
+    impressions = rng.integers(0, 5000, candidates).astype(float)
+    clicks = impressions * 0.03
+
+    def score_and_choose() -> None:
+        prior = model.predict({"gender": "f", "age": 31}, pool, 7200.0)
+        racer.choose(prior, impressions, clicks, rng, expected_clicks=impressions * prior)
+
+    return {
+        "candidates": candidates,
+        "model_trees": 150,
+        "model_bytes": len(trained.artifact),
+        "score_only": _timed(lambda: model.predict({"gender": "f", "age": 31}, pool, 7200.0), repeats),
+        "score_and_choose": _timed(score_and_choose, repeats),
+    }
 
 
 def bench_cold_import(runs: int = 5) -> dict:
@@ -52,13 +93,22 @@ def bench_cold_import(runs: int = 5) -> dict:
     code = (
         "import os, time, importlib.util; t=time.perf_counter();"
         "os.environ.update(AWS_ACCESS_KEY_ID='t', AWS_SECRET_ACCESS_KEY='t', AWS_DEFAULT_REGION='us-east-1',"
-        " CREATIVES_TABLE='c', IMPRESSIONS_TABLE='i');"
+        " CREATIVES_TABLE='c', IMPRESSIONS_TABLE='i', MODEL_REGISTRY_TABLE='m', ASSETS_BUCKET='a');"
         f"s=importlib.util.spec_from_file_location('h', r'{REPO / 'functions' / 'select' / 'handler.py'}');"
         "m=importlib.util.module_from_spec(s); s.loader.exec_module(m);"
-        "from creative import wiring; wiring.racing(); print((time.perf_counter()-t)*1000)"
+        "from creative import wiring; wiring.racing(); a=(time.perf_counter()-t)*1000;"
+        "import onnxruntime; print(a, (time.perf_counter()-t)*1000 - a)"
     )
-    timings = [float(subprocess.check_output([sys.executable, "-c", code], text=True)) for _ in range(runs)]
-    return {"runs": runs, "median_ms": statistics.median(timings), "max_ms": max(timings)}
+    outputs = [subprocess.check_output([sys.executable, "-c", code], text=True).split() for _ in range(runs)]
+    timings = [float(o[0]) for o in outputs]
+    onnxruntime_ms = [float(o[1]) for o in outputs]
+    return {
+        "runs": runs,
+        "median_ms": statistics.median(timings),
+        "max_ms": max(timings),
+        # Paid at the first model load (lazily), not at import: a function with no promoted model skips it.
+        "onnxruntime_import_median_ms": statistics.median(onnxruntime_ms),
+    }
 
 
 def bench_handler_on_moto(requests: int = 500) -> dict:
@@ -79,6 +129,8 @@ def bench_handler_on_moto(requests: int = 500) -> dict:
         AWS_DEFAULT_REGION="us-east-1",
         CREATIVES_TABLE="creatives",
         IMPRESSIONS_TABLE="impressions",
+        MODEL_REGISTRY_TABLE="model-registry",
+        ASSETS_BUCKET="assets",
     )
     template = json.loads((REPO / "cdk.out" / "CreativeEngine.template.json").read_text())
     with mock_aws():
@@ -86,12 +138,17 @@ def bench_handler_on_moto(requests: int = 500) -> dict:
         for logical_id, resource in template["Resources"].items():
             if resource["Type"] != "AWS::DynamoDB::Table":
                 continue
-            name = (
-                "creatives"
-                if "Creatives" in logical_id
-                else "impressions"
-                if "Impressions" in logical_id
-                else None
+            name = next(
+                (
+                    table
+                    for prefix, table in (
+                        ("Creatives", "creatives"),
+                        ("Impressions", "impressions"),
+                        ("ModelRegistry", "model-registry"),
+                    )
+                    if prefix in logical_id
+                ),
+                None,
             )
             if name:
                 props = resource["Properties"]
@@ -129,7 +186,8 @@ def bench_handler_on_moto(requests: int = 500) -> dict:
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     results = {
-        "sampler": [bench_sampler(n, d) for n, d in ((10, 1000), (100, 1000), (100, 200))],
+        "racer_choose": [bench_choose(n) for n in (10, 100)],
+        "racer_score_and_choose": bench_score_and_choose(),
         "select_cold_import": bench_cold_import(),
         "select_handler_on_moto": bench_handler_on_moto(),
     }
