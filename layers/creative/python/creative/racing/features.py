@@ -75,6 +75,18 @@ def _categorical(value: object) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
+def _snapped(values: np.ndarray) -> np.ndarray:
+    """Numbers rounded to 12 significant bits.
+
+    LightGBM puts split thresholds halfway between neighbouring values, in double precision; ONNX compares in
+    float32. For values with at most 12 significant bits the midpoint needs 13, so it is exact in float32 and
+    both sides of every split agree. Unsnapped, a value can fall between a double threshold and its float32
+    rounding, and the exported model answers differently on it (seen with creative ages in seconds).
+    """
+    mantissa, exponent = np.frexp(values)
+    return np.ldexp(np.round(mantissa * 4096.0) / 4096.0, exponent).astype(np.float32)
+
+
 def _vocabulary(values: Iterable[str], max_size: int, min_count: int) -> list[str]:
     counts = Counter(values)
     frequent = [v for v, n in counts.most_common() if n >= min_count]
@@ -204,8 +216,10 @@ class FeatureEncoder:
             for n in spec.user_categorical
         ] + [float(user[n]) if n in user and _is_numeric(user[n]) else np.nan for n in spec.user_numeric]
         out[:, : self._n_user] = user_columns
+        numeric = slice(len(spec.user_categorical), self._n_user)
+        out[:, numeric] = _snapped(out[:, numeric])
         out[:, self._n_user : self._cross_start] = [self._creative_columns(c) for c in creatives]
-        out[:, self._age_column] = [(now - c.created_at) / 3600.0 for c in creatives]
+        out[:, self._age_column] = _snapped(np.array([(now - c.created_at) / 3600.0 for c in creatives]))
         column = self._cross_start
         for user_name in spec.crossed_user:
             user_value = _categorical(user[user_name]) if user_name in user else None
