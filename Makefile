@@ -36,7 +36,7 @@ models: $(MODELS_VENV)/.installed
 
 # The Lambda dependency layer (Linux aarch64 wheels) and the synthesized template; both cached.
 layers: $(VENV)/.installed
-	$(PY) -m infra.build_deps_layer
+	$(PY) -m infra.build_layers
 
 synth: layers
 	$(PY) -c "from infra.synth import synthesize; print(synthesize())"

@@ -1,7 +1,8 @@
 """What `cdk deploy` does, against moto: bootstrap, publish assets, create the stack, wait for it.
 
-Then fill what moto's CloudFormation skips (cfn_gaps) and resolve the outputs from the template, because
-moto resolves a Ref to a resource it skipped as "None" (an API URL ending in "/None/", for one).
+Then fill what moto's CloudFormation skips (cfn_gaps), do the CDK BucketDeployments moto cannot run
+(bucket_deployments), and resolve the outputs from the template, because moto resolves a Ref to a
+resource it skipped as "None" (an API URL ending in "/None/", for one).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from creative_local import asset_publishing, cfn_gaps
+from creative_local import asset_publishing, bucket_deployments, cfn_gaps
 from creative_local.cloud_assembly import StackArtifact, read_stack_artifact
 from creative_local.deployed_stack import DeployedStack
 from creative_local.intrinsics import UnresolvableIntrinsic, condition_holds, evaluate_condition, resolve
@@ -38,7 +39,12 @@ def deploy(
     placeholders = {"AWS::AccountId": account_id, "AWS::Region": endpoint.region, "AWS::Partition": "aws"}
 
     _bootstrap(endpoint, artifact, placeholders)
-    asset_publishing.publish(artifact.assets, endpoint.client("s3"), placeholders)
+    for_moto, deployments = bucket_deployments.split_off(template)
+    # A BucketDeployment's source zip only feeds its custom resource, which is performed from the asset
+    # directory below: zipping and uploading hundreds of MB of model weights for nothing is skipped.
+    performed_here = {key for deployment in deployments for key in deployment.source_object_keys}
+    published = tuple(asset for asset in artifact.assets if asset.object_key not in performed_here)
+    asset_publishing.publish(published, endpoint.client("s3"), placeholders)
 
     stack = DeployedStack(
         stack_name=stack_name,
@@ -53,13 +59,23 @@ def deploy(
 
     cfn = endpoint.client("cloudformation")
     stack.stack_id = cfn.create_stack(
-        StackName=stack_name, TemplateBody=json.dumps(template), Capabilities=CAPABILITIES
+        StackName=stack_name, TemplateBody=json.dumps(for_moto), Capabilities=CAPABILITIES
     )["StackId"]
     _wait_for_create_complete(cfn, stack_name, timeout_s)
     stack.physical_ids = _physical_ids(cfn, stack_name)
 
     for line in cfn_gaps.fill(stack, endpoint):
         log.info("filled moto gap: %s", line)
+    for deployment in deployments:
+        result = bucket_deployments.perform(deployment, stack, artifact.assets, endpoint.client("s3"))
+        log.info(
+            "%s: %d files uploaded to s3://%s/%s, %d already there",
+            deployment.logical_id,
+            len(result.uploaded),
+            result.bucket,
+            result.prefix,
+            len(result.unchanged),
+        )
     stack.outputs = _outputs(stack, _moto_outputs(cfn, stack_name))
     return stack
 

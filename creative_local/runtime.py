@@ -24,16 +24,16 @@ from creative_local.deploy import deploy
 from creative_local.deployed_stack import DeployedStack
 from creative_local.functions import FunctionError, LocalFunction, lambda_environment
 from creative_local.intrinsics import get_att
+from creative_local.layers import catalog_layer_dirs
 from creative_local.moto_server import MotoEndpoint, MotoServer
 from creative_local.queues import QueuePoller, QueueSource
 from creative_local.schedules import PeriodicFiring, Schedule
 from creative_local.template import StackTemplate, resolve_environment
-from infra import catalog
+from infra import catalog, model_artifacts
 
 log = logging.getLogger(__name__)
 
 DEFAULT_ASSEMBLY_DIR = catalog.REPO_ROOT / "cdk.out"
-DEFAULT_LAYER_DIRS = (catalog.CREATIVE_LAYER_DIR / "python",)
 
 
 def catalog_code_dir(function_name: str) -> Path:
@@ -51,7 +51,8 @@ class LocalRuntime:
         periodic_schedules: bool = False,
         operator_key: str | None = None,
         code_dir_for: Callable[[str], Path] = catalog_code_dir,
-        layer_dirs: tuple[Path, ...] = DEFAULT_LAYER_DIRS,
+        layer_dirs_for: Callable[[str], list[Path]] = catalog_layer_dirs,
+        layer_dirs: tuple[Path, ...] = (),
         log_dir: Path | None = None,
     ) -> None:
         self._assembly_dir = Path(assembly_dir)
@@ -59,6 +60,8 @@ class LocalRuntime:
         self._api_port = api_port
         self._periodic = periodic_schedules
         self._code_dir_for = code_dir_for
+        # Each function gets the directories of the layers the template gives it, then `layer_dirs`.
+        self._layer_dirs_for = layer_dirs_for
         self._layer_dirs = list(layer_dirs)
         self._log_dir = Path(log_dir) if log_dir else None
         self.operator_key = operator_key or secrets.token_urlsafe(24)
@@ -78,6 +81,8 @@ class LocalRuntime:
         self.endpoint = self._moto.start()
         try:
             self.stack = deploy(self.endpoint, self._assembly_dir, self._stack_name)
+            if self._stack_name == catalog.STACK_NAME:
+                model_artifacts.notice_if_not_built()  # the stack then deploys no models to say so
             template = StackTemplate(self.stack.template)
             by_logical_id = self._functions(template)
             self.functions = {f.name: f for f in by_logical_id.values()}
@@ -187,7 +192,10 @@ class LocalRuntime:
                     endpoint_url=endpoint.url,
                     region=endpoint.region,
                 ),
-                layer_dirs=self._layer_dirs,
+                layer_dirs=[
+                    *(path for layer in declared.layers for path in self._layer_dirs_for(layer)),
+                    *self._layer_dirs,
+                ],
                 log_path=self._log_dir / f"{declared.name}.log" if self._log_dir else None,
             )
         return functions

@@ -13,8 +13,9 @@ from typing import Any
 from creative_local.deployed_stack import DeployedStack
 from creative_local.intrinsics import SUB_VARIABLE, resolve
 
-# Same key as infra.constants.FUNCTION_METADATA_KEY (importing infra.constants would load aws_cdk).
+# Same keys as infra.constants (importing infra.constants would load aws_cdk).
 FUNCTION_METADATA_KEY = "creative:function"
+LAYER_METADATA_KEY = "creative:layer"
 
 # CloudFormation's documented defaults for properties a template may leave out.
 DEFAULT_MEMORY_MB = 128
@@ -30,6 +31,8 @@ class FunctionDecl:
     memory_mb: int
     timeout_s: int
     environment: dict[str, Any]  # unresolved: intrinsics still in place
+    # Names of its layers in order, from each LayerVersion's `creative:layer` metadata (e.g. creative, deps).
+    layers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -99,8 +102,15 @@ class StackTemplate:
                 memory_mb=int(props.get("MemorySize", DEFAULT_MEMORY_MB)),
                 timeout_s=int(props.get("Timeout", DEFAULT_TIMEOUT_S)),
                 environment=props.get("Environment", {}).get("Variables", {}),
+                layers=tuple(self._layer_name(value) for value in props.get("Layers", [])),
             )
         return found
+
+    def _layer_name(self, value: Any) -> str:
+        """A layer's `creative:layer` name; its logical id (or ARN) when it carries none."""
+        logical_id = referenced_logical_id(value)
+        layer = self.resources.get(logical_id or "", {})
+        return layer.get("Metadata", {}).get(LAYER_METADATA_KEY) or str(logical_id or value)
 
     def queue_mappings(self) -> list[QueueMapping]:
         mappings = []

@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 import os
 import sys
+from pathlib import Path
 
 from aws_cdk import App, Validations, cx_api
 from cdk_nag import AwsSolutionsChecks
 
-from infra import build_deps_layer
+from infra import build_layers, sizes
 from infra.catalog import REPO_ROOT, STACK_NAME
 from infra.stack import CreativeEngineStack
 
@@ -45,7 +46,8 @@ def unacknowledged_annotations(assembly: cx_api.CloudAssembly) -> list[str]:
 
 
 def synthesize_checked(outdir: str) -> cx_api.CloudAssembly:
-    """Synthesize into `outdir`; raise UnacknowledgedFindings unless every check passed."""
+    """Synthesize into `outdir`; raise UnacknowledgedFindings or DeployedSizeExceeded unless every check
+    passed (cdk-nag and CDK's annotations, then each function's code + layers under Lambda's limit)."""
     try:
         assembly = build_app(outdir).synth()
     except RuntimeError as error:
@@ -55,15 +57,19 @@ def synthesize_checked(outdir: str) -> cx_api.CloudAssembly:
     annotations = unacknowledged_annotations(assembly)
     if annotations:
         raise UnacknowledgedFindings("\n".join(annotations))
+    sizes.check(sizes.function_sizes(Path(outdir), STACK_NAME))
     return assembly
 
 
 def main() -> int:
-    build_deps_layer.build()
+    build_layers.build_all()
     try:
         synthesize_checked(os.environ.get("CDK_OUTDIR", str(REPO_ROOT / "cdk.out")))
     except UnacknowledgedFindings as findings:
         print(f"unacknowledged findings:\n{findings}", file=sys.stderr)
+        return 1
+    except sizes.DeployedSizeExceeded as too_big:
+        print(too_big, file=sys.stderr)
         return 1
     return 0
 

@@ -16,6 +16,12 @@ FUNCTIONS_DIR = REPO_ROOT / "functions"
 CREATIVE_LAYER_DIR = REPO_ROOT / "layers" / "creative"
 DEPS_LAYER_DIR = REPO_ROOT / "build" / "layers" / "deps"
 DEPS_REQUIREMENTS = REPO_ROOT / "layers" / "deps" / "requirements.txt"
+# Dependency layers: built from layers/<name>/requirements.txt into build/layers/<name>/python.
+LAYER_SOURCES_DIR = REPO_ROOT / "layers"
+BUILT_LAYERS_DIR = REPO_ROOT / "build" / "layers"
+DEPS_LAYER = "deps"  # every function carries it; FunctionSpec.layers names the others
+# `make models` output: build/models/manifest.json and the files it lists, deployed under MODELS_PREFIX.
+MODELS_BUILD_DIR = REPO_ROOT / "build" / "models"
 
 STACK_NAME = "CreativeEngine"
 SERVICE_NAME = "creative-engine"
@@ -232,3 +238,8 @@ def function_by_name(name: str) -> FunctionSpec:
         if spec.name == name:
             return spec
     raise KeyError(name)
+
+
+def extra_layer_names() -> list[str]:
+    """The dependency layers beyond `deps` that some function lists, in a stable order."""
+    return sorted({layer for spec in FUNCTIONS for layer in spec.layers})

@@ -13,7 +13,8 @@ LOG_LEVEL = "INFO"
 FUNCTION_LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 # Metadata key on every AWS::Lambda::Function: the catalog name the local runtime maps it back to.
 FUNCTION_METADATA_KEY = "creative:function"
-# Metadata key on every AWS::Lambda::LayerVersion: "creative" (domain package) or "deps" (third-party).
+# Metadata key on every AWS::Lambda::LayerVersion: its name, "creative" (domain package), "deps" (third-party,
+# on every function) or an extra layer a catalog entry lists (e.g. "training").
 LAYER_METADATA_KEY = "creative:layer"
 # Kept out of code assets so that a local test run (bytecode, caches) does not change the asset hash.
 ASSET_EXCLUDES = ["**/__pycache__", "**/*.pyc", ".pytest_cache", ".ruff_cache"]

@@ -8,7 +8,8 @@ from constructs import Construct
 from infra.catalog import FUNCTIONS, SERVICE_NAME, ApiRoute, FunctionSpec, QueueTrigger, ScheduleTrigger
 from infra.constructs.api import CreativeApi
 from infra.constructs.function import CatalogFunction, SharedResources
-from infra.constructs.layers import SharedLayers
+from infra.constructs.layers import Layers
+from infra.constructs.models import ModelArtifacts
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.schedules import Schedules
 from infra.constructs.storage import Storage
@@ -30,7 +31,8 @@ class CreativeEngineStack(Stack):
         )
         self.storage = Storage(self, "Storage")
         self.upload_events = UploadEvents(self, "UploadEvents", uploads_bucket=self.storage.uploads_bucket)
-        self.layers = SharedLayers(self, "Layers")
+        self.layers = Layers(self, "Layers")
+        self.models = ModelArtifacts(self, "Models", assets_bucket=self.storage.assets_bucket)
         self.api = CreativeApi(self, "Api")
         self.schedules = Schedules(self, "Schedules")
         self.resources = SharedResources(

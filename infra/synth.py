@@ -17,13 +17,15 @@ from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 
-from infra import build_deps_layer
-from infra.catalog import DEPS_REQUIREMENTS, REPO_ROOT, STACK_NAME
+from infra import build_layers, model_artifacts
+from infra.catalog import REPO_ROOT, STACK_NAME
 
 DEFAULT_OUTDIR = REPO_ROOT / "cdk.out"
 STAMP_NAME = ".source-fingerprint"
 LOCK_NAME = ".synth.lock"
-SOURCE_PATTERNS = ("infra/**/*.py", "functions/**/*", "layers/creative/**/*", "cdk.json")
+# Layer requirements stand for the built layers (their build is stamped on them); the models manifest
+# stands for the model files it lists with their sha256.
+SOURCE_PATTERNS = ("infra/**/*.py", "functions/**/*", "layers/**/*", "cdk.json")
 # Byproducts of running code and tests; they never reach an asset (see constants.ASSET_EXCLUDES).
 IGNORED_PARTS = {"__pycache__", ".pytest_cache", ".ruff_cache"}
 TOOL_DISTRIBUTIONS = ("aws-cdk-lib", "constructs", "cdk-nag")
@@ -36,8 +38,10 @@ def template_path(outdir: Path = DEFAULT_OUTDIR) -> Path:
 def synthesize(outdir: Path = DEFAULT_OUTDIR, force: bool = False) -> Path:
     """Return the path of `<outdir>/CreativeEngine.template.json`, synthesizing it if it is stale.
 
-    Builds the deps layer first if it is stale. Raises infra.app.UnacknowledgedFindings when cdk-nag
-    (or CloudFormation's default rules) reports a finding with no written acknowledgement.
+    Builds the dependency layers first if they are stale. Raises infra.app.UnacknowledgedFindings when
+    cdk-nag (or CloudFormation's default rules) reports a finding with no written acknowledgement, and
+    infra.sizes.DeployedSizeExceeded when a function's code and layers are over Lambda's limit.
+    Without build/models/manifest.json it deploys no models and prints a notice saying so.
     """
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
@@ -55,7 +59,7 @@ def synthesize(outdir: Path = DEFAULT_OUTDIR, force: bool = False) -> Path:
 
         from infra.app import synthesize_checked  # imports aws_cdk: seconds, so only when needed
 
-        build_deps_layer.build()
+        build_layers.build_all()
         stamp.unlink(missing_ok=True)
         synthesize_checked(str(outdir))
         _remove_unreferenced_assets(outdir)
@@ -67,7 +71,7 @@ def source_fingerprint() -> str:
     """Hash of every file the template is made from, plus the versions of the CDK libraries."""
     digest = hashlib.sha256()
     sources = {path for pattern in SOURCE_PATTERNS for path in REPO_ROOT.glob(pattern)}
-    sources.add(DEPS_REQUIREMENTS)
+    sources.add(model_artifacts.manifest_path())  # absent until `make models`: then simply not hashed
     for path in sorted(sources):
         relative = path.relative_to(REPO_ROOT)
         if not path.is_file() or IGNORED_PARTS.intersection(relative.parts) or path.suffix == ".pyc":

@@ -15,7 +15,7 @@ from constructs import Construct
 
 from infra import constants
 from infra.catalog import SERVICE_NAME, Access, FunctionSpec, Resource
-from infra.constructs.layers import ARCHITECTURE, RUNTIME, SharedLayers
+from infra.constructs.layers import ARCHITECTURE, RUNTIME, Layers
 from infra.constructs.storage import StoredTable
 
 
@@ -48,7 +48,7 @@ class CatalogFunction(Construct):
         spec: FunctionSpec,
         *,
         resources: SharedResources,
-        layers: SharedLayers,
+        layers: Layers,
         dead_letter_queue: sqs.IQueue | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -82,7 +82,7 @@ class CatalogFunction(Construct):
             tracing=lambda_.Tracing.ACTIVE,
             role=self.role,
             log_group=self.log_group,
-            layers=layers.all,
+            layers=layers.for_function(spec),
             environment=self._environment(),
             dead_letter_queue=dead_letter_queue,
         )

@@ -1,4 +1,5 @@
-"""The two layers every function carries: the `creative` domain package and its third-party dependencies."""
+"""Lambda layers: the `creative` domain package and `deps` on every function, extra dependency layers
+(e.g. `training`) only on the functions whose catalog entry lists them."""
 
 from __future__ import annotations
 
@@ -6,44 +7,50 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from infra import constants
-from infra.catalog import CREATIVE_LAYER_DIR, DEPS_LAYER_DIR
+from infra.catalog import BUILT_LAYERS_DIR, CREATIVE_LAYER_DIR, DEPS_LAYER, FunctionSpec, extra_layer_names
 
 RUNTIME = lambda_.Runtime.PYTHON_3_13
 ARCHITECTURE = lambda_.Architecture.ARM_64
+CREATIVE_LAYER = "creative"
+
+DESCRIPTIONS = {
+    CREATIVE_LAYER: "Creative Engine domain package (python/creative).",
+    DEPS_LAYER: (
+        "Powertools, pydantic, numpy, Pillow, onnxruntime, tokenizers for python3.13 arm64 "
+        "(boto3 comes with the runtime)."
+    ),
+    "training": "LightGBM, scipy, onnx and onnxmltools for python3.13 arm64, beyond what deps provides.",
+}
 
 
-class SharedLayers(Construct):
+class Layers(Construct):
+    """One LayerVersion per layer, each tagged with its name in its CFN metadata (`creative:layer`)."""
+
     def __init__(self, scope: Construct, construct_id: str) -> None:
         super().__init__(scope, construct_id)
-        if not (DEPS_LAYER_DIR / "python").is_dir():
-            raise FileNotFoundError(
-                f"{DEPS_LAYER_DIR}/python is missing: build it with `python -m infra.build_deps_layer`"
-            )
-        self.creative = self._layer(
-            "CreativeLayer",
-            "creative",
-            str(CREATIVE_LAYER_DIR),
-            "Creative Engine domain package (python/creative).",
-        )
-        self.deps = self._layer(
-            "DepsLayer",
-            "deps",
-            str(DEPS_LAYER_DIR),
-            "Powertools, pydantic, numpy, Pillow for python3.13 arm64 (boto3 comes with the runtime).",
-        )
+        self.by_name: dict[str, lambda_.LayerVersion] = {
+            CREATIVE_LAYER: self._layer(CREATIVE_LAYER, CREATIVE_LAYER_DIR),
+        }
+        for name in (DEPS_LAYER, *extra_layer_names()):
+            built = BUILT_LAYERS_DIR / name
+            if not (built / "python").is_dir():
+                raise FileNotFoundError(
+                    f"{built}/python is missing: build the layers with `python -m infra.build_layers`"
+                )
+            self.by_name[name] = self._layer(name, built)
 
-    @property
-    def all(self) -> list[lambda_.ILayerVersion]:
-        return [self.creative, self.deps]
+    def for_function(self, spec: FunctionSpec) -> list[lambda_.ILayerVersion]:
+        """The shared layers, then the extra ones the function's catalog entry lists, in that order."""
+        return [self.by_name[name] for name in (CREATIVE_LAYER, DEPS_LAYER, *spec.layers)]
 
-    def _layer(self, construct_id: str, layer_name: str, path: str, description: str) -> lambda_.LayerVersion:
+    def _layer(self, name: str, path) -> lambda_.LayerVersion:
         layer = lambda_.LayerVersion(
             self,
-            construct_id,
-            code=lambda_.Code.from_asset(path, exclude=constants.ASSET_EXCLUDES),
+            f"{name.capitalize()}Layer",
+            code=lambda_.Code.from_asset(str(path), exclude=constants.ASSET_EXCLUDES),
             compatible_runtimes=[RUNTIME],
             compatible_architectures=[ARCHITECTURE],
-            description=description,
+            description=DESCRIPTIONS.get(name, f"The {name} dependency layer for python3.13 arm64."),
         )
-        layer.node.default_child.add_metadata(constants.LAYER_METADATA_KEY, layer_name)
+        layer.node.default_child.add_metadata(constants.LAYER_METADATA_KEY, name)
         return layer

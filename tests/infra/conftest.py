@@ -42,7 +42,8 @@ def function_ids(resources: Resources) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for logical_id, resource in of_type(resources, "AWS::Lambda::Function").items():
         name = resource.get("Metadata", {}).get(constants.FUNCTION_METADATA_KEY)
-        found.setdefault(name, []).append(logical_id)
+        if name is not None:  # CDK's own handlers (the models BucketDeployment) carry no catalog name
+            found.setdefault(name, []).append(logical_id)
     return found
 
 

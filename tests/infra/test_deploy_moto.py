@@ -217,3 +217,19 @@ def test_the_printed_upload_example_feeds_admission(local, tmp_path):
     local.drain_queues(timeout=120)
     # Then admission decided on the image
     assert admission.invocations > before
+
+
+def test_the_built_models_are_in_the_assets_bucket_under_models(local):
+    from infra import model_artifacts
+
+    files = model_artifacts.deployed_files()
+    if files is None:
+        pytest.skip("build/models/manifest.json is absent (run `make models`): nothing to deploy")
+    # Given the local runtime started from the synthesized stack (which performs the BucketDeployment)
+    bucket = local.outputs["AssetsBucketName"]
+    s3 = local.client("s3")
+    for file in files:
+        # Then every manifest file is in the assets bucket under models/, with the sha256 it records
+        head = s3.head_object(Bucket=bucket, Key=catalog.MODELS_PREFIX + file.key)
+        assert head["ContentLength"] == file.bytes, file.key
+        assert head["Metadata"]["sha256"] == file.sha256, file.key

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from infra import constants
-from infra.catalog import FUNCTIONS, ApiRoute, FunctionSpec, QueueTrigger, Resource, ScheduleTrigger
+from infra.catalog import FUNCTIONS, FunctionSpec, Resource
 from infra.constructs.storage import TABLE_DESIGNS
 
-from .conftest import ApiMethod, Resources, as_list, of_type, ref_of
+from .conftest import Resources, of_type, ref_of
 
 SPECS = pytest.mark.parametrize("spec", FUNCTIONS, ids=lambda spec: spec.name)
 INDEX_NAMES = {design.resource: {index.name for index in design.indexes} for design in TABLE_DESIGNS}
@@ -60,8 +60,22 @@ def test_every_catalog_function_is_deployed_exactly_once(function_ids: dict) -> 
     assert all(len(ids) == 1 for ids in function_ids.values()), function_ids
 
 
+def test_the_only_other_function_is_cdks_model_deployment_handler(
+    resources: Resources, function_ids: dict
+) -> None:
+    # Given the template's Lambda functions that are not catalog functions
+    catalog_ids = {logical_id for ids in function_ids.values() for logical_id in ids}
+    others = set(of_type(resources, "AWS::Lambda::Function")) - catalog_ids
+    # Then each is the handler of a BucketDeployment (the model artifacts), and nothing else
+    handlers = {
+        custom["Properties"]["ServiceToken"]["Fn::GetAtt"][0]
+        for custom in of_type(resources, "Custom::CDKBucketDeployment").values()
+    }
+    assert others == handlers
+
+
 @SPECS
-def test_function_runs_the_catalog_code_on_arm_python313_with_both_layers(
+def test_function_runs_the_catalog_code_on_arm_python313_with_its_layers(
     spec: FunctionSpec, resources: Resources, function_ids: dict
 ) -> None:
     # Given the function deployed for the catalog entry
@@ -73,198 +87,46 @@ def test_function_runs_the_catalog_code_on_arm_python313_with_both_layers(
     assert properties["MemorySize"] == spec.memory_mb
     assert properties["Timeout"] == spec.timeout_s
     assert properties["TracingConfig"] == {"Mode": "Active"}
-    # And it carries the domain layer and the dependency layer
-    layer_kinds = {
+    # And it carries the domain layer, the dependency layer and exactly the extra layers its entry lists
+    layer_names = [
         resources[layer["Ref"]]["Metadata"][constants.LAYER_METADATA_KEY] for layer in properties["Layers"]
-    }
-    assert layer_kinds == {"creative", "deps"}
+    ]
+    assert layer_names == ["creative", "deps", *spec.layers]
 
 
-@SPECS
-def test_function_environment_names_its_resources(
-    spec: FunctionSpec, resources: Resources, function_ids: dict, outputs: dict
-) -> None:
-    _, properties = _function(spec, resources, function_ids)
-    variables = properties["Environment"]["Variables"]
-    # Then each resource variable carries that resource's physical name (a Ref to it)
-    for variable, resource in spec.resource_env.items():
-        assert variables[variable] == {"Ref": _logical_id_of(resource, outputs)}, variable
-    # And the literal variables and Powertools settings are there
-    for variable, value in spec.env.items():
-        assert variables[variable] == value
-    assert variables["POWERTOOLS_SERVICE_NAME"] == "creative-engine"
-    assert variables["POWERTOOLS_METRICS_NAMESPACE"] == constants.POWERTOOLS_METRICS_NAMESPACE
-    assert "LOG_LEVEL" in variables
-
-
-def test_every_function_has_its_own_role_without_managed_policies(
+def test_each_extra_layer_is_attached_only_to_the_functions_listing_it(
     resources: Resources, function_ids: dict
 ) -> None:
-    # Given the role of each function
-    roles = {
-        spec.name: _function(spec, resources, function_ids)[1]["Role"]["Fn::GetAtt"][0] for spec in FUNCTIONS
-    }
-    # Then no two functions share one
-    assert len(set(roles.values())) == len(roles)
-    for name, role_id in roles.items():
-        role = resources[role_id]["Properties"]
-        # And only Lambda can assume it
-        assert role["AssumeRolePolicyDocument"]["Statement"] == [
-            {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}}
-        ], name
-        # And every permission is written out: no managed policy
-        assert "ManagedPolicyArns" not in role, name
+    # Given every extra layer a catalog entry lists (the training layer: LightGBM and the ONNX converter)
+    extra_layers = {layer for spec in FUNCTIONS for layer in spec.layers}
+    assert "training" in extra_layers
+    for layer_name in extra_layers:
+        (layer_id,) = [
+            logical_id
+            for logical_id, layer in of_type(resources, "AWS::Lambda::LayerVersion").items()
+            if layer.get("Metadata", {}).get(constants.LAYER_METADATA_KEY) == layer_name
+        ]
+        # Then exactly the functions whose entry lists it carry it (select never carries LightGBM)
+        carriers = {
+            spec.name
+            for spec in FUNCTIONS
+            if {"Ref": layer_id} in _function(spec, resources, function_ids)[1]["Layers"]
+        }
+        assert carriers == {spec.name for spec in FUNCTIONS if layer_name in spec.layers}
+    assert {spec.name for spec in FUNCTIONS if "training" in spec.layers} == {"retrain_ctr"}
 
 
-@SPECS
-def test_function_logs_to_its_own_log_group_with_retention(
-    spec: FunctionSpec, resources: Resources, function_ids: dict
-) -> None:
-    _, properties = _function(spec, resources, function_ids)
-    # Then the function logs to a log group of the template (not one Lambda creates on first run)
-    log_group_id = properties["LoggingConfig"]["LogGroup"]["Ref"]
-    log_group = resources[log_group_id]
-    assert log_group["Type"] == "AWS::Logs::LogGroup"
-    # And that log group expires its events
-    assert log_group["Properties"]["RetentionInDays"] == 30
-    # And the function's role may write to that log group only
-    role_id = properties["Role"]["Fn::GetAtt"][0]
-    log_statements = [
-        s
-        for s in _role_statements(role_id, resources)
-        if any(a.startswith("logs:") for a in as_list(s["Action"]))
-    ]
-    assert log_statements and all(
-        s["Resource"] == {"Fn::GetAtt": [log_group_id, "Arn"]} for s in log_statements
-    )
-
-
-def test_no_two_functions_share_a_log_group(resources: Resources, function_ids: dict) -> None:
-    log_groups = [
-        _function(spec, resources, function_ids)[1]["LoggingConfig"]["LogGroup"]["Ref"] for spec in FUNCTIONS
-    ]
-    assert len(set(log_groups)) == len(FUNCTIONS)
-
-
-def _grants(spec: FunctionSpec, resources: Resources, function_ids: dict) -> list[tuple[str, Any, dict]]:
-    """Every (action, resource, statement) the function's role allows."""
-    _, properties = _function(spec, resources, function_ids)
-    statements = _role_statements(properties["Role"]["Fn::GetAtt"][0], resources)
-    return [(a, r, s) for s in statements for a in as_list(s["Action"]) for r in as_list(s["Resource"])]
-
-
-def _declared_grants(spec: FunctionSpec, outputs: dict) -> set[tuple[str, str]]:
-    """(action, resource as JSON) for exactly what the catalog declares."""
-    granted = set()
-    for access in spec.access:
-        arn = {"Fn::GetAtt": [_logical_id_of(access.resource, outputs), "Arn"]}
-        for action in access.actions:
-            if access.resource.endswith("_bucket"):
-                objects = {"Fn::Join": ["", [arn, f"/{access.prefix or ''}*"]]}
-                granted.add((action, repr(arn if action in constants.BUCKET_LEVEL_ACTIONS else objects)))
-            else:
-                granted.add((action, repr(arn)))
-                if action in constants.INDEX_ACTIONS:
-                    for index in INDEX_NAMES[access.resource]:
-                        granted.add((action, repr({"Fn::Join": ["", [arn, f"/index/{index}"]]})))
-    return granted
-
-
-@SPECS
-def test_function_role_grants_exactly_the_declared_data_actions(
-    spec: FunctionSpec, resources: Resources, function_ids: dict, outputs: dict
-) -> None:
-    # Given every S3 and DynamoDB permission the role has, and what the catalog declares
-    data = {
-        (action, repr(resource))
-        for action, resource, _ in _grants(spec, resources, function_ids)
-        if action.split(":")[0] in ("s3", "dynamodb")
-    }
-    # Then they are the same set: nothing more (no Delete, no BatchWrite, no other table), nothing less
-    assert data == _declared_grants(spec, outputs)
-
-
-@SPECS
-def test_function_role_has_no_wildcards_but_xray_and_no_conditions_on_data(
-    spec: FunctionSpec, resources: Resources, function_ids: dict
-) -> None:
-    for action, resource, statement in _grants(spec, resources, function_ids):
-        # X-Ray supports no resource-level permissions; nothing else may use "*" in an action or a resource
-        assert "*" not in action, action
-        if resource == "*":
-            assert action.startswith("xray:"), statement
-        if action.split(":")[0] in ("s3", "dynamodb"):
-            assert "Condition" not in statement, statement
-
-
-@SPECS
-def test_function_api_routes_are_wired_once(
-    spec: FunctionSpec, resources: Resources, function_ids: dict, api_methods: list[ApiMethod]
-) -> None:
-    function_id, _ = _function(spec, resources, function_ids)
-    for route in (t for t in spec.triggers if isinstance(t, ApiRoute)):
-        # Then exactly one method serves the route, proxying to this function
-        methods = [m for m in api_methods if (m.http_method, m.path) == (route.method, route.path)]
-        assert len(methods) == 1, route
-        integration = methods[0].properties["Integration"]
-        assert integration["Type"] == "AWS_PROXY"
-        assert _refers_to(integration["Uri"], function_id)
-
-
-@SPECS
-def test_function_queue_triggers_are_wired_once(
-    spec: FunctionSpec, resources: Resources, function_ids: dict, outputs: dict
-) -> None:
-    function_id, _ = _function(spec, resources, function_ids)
-    mappings = [
-        m["Properties"]
-        for m in of_type(resources, "AWS::Lambda::EventSourceMapping").values()
-        if m["Properties"]["FunctionName"] == {"Ref": function_id}
-    ]
-    triggers = [t for t in spec.triggers if isinstance(t, QueueTrigger)]
-    assert len(mappings) == len(triggers)
-    for trigger in triggers:
-        # Then the queue feeds the function in the declared batches, reporting partial failures
-        queue_arn = {"Fn::GetAtt": [_logical_id_of(trigger.queue, outputs), "Arn"]}
-        (mapping,) = [m for m in mappings if m["EventSourceArn"] == queue_arn]
-        assert mapping["BatchSize"] == trigger.batch_size
-        assert mapping["MaximumBatchingWindowInSeconds"] == trigger.max_batching_window_s
-        assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-
-
-@SPECS
-def test_function_schedules_are_wired_once_with_retries_and_dead_letters(
-    spec: FunctionSpec, resources: Resources, function_ids: dict
-) -> None:
-    function_id, properties = _function(spec, resources, function_ids)
-    targets = [
-        (rule["Properties"], target)
+def test_retraining_is_scheduled_hourly_with_room_to_train(resources: Resources, function_ids: dict) -> None:
+    # Given the deployed retraining function
+    (function_id,) = function_ids["retrain_ctr"]
+    properties = resources[function_id]["Properties"]
+    # Then one rule runs it every hour
+    schedules = [
+        rule["Properties"]["ScheduleExpression"]
         for rule in of_type(resources, "AWS::Events::Rule").values()
         for target in rule["Properties"]["Targets"]
         if target["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]}
     ]
-    triggers = [t for t in spec.triggers if isinstance(t, ScheduleTrigger)]
-    assert sorted(rule["ScheduleExpression"] for rule, _ in targets) == sorted(t.expression for t in triggers)
-    for _, target in targets:
-        # Then EventBridge retries a failed delivery, then dead-letters it
-        assert target["RetryPolicy"]["MaximumRetryAttempts"] >= 1
-        assert "Arn" in target["DeadLetterConfig"]
-    if triggers:
-        # And the function dead-letters runs that failed after Lambda's own retries
-        assert "TargetArn" in properties["DeadLetterConfig"]
-
-
-def test_no_trigger_exists_that_the_catalog_does_not_declare(
-    resources: Resources, api_methods: list[ApiMethod]
-) -> None:
-    # Given every trigger the catalog declares
-    declared = [trigger for spec in FUNCTIONS for trigger in spec.triggers]
-    # Then the template has that many API methods, queue mappings and schedules, and no more
-    assert len(api_methods) == sum(isinstance(t, ApiRoute) for t in declared)
-    assert len(of_type(resources, "AWS::Lambda::EventSourceMapping")) == sum(
-        isinstance(t, QueueTrigger) for t in declared
-    )
-    schedules = [
-        r for r in of_type(resources, "AWS::Events::Rule").values() if "ScheduleExpression" in r["Properties"]
-    ]
-    assert len(schedules) == sum(isinstance(t, ScheduleTrigger) for t in declared)
+    assert schedules == ["rate(1 hour)"]
+    # And it has Lambda's longest timeout and memory enough for LightGBM
+    assert (properties["Timeout"], properties["MemorySize"]) == (900, 2048)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aws_cdk.assertions import Match, Template
 
-from infra import constants
+from infra import constants, model_artifacts
 from infra.catalog import FUNCTIONS, UPLOAD_PREFIX, QueueTrigger
 from infra.constructs.storage import TABLE_DESIGNS
 
@@ -110,11 +110,17 @@ def test_uploads_reach_the_queue_through_eventbridge_without_custom_resources(
     )
 
 
-def test_template_has_no_custom_resources(resources: Resources) -> None:
-    # Given every resource type in the template
-    types = {resource["Type"] for resource in resources.values()}
-    # Then none is a custom resource (the local runtime cannot run them, and none is needed)
-    assert not [t for t in types if t.startswith("Custom::") or t == "AWS::CloudFormation::CustomResource"]
+def test_the_only_custom_resource_deploys_the_model_artifacts(resources: Resources) -> None:
+    # Given every custom resource in the template
+    custom = {
+        logical_id: resource
+        for logical_id, resource in resources.items()
+        if resource["Type"].startswith("Custom::")
+        or resource["Type"] == "AWS::CloudFormation::CustomResource"
+    }
+    # Then there is none but CDK's BucketDeployment of the models (none at all before `make models`)
+    assert {resource["Type"] for resource in custom.values()} <= {"Custom::CDKBucketDeployment"}
+    assert len(custom) == (1 if model_artifacts.manifest_path().is_file() else 0)
     # And no construct that hides one (LogRetention, auto-delete objects, bucket notifications) crept in
     assert not [
         logical_id
@@ -268,3 +274,26 @@ def test_only_the_upload_rule_may_send_to_the_upload_queue(resources: Resources,
     # And undeliverable events go to the dead-letter queue
     (target,) = resources[rule_id]["Properties"]["Targets"]
     assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": [ref_of(outputs["UploadEventsDlqUrl"]), "Arn"]}
+
+
+def test_model_registry_keys_pointer_and_runs_by_model_and_is_protected(
+    resources: Resources, outputs: dict
+) -> None:
+    # Given the model registry table (the active model's pointer and every retraining run's report)
+    table = resources[ref_of(outputs["ModelRegistryTableName"])]
+    properties = table["Properties"]
+    # Then each model's records share a partition, one record ("active", "run#<started_at>") each
+    assert properties["KeySchema"] == [
+        {"AttributeName": "model_name", "KeyType": "HASH"},
+        {"AttributeName": "record", "KeyType": "RANGE"},
+    ]
+    assert sorted(properties["AttributeDefinitions"], key=lambda a: a["AttributeName"]) == [
+        {"AttributeName": "model_name", "AttributeType": "S"},
+        {"AttributeName": "record", "AttributeType": "S"},
+    ]
+    # And losing the pointer is recoverable, the records are encrypted and outlive the stack
+    assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert properties["SSESpecification"] == {"SSEEnabled": True}
+    assert table["DeletionPolicy"] == "Retain"
+    # And nothing expires a pointer or a report behind the registry's back
+    assert "TimeToLiveSpecification" not in properties

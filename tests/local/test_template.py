@@ -103,3 +103,25 @@ def test_environment_resolves_to_physical_names():
         "SUBBED": "tinystack-uploads-1:TinyStack-UploadQueue-1:123456789012",
         "POWERTOOLS_SERVICE_NAME": "tiny",
     }
+
+
+def test_functions_know_their_layers_by_name_in_order():
+    # Given a function carrying two layers named in their metadata, and one named by ARN only
+    template = tiny_stack.template()
+    for name in ("creative", "training"):
+        template["Resources"][f"{name.title()}Layer"] = {
+            "Type": "AWS::Lambda::LayerVersion",
+            "Metadata": {"creative:layer": name},
+            "Properties": {"Content": {"S3Bucket": "b", "S3Key": f"{name}.zip"}},
+        }
+    external = "arn:aws:lambda:eu-west-1:123456789012:layer:other:1"
+    template["Resources"]["ApiFunction"]["Properties"]["Layers"] = [
+        {"Ref": "CreativeLayer"},
+        {"Ref": "TrainingLayer"},
+        external,
+    ]
+    # When its functions are read
+    functions = StackTemplate(template).functions()
+    # Then the function knows its layers by name, in the order Lambda stacks them; the others have none
+    assert functions["ApiFunction"].layers == ("creative", "training", external)
+    assert functions["ConsumerFunction"].layers == ()
