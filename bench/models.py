@@ -46,6 +46,7 @@ def percentiles(samples_s: list[float]) -> dict[str, float]:
         "p50_ms": round(ordered[len(ordered) // 2] * 1000, 2),
         "p99_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000, 2),
         "mean_ms": round(statistics.fmean(ordered) * 1000, 2),
+        "min_ms": round(ordered[0] * 1000, 2),  # the least disturbed run, when the machine is shared
         "n": len(ordered),
     }
 
@@ -228,7 +229,12 @@ def main() -> None:
         print(json.dumps(WORKERS[args.worker]()))
         return
     names = [name for name in WORKERS if not (args.skip_int8 and name.endswith("int8-study"))]
-    results = {"cpu_count": os.cpu_count(), "one_core": True, "intra_op_threads": 1}
+    results = {
+        "cpu_count": os.cpu_count(),
+        "one_core": True,
+        "intra_op_threads": 1,
+        "load_average_1min_at_start": round(os.getloadavg()[0], 2),  # other work on the machine skews timings
+    }
     for name in names:
         results[name] = run_worker(name)
         print(f"{name}: {json.dumps(results[name])}")
