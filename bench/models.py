@@ -103,6 +103,9 @@ def bench_text() -> dict:
     batch1 = timed(lambda: encoder.encode([one_liners[1]]), repeats=300)
     batch32_times = timed(lambda: encoder.encode(batch32), repeats=60)
     paragraphs = timed(lambda: encoder.encode(paragraphs_text), repeats=20)
+    # Many lines at once: sorted by length, each batch of 32 holds lines of similar length (less padding).
+    bulk = [one_liners[i % len(one_liners)] for i in range(16 * len(one_liners))]
+    bulk_times = timed(lambda: encoder.encode(bulk), repeats=5, warmup=1)
     result |= {
         "import_s": round(imported - started, 3),
         "load_s": round(loaded - imported, 3),
@@ -111,6 +114,7 @@ def bench_text() -> dict:
         "batch32": percentiles(batch32_times),
         "copies_per_s_batch32": round(32 / statistics.median(batch32_times), 1),
         "copies_per_s_batch1": round(1 / statistics.median(batch1), 1),
+        "copies_per_s_bulk": round(len(bulk) / statistics.median(bulk_times), 1),
         "ms_per_256_token_paragraph": round(statistics.median(paragraphs) / len(paragraphs_text) * 1000, 1),
         "target_copies_per_s": TEXT_TARGET_PER_S,
         "peak_rss_mb": peak_rss_mb(),
