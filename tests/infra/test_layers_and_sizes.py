@@ -6,6 +6,9 @@ Sizes are measured on the synthesized assembly's asset directories: what is zipp
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -133,3 +136,49 @@ def test_without_built_models_the_stack_deploys_none_and_says_so(
     template.resource_count_is("AWS::Lambda::Function", 0)
     # And the synthesis says why
     assert "make models" in capsys.readouterr().err
+
+
+# Trains the CTR model with the distributions the training layer leaves out made unimportable: what
+# retrain_ctr can do on Lambda. Run in a child process so the blocked imports do not leak into other tests.
+_TRAIN_WITHOUT = """
+import importlib.abc, sys
+import numpy as np
+BLOCKED = set(sys.argv[1].split(","))
+
+class NotInTheLayer(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] in BLOCKED:
+            raise ModuleNotFoundError(f"No module named {name!r} (not in the training layer)")
+        return None
+
+sys.meta_path.insert(0, NotInTheLayer())
+from creative.racing.features import CreativeFeatures, LoggedImpression
+from creative.racing.training import train_ctr_model
+
+rng = np.random.default_rng(0)
+creatives = [CreativeFeatures(f"cr_{i}", "food", ("a", "b")[i % 2], (), (f"i{i}", f"c{i}"), 0.0) for i in range(4)]
+rows = []
+for _ in range(2000):
+    gender, creative = ("f", "m")[rng.integers(2)], creatives[rng.integers(4)]
+    ctr = 0.15 if (gender == "f") == (creative.category == "a") else 0.02
+    rows.append(LoggedImpression({"gender": gender}, creative, 3600.0 * rng.uniform(0, 48), bool(rng.random() < ctr)))
+print(train_ctr_model(rows).version)
+"""
+
+
+def test_retraining_trains_and_exports_with_only_what_the_training_layer_ships() -> None:
+    # Given the import names of the distributions the training layer removes (scikit-learn, skl2onnx, ...)
+    removed = set(map(build_layers.canonical, build_layers.RECIPES["training"].unused_distributions))
+    import_names = sorted(
+        top_level
+        for top_level, distributions in metadata.packages_distributions().items()
+        if removed & {build_layers.canonical(d) for d in distributions}
+    )
+    assert "sklearn" in import_names
+    # When the CTR model is trained and exported with those imports blocked, as on Lambda
+    result = subprocess.run(
+        [sys.executable, "-c", _TRAIN_WITHOUT, ",".join(import_names)], capture_output=True, text=True
+    )
+    # Then it succeeds: training needs nothing the layer left out
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().startswith("ctr-")
