@@ -235,19 +235,22 @@ def _spread(logits: np.ndarray) -> float:
 
 
 def _intercept_for_mean(centred: np.ndarray, weight: np.ndarray, beta: float) -> float:
-    low, high = -12.0, 4.0
-    for _ in range(60):
-        alpha = (low + high) / 2
-        mean = float(weight @ sigmoid(alpha + beta * centred).mean(axis=1))
-        low, high = (alpha, high) if mean < MEAN_CTR else (low, alpha)
-    return (low + high) / 2
+    """Newton's method on alpha: the weighted mean of sigmoid(alpha + beta * centred) is increasing in it."""
+    alpha = float(np.log(MEAN_CTR / (1 - MEAN_CTR)))
+    for _ in range(50):
+        p = sigmoid(alpha + beta * centred)
+        gap = float(weight @ p.mean(axis=1)) - MEAN_CTR
+        if abs(gap) < 1e-9:
+            break
+        alpha -= gap / float(weight @ (p * (1 - p)).mean(axis=1))
+    return alpha
 
 
 def calibrate(affinity: Affinity, users: np.ndarray, movies: np.ndarray, weight: np.ndarray) -> ClickModel:
     """Bisection on beta (spread) with alpha solved for the mean at every step."""
     centred = affinity.predict(users, movies) - affinity.mean
     low, high = 0.01, 10.0
-    for _ in range(40):
+    for _ in range(30):
         beta = (low + high) / 2
         alpha = _intercept_for_mean(centred, weight, beta)
         low, high = (beta, high) if _spread(alpha + beta * centred) < SPREAD_P90_P10 else (low, beta)

@@ -44,9 +44,9 @@ BASELINES = ("uniform",)
 REFERENCE = ("oracle",)
 RACER = "racer"
 SWEEP = {
-    "mabwiser_linucb": [{"alpha": a} for a in (0.03, 0.1, 0.3, 1.0)],
+    "mabwiser_linucb": [{"alpha": a} for a in (0.003, 0.01, 0.03, 0.1, 0.3, 1.0)],
     "vw_epsilon": [{"explorer_args": f"--epsilon {e}"} for e in (0.01, 0.05, 0.1)],
-    "vw_squarecb": [{"explorer_args": f"--squarecb --gamma_scale {g}"} for g in (1, 10, 100)],
+    "vw_squarecb": [{"explorer_args": f"--squarecb --gamma_scale {g}"} for g in (1, 10, 100, 1000)],
 }
 SCALARS = (
     "ctr",
@@ -268,7 +268,14 @@ def sweep(config: TrafficConfig, processes: int, out: Path) -> dict:
     report = {
         "seeds": list(TUNING_SEEDS),
         "config": config.__dict__,
-        "note": "tuning seeds only; the evaluation uses different seeds",
+        "note": "tuning seeds only; the evaluation uses different seeds. Rule: highest mean expected CTR.",
+        "best": {
+            name: max(
+                (label for label in summary if label.startswith(f"{name}[")),
+                key=lambda label: summary[label]["expected_ctr"]["mean"],
+            )
+            for name in SWEEP
+        },
         "results": {
             label: {m: s[m] for m in ("ctr", "expected_ctr", "first_day_expected_ctr")}
             for label, s in summary.items()

@@ -95,7 +95,7 @@ class TrafficConfig:
     drift_genres_each_way: int = 2
 
 
-QUICK = TrafficConfig(days=2, requests_per_hour=150, drift_at_day=1.5)
+QUICK = TrafficConfig(days=2, requests_per_hour=120, drift_at_day=1.5)
 
 
 @dataclass(frozen=True)
