@@ -1,8 +1,11 @@
 """The build orchestrator's handling of builder output (runs without torch: no builder is imported)."""
 
+import os
+
 from creative.inference.artifacts import Artifact, describe_artifact
 
-from creative_models.build import as_artifacts, build_key
+import creative_models.build as build_module
+from creative_models.build import as_artifacts, build_key, is_intact
 
 
 def test_per_file_entries_are_grouped_into_one_artifact_with_paths_relative_to_it(tmp_path):
@@ -52,3 +55,31 @@ def test_the_build_key_follows_the_builder_source(tmp_path):
     assert build_key(module) != first
     module.write_text("VERSION = 1\n")
     assert build_key(module) == first
+
+
+def test_a_file_is_hashed_once_then_trusted_until_it_changes(tmp_path, monkeypatch):
+    # Given a built artifact whose files were checked once
+    directory = tmp_path / "toy" / "v1"
+    directory.mkdir(parents=True)
+    (directory / "model.onnx").write_bytes(b"graph-v1")
+    artifact = describe_artifact(
+        tmp_path, name="toy", version="v1", source_package="toy", source_version="1", files=["model.onnx"]
+    )
+    stamps: dict[str, list] = {}
+    assert is_intact(artifact, tmp_path, stamps)
+
+    # When it is checked again with hashing made impossible, then after its content changed
+    def no_hashing(path):
+        raise AssertionError(f"{path} was hashed again")
+
+    monkeypatch.setattr(build_module, "file_sha256", no_hashing)
+    unchanged = is_intact(artifact, tmp_path, stamps)
+    monkeypatch.undo()
+    model = directory / "model.onnx"
+    first_mtime = model.stat().st_mtime_ns
+    model.write_bytes(b"graph-v2")  # same size; a later write (the clock may not have ticked here)
+    os.utime(model, ns=(first_mtime + 10**9, first_mtime + 10**9))
+
+    # Then the unchanged file is trusted without hashing, and the changed one is caught
+    assert unchanged
+    assert not is_intact(artifact, tmp_path, stamps)
