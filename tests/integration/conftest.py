@@ -17,6 +17,7 @@ TABLE_ENV = {
     "Materials": "MATERIALS_TABLE",
     "Creatives": "CREATIVES_TABLE",
     "Impressions": "IMPRESSIONS_TABLE",
+    "ModelRegistry": "MODEL_REGISTRY_TABLE",
     "Idempotency": "IDEMPOTENCY_TABLE",
 }
 _TABLE_KEYS = ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "BillingMode")

@@ -21,15 +21,15 @@ DEFAULT_PARAMS = {
     "n_estimators": 150,
     "learning_rate": 0.05,
     "num_leaves": 15,
-    "min_child_samples": 40,
+    "min_data_in_leaf": 40,
     "min_data_per_group": 40,
     "cat_smooth": 20.0,
     "max_cat_to_onehot": 8,
-    "reg_lambda": 1.0,
-    "subsample": 0.8,
-    "subsample_freq": 1,
-    "colsample_bytree": 0.9,
-    "n_jobs": 1,
+    "lambda_l2": 1.0,
+    "bagging_fraction": 0.8,
+    "bagging_freq": 1,
+    "feature_fraction": 0.9,
+    "num_threads": 1,
     "verbose": -1,
 }
 # ONNX and LightGBM compute the same trees in float32 vs float64; beyond this they disagree.
@@ -56,10 +56,16 @@ def train_ctr_model(
         raise ValueError("training needs both clicks and non-clicks")
     spec = FeatureSpec.fit(rows)
     features = spec.encode_rows(rows)
-    classifier = lightgbm.LGBMClassifier(**{**DEFAULT_PARAMS, **(params or {}), "random_state": seed})
-    classifier.fit(features, labels, categorical_feature=spec.categorical_columns or "auto")
+    # The Booster API, not LGBMClassifier: the sklearn wrapper needs scikit-learn, which the training
+    # layer leaves out to stay under Lambda's 250 MB (onnxmltools converts a Booster without it).
+    settings = {**DEFAULT_PARAMS, **(params or {})}
+    rounds = settings.pop("n_estimators")
+    dataset = lightgbm.Dataset(features, labels, categorical_feature=spec.categorical_columns or "auto")
+    booster = lightgbm.train(
+        {**settings, "objective": "binary", "seed": seed}, dataset, num_boost_round=rounds
+    )
     onnx_model = onnxmltools.convert_lightgbm(
-        classifier,
+        booster,
         initial_types=[("features", FloatTensorType([None, len(spec.columns)]))],
         zipmap=False,
         target_opset=15,
@@ -73,7 +79,7 @@ def train_ctr_model(
         entry = onnx_model.metadata_props.add()
         entry.key, entry.value = key, value
     artifact = onnx_model.SerializeToString()
-    expected = classifier.predict_proba(features)[:, 1]
+    expected = booster.predict(features)
     actual = OnnxCtrModel(artifact).predict_encoded(features)
     gap = float(np.max(np.abs(expected - actual)))
     if gap > PARITY_TOLERANCE:
