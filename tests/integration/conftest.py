@@ -13,6 +13,7 @@ from infra.synth import synthesize
 
 REGION = "us-east-1"
 UPLOADS_BUCKET = "test-uploads"
+ASSETS_BUCKET = "test-assets"
 TABLE_ENV = {
     "Materials": "MATERIALS_TABLE",
     "Creatives": "CREATIVES_TABLE",
@@ -62,6 +63,8 @@ def aws(template, monkeypatch):
         s3 = boto3.client("s3", region_name=REGION)
         s3.create_bucket(Bucket=UPLOADS_BUCKET)
         s3.put_bucket_versioning(Bucket=UPLOADS_BUCKET, VersioningConfiguration={"Status": "Enabled"})
+        s3.create_bucket(Bucket=ASSETS_BUCKET)
+        monkeypatch.setenv("ASSETS_BUCKET", ASSETS_BUCKET)
         _clear_wiring()
         yield {"s3": s3, "dynamodb": dynamodb}
         _clear_wiring()
@@ -73,6 +76,7 @@ def _clear_wiring():
         "_session",
         "admission",
         "admission_idempotency",
+        "retraining",
         "composition",
         "racing",
         "feedback",
