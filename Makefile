@@ -68,8 +68,12 @@ format: $(VENV)/.installed
 openapi: $(VENV)/.installed
 	$(PY) scripts/generate_openapi.py
 
-bench: synth
+# Speed and memory targets live here, never in tests. Each writes out/bench/<name>.json.
+bench: synth models
 	$(PY) -m bench.select_latency
+	$(PY) -m bench.choose_latency
+	$(PY) -m bench.models
+	$(PY) -m bench.generator
 
 # Off-policy evaluation on the Open Bandit Dataset and the MovieLens simulator against peer libraries.
 evaluate: $(VENV)/.installed
