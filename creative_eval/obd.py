@@ -655,21 +655,26 @@ def _plot_validation(axis, rows: list[dict], campaign: str) -> None:
         axis.fill_betweenx([offset - 0.4, offset + 0.4], truth_low, truth_high, color="0.85")
         axis.vlines(chosen[0]["on_policy"], offset - 0.4, offset + 0.4, color="k", lw=1)
         for k, row in enumerate(chosen):
-            y = offset - 0.25 + 0.25 * k
-            axis.errorbar(
-                row["value"],
-                y,
-                xerr=[[row["value"] - row["ci_low"]], [row["ci_high"] - row["value"]]],
-                fmt="o",
-                ms=4,
-                capsize=3,
-                color=f"C{k}",
-                label=row["method"].upper() if offset == 0 else None,
-            )
+            label = row["method"].upper() if offset == 0 else None
+            _estimate_bar(axis, row, offset - 0.25 + 0.25 * k, f"C{k}", label)
     axis.set_yticks([0, 1], ["random from BTS logs", "BTS (prior) from random logs"])
     axis.set_xlabel("CTR per slot (grey: on-policy 95% CI)")
     axis.set_title(f"{campaign}: estimator validation")
     axis.legend(fontsize=8, loc="lower right")
+
+
+def _estimate_bar(axis, row: dict, y: float, color: str, label: str | None) -> None:
+    """One estimate as a point with its 95% interval."""
+    axis.errorbar(
+        row["value"],
+        y,
+        xerr=[[row["value"] - row["ci_low"]], [row["ci_high"] - row["value"]]],
+        fmt="o",
+        ms=4,
+        capsize=3,
+        color=color,
+        label=label,
+    )
 
 
 def _plot_results(axis, rows: list[dict], campaign: str) -> None:
@@ -687,17 +692,8 @@ def _plot_results(axis, rows: list[dict], campaign: str) -> None:
             ]
             if not match:
                 continue
-            row, y = match[0], i + (k - 0.5) * 0.3
-            axis.errorbar(
-                row["value"],
-                y,
-                xerr=[[row["value"] - row["ci_low"]], [row["ci_high"] - row["value"]]],
-                fmt="o",
-                ms=4,
-                capsize=3,
-                color=f"C{k}",
-                label=f"train {train_on} -> DR on {evaluate_on} logs" if i == 0 else None,
-            )
+            label = f"train {train_on} -> DR on {evaluate_on} logs" if i == 0 else None
+            _estimate_bar(axis, match[0], i + (k - 0.5) * 0.3, f"C{k}", label)
     logged = [r for r in rows if r["policy"] == "bts_logged"]
     if logged:
         axis.axvline(logged[0]["value"], color="k", ls="--", lw=1, label="logged BTS on-policy CTR")

@@ -62,21 +62,22 @@ class RacerSettings(_EnvConfig):
         )
 
 
-class SelectConfig(RacerSettings):
+class _RacingStores(RacerSettings):
+    """Where arms, impressions and CTR models live: select and retraining read the same ones."""
+
     creatives_table: str = Field(alias="CREATIVES_TABLE")
     impressions_table: str = Field(alias="IMPRESSIONS_TABLE")
     model_registry_table: str = Field(alias="MODEL_REGISTRY_TABLE")
     assets_bucket: str = Field(alias="ASSETS_BUCKET")
+
+
+class SelectConfig(_RacingStores):
     max_candidates: int = Field(default=100, gt=0, alias="MAX_CANDIDATES")
     impression_ttl_days: int = Field(default=30, gt=0, alias="IMPRESSION_TTL_DAYS")
     model_refresh_seconds: float = Field(default=60.0, ge=0, alias="MODEL_REFRESH_SECONDS")
 
 
-class RetrainingConfig(RacerSettings):
-    creatives_table: str = Field(alias="CREATIVES_TABLE")
-    impressions_table: str = Field(alias="IMPRESSIONS_TABLE")
-    model_registry_table: str = Field(alias="MODEL_REGISTRY_TABLE")
-    assets_bucket: str = Field(alias="ASSETS_BUCKET")
+class RetrainingConfig(_RacingStores):
     window_days: float = Field(default=14.0, gt=0, alias="RETRAIN_WINDOW_DAYS")
     holdout_hours: float = Field(default=24.0, gt=0, alias="RETRAIN_HOLDOUT_HOURS")
     min_training_rows: int = Field(default=2000, gt=0, alias="RETRAIN_MIN_ROWS")
