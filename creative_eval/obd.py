@@ -349,16 +349,6 @@ def cross_fitted_q_hat(log: ObdLog, folds: int = REWARD_MODEL_FOLDS, seed: int =
 
 
 RACER_SEGMENT_BY = ("user_feature_0",)  # the lowest-cardinality user feature (3 values in every campaign)
-# Times given to the CTR model are snapped to 1/8 hour: a creative's age in hours is then exact in float32,
-# and no value sits between a LightGBM (double) threshold and its float32 rounding in the ONNX trees, which
-# otherwise fails training's ONNX parity check on some logs.
-RACER_TIME_STEP_S = 450.0
-
-
-def _snapped(seconds: float) -> float:
-    return float(np.round(seconds / RACER_TIME_STEP_S) * RACER_TIME_STEP_S)
-
-
 def obd_creatives(log: ObdLog) -> list[CreativeFeatures]:
     """OBD items as creatives: category = item_feature_1, tags = item_feature_2, _3 and a quartile of _0."""
     from creative.racing.features import CreativeFeatures
@@ -415,7 +405,7 @@ def racer_policy(train: ObdLog, evaluate: ObdLog, contexts: Contexts, seed: int)
         LoggedImpression(
             user=obd_user(train, i),
             creative=creatives[train.items[i]],
-            shown_at=_snapped(train.timestamps[i]),
+            shown_at=float(train.timestamps[i]),
             clicked=bool(train.clicks[i]),
             propensity=float(train.propensities[i]),
         )
@@ -425,7 +415,7 @@ def racer_policy(train: ObdLog, evaluate: ObdLog, contexts: Contexts, seed: int)
     scorer = model.scorer()
     racer = ContextualRacer(RacerConfig(segment_by=RACER_SEGMENT_BY))
     segments = np.array([segment_of(obd_user(train, i), RACER_SEGMENT_BY) for i in range(train.n)])
-    now = _snapped(np.median(evaluate.timestamps))
+    now = float(np.median(evaluate.timestamps))
     probabilities = np.empty((len(contexts.representatives), evaluate.n_items))
     priors = np.empty_like(probabilities)
     for j, row in enumerate(contexts.representatives):
