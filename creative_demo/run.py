@@ -167,6 +167,9 @@ def main() -> int:
         raced = race(api, creatives, simulator, args.selections, args.seed)
         race_seconds = time.perf_counter() - started
         final_stats = {c["creative_id"]: c for c in api.all_pages("/v1/creatives", limit=200)}
+        # The hourly retraining, fired once: minutes of traffic are still inside its attribution delay and
+        # holdout window, so it should refuse (insufficient data) and leave select on the constant prior.
+        retraining = runtime.fire_schedule("retrain_ctr")
 
     chosen = raced["chosen"]
     lines_order = [c["business_line"] for c in chosen]
@@ -206,6 +209,8 @@ def main() -> int:
         "select_latency_ms_p50": latencies[len(latencies) // 2],
         "select_latency_ms_p99": latencies[int(len(latencies) * 0.99)],
         "race_seconds": race_seconds,
+        "retraining_outcome": retraining["outcome"],
+        "retraining_reason": retraining["reason"],
         "by_business_line": per_business_line(
             chosen, creatives, racer_expected, uniform_expected, best_by_line
         ),

@@ -13,6 +13,8 @@ from typing import Any
 from urllib.parse import quote_plus
 
 from moto.apigateway import models as apigateway_models
+from moto.dynamodb import models as dynamodb_models
+from moto.dynamodb.models.table import Table
 from moto.events import models as events_models
 from moto.events import utils as events_utils
 from moto.sqs import models as sqs_models
@@ -29,6 +31,7 @@ def apply() -> None:
     _s3_eventbridge_object_fields_as_aws_names_them()
     _sqs_queues_are_not_polled_by_moto()
     _mock_integrations_deploy()
+    _dynamodb_transactions_back_up_items_not_tables()
     _applied = True
 
 
@@ -133,3 +136,53 @@ def _mock_integrations_deploy() -> None:
         return original(cls, resource_name, cloudformation_json, *args, **kwargs)
 
     apigateway_models.Method.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)
+
+
+class _CopyWithoutTables:
+    """moto's `copy` module, except that deep-copying a whole Table returns the table itself."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(copy, name)
+
+    @staticmethod
+    def deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
+        return value if isinstance(value, Table) else copy.deepcopy(value, memo)
+
+
+def _transaction_keys(backend: Any, transact_items: list[dict[str, Any]]) -> list[tuple[str, dict]]:
+    keys = []
+    for entry in transact_items:
+        ((_, op),) = entry.items()
+        table = backend.tables.get(op.get("TableName"))
+        if table is None:
+            continue
+        if "Key" in op:
+            keys.append((table.name, op["Key"]))
+        else:
+            names = [n for n in (table.hash_key_attr, table.range_key_attr) if n]
+            keys.append((table.name, {n: op["Item"][n] for n in names if n in op["Item"]}))
+    return keys
+
+
+def _dynamodb_transactions_back_up_items_not_tables() -> None:
+    """AWS transactions cost per item; moto's deep-copy every table they touch (to roll back), so a
+    click's transaction grew with the impressions table and timed out a long demo. Back up, and on
+    failure restore, only the items the transaction names."""
+    dynamodb_models.copy = _CopyWithoutTables()
+    original = dynamodb_models.DynamoDBBackend.transact_write_items
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        backup = [
+            (name, key, copy.deepcopy(self.get_item(name, key)))
+            for name, key in _transaction_keys(self, transact_items)
+        ]
+        try:
+            original(self, transact_items)
+        except Exception:
+            for name, key, item in backup:
+                self.delete_item(name, key)
+                if item is not None:
+                    self.tables[name].put_item(item.to_json()["Attributes"])
+            raise
+
+    dynamodb_models.DynamoDBBackend.transact_write_items = transact_write_items

@@ -139,3 +139,50 @@ def test_applying_twice_changes_nothing():
     # When applied again, Then the methods are not wrapped a second time
     moto_gaps.apply()
     assert Rule.send_to_targets is patched
+
+
+def test_a_cancelled_transaction_rolls_back_only_its_items_without_copying_tables(aws):
+    # Given a table with two items, and moto's backend object for it
+    from moto.dynamodb.models import dynamodb_backends
+
+    dynamodb = aws.client("dynamodb")
+    dynamodb.create_table(
+        TableName="arms",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    for key in ("a", "b"):
+        dynamodb.put_item(TableName="arms", Item={"id": {"S": key}, "n": {"N": "1"}})
+    backend = dynamodb_backends[aws.account_id()][aws.region]
+    table = backend.tables["arms"]
+    add = {"UpdateExpression": "ADD n :one", "ExpressionAttributeValues": {":one": {"N": "1"}}}
+    # When a transaction updates "a" but fails its condition on "b"
+    try:
+        dynamodb.transact_write_items(
+            TransactItems=[
+                {"Update": {"TableName": "arms", "Key": {"id": {"S": "a"}}, **add}},
+                {
+                    "Update": {
+                        "TableName": "arms",
+                        "Key": {"id": {"S": "b"}},
+                        "ConditionExpression": "attribute_not_exists(id)",
+                        **add,
+                    }
+                },
+            ]
+        )
+    except dynamodb.exceptions.TransactionCanceledException:
+        pass
+    # Then neither item changed, and the table is the same object (it was not restored from a deep copy)
+    items = {i["id"]["S"]: i["n"]["N"] for i in dynamodb.scan(TableName="arms")["Items"]}
+    assert items == {"a": "1", "b": "1"}
+    assert backend.tables["arms"] is table
+    # And a transaction that succeeds applies both updates
+    dynamodb.transact_write_items(
+        TransactItems=[{"Update": {"TableName": "arms", "Key": {"id": {"S": k}}, **add}} for k in ("a", "b")]
+    )
+    assert {i["id"]["S"]: i["n"]["N"] for i in dynamodb.scan(TableName="arms")["Items"]} == {
+        "a": "2",
+        "b": "2",
+    }
