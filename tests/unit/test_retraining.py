@@ -207,3 +207,19 @@ def test_select_keeps_its_model_when_a_promoted_artifact_is_corrupt(informative_
 def test_the_onnx_export_refuses_an_artifact_that_does_not_load():
     with pytest.raises(CorruptModel):
         OnnxCtrModel(b"not an onnx model")
+
+
+def test_an_evaluation_that_cannot_be_computed_leaves_the_champion(informative_world):
+    # Given a held-out log with an impossible propensity (a corrupt row: 0 makes the weights infinite)
+    creatives, log, _ = informative_world
+    newest = max(log.items.values(), key=lambda i: i.created_at if i.created_at < "2026-11-22T23" else "")
+    original = newest.propensity
+    newest.propensity = 0.0
+    registry = FakeModelRegistry()
+    try:
+        report = retraining(creatives, log, registry).run(NOW)
+    finally:
+        newest.propensity = original
+    # Then the run reports the failed evaluation and promotes nothing
+    assert report.outcome is RetrainingOutcome.EVALUATION_FAILED
+    assert "propensit" in report.reason and registry.active(CTR_MODEL) is None
