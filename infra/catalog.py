@@ -105,7 +105,8 @@ class FunctionSpec:
 
 # Select and retraining must run the same racer: retraining scores policies as select would run them.
 RACER_ENV = {
-    "RACER_PRIOR_STRENGTH": "20",
+    "RACER_PRIOR_STRENGTH": "60",
+    "RACER_UNTRAINED_PRIOR_STRENGTH": "2",
     "RACER_EXPLORATION_FLOOR": "0.05",
     "RACER_HALF_LIFE_HOURS": "72",
     "RACER_SEGMENT_BY": "",

@@ -48,7 +48,8 @@ class CompositionConfig(_EnvConfig):
 class RacerSettings(_EnvConfig):
     """The racer's tunables; select and retraining must agree on them, so both read the same names."""
 
-    prior_strength: float = Field(default=20.0, gt=0, alias="RACER_PRIOR_STRENGTH")
+    prior_strength: float = Field(default=60.0, gt=0, alias="RACER_PRIOR_STRENGTH")
+    untrained_prior_strength: float = Field(default=2.0, gt=0, alias="RACER_UNTRAINED_PRIOR_STRENGTH")
     exploration_floor: float = Field(default=0.05, ge=0, le=1, alias="RACER_EXPLORATION_FLOOR")
     half_life_hours: float = Field(default=72.0, gt=0, alias="RACER_HALF_LIFE_HOURS")
     segment_by: str = Field(default="", alias="RACER_SEGMENT_BY")  # comma-separated user features
@@ -56,6 +57,7 @@ class RacerSettings(_EnvConfig):
     def racer_config(self) -> RacerConfig:
         return RacerConfig(
             prior_strength=self.prior_strength,
+            untrained_prior_strength=self.untrained_prior_strength,
             exploration_floor=self.exploration_floor,
             half_life_hours=self.half_life_hours,
             segment_by=tuple(n.strip() for n in self.segment_by.split(",") if n.strip()),

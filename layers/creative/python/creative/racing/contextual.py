@@ -31,15 +31,18 @@ _MIN_CTR = 1e-5
 
 @dataclass(frozen=True)
 class RacerConfig:
-    prior_strength: float = 20.0  # pseudo-impressions the model's prediction is worth
+    prior_strength: float = 60.0  # pseudo-impressions a trained model's prediction is worth
+    # ... and the constant prior used before any model is promoted: it knows nothing about the creatives,
+    # so it should give way to the first few impressions.
+    untrained_prior_strength: float = 2.0
     exploration_floor: float = 0.05  # share spread uniformly: every propensity >= exploration_floor / K
     half_life_hours: float = 72.0  # evidence this old counts half
     grid_points: int = 128  # quadrature resolution of the Thompson probabilities
     segment_by: tuple[str, ...] = ()  # user features that split an arm; low-cardinality ones only
 
     def __post_init__(self) -> None:
-        if self.prior_strength <= 0:
-            raise ValueError("prior_strength must be positive")
+        if self.prior_strength <= 0 or self.untrained_prior_strength <= 0:
+            raise ValueError("prior strengths must be positive")
         if not 0.0 <= self.exploration_floor <= 1.0:
             raise ValueError("exploration_floor must be within [0, 1]")
         if self.half_life_hours <= 0:
@@ -202,8 +205,9 @@ class ContextualRacer:
         impressions: np.ndarray,
         clicks: np.ndarray,
         expected_clicks: np.ndarray | None = None,
+        prior_strength: float | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        m = self.config.prior_strength
+        m = prior_strength or self.config.prior_strength
         p = np.clip(np.asarray(prior_ctr, dtype=np.float64), _MIN_CTR, 1.0 - _MIN_CTR)
         n = np.maximum(np.asarray(impressions, dtype=np.float64), 0.0)
         c = np.clip(np.asarray(clicks, dtype=np.float64), 0.0, n)
@@ -219,9 +223,10 @@ class ContextualRacer:
         impressions: np.ndarray,
         clicks: np.ndarray,
         expected_clicks: np.ndarray | None = None,
+        prior_strength: float | None = None,
     ) -> np.ndarray:
         """The full action distribution: Thompson probabilities mixed with the exploration floor."""
-        alpha, beta = self.posterior(prior_ctr, impressions, clicks, expected_clicks)
+        alpha, beta = self.posterior(prior_ctr, impressions, clicks, expected_clicks, prior_strength)
         thompson = thompson_probabilities(alpha, beta, self.config.grid_points)
         floor = self.config.exploration_floor
         return (1.0 - floor) * thompson + floor / len(thompson)
@@ -234,10 +239,11 @@ class ContextualRacer:
         rng: np.random.Generator,
         *,
         expected_clicks: np.ndarray | None = None,
+        prior_strength: float | None = None,
     ) -> Decision:
         if len(prior_ctr) == 0:
             raise ValueError("no candidates to choose from")
-        probabilities = self.probabilities(prior_ctr, impressions, clicks, expected_clicks)
+        probabilities = self.probabilities(prior_ctr, impressions, clicks, expected_clicks, prior_strength)
         index = int(np.searchsorted(np.cumsum(probabilities), rng.random() * probabilities.sum()))
         index = min(index, len(probabilities) - 1)
         return Decision(index=index, propensity=float(probabilities[index]))

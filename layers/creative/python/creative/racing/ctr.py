@@ -20,6 +20,7 @@ VERSION_KEY = "creative.model_version"
 
 class CtrModel(Protocol):
     version: str
+    trained: bool  # False for the constant prior: the racer then trusts its prediction less
 
     def predict(self, user: UserFeatures, creatives: Sequence[CreativeFeatures], now: float) -> np.ndarray:
         """The predicted click probability of each creative for this user at `now`."""
@@ -27,6 +28,8 @@ class CtrModel(Protocol):
 
 class ConstantCtrModel:
     """The prior before any model is promoted: one CTR for every creative, so the racer starts uniform."""
+
+    trained = False
 
     def __init__(self, ctr: float = 0.02, version: str = "constant"):
         self.ctr = ctr
@@ -37,6 +40,8 @@ class ConstantCtrModel:
 
 
 class OnnxCtrModel:
+    trained = True
+
     def __init__(self, artifact: bytes):
         import onnxruntime as ort  # here, not at import: a function with no promoted model never pays it
 

@@ -4,7 +4,7 @@ The challenger and the champion are compared as policies, not as classifiers: ea
 (the racer's choice probabilities with that model as a confident prior, `evaluation_strength` pseudo-
 impressions, and no arm evidence) is evaluated off-policy on a held-out recent window of the log, with the
 propensities the live racer recorded. The confident prior makes the policy follow the model's ranking;
-with the live prior strength (20) both policies would be near-uniform and indistinguishable. The challenger is
+with the live prior strength (60) both policies would be near-uniform and indistinguishable. The challenger is
 promoted only when the paired bootstrap says it beats the champion with the configured probability. Too
 little data, a failed evaluation or an artifact that does not load back exactly leaves the champion in place.
 """

@@ -80,7 +80,10 @@ class RacingService:
         impressions = np.array([clock.decayed(c.arm_impressions, segment, at) for c in candidates])
         clicks = np.array([clock.decayed(c.arm_clicks, segment, at) for c in candidates])
         expected = np.array([clock.decayed(c.arm_expected, segment, at) for c in candidates])
-        decision = self._racer.choose(prior, impressions, clicks, self._rng, expected_clicks=expected)
+        strength = None if model.trained else self._racer.config.untrained_prior_strength
+        decision = self._racer.choose(
+            prior, impressions, clicks, self._rng, expected_clicks=expected, prior_strength=strength
+        )
         creative = candidates[decision.index]
         impression = Impression(
             impression_id="imp_" + uuid.uuid4().hex,
