@@ -1,16 +1,20 @@
-"""`make evaluate`: the Open Bandit Dataset evaluation, then the MovieLens simulator when it is present."""
+"""`make evaluate`: the Open Bandit Dataset evaluation, then the MovieLens simulator.
+
+Each runs in its own interpreter: the OBD run trains LightGBM models (OpenMP threads), and a process that
+has started OpenMP threads must not fork the simulator's workers (libgomp deadlocks in the children).
+"""
 
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.util
+import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from creative_eval import obd
 
-SIMULATOR_MODULE = "creative_eval.simulate"
+def _run(module: str, *args: str) -> None:
+    subprocess.run([sys.executable, "-m", module, *args], check=True)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -19,11 +23,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--out-dir", type=Path, default=Path("out/evaluation"))
     args = parser.parse_args(argv)
     quick = ["--quick"] if args.quick else []
-    obd.main(["--out-dir", str(args.out_dir), *quick])
-    if importlib.util.find_spec(SIMULATOR_MODULE) is None:
-        print(f"evaluate: {SIMULATOR_MODULE} is not there yet; skipped the MovieLens simulator")
-    else:
-        importlib.import_module(SIMULATOR_MODULE).main(["--out", str(args.out_dir), *quick])
+    _run("creative_eval.obd", "--out-dir", str(args.out_dir), *quick)
+    _run("creative_eval.simulate", "--out", str(args.out_dir), *quick)
     outputs = sorted(str(path) for path in args.out_dir.glob("*") if path.suffix in (".json", ".png"))
     print("evaluate: outputs\n  " + "\n  ".join(outputs))
 
