@@ -34,7 +34,7 @@ def creative(i: int, line: str = "food", impressions: int = 0, clicks: int = 0, 
         headline=f"Headline {i}",
         impressions=impressions,
         clicks=clicks,
-        created_at=f"2026-11-25T00:00:0{i}.000000Z",
+        created_at=f"2026-11-25T00:{i // 60:02d}:{i % 60:02d}.000000Z",
         updated_at="2026-11-25T00:00:00.000000Z",
         **kw,
     )
