@@ -349,6 +349,8 @@ def cross_fitted_q_hat(log: ObdLog, folds: int = REWARD_MODEL_FOLDS, seed: int =
 
 
 RACER_SEGMENT_BY = ("user_feature_0",)  # the lowest-cardinality user feature (3 values in every campaign)
+
+
 def obd_creatives(log: ObdLog) -> list[CreativeFeatures]:
     """OBD items as creatives: category = item_feature_1, tags = item_feature_2, _3 and a quartile of _0."""
     from creative.racing.features import CreativeFeatures

@@ -7,6 +7,8 @@ import io
 import json
 import zipfile
 
+import pytest
+
 from creative_local.moto_server import MotoEndpoint
 
 ROLE_POLICY = {
@@ -158,7 +160,7 @@ def test_a_cancelled_transaction_rolls_back_only_its_items_without_copying_table
     table = backend.tables["arms"]
     add = {"UpdateExpression": "ADD n :one", "ExpressionAttributeValues": {":one": {"N": "1"}}}
     # When a transaction updates "a" but fails its condition on "b"
-    try:
+    with pytest.raises(dynamodb.exceptions.TransactionCanceledException):
         dynamodb.transact_write_items(
             TransactItems=[
                 {"Update": {"TableName": "arms", "Key": {"id": {"S": "a"}}, **add}},
@@ -172,8 +174,6 @@ def test_a_cancelled_transaction_rolls_back_only_its_items_without_copying_table
                 },
             ]
         )
-    except dynamodb.exceptions.TransactionCanceledException:
-        pass
     # Then neither item changed, and the table is the same object (it was not restored from a deep copy)
     items = {i["id"]["S"]: i["n"]["N"] for i in dynamodb.scan(TableName="arms")["Items"]}
     assert items == {"a": "1", "b": "1"}

@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 from creative.operator import OperatorService
-from creative.racing.service import FeedbackService, RacingService
 from creative.racing.contextual import ContextualRacer
 from creative.racing.registry import ActiveModel
+from creative.racing.service import FeedbackService, RacingService
 
 from tests.conftest import load_event, load_handler
 from tests.fakes import (

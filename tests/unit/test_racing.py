@@ -6,8 +6,6 @@ import numpy as np
 import pytest
 from creative.creatives import Creative, CreativeStatus
 from creative.errors import NotFound
-from creative.racing.models import FeedbackRequest, SelectRequest, UserContext
-from creative.racing.service import FeedbackService, RacingService
 from creative.racing.contextual import (
     ArmClock,
     ContextualRacer,
@@ -15,7 +13,9 @@ from creative.racing.contextual import (
     segment_of,
     thompson_probabilities,
 )
+from creative.racing.models import FeedbackRequest, SelectRequest, UserContext
 from creative.racing.registry import ActiveModel
+from creative.racing.service import FeedbackService, RacingService
 
 from tests.fakes import FakeCreativeRepository, FakeImpressionLog, FakeModelRegistry, FakeObjectStore
 
