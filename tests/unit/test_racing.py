@@ -8,6 +8,7 @@ from creative.creatives import Creative, CreativeStatus
 from creative.errors import NotFound
 from creative.racing.contextual import (
     ArmClock,
+    ArmEvidence,
     ContextualRacer,
     RacerConfig,
     segment_of,
@@ -116,13 +117,32 @@ def test_counts_decay_with_the_half_life_across_epochs():
     start = clock.epoch_s * 100 - 1800.0  # half an hour before an epoch starts
     counters: dict[str, float] = {}
     for t in (start, start + 3600.0):
-        key = clock.key("all", t)
+        key = clock.key("all", t, "ctr-1")
         counters[key] = counters.get(key, 0.0) + clock.weight(t)
     # When they are read one hour after the last event
-    decayed = clock.decayed(counters, "all", start + 7200.0)
+    decayed, under_current_model = clock.reader("all", "ctr-1", start + 7200.0).read(counters)
     # Then each counts 2**-(age in half-lives)
-    assert decayed == pytest.approx(0.25 + 0.5)
+    assert decayed == pytest.approx(0.25 + 0.5) and under_current_model == decayed
     assert len(counters) == 2  # the two events landed in different epochs
+    # And another segment, or another model's share, reads apart
+    assert clock.reader("gender=f", "ctr-1", start + 7200.0).read(counters) == (0.0, 0.0)
+    assert clock.reader("all", "ctr-2", start + 7200.0).read(counters) == (pytest.approx(0.75), 0.0)
+
+
+def test_only_the_current_models_clicks_are_rescaled_to_the_user():
+    # Given an arm with 1,000 impressions under an old model (40 clicks) and 1,000 under the current one,
+    # whose predictions over those impressions summed to 30 clicks, of which 45 came
+    evidence = ArmEvidence(
+        impressions=np.array([2000.0]),
+        clicks=np.array([85.0]),
+        model_impressions=np.array([1000.0]),
+        model_clicks=np.array([45.0]),
+        model_expected=np.array([30.0]),
+    )
+    # When a user the current model rates at 1% is scored (its average was 3%)
+    credited = evidence.credited_clicks(np.array([0.01]))
+    # Then the old model's 40 clicks count as they are and the current one's 45 x (0.01 / 0.03)
+    assert credited[0] == pytest.approx(40.0 + 45.0 / 3.0)
 
 
 def test_segments_split_arms_only_on_the_configured_features():
@@ -209,5 +229,5 @@ def test_a_late_click_updates_the_arm_and_time_weight_of_its_impression():
     # Then the click carries the old impression's weight, on the old impression's arm
     arm = repo.items["cr_1"]
     assert arm.arm_clicks == {impression.arm_key: impression.arm_weight}
-    clock = racing._racer.clock
-    assert clock.decayed(arm.arm_clicks, "device=ios", NOW.timestamp()) == pytest.approx(2 ** (-48 / 72))
+    reader = racing._racer.clock.reader("device=ios", "constant", NOW.timestamp())
+    assert reader.read(arm.arm_clicks)[0] == pytest.approx(2 ** (-48 / 72), rel=1e-5)

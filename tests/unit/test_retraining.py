@@ -223,3 +223,26 @@ def test_an_evaluation_that_cannot_be_computed_leaves_the_champion(informative_w
     # Then the run reports the failed evaluation and promotes nothing
     assert report.outcome is RetrainingOutcome.EVALUATION_FAILED
     assert "propensit" in report.reason and registry.active(CTR_MODEL) is None
+
+
+def test_a_champion_whose_artifact_is_gone_does_not_block_promotion(informative_world):
+    # Given a registry whose active model's artifact was deleted
+    creatives, log, _ = informative_world
+    registry = FakeModelRegistry()
+    lost = registry.store(CTR_MODEL, "ctr-lost", b"whatever")
+    registry.promote(lost, replacing=None, report={})
+    del registry.artifacts[lost.key]
+    # When retraining runs, the challenger is judged against the constant prior and replaces the pointer
+    report = retraining(creatives, log, registry).run(NOW)
+    assert report.outcome is RetrainingOutcome.PROMOTED, report.reason
+    assert registry.active(CTR_MODEL).version == report.challenger_version
+
+
+class UnavailableRegistry(FakeModelRegistry):
+    def active(self, name):
+        raise TimeoutError("the registry table did not answer")
+
+
+def test_select_keeps_serving_when_the_registry_is_unavailable():
+    models = ActiveModel(UnavailableRegistry(), refresh_s=0)
+    assert models.current(NOW.timestamp()).version == "constant"

@@ -29,7 +29,7 @@ class Creative(BaseModel):
     # All-time impressions served and clicks received (reporting).
     impressions: int = 0
     clicks: int = 0
-    # The racer's arms: time-weighted impressions and clicks per "<segment>@<epoch>" (see racing.decay).
+    # The racer's arms: time-weighted impressions and clicks per "<segment>@<epoch>" (see racing.contextual.ArmClock).
     arm_impressions: dict[str, float] = Field(default_factory=dict)
     arm_clicks: dict[str, float] = Field(default_factory=dict)
     # ... and the clicks the CTR model expected from those impressions (sum of its predictions).

@@ -42,7 +42,7 @@ class Impression(BaseModel):
     @property
     def expected_weight(self) -> float:
         """What this impression adds to its arm's expected clicks: its time weight x the predicted CTR."""
-        return self.arm_weight * (self.prior_ctr or 0.0)
+        return round(self.arm_weight * (self.prior_ctr or 0.0), 9)
 
     expires_at: int  # epoch seconds; DynamoDB TTL removes the row some time after this
     clicked_at: str | None = None

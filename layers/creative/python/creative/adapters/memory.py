@@ -148,7 +148,9 @@ class InMemoryModelRegistry:
         return self.pointers.get(name)
 
     def read(self, ref: ModelRef) -> bytes:
-        data = self.artifacts[ref.key]
+        data = self.artifacts.get(ref.key)
+        if data is None:
+            raise NotFound(f"{ref.key} does not exist")
         if hashlib.sha256(data).hexdigest() != ref.sha256:
             raise CorruptModel(f"{ref.key} does not match its recorded sha256")
         return data

@@ -8,7 +8,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from creative.adapters.dynamodb import _is_condition_failure, from_item, to_item, translated_errors
-from creative.errors import CorruptModel
+from creative.errors import CorruptModel, NotFound
 from creative.ports import ModelRef
 
 
@@ -41,8 +41,13 @@ class DynamoModelRegistry:
         )
 
     def read(self, ref: ModelRef) -> bytes:
-        with translated_errors():
-            response = self._s3.get_object(Bucket=self._bucket, Key=ref.key)
+        try:
+            with translated_errors():
+                response = self._s3.get_object(Bucket=self._bucket, Key=ref.key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                raise NotFound(f"s3://{self._bucket}/{ref.key} does not exist") from exc
+            raise
         data = response["Body"].read()
         if hashlib.sha256(data).hexdigest() != ref.sha256:
             raise CorruptModel(f"s3://{self._bucket}/{ref.key} does not match its recorded sha256")

@@ -5,11 +5,12 @@ m (`prior_strength`) says how many impressions that prediction is worth, and n i
 impressions in the user's segment. A new creative therefore starts at its predicted CTR and moves to its
 observed CTR as evidence arrives.
 
-c' is the arm's decayed clicks c rescaled to this user: c * p / (e / n), where e is the sum of the model's
-predictions over those same impressions. With a constant model c' = c (plain counts). With a contextual
-model, an arm whose clicks came from users the model rates highly is not credited at that rate for a user
-it rates low: the evidence corrects the model arm by arm (observed / expected) instead of washing out the
-user-level prediction once a few hundred impressions have accrued.
+c' credits the arm's clicks to this user. Clicks earned while the current model was live are rescaled by
+p / (e / n_m), where e is the sum of that model's predictions over those n_m impressions: an arm whose
+clicks came from users the model rates highly is not credited at that rate for a user it rates low, so
+evidence corrects the model arm by arm (observed / expected) instead of washing out its user-level
+prediction. Clicks from before the current model was promoted count as they are (plain counts): their
+observed / expected ratio was measured against another model and would double-count what this one knows.
 
 Thompson sampling picks each arm with the probability that it is the best under the posterior. Rather
 than drawing one sample per arm and logging a Monte-Carlo guess at that probability, the racer computes
@@ -22,6 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -85,20 +87,70 @@ class ArmClock:
     def epoch(self, t: float) -> int:
         return math.floor(t / self.epoch_s)
 
-    def key(self, segment: str, t: float) -> str:
-        return f"{segment}@{self.epoch(t)}"
+    def key(self, segment: str, t: float, model_version: str) -> str:
+        """The counter an event at `t` adds to: per segment, epoch and the model that was live."""
+        return f"{segment}@{self.epoch(t)}#{model_version}"
 
     def weight(self, t: float) -> float:
-        return 2.0 ** ((t - self.epoch(t) * self.epoch_s) / self.half_life_s)
+        # Rounded: DynamoDB sums numbers exactly up to 38 digits, so addends must not carry 17 decimals.
+        return round(2.0 ** ((t - self.epoch(t) * self.epoch_s) / self.half_life_s), 6)
 
-    def decayed(self, counters: Mapping[str, float], segment: str, now: float) -> float:
+    def reader(self, segment: str, model_version: str, now: float) -> ArmReader:
         current = self.epoch(now)
-        total = 0.0
-        for epoch in (current - 1, current):
-            stored = counters.get(f"{segment}@{epoch}")
-            if stored:
-                total += stored * 2.0 ** ((epoch * self.epoch_s - now) / self.half_life_s)
-        return total
+        scales = {
+            f"{segment}@{epoch}#": 2.0 ** ((epoch * self.epoch_s - now) / self.half_life_s)
+            for epoch in (current - 1, current)
+        }
+        return ArmReader(scales, "#" + model_version)
+
+
+@dataclass(frozen=True)
+class ArmReader:
+    """Reads one request's arms: its segment's last two epochs, decayed to now; built once per request."""
+
+    scales: dict[str, float]  # counter-name prefix "<segment>@<epoch>#" -> decay factor
+    model_suffix: str  # "#<version>" of the model now live
+
+    def read(self, counters: Mapping[str, float]) -> tuple[float, float]:
+        """(all models, the current model only) decayed totals of one counter family."""
+        total = current = 0.0
+        for name, value in counters.items():
+            prefix = name[: name.rfind("#") + 1]
+            scale = self.scales.get(prefix)
+            if scale is not None:
+                total += value * scale
+                if name.endswith(self.model_suffix):
+                    current += value * scale
+        return total, current
+
+    def evidence(self, creatives: Sequence[Any]) -> ArmEvidence:
+        """The arms of these creatives (anything with arm_impressions / arm_clicks / arm_expected)."""
+        rows = [
+            (*self.read(c.arm_impressions), *self.read(c.arm_clicks), self.read(c.arm_expected)[1])
+            for c in creatives
+        ]
+        n, n_model, c, c_model, e_model = (np.array(column) for column in zip(*rows, strict=True))
+        return ArmEvidence(n, c, n_model, c_model, e_model)
+
+
+@dataclass(frozen=True)
+class ArmEvidence:
+    impressions: np.ndarray  # decayed, every model
+    clicks: np.ndarray
+    model_impressions: np.ndarray  # decayed, while the current model was live
+    model_clicks: np.ndarray
+    model_expected: np.ndarray  # the current model's predictions summed over its impressions
+
+    def credited_clicks(self, prior_ctr: np.ndarray) -> np.ndarray:
+        """c': earlier models' clicks as they are, the current model's rescaled to this user's prediction."""
+        scale = np.divide(
+            prior_ctr * self.model_impressions,
+            self.model_expected,
+            out=np.ones_like(self.model_expected),
+            where=self.model_expected > 1e-12,
+        )
+        credited = (self.clicks - self.model_clicks) + self.model_clicks * scale
+        return np.clip(credited, 0.0, self.impressions)
 
 
 def _normal_cdf(z: np.ndarray) -> np.ndarray:
@@ -131,8 +183,8 @@ def thompson_probabilities(alpha: np.ndarray, beta: np.ndarray, grid_points: int
 
     The integral of f_i(x) * prod_{j != i} F_j(x) runs over [L, H]: below L the arm with the highest
     lower bound beats everything, above H no arm has mass. Each arm's mass per grid cell comes from its
-    Beta density, or from a normal approximation's CDF when the arm is too narrow for the grid (then it
-    has thousands of observations and the normal limit is accurate). The result is normalised, so it is
+    Beta density, or from a normal approximation's CDF when the arm is too narrow for the grid and has at
+    least 30 pseudo-clicks and non-clicks (where the normal limit is accurate). The result is normalised, so it is
     a proper distribution to sample from whatever the residual quadrature error.
     """
     k = len(alpha)
@@ -153,7 +205,9 @@ def thompson_probabilities(alpha: np.ndarray, beta: np.ndarray, grid_points: int
         return np.full(k, 1.0 / k)
     edges = _grid_edges(mean, sd, low, high, grid_points)
     width = np.diff(edges)
-    narrow = sd < 3.0 * width.max()
+    # The normal limit only for arms with real evidence on both sides; small-count arms keep their Beta
+    # density (the dense half of the grid gives narrow ones the resolution they need).
+    narrow = (sd < 3.0 * width.max()) & (np.minimum(alpha, beta) >= 30.0)
     mass = np.empty((k, len(width)))
     below = np.empty(k)
     if narrow.any():
@@ -166,7 +220,13 @@ def thompson_probabilities(alpha: np.ndarray, beta: np.ndarray, grid_points: int
         mid = edges[:-1] + 0.5 * width
         log_pdf = (a - 1.0)[:, None] * np.log(mid) + (b - 1.0)[:, None] * np.log1p(-mid)
         log_norm = _log_gamma(a + b) - _log_gamma(a) - _log_gamma(b)
-        mass[wide] = np.exp(log_pdf + log_norm[:, None]) * width
+        wide_mass = np.exp(log_pdf + log_norm[:, None]) * width
+        if edges[0] == 0.0:
+            # Below alpha = 1 the density is infinite at 0 and the midpoint rule misses most of the first
+            # cell; integrate x^(a-1) there instead: mass = h^a / a / B(a, b).
+            first = np.exp(a * math.log(width[0]) - np.log(a) + log_norm)
+            wide_mass[:, 0] = np.where(a < 1.0, first, wide_mass[:, 0])
+        mass[wide] = wide_mass
         below[wide] = np.clip(1.0 - mass[wide].sum(axis=1), 0.0, 1.0)  # mass under L (none above H)
     cdf_mid = below[:, None] + np.cumsum(mass, axis=1) - 0.5 * mass
     # prod over j != i of F_j = (prod over all) / F_i. F_i >= mass_i / 2 at every midpoint, so the ratio
@@ -204,17 +264,13 @@ class ContextualRacer:
         prior_ctr: np.ndarray,
         impressions: np.ndarray,
         clicks: np.ndarray,
-        expected_clicks: np.ndarray | None = None,
         prior_strength: float | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
+        """Beta(m p + c, m (1 - p) + n - c); `clicks` are the credited clicks c' (ArmEvidence)."""
         m = prior_strength or self.config.prior_strength
         p = np.clip(np.asarray(prior_ctr, dtype=np.float64), _MIN_CTR, 1.0 - _MIN_CTR)
         n = np.maximum(np.asarray(impressions, dtype=np.float64), 0.0)
         c = np.clip(np.asarray(clicks, dtype=np.float64), 0.0, n)
-        if expected_clicks is not None:
-            e = np.asarray(expected_clicks, dtype=np.float64)
-            scale = np.divide(p * n, e, out=np.ones_like(p), where=e > 1e-12)
-            c = np.minimum(c * scale, n)
         return m * p + c, m * (1.0 - p) + (n - c)
 
     def probabilities(
@@ -222,11 +278,10 @@ class ContextualRacer:
         prior_ctr: np.ndarray,
         impressions: np.ndarray,
         clicks: np.ndarray,
-        expected_clicks: np.ndarray | None = None,
         prior_strength: float | None = None,
     ) -> np.ndarray:
         """The full action distribution: Thompson probabilities mixed with the exploration floor."""
-        alpha, beta = self.posterior(prior_ctr, impressions, clicks, expected_clicks, prior_strength)
+        alpha, beta = self.posterior(prior_ctr, impressions, clicks, prior_strength)
         thompson = thompson_probabilities(alpha, beta, self.config.grid_points)
         floor = self.config.exploration_floor
         return (1.0 - floor) * thompson + floor / len(thompson)
@@ -238,12 +293,11 @@ class ContextualRacer:
         clicks: np.ndarray,
         rng: np.random.Generator,
         *,
-        expected_clicks: np.ndarray | None = None,
         prior_strength: float | None = None,
     ) -> Decision:
         if len(prior_ctr) == 0:
             raise ValueError("no candidates to choose from")
-        probabilities = self.probabilities(prior_ctr, impressions, clicks, expected_clicks, prior_strength)
+        probabilities = self.probabilities(prior_ctr, impressions, clicks, prior_strength)
         index = int(np.searchsorted(np.cumsum(probabilities), rng.random() * probabilities.sum()))
         index = min(index, len(probabilities) - 1)
         return Decision(index=index, propensity=float(probabilities[index]))

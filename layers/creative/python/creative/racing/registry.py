@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from creative.errors import CorruptModel
+from creative.errors import CorruptModel, NotFound
 from creative.ports import ModelRef, ModelRegistry
 from creative.racing.ctr import ConstantCtrModel, CtrModel, OnnxCtrModel
 
@@ -41,7 +41,10 @@ class ActiveModel:
     def current(self, now: float) -> CtrModel:
         if self._checked_at is None or now - self._checked_at >= self._refresh_s:
             self._checked_at = now
-            self._follow(self._registry.active(self._name))
+            try:
+                self._follow(self._registry.active(self._name))
+            except Exception as exc:  # throttling, a timeout: serve what we have, look again next refresh
+                logger.warning("model registry unavailable, keeping %s: %s", self._model.version, exc)
         return self._model
 
     def _follow(self, ref: ModelRef | None) -> None:
@@ -49,7 +52,7 @@ class ActiveModel:
             return
         try:
             model = self._load(self._registry.read(ref))
-        except CorruptModel as exc:
+        except (CorruptModel, NotFound) as exc:  # this artifact will not get better: never retry it
             self._rejected.add(ref.sha256)
             logger.error("keeping model %s: %s is unusable: %s", self._model.version, ref.version, exc)
             return

@@ -23,7 +23,7 @@ from pydantic import BaseModel
 
 from creative.clock import iso, parse_iso, utc_now
 from creative.creatives import Creative
-from creative.errors import CorruptModel
+from creative.errors import CorruptModel, NotFound
 from creative.impressions import Impression
 from creative.ports import CreativeRepository, ImpressionLog, ModelRef, ModelRegistry
 from creative.racing import ope
@@ -117,11 +117,15 @@ class RetrainingService:
         features = {c.creative_id: CreativeFeatures.of(c) for c in _all_creatives(self._creatives)}
         settled = (now - rules.attribution_delay).timestamp()
         cutoff = (now - rules.holdout).timestamp()
-        logged = [
-            i
-            for i in self._impressions.since(iso(now - rules.window))
-            if i.creative_id in features and parse_iso(i.created_at).timestamp() < settled
-        ]
+        logged = sorted(
+            (
+                i
+                for i in self._impressions.since(iso(now - rules.window))
+                if i.creative_id in features and parse_iso(i.created_at).timestamp() < settled
+            ),
+            # A scan returns rows in no particular order; training and the holdout cut must not depend on it.
+            key=lambda i: (i.created_at, i.impression_id),
+        )
         training = [_row(i, features) for i in logged if parse_iso(i.created_at).timestamp() < cutoff]
         holdout = [
             i for i in logged if parse_iso(i.created_at).timestamp() >= cutoff and _replayable(i, features)
@@ -169,10 +173,10 @@ class RetrainingService:
             challenger = _load_exactly(
                 self._registry, challenger_ref, trained.scorer(), holdout[:50], features
             )
-            champion = OnnxCtrModel(self._registry.read(champion_ref)) if champion_ref else ConstantCtrModel()
         except CorruptModel as exc:
             report.outcome, report.reason = RetrainingOutcome.CORRUPT_ARTIFACT, str(exc)
             return report
+        champion = self._champion(champion_ref)
         try:
             self._evaluate(report, champion, challenger, holdout, features)
         except (ValueError, FloatingPointError) as exc:
@@ -196,6 +200,18 @@ class RetrainingService:
         report.outcome = RetrainingOutcome.PROMOTED
         report.reason = f"challenger wins with probability {report.win_probability:.2f}"
         return report
+
+    def _champion(self, ref: ModelRef | None) -> CtrModel:
+        """The champion to beat. One whose artifact is gone or broken is not being served (select keeps
+        what it had), so the challenger is judged against the constant prior rather than blocked forever;
+        promotion still replaces exactly that pointer."""
+        if ref is None:
+            return ConstantCtrModel()
+        try:
+            return OnnxCtrModel(self._registry.read(ref))
+        except (CorruptModel, NotFound) as exc:
+            logger.error("champion %s is unusable (%s); judging against the constant prior", ref.version, exc)
+            return ConstantCtrModel()
 
     def _evaluate(
         self,

@@ -77,12 +77,10 @@ class RacingService:
         prior = model.predict(user, [self._creative_features(c) for c in candidates], at)
         clock = self._racer.clock
         segment = segment_of(user, self._racer.config.segment_by)
-        impressions = np.array([clock.decayed(c.arm_impressions, segment, at) for c in candidates])
-        clicks = np.array([clock.decayed(c.arm_clicks, segment, at) for c in candidates])
-        expected = np.array([clock.decayed(c.arm_expected, segment, at) for c in candidates])
+        evidence = clock.reader(segment, model.version, at).evidence(candidates)
         strength = None if model.trained else self._racer.config.untrained_prior_strength
         decision = self._racer.choose(
-            prior, impressions, clicks, self._rng, expected_clicks=expected, prior_strength=strength
+            prior, evidence.impressions, evidence.credited_clicks(prior), self._rng, prior_strength=strength
         )
         creative = candidates[decision.index]
         impression = Impression(
@@ -95,7 +93,7 @@ class RacingService:
             candidate_count=len(candidates),
             propensity=decision.propensity,
             policy_version=POLICY_VERSION,
-            arm_key=clock.key(segment, at),
+            arm_key=clock.key(segment, at, model.version),
             arm_weight=clock.weight(at),
             segment=segment,
             prior_ctr=float(prior[decision.index]),
