@@ -41,13 +41,13 @@ layers: $(VENV)/.installed
 synth: layers
 	$(PY) -c "from infra.synth import synthesize; print(synthesize())"
 
-demo: synth models
+demo: models synth
 	$(PY) -m creative_demo.run
 
 local: synth
 	$(VENV)/bin/creative local up
 
-test: synth models
+test: models synth
 	$(PY) -m pytest -q -p no:cacheprovider tests
 	$(PY) scripts/generate_openapi.py --check
 	$(VENV)/bin/ruff check .

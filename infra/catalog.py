@@ -159,7 +159,8 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             Access("impressions_table", ("dynamodb:PutItem",)),
             Access("uploads_bucket", OBJECT_READ, UPLOAD_PREFIX),  # signs image URLs
             Access("model_registry_table", ("dynamodb:GetItem",)),  # the active CTR model's pointer
-            Access("assets_bucket", ("s3:GetObject",), MODELS_PREFIX),
+            # ListBucket: without it a missing artifact is a 403, which would read as "retry", not "gone".
+            Access("assets_bucket", ("s3:GetObject", "s3:ListBucket"), MODELS_PREFIX),
         ),
         resource_env={
             "CREATIVES_TABLE": "creatives_table",
@@ -180,7 +181,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             Access("impressions_table", ("dynamodb:Scan",)),
             Access("creatives_table", ("dynamodb:Query", "dynamodb:Scan")),
             Access("model_registry_table", ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query")),
-            Access("assets_bucket", ("s3:GetObject", "s3:PutObject"), MODELS_PREFIX),
+            Access("assets_bucket", ("s3:GetObject", "s3:PutObject", "s3:ListBucket"), MODELS_PREFIX),
         ),
         resource_env={
             "CREATIVES_TABLE": "creatives_table",

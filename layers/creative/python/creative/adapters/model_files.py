@@ -20,14 +20,14 @@ DEFAULT_CACHE = Path("/tmp/models")  # Lambda's only writable disk
 
 def s3_fetch(client: Any, bucket: str, prefix: str = MODELS_PREFIX) -> Fetch:
     def fetch(key: str, dest_path: Path) -> None:
-        with translated_errors():
+        with translated_errors():  # the stream too: a read timeout mid-copy is as retryable as the GET
             response = client.get_object(Bucket=bucket, Key=prefix + key)
-        body = response["Body"]
-        try:
-            with dest_path.open("wb") as out:
-                shutil.copyfileobj(body, out, length=1024 * 1024)  # streamed: the generator is 287 MB
-        finally:
-            body.close()
+            body = response["Body"]
+            try:
+                with dest_path.open("wb") as out:
+                    shutil.copyfileobj(body, out, length=1024 * 1024)  # streamed: the generator is 287 MB
+            finally:
+                body.close()
 
     return fetch
 
@@ -37,6 +37,8 @@ def model_directory(client: Any, bucket: str, name: str, cache_root: Path = DEFA
     fetch = s3_fetch(client, bucket)
     cache_root.mkdir(parents=True, exist_ok=True)
     manifest_path = cache_root / MANIFEST_NAME
-    fetch(MANIFEST_NAME, manifest_path)
+    partial = manifest_path.with_name(MANIFEST_NAME + ".partial")
+    fetch(MANIFEST_NAME, partial)
+    partial.replace(manifest_path)  # never a half-written manifest under the real name
     artifact = Manifest.read(manifest_path).get(name)
     return ModelFiles(artifact, cache_root, fetch).materialise()

@@ -162,8 +162,13 @@ class ModelFiles:
         if _matches(path, file):
             return
         path.parent.mkdir(parents=True, exist_ok=True)
+        path.unlink(missing_ok=True)  # a damaged copy must not share /tmp (512 MB) with its replacement
         partial = path.with_name(path.name + ".partial")
-        self._fetch(self._artifact.key(file), partial)
+        try:
+            self._fetch(self._artifact.key(file), partial)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
         if not _matches(partial, file):
             partial.unlink(missing_ok=True)
             raise ArtifactIntegrityError(
