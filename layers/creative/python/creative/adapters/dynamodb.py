@@ -288,20 +288,18 @@ class DynamoMaterialRepository(_Table):
 
 
 _ARM_IMPRESSIONS, _ARM_CLICKS, _ARM_EXPECTED = "n:", "c:", "e:"
+_ARM_FIELDS = {_ARM_IMPRESSIONS: "arm_impressions", _ARM_CLICKS: "arm_clicks", _ARM_EXPECTED: "arm_expected"}
 
 
 def _creative(document: dict[str, Any]) -> Creative:
-    """Arm counters are top-level attributes ("n:<arm>", "c:<arm>") so that ADD can create them."""
-    document["arm_impressions"] = {
-        k[len(_ARM_IMPRESSIONS) :]: float(v) for k, v in document.items() if k.startswith(_ARM_IMPRESSIONS)
-    }
-    document["arm_clicks"] = {
-        k[len(_ARM_CLICKS) :]: float(v) for k, v in document.items() if k.startswith(_ARM_CLICKS)
-    }
-    document["arm_expected"] = {
-        k[len(_ARM_EXPECTED) :]: float(v) for k, v in document.items() if k.startswith(_ARM_EXPECTED)
-    }
-    return Creative.model_validate(document)
+    """Arm counters are top-level attributes ("n:<arm>", "c:<arm>", "e:<arm>") so that ADD can create them;
+    one pass over the item gathers them into the creative's three counter maps."""
+    counters: dict[str, dict[str, float]] = {field: {} for field in _ARM_FIELDS.values()}
+    for name, value in document.items():
+        field = _ARM_FIELDS.get(name[:2])
+        if field is not None:
+            counters[field][name[2:]] = float(value)
+    return Creative.model_validate({**document, **counters})
 
 
 class DynamoCreativeRepository(_Table):

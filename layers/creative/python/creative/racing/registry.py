@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
 from creative.errors import CorruptModel, NotFound
 from creative.ports import ModelRef, ModelRegistry
@@ -27,12 +26,10 @@ class ActiveModel:
         name: str = CTR_MODEL,
         refresh_s: float = 60.0,
         fallback: CtrModel | None = None,
-        load: Callable[[bytes], CtrModel] = OnnxCtrModel,
     ):
         self._registry = registry
         self._name = name
         self._refresh_s = refresh_s
-        self._load = load
         self._model: CtrModel = fallback or ConstantCtrModel()
         self._ref: ModelRef | None = None
         self._rejected: set[str] = set()
@@ -51,7 +48,7 @@ class ActiveModel:
         if ref is None or ref == self._ref or ref.sha256 in self._rejected:
             return
         try:
-            model = self._load(self._registry.read(ref))
+            model = OnnxCtrModel(self._registry.read(ref))
         except (CorruptModel, NotFound) as exc:  # this artifact will not get better: never retry it
             self._rejected.add(ref.sha256)
             logger.error("keeping model %s: %s is unusable: %s", self._model.version, ref.version, exc)
