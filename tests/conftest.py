@@ -1,13 +1,13 @@
 import importlib.util
 import json
 import sys
-from pathlib import Path
 from types import ModuleType, SimpleNamespace
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-EVENTS = REPO / "events"
+from infra.paths import EVENTS_DIR, REPO_ROOT
+
+EVENTS = EVENTS_DIR
 
 
 def load_event(name: str) -> dict:
@@ -20,7 +20,7 @@ def load_handler(function_name: str) -> ModuleType:
     if module_name in sys.modules:
         return sys.modules[module_name]
     spec = importlib.util.spec_from_file_location(
-        module_name, REPO / "functions" / function_name / "handler.py"
+        module_name, REPO_ROOT / "functions" / function_name / "handler.py"
     )
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module

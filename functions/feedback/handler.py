@@ -7,7 +7,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from creative import wiring
 from creative.clock import utc_now
 from creative.http import new_resolver
-from creative.racing.models import FeedbackRequest, FeedbackResponse
+from creative.racing.schemas import FeedbackRequest, FeedbackResponse
 from creative.racing.service import FeedbackService
 
 logger = Logger()

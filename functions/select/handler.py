@@ -7,7 +7,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from creative import wiring
 from creative.clock import utc_now
 from creative.http import new_resolver
-from creative.racing.models import SelectRequest, SelectResponse
+from creative.racing.schemas import SelectRequest, SelectResponse
 from creative.racing.service import RacingService
 
 logger = Logger()

@@ -35,7 +35,7 @@ class Layers(Construct):
             built = BUILT_LAYERS_DIR / name
             if not (built / "python").is_dir():
                 raise FileNotFoundError(
-                    f"{built}/python is missing: build the layers with `python -m infra.build_layers`"
+                    f"{built}/python is missing: build the layers with `python -m stack_build.dependency_layers`"
                 )
             self.by_name[name] = self._layer(name, built)
 

@@ -5,15 +5,14 @@ import time
 import boto3
 import pytest
 import requests
-
-from creative_demo import samples
+from demo import image_files
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
 def runtime(tmp_path_factory):
-    from creative_local.runtime import LocalRuntime
+    from local_runtime.runtime import LocalRuntime
 
     log_dir = tmp_path_factory.mktemp("function-logs")
     with LocalRuntime(log_dir=log_dir) as running:
@@ -49,12 +48,12 @@ def test_upload_admit_compose_select_feedback_stats(runtime, s3):
     bucket = runtime.outputs["UploadsBucketName"]
     # Given a real photo, a copy file and a decompression bomb uploaded through the S3 API
     s3.put_object(
-        Bucket=bucket, Key="uploads/e2e/cats/chelsea cat.png", Body=samples.photo_bytes("chelsea.png")
+        Bucket=bucket, Key="uploads/e2e/cats/chelsea cat.png", Body=image_files.photo_bytes("chelsea.png")
     )
     # A key with characters that URL-encoding changes still finds its object
-    s3.put_object(Bucket=bucket, Key="uploads/e2e/cats/c++ 100%.jpg", Body=samples.jpeg_of("chelsea.png"))
+    s3.put_object(Bucket=bucket, Key="uploads/e2e/cats/c++ 100%.jpg", Body=image_files.jpeg_of("chelsea.png"))
     s3.put_object(Bucket=bucket, Key="uploads/e2e/cats/copy.txt", Body=b"Cats love this\nNap-tested beds\n")
-    s3.put_object(Bucket=bucket, Key="uploads/e2e/cats/bomb.png", Body=samples.decompression_bomb_png())
+    s3.put_object(Bucket=bucket, Key="uploads/e2e/cats/bomb.png", Body=image_files.decompression_bomb_png())
     # When the queue has been drained by the admission handler
     runtime.drain_queues(timeout=60)
     # Then the operator API shows what was admitted and why the bomb was rejected
@@ -93,7 +92,7 @@ def test_upload_admit_compose_select_feedback_stats(runtime, s3):
     # And re-uploading that image's key does not change what the creative shows (URLs name the version)
     before = requests.get(selection["creative"]["image_url"], timeout=10).content
     s3.put_object(
-        Bucket=runtime.outputs["UploadsBucketName"], Key=stats["image_key"], Body=samples.tiny_png()
+        Bucket=runtime.outputs["UploadsBucketName"], Key=stats["image_key"], Body=image_files.tiny_png()
     )
     runtime.drain_queues(timeout=60)
     assert requests.get(selection["creative"]["image_url"], timeout=10).content == before
@@ -124,7 +123,7 @@ def test_function_logs_go_to_their_log_files(runtime, s3):
     s3.put_object(
         Bucket=runtime.outputs["UploadsBucketName"],
         Key="uploads/e2e-logs/cats/c.png",
-        Body=samples.photo_bytes(),
+        Body=image_files.photo_bytes(),
     )
     runtime.drain_queues(timeout=60)
     admission_log = (runtime.test_log_dir / "admission.log").read_text()

@@ -1,5 +1,5 @@
 """Fixtures of the template tests: the stack is synthesized once per session (and only when its sources
-changed since the last synthesis, see infra.synth), then read as JSON and as an assertions.Template."""
+changed since the last synthesis, see stack_build.synth), then read as JSON and as an assertions.Template."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 from aws_cdk.assertions import Template
+from stack_build.synth import synthesize
 
 from infra import constants
-from infra.synth import synthesize
 
 Resources = dict[str, dict[str, Any]]
 

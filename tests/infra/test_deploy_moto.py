@@ -13,14 +13,14 @@ from typing import Any
 
 import pytest
 import requests
+from local_runtime.cli import EXAMPLE_IMAGE, select_curl, upload_command
+from local_runtime.intrinsics import get_att, resolve
+from local_runtime.runtime import LocalRuntime
+from local_runtime.template import StackTemplate, resolve_environment
 from PIL import Image
+from stack_build.synth import DEFAULT_OUTDIR, synthesize
 
-from creative_local.cli import EXAMPLE_IMAGE, select_curl, upload_command
-from creative_local.intrinsics import get_att, resolve
-from creative_local.runtime import LocalRuntime
-from creative_local.template import StackTemplate, resolve_environment
 from infra import catalog
-from infra.synth import DEFAULT_OUTDIR, synthesize
 
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse:UserWarning")
 
@@ -220,9 +220,9 @@ def test_the_printed_upload_example_feeds_admission(local, tmp_path):
 
 
 def test_the_built_models_are_in_the_assets_bucket_under_models(local):
-    from infra import model_artifacts
+    from stack_build import model_staging
 
-    files = model_artifacts.deployed_files()
+    files = model_staging.deployed_files()
     if files is None:
         pytest.skip("build/models/manifest.json is absent (run `make models`): nothing to deploy")
     # Given the local runtime started from the synthesized stack (which performs the BucketDeployment)

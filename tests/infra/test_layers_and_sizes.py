@@ -15,12 +15,12 @@ import pytest
 from aws_cdk import App, Stack
 from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Template
+from stack_build import dependency_layers, model_staging, sizes
+from stack_build.synth import synthesize
 
-from infra import build_layers, model_artifacts, sizes
 from infra.app import synthesize_checked
 from infra.catalog import FUNCTIONS, MODELS_PREFIX
-from infra.constructs.models import ModelArtifacts
-from infra.synth import synthesize
+from infra.constructs.model_deployment import ModelArtifacts
 
 from .conftest import Resources, of_type
 
@@ -46,7 +46,7 @@ def test_every_function_with_all_its_layers_fits_lambdas_unzipped_limit(function
 def test_a_function_over_the_limit_fails_synthesis(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Given a limit the retraining function (deps + training layers) is over, but the others are not
     monkeypatch.setattr(sizes, "LAMBDA_UNZIPPED_LIMIT_BYTES", 200_000_000)
-    # When the stack is synthesized the way infra.synth and `cdk synth` do it
+    # When the stack is synthesized the way stack_build.synth and `cdk synth` do it
     # Then synthesis fails, naming that function and its size
     with pytest.raises(sizes.DeployedSizeExceeded, match=r"`retrain_ctr`") as raised:
         synthesize_checked(str(tmp_path))
@@ -55,30 +55,32 @@ def test_a_function_over_the_limit_fails_synthesis(tmp_path: Path, monkeypatch: 
 
 def test_the_training_layer_ships_no_distribution_the_deps_layer_already_has() -> None:
     # Given the two built layers
-    deps = build_layers.installed_distributions(build_layers.recipe_for("deps").site_packages)
-    training = build_layers.installed_distributions(build_layers.recipe_for("training").site_packages)
+    deps = dependency_layers.installed_distributions(dependency_layers.recipe_for("deps").site_packages)
+    training = dependency_layers.installed_distributions(
+        dependency_layers.recipe_for("training").site_packages
+    )
     # Then training holds LightGBM and the converter, and no second numpy (or anything else deps has)
     assert {"lightgbm", "onnxmltools", "onnx", "scipy"} <= training.keys()
     assert not deps.keys() & training.keys()
-    assert not (build_layers.recipe_for("training").site_packages / "numpy").exists()
+    assert not (dependency_layers.recipe_for("training").site_packages / "numpy").exists()
     # And the runtime's boto3/botocore ship in neither
     assert not {"boto3", "botocore", "s3transfer"} & (deps.keys() | training.keys())
 
 
 def test_the_training_layer_resolved_against_the_deps_layers_versions() -> None:
     # Given the constraints the training layer was resolved with
-    constraints = build_layers.recipe_for("training").directory.with_name("training.constraints.txt")
+    constraints = dependency_layers.recipe_for("training").directory.with_name("training.constraints.txt")
     pins = dict(line.split("==") for line in constraints.read_text().split())
     # Then they are exactly what the deps layer holds (so what training imports from deps matches)
-    deps_site = build_layers.recipe_for("deps").site_packages
-    assert pins["numpy"] == build_layers._metadata_field(
-        build_layers.installed_distributions(deps_site)["numpy"], "Version"
+    deps_site = dependency_layers.recipe_for("deps").site_packages
+    assert pins["numpy"] == dependency_layers._metadata_field(
+        dependency_layers.installed_distributions(deps_site)["numpy"], "Version"
     )
 
 
 def test_lightgbm_finds_an_aarch64_openmp_runtime_in_the_training_layer() -> None:
     # Given lightgbm's library, which links libgomp.so.1 without bundling it
-    layer = build_layers.recipe_for("training").directory
+    layer = dependency_layers.recipe_for("training").directory
     assert (layer / "python" / "lightgbm" / "lib" / "lib_lightgbm.so").is_file()
     # Then the layer carries libgomp.so.1 in lib/ (Lambda's /opt/lib, on LD_LIBRARY_PATH), built for arm64
     libgomp = (layer / "lib" / "libgomp.so.1").read_bytes()
@@ -90,8 +92,8 @@ def test_lightgbm_finds_an_aarch64_openmp_runtime_in_the_training_layer() -> Non
 
 
 def test_the_deps_layer_leaves_out_what_serving_never_imports() -> None:
-    deps = build_layers.recipe_for("deps").site_packages
-    installed = build_layers.installed_distributions(deps)
+    deps = dependency_layers.recipe_for("deps").site_packages
+    installed = dependency_layers.installed_distributions(deps)
     # Then onnxruntime and tokenizers are in, but not the Hub client tokenizers declares for downloads
     assert {"onnxruntime", "tokenizers"} <= installed.keys()
     assert "huggingface-hub" not in installed
@@ -100,7 +102,7 @@ def test_the_deps_layer_leaves_out_what_serving_never_imports() -> None:
 
 
 def test_the_deployed_model_files_are_the_manifests_and_go_under_models(resources: Resources) -> None:
-    files = model_artifacts.deployed_files()
+    files = model_staging.deployed_files()
     if files is None:
         pytest.skip("build/models/manifest.json is absent (run `make models`): the stack deploys no models")
     # Given the stack's one BucketDeployment
@@ -126,7 +128,7 @@ def test_without_built_models_the_stack_deploys_none_and_says_so(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Given no build/models/manifest.json
-    monkeypatch.setattr(model_artifacts, "MODELS_BUILD_DIR", tmp_path / "models")
+    monkeypatch.setattr(model_staging, "MODELS_BUILD_DIR", tmp_path / "models")
     # When the models construct is added to a stack
     stack = Stack(App(), "NoModels")
     ModelArtifacts(stack, "Models", assets_bucket=s3.Bucket(stack, "Assets"))
@@ -153,7 +155,7 @@ class NotInTheLayer(importlib.abc.MetaPathFinder):
 
 sys.meta_path.insert(0, NotInTheLayer())
 from creative.racing.features import CreativeFeatures, LoggedImpression
-from creative.racing.training import train_ctr_model
+from creative.racing.ctr_training import train_ctr_model
 
 rng = np.random.default_rng(0)
 creatives = [CreativeFeatures(f"cr_{i}", "food", ("a", "b")[i % 2], (), (f"i{i}", f"c{i}"), 0.0) for i in range(4)]
@@ -168,11 +170,13 @@ print(train_ctr_model(rows).version)
 
 def test_retraining_trains_and_exports_with_only_what_the_training_layer_ships() -> None:
     # Given the import names of the distributions the training layer removes (scikit-learn, skl2onnx, ...)
-    removed = set(map(build_layers.canonical, build_layers.RECIPES["training"].unused_distributions))
+    removed = set(
+        map(dependency_layers.canonical, dependency_layers.RECIPES["training"].unused_distributions)
+    )
     import_names = sorted(
         top_level
         for top_level, distributions in metadata.packages_distributions().items()
-        if removed & {build_layers.canonical(d) for d in distributions}
+        if removed & {dependency_layers.canonical(d) for d in distributions}
     )
     assert "sklearn" in import_names
     # When the CTR model is trained and exported with those imports blocked, as on Lambda

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 from aws_cdk import aws_s3 as s3
+from stack_build.synth import synthesize
 
 from infra.app import UnacknowledgedFindings, build_app, synthesize_checked
 from infra.catalog import FUNCTIONS, STACK_NAME
-from infra.synth import synthesize
 
 from .conftest import Resources
 
@@ -102,7 +102,7 @@ def test_an_unacknowledged_finding_fails_synthesis(
         return app
 
     monkeypatch.setattr("infra.app.build_app", app_with_careless_bucket)
-    # When it is synthesized the way infra.synth does it
+    # When it is synthesized the way stack_build.synth does it
     # Then synthesis fails, naming the rule the bucket breaks (TLS not enforced)
     with pytest.raises(UnacknowledgedFindings, match="AwsSolutions-S10"):
         synthesize_checked(str(tmp_path))

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from aws_cdk.assertions import Match, Template
+from stack_build import model_staging
 
-from infra import constants, model_artifacts
+from infra import constants
 from infra.catalog import FUNCTIONS, UPLOAD_PREFIX, QueueTrigger
 from infra.constructs.storage import TABLE_DESIGNS
 
@@ -120,7 +121,7 @@ def test_the_only_custom_resource_deploys_the_model_artifacts(resources: Resourc
     }
     # Then there is none but CDK's BucketDeployment of the models (none at all before `make models`)
     assert {resource["Type"] for resource in custom.values()} <= {"Custom::CDKBucketDeployment"}
-    assert len(custom) == (1 if model_artifacts.manifest_path().is_file() else 0)
+    assert len(custom) == (1 if model_staging.manifest_path().is_file() else 0)
     # And no construct that hides one (LogRetention, auto-delete objects, bucket notifications) crept in
     assert not [
         logical_id

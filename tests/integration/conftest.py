@@ -8,8 +8,7 @@ import boto3
 import pytest
 from creative import wiring
 from moto import mock_aws
-
-from infra.synth import synthesize
+from stack_build.synth import synthesize
 
 REGION = "us-east-1"
 UPLOADS_BUCKET = "test-uploads"

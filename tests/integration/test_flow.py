@@ -4,8 +4,8 @@ import json
 import uuid
 
 import pytest
+from demo import image_files
 
-from creative_demo import samples
 from tests.conftest import load_event, load_handler
 from tests.integration.conftest import UPLOADS_BUCKET, table_items
 
@@ -46,10 +46,10 @@ def test_upload_to_clicks(aws, lambda_context):
     admission = load_handler("admission")
     # Given real photos, a copy file and a truncated JPEG in the uploads bucket
     batch = sqs_batch(
-        put(s3, "uploads/food/coffee/coffee photo.png", samples.photo_bytes("coffee.png")),
-        put(s3, "uploads/food/coffee/cat.png", samples.photo_bytes("chelsea.png")),
+        put(s3, "uploads/food/coffee/coffee photo.png", image_files.photo_bytes("coffee.png")),
+        put(s3, "uploads/food/coffee/cat.png", image_files.photo_bytes("chelsea.png")),
         put(s3, "uploads/food/coffee/headlines.txt", b"Fresh beans, roasted today\nTwo lattes for one\n"),
-        put(s3, "uploads/food/coffee/broken.jpg", samples.truncated_jpeg()),
+        put(s3, "uploads/food/coffee/broken.jpg", image_files.truncated_jpeg()),
     )
     # When admission handles the batch, twice (SQS delivers at least once)
     assert admission.lambda_handler(batch, lambda_context) == {"batchItemFailures": []}
@@ -107,7 +107,7 @@ def test_upload_to_clicks(aws, lambda_context):
 
 def test_a_failing_record_fails_alone_and_is_retried(aws, lambda_context):
     s3 = aws["s3"]
-    good = put(s3, "uploads/pets/cats/chelsea.png", samples.photo_bytes("chelsea.png"))
+    good = put(s3, "uploads/pets/cats/chelsea.png", image_files.photo_bytes("chelsea.png"))
     # A bucket that does not exist: not "object missing", so the record is reported for retry (then the DLQ)
     missing_bucket = ("no-such-bucket", "uploads/pets/cats/x.png", {"ContentLength": 10, "ETag": '"x"'})
     batch = sqs_batch(good, missing_bucket)
@@ -118,7 +118,7 @@ def test_a_failing_record_fails_alone_and_is_retried(aws, lambda_context):
 
 
 def test_a_malformed_message_is_reported_not_dropped(aws, lambda_context):
-    batch = sqs_batch(put(aws["s3"], "uploads/pets/cats/chelsea.png", samples.photo_bytes("chelsea.png")))
+    batch = sqs_batch(put(aws["s3"], "uploads/pets/cats/chelsea.png", image_files.photo_bytes("chelsea.png")))
     batch["Records"].append({**batch["Records"][0], "messageId": "bad-1", "body": "{not json"})
     response = load_handler("admission").lambda_handler(batch, lambda_context)
     assert response == {"batchItemFailures": [{"itemIdentifier": "bad-1"}]}

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from local_runtime.moto_server import MotoEndpoint, MotoServer
+from local_runtime.runtime import LocalRuntime
 
-from creative_local.moto_server import MotoEndpoint, MotoServer
-from creative_local.runtime import LocalRuntime
 from tests.local import tiny_stack
 
 

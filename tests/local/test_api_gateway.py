@@ -2,14 +2,14 @@
 
 import base64
 
-from creative_local.api_gateway import (
+from local_runtime.api_gateway import (
     HttpRequest,
     RouteTable,
     missing_parameters,
     mock_response,
     proxy_response,
 )
-from creative_local.template import ApiRoute
+from local_runtime.template import ApiRoute
 
 
 def route(method: str, path: str, **fields) -> ApiRoute:

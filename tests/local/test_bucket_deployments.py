@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from creative_local import bucket_deployments
-from creative_local.cloud_assembly import FileAsset
-from creative_local.deployed_stack import DeployedStack
-from creative_local.moto_server import MotoEndpoint
+from local_runtime import bucket_deployments
+from local_runtime.cloud_assembly import FileAsset
+from local_runtime.deployed_stack import DeployedStack
+from local_runtime.moto_server import MotoEndpoint
 
 DEPLOYMENT = {
     "Type": "Custom::CDKBucketDeployment",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from local_runtime.deploy import DeployFailed, deploy
 
-from creative_local.deploy import DeployFailed, deploy
 from tests.local import tiny_stack
 
 

@@ -9,11 +9,10 @@ from aws_lambda_powertools.utilities.parser.models import (
     EventBridgeModel,
     SqsModel,
 )
-
-from creative_local.api_gateway import ApiIdentity, HttpRequest, RouteMatch, build_proxy_event
-from creative_local.queues import QueueSource, build_sqs_event
-from creative_local.schedules import rate_seconds, scheduled_event
-from creative_local.template import ApiRoute
+from local_runtime.api_gateway import ApiIdentity, HttpRequest, RouteMatch, build_proxy_event
+from local_runtime.queues import QueueSource, build_sqs_event
+from local_runtime.schedules import rate_seconds, scheduled_event
+from local_runtime.template import ApiRoute
 
 ROUTE = ApiRoute(
     rest_api_logical_id="Api",

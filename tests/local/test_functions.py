@@ -8,8 +8,7 @@ from pathlib import Path
 from textwrap import dedent
 
 import pytest
-
-from creative_local.functions import FunctionError, LocalFunction, lambda_environment
+from local_runtime.functions import FunctionError, LocalFunction, lambda_environment
 
 
 def write_function(root: Path, name: str, handler_source: str, **modules: str) -> Path:

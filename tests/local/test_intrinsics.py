@@ -1,9 +1,8 @@
 """Intrinsic functions resolve to the physical names CloudFormation gave the resources."""
 
 import pytest
-
-from creative_local.deployed_stack import DeployedStack
-from creative_local.intrinsics import UnresolvableIntrinsic, evaluate_condition, get_att, resolve
+from local_runtime.deployed_stack import DeployedStack
+from local_runtime.intrinsics import UnresolvableIntrinsic, evaluate_condition, get_att, resolve
 
 
 @pytest.fixture

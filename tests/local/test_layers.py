@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from local_runtime import layers
 
-from creative_local import layers
 from infra.catalog import BUILT_LAYERS_DIR, CREATIVE_LAYER_DIR
 
 

@@ -8,8 +8,7 @@ import json
 import zipfile
 
 import pytest
-
-from creative_local.moto_server import MotoEndpoint
+from local_runtime.moto_server import MotoEndpoint
 
 ROLE_POLICY = {
     "Version": "2012-10-17",
@@ -133,9 +132,8 @@ def test_moto_does_not_receive_from_mapped_queues_itself(aws):
 
 def test_applying_twice_changes_nothing():
     # Given the patches already applied (the moto server fixture did)
+    from local_runtime import moto_gaps
     from moto.events.models import Rule
-
-    from creative_local import moto_gaps
 
     patched = Rule.send_to_targets
     # When applied again, Then the methods are not wrapped a second time

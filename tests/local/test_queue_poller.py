@@ -8,10 +8,10 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
+from local_runtime.functions import LocalFunction, lambda_environment
+from local_runtime.moto_server import MotoEndpoint
+from local_runtime.queues import QueuePoller, QueueSource, failed_message_ids
 
-from creative_local.functions import LocalFunction, lambda_environment
-from creative_local.moto_server import MotoEndpoint
-from creative_local.queues import QueuePoller, QueueSource, failed_message_ids
 from tests.local import tiny_stack
 
 MAX_RECEIVE_COUNT = 2

@@ -1,7 +1,8 @@
 """The template says which functions exist and what triggers them; parsing it needs no AWS."""
 
-from creative_local.deployed_stack import DeployedStack
-from creative_local.template import StackTemplate, resolve_environment
+from local_runtime.deployed_stack import DeployedStack
+from local_runtime.template import StackTemplate, resolve_environment
+
 from tests.local import tiny_stack
 
 

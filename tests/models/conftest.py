@@ -5,8 +5,9 @@ from pathlib import Path
 import pytest
 from creative.inference.artifacts import MANIFEST_NAME, Artifact, Manifest
 
-REPO = Path(__file__).resolve().parents[2]
-MODELS_DIR = REPO / "build" / "models"
+from infra.catalog import MODELS_BUILD_DIR
+
+MODELS_DIR = MODELS_BUILD_DIR
 
 
 @pytest.fixture(scope="session")

@@ -2,10 +2,9 @@
 
 import os
 
+import pretrained_models.build as build_module
 from creative.inference.artifacts import Artifact, describe_artifact
-
-import creative_models.build as build_module
-from creative_models.build import as_artifacts, build_key, is_intact
+from pretrained_models.build import as_artifacts, build_key, is_intact
 
 
 def test_per_file_entries_are_grouped_into_one_artifact_with_paths_relative_to_it(tmp_path):

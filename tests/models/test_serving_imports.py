@@ -4,7 +4,7 @@ import json
 import subprocess
 import sys
 
-from tests.models.conftest import REPO
+from infra.paths import REPO_ROOT
 
 SERVE_BOTH_MODELS = """
 import json, sys
@@ -40,11 +40,11 @@ def test_serving_the_models_imports_no_torch(manifest):
     # Given a fresh interpreter
     # When it loads and runs all three models through the serving code
     completed = subprocess.run(
-        [sys.executable, "-c", SERVE_BOTH_MODELS, str(REPO / "build" / "models")],
+        [sys.executable, "-c", SERVE_BOTH_MODELS, str(REPO_ROOT / "build" / "models")],
         capture_output=True,
         text=True,
         check=False,
-        cwd=REPO,
+        cwd=REPO_ROOT,
     )
 
     # Then every model ran and none of torch, transformers, sentence_transformers or the AWS SDK was imported

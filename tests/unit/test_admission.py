@@ -7,8 +7,8 @@ from creative.admission.limits import AdmissionLimits
 from creative.admission.service import Admission
 from creative.materials import MaterialKind, MaterialStatus, RejectionCode
 from creative.uploads import UploadedObject
+from demo import image_files
 
-from creative_demo import samples
 from tests.fakes import FakeMaterialRepository, FakeObjectStore
 
 BUCKET = "uploads-bucket"
@@ -38,9 +38,9 @@ def only_material(repo: FakeMaterialRepository):
 @pytest.mark.parametrize(
     ("key", "data"),
     [
-        ("uploads/pets/cats/chelsea.png", samples.photo_bytes("chelsea.png")),
-        ("uploads/food/coffee/coffee.jpg", samples.jpeg_of("coffee.png")),
-        ("uploads/space/people/astronaut.webp", samples.webp_of("astronaut.png")),
+        ("uploads/pets/cats/chelsea.png", image_files.photo_bytes("chelsea.png")),
+        ("uploads/food/coffee/coffee.jpg", image_files.jpeg_of("coffee.png")),
+        ("uploads/space/people/astronaut.webp", image_files.webp_of("astronaut.png")),
     ],
 )
 def test_real_photos_are_admitted_with_their_facts(key, data):
@@ -58,18 +58,18 @@ def test_real_photos_are_admitted_with_their_facts(key, data):
 @pytest.mark.parametrize(
     ("key", "data", "reason"),
     [
-        ("uploads/food/coffee/broken.jpg", samples.truncated_jpeg(), RejectionCode.CORRUPT_IMAGE),
-        ("uploads/food/coffee/bomb.png", samples.decompression_bomb_png(), RejectionCode.TOO_MANY_PIXELS),
-        ("uploads/food/coffee/tiny.png", samples.tiny_png(), RejectionCode.RESOLUTION_TOO_LOW),
+        ("uploads/food/coffee/broken.jpg", image_files.truncated_jpeg(), RejectionCode.CORRUPT_IMAGE),
+        ("uploads/food/coffee/bomb.png", image_files.decompression_bomb_png(), RejectionCode.TOO_MANY_PIXELS),
+        ("uploads/food/coffee/tiny.png", image_files.tiny_png(), RejectionCode.RESOLUTION_TOO_LOW),
         (
             "uploads/food/coffee/notes.jpg",
             b"Fresh coffee every morning\n",
             RejectionCode.CONTENT_TYPE_MISMATCH,
         ),
-        ("uploads/food/coffee/anim.png", samples.gif_bytes(), RejectionCode.FORMAT_NOT_ALLOWED),
+        ("uploads/food/coffee/anim.png", image_files.gif_bytes(), RejectionCode.FORMAT_NOT_ALLOWED),
         ("uploads/food/coffee/brochure.pdf", b"%PDF-1.4", RejectionCode.FORMAT_NOT_ALLOWED),
-        ("uploads/just-a-file.png", samples.photo_bytes(), RejectionCode.BAD_KEY_LAYOUT),
-        ("uploads/Food/Coffee/x.png", samples.photo_bytes(), RejectionCode.BAD_KEY_LAYOUT),
+        ("uploads/just-a-file.png", image_files.photo_bytes(), RejectionCode.BAD_KEY_LAYOUT),
+        ("uploads/Food/Coffee/x.png", image_files.photo_bytes(), RejectionCode.BAD_KEY_LAYOUT),
     ],
 )
 def test_bad_images_are_rejected_with_a_reason(key, data, reason):
@@ -83,7 +83,7 @@ def test_bad_images_are_rejected_with_a_reason(key, data, reason):
 def test_oversized_object_is_rejected_before_download():
     # Given an event that says the object is larger than the cap
     key = "uploads/food/coffee/huge.png"
-    repo, store, _ = admit({key: samples.photo_bytes()}, sizes={key: 50 * 1024 * 1024})
+    repo, store, _ = admit({key: image_files.photo_bytes()}, sizes={key: 50 * 1024 * 1024})
     # Then nothing is read and the record says why
     assert store.reads == []
     assert only_material(repo).reasons[0].code is RejectionCode.TOO_MANY_BYTES
@@ -91,13 +91,13 @@ def test_oversized_object_is_rejected_before_download():
 
 def test_under_reported_size_is_still_capped_by_the_reader():
     key = "uploads/food/coffee/liar.png"
-    data = samples.photo_bytes()
+    data = image_files.photo_bytes()
     repo, _, _ = admit({key: data}, limits=AdmissionLimits(max_image_bytes=1000), sizes={key: 10})
     assert only_material(repo).reasons[0].code is RejectionCode.TOO_MANY_BYTES
 
 
 def test_exact_duplicate_is_rejected_and_points_at_the_original():
-    data = samples.photo_bytes("chelsea.png")
+    data = image_files.photo_bytes("chelsea.png")
     repo, _, _ = admit({"uploads/pets/cats/a.png": data, "uploads/pets/cats/b.png": data})
     by_key = {m.source.key: m for m in repo.items.values()}
     original, copy = by_key["uploads/pets/cats/a.png"], by_key["uploads/pets/cats/b.png"]
@@ -109,7 +109,7 @@ def test_exact_duplicate_is_rejected_and_points_at_the_original():
 
 def test_same_event_twice_changes_nothing_the_second_time():
     key = "uploads/pets/cats/chelsea.png"
-    store = FakeObjectStore({(BUCKET, key): samples.photo_bytes()})
+    store = FakeObjectStore({(BUCKET, key): image_files.photo_bytes()})
     repo = FakeMaterialRepository()
     admission = Admission(store, repo, AdmissionLimits())
     upload = UploadedObject(bucket=BUCKET, key=key, size=None, etag="abc")
@@ -153,7 +153,7 @@ def test_json_lines_copy_may_name_its_category_and_bad_lines_are_rejected_alone(
     [
         (b"\xff\xfe\x00bad", RejectionCode.INVALID_UTF8),
         (b"   \n\n  ", RejectionCode.COPY_EMPTY),
-        (samples.photo_bytes(), RejectionCode.INVALID_UTF8),  # an image renamed to .txt
+        (image_files.photo_bytes(), RejectionCode.INVALID_UTF8),  # an image renamed to .txt
     ],
 )
 def test_unreadable_copy_files_get_one_rejected_record(data, reason):
@@ -191,18 +191,18 @@ def test_a_copy_file_over_the_line_cap_is_rejected_whole_not_truncated():
 
 
 def test_animated_images_are_rejected():
-    repo, _, _ = admit({"uploads/food/coffee/anim.webp": samples.animated_webp()})
+    repo, _, _ = admit({"uploads/food/coffee/anim.webp": image_files.animated_webp()})
     assert only_material(repo).reasons[0].code is RejectionCode.ANIMATED_IMAGE
 
 
 def test_size_is_reported_as_displayed_after_exif_rotation():
-    repo, _, _ = admit({"uploads/food/coffee/turned.jpg": samples.rotated_jpeg(300, 200, orientation=6)})
+    repo, _, _ = admit({"uploads/food/coffee/turned.jpg": image_files.rotated_jpeg(300, 200, orientation=6)})
     material = only_material(repo)
     assert (material.image.width, material.image.height, material.image.exif_orientation) == (200, 300, 6)
 
 
 def test_a_malformed_png_header_is_corrupt_not_a_crash():
-    data = bytearray(samples.tiny_png(200, 200))
+    data = bytearray(image_files.tiny_png(200, 200))
     data[8:12] = b"\x00\x00\x00\x02"  # IHDR claims 2 bytes
     repo, _, _ = admit({"uploads/food/coffee/bad-header.png": bytes(data)})
     reason = only_material(repo).reasons[0]
@@ -214,9 +214,9 @@ def test_mutated_images_always_end_in_a_record():
     the message and dead-letter it) — each one is admitted or rejected with a reason."""
     rng = random.Random(5)
     originals = [
-        samples.photo_bytes("coffee.png"),
-        samples.jpeg_of("chelsea.png"),
-        samples.webp_of("astronaut.png"),
+        image_files.photo_bytes("coffee.png"),
+        image_files.jpeg_of("chelsea.png"),
+        image_files.webp_of("astronaut.png"),
     ]
     files = {}
     for i in range(150):
@@ -230,7 +230,7 @@ def test_mutated_images_always_end_in_a_record():
 
 
 def test_the_same_photo_may_serve_two_business_lines():
-    data = samples.photo_bytes("chelsea.png")
+    data = image_files.photo_bytes("chelsea.png")
     repo, _, _ = admit({"uploads/pets/cats/a.png": data, "uploads/food/cats/a.png": data})
     assert {m.status for m in repo.items.values()} == {MaterialStatus.ADMITTED}
 
@@ -238,7 +238,7 @@ def test_the_same_photo_may_serve_two_business_lines():
 def test_a_key_with_a_literal_plus_sent_unencoded_is_still_found():
     # Given an object whose real key contains '+', announced without URL-encoding
     key = "uploads/food/coffee/c++.png"
-    store = FakeObjectStore({(BUCKET, key): samples.photo_bytes()})
+    store = FakeObjectStore({(BUCKET, key): image_files.photo_bytes()})
     repo = FakeMaterialRepository()
     upload = UploadedObject.from_event(BUCKET, key, None, "e", None)
     assert upload.key == "uploads/food/coffee/c  .png"  # what decoding alone would look for

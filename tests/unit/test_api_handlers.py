@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 from creative.operator import OperatorService
-from creative.racing.contextual import ContextualRacer
-from creative.racing.registry import ActiveModel
+from creative.racing.active_model import ActiveModel
+from creative.racing.racer import ContextualRacer
 from creative.racing.service import FeedbackService, RacingService
 
 from tests.conftest import load_event, load_handler

@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 
 from infra.catalog import FUNCTIONS
-from tests.conftest import REPO
+from infra.paths import DOMAIN_PACKAGE_PARENT, FUNCTIONS_DIR
 
-PACKAGE = REPO / "layers" / "creative" / "python" / "creative"
+PACKAGE = DOMAIN_PACKAGE_PARENT / "creative"
 AWS_SDK = {"boto3", "botocore"}
 # Only adapters talk to AWS; wiring builds them from config.
 ALLOWED_AWS = {PACKAGE / "adapters", PACKAGE / "wiring.py"}
@@ -46,5 +46,5 @@ def test_handlers_are_thin_and_never_touch_the_sdk(spec):
 
 
 def test_every_function_folder_is_declared():
-    folders = {p.name for p in (REPO / "functions").iterdir() if p.is_dir() and not p.name.startswith("__")}
+    folders = {p.name for p in FUNCTIONS_DIR.iterdir() if p.is_dir() and not p.name.startswith("__")}
     assert folders == {spec.name for spec in FUNCTIONS}

@@ -12,10 +12,11 @@ from aws_lambda_powertools.utilities.parser.models import (
     SqsModel,
 )
 from creative.operator import CreativeStatusChange
-from creative.racing.models import FeedbackRequest, SelectRequest
+from creative.racing.schemas import FeedbackRequest, SelectRequest
 
 from infra.catalog import FUNCTIONS, ApiRoute
-from tests.conftest import EVENTS, REPO, load_event
+from infra.paths import REPO_ROOT, TOOLS_DIR
+from tests.conftest import EVENTS, load_event
 
 API_BODIES = {
     "api_select.json": SelectRequest,
@@ -55,7 +56,7 @@ def test_schedule_events_are_eventbridge_scheduled_events(name):
 
 def test_committed_openapi_matches_the_code():
     result = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "generate_openapi.py"), "--check"],
+        [sys.executable, str(TOOLS_DIR / "scripts" / "generate_openapi.py"), "--check"],
         capture_output=True,
         text=True,
     )
@@ -63,7 +64,7 @@ def test_committed_openapi_matches_the_code():
 
 
 def test_openapi_documents_every_declared_route_with_its_auth():
-    document = json.loads((REPO / "docs" / "openapi.json").read_text())
+    document = json.loads((REPO_ROOT / "docs" / "openapi.json").read_text())
     for spec in FUNCTIONS:
         for trigger in spec.triggers:
             if isinstance(trigger, ApiRoute):

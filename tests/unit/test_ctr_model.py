@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
+from creative.racing.ctr_training import train_ctr_model
 from creative.racing.features import MISSING, CreativeFeatures, FeatureSpec, LoggedImpression
-from creative.racing.training import train_ctr_model
 
 CREATIVES = [
     CreativeFeatures(

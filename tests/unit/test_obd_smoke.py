@@ -9,8 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 from creative.racing.ope import estimate
-
-from creative_eval import obd
+from evaluation import obd
 
 N_ITEMS, ROWS = 6, 1200
 ITEM_CTR = np.array([0.02, 0.04, 0.06, 0.08, 0.10, 0.12])

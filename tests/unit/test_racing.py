@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from creative.creatives import Creative, CreativeStatus
 from creative.errors import NotFound
-from creative.racing.contextual import (
+from creative.racing.active_model import ActiveModel
+from creative.racing.racer import (
     ArmClock,
     ArmEvidence,
     ContextualRacer,
@@ -14,8 +15,7 @@ from creative.racing.contextual import (
     segment_of,
     thompson_probabilities,
 )
-from creative.racing.models import FeedbackRequest, SelectRequest, UserContext
-from creative.racing.registry import ActiveModel
+from creative.racing.schemas import FeedbackRequest, SelectRequest, UserContext
 from creative.racing.service import FeedbackService, RacingService
 
 from tests.fakes import FakeCreativeRepository, FakeImpressionLog, FakeModelRegistry, FakeObjectStore

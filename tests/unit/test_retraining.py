@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 from creative.creatives import Creative
 from creative.errors import CorruptModel
-from creative.racing.contextual import ContextualRacer, RacerConfig
-from creative.racing.ctr import OnnxCtrModel
+from creative.racing.active_model import CTR_MODEL, ActiveModel
+from creative.racing.ctr_model import OnnxCtrModel
+from creative.racing.ctr_training import train_ctr_model
 from creative.racing.features import CreativeFeatures
-from creative.racing.models import FeedbackRequest, SelectRequest, UserContext
-from creative.racing.registry import CTR_MODEL, ActiveModel
+from creative.racing.racer import ContextualRacer, RacerConfig
 from creative.racing.retraining import RetrainingOutcome, RetrainingRules, RetrainingService
+from creative.racing.schemas import FeedbackRequest, SelectRequest, UserContext
 from creative.racing.service import FeedbackService, RacingService
-from creative.racing.training import train_ctr_model
 
 from tests.fakes import FakeCreativeRepository, FakeImpressionLog, FakeModelRegistry, FakeObjectStore
 

@@ -11,18 +11,8 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-
-from creative_eval import click_model, movielens
-from creative_eval.peers import (
-    USER_FIELDS,
-    ContextFreeThompson,
-    MabwiserLinUCB,
-    MabwiserThompson,
-    Uniform,
-    UserOneHot,
-    VowpalCbAdf,
-)
-from creative_eval.simulator import (
+from evaluation import click_model, movielens
+from evaluation.movielens_traffic import (
     HOUR,
     START,
     Decision,
@@ -33,6 +23,15 @@ from creative_eval.simulator import (
     build_traffic,
     metrics,
     run,
+)
+from evaluation.peers import (
+    USER_FIELDS,
+    ContextFreeThompson,
+    MabwiserLinUCB,
+    MabwiserThompson,
+    Uniform,
+    UserOneHot,
+    VowpalCbAdf,
 )
 
 SMALL = TrafficConfig(

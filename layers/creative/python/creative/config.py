@@ -9,7 +9,7 @@ from typing import Any, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from creative.admission.limits import AdmissionLimits
-from creative.racing.contextual import RacerConfig
+from creative.racing.racer import RacerConfig
 
 
 class _EnvConfig(BaseModel):

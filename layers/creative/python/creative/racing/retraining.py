@@ -27,13 +27,13 @@ from creative.errors import CorruptModel, NotFound
 from creative.impressions import Impression
 from creative.ports import CreativeRepository, ImpressionLog, ModelRef, ModelRegistry
 from creative.racing import ope
-from creative.racing.contextual import ContextualRacer
-from creative.racing.ctr import ConstantCtrModel, CtrModel, OnnxCtrModel
+from creative.racing.active_model import CTR_MODEL
+from creative.racing.ctr_model import ConstantCtrModel, CtrModel, OnnxCtrModel
 from creative.racing.features import CreativeFeatures, LoggedImpression
-from creative.racing.registry import CTR_MODEL
+from creative.racing.racer import ContextualRacer
 
 if TYPE_CHECKING:  # training imports lightgbm; only the retraining function's wiring passes it in
-    from creative.racing.training import TrainedCtrModel
+    from creative.racing.ctr_training import TrainedCtrModel
 
 logger = logging.getLogger(__name__)
 

@@ -12,16 +12,16 @@ from creative.creatives import Creative, CreativeStatus
 from creative.errors import NotFound
 from creative.impressions import Impression
 from creative.ports import CreativeRepository, ImpressionLog, ObjectStore
-from creative.racing.contextual import POLICY_VERSION, ContextualRacer, segment_of
+from creative.racing.active_model import ActiveModel
 from creative.racing.features import CreativeFeatures
-from creative.racing.models import (
+from creative.racing.racer import POLICY_VERSION, ContextualRacer, segment_of
+from creative.racing.schemas import (
     CreativeElements,
     FeedbackRequest,
     FeedbackResponse,
     SelectRequest,
     SelectResponse,
 )
-from creative.racing.registry import ActiveModel
 
 
 class RacingService:

@@ -1,0 +1,198 @@
+"""Benchmarks for the select path (targets live here, never in tests).
+
+1. The racer's `choose` among N candidates (quadrature Thompson probabilities, exact propensity), and
+   with the ONNX CTR model scoring the candidates first; in-process, warm, one core.
+2. The select handler end to end in-process against moto (DynamoDB query + writes + presign).
+3. Cold import of the select handler in a fresh interpreter, and the first ONNX model load.
+Writes out/bench/select_latency.json.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+from creative.racing.racer import ContextualRacer
+
+from infra.paths import CDK_OUT_DIR, OUT_DIR, REPO_ROOT
+
+OUT = OUT_DIR / "bench"
+
+
+def percentiles(samples_ms: list[float]) -> dict[str, float]:
+    ordered = sorted(samples_ms)
+    return {
+        "p50_ms": ordered[len(ordered) // 2],
+        "p99_ms": ordered[int(len(ordered) * 0.99)],
+        "mean_ms": statistics.fmean(ordered),
+        "n": len(ordered),
+    }
+
+
+def _timed(call, repeats: int) -> dict[str, float]:
+    for _ in range(50):
+        call()
+    timings = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        call()
+        timings.append((time.perf_counter() - started) * 1000)
+    return percentiles(timings)
+
+
+def bench_choose(candidates: int, repeats: int = 3000) -> dict:
+    """Warm arms with mixed evidence, as after a few days of traffic."""
+    rng = np.random.default_rng(0)
+    racer = ContextualRacer()
+    prior = rng.uniform(0.01, 0.08, candidates)
+    impressions = rng.integers(0, 5000, candidates).astype(float)
+    clicks = impressions * rng.uniform(0.01, 0.08, candidates)
+    return {
+        "candidates": candidates,
+        **_timed(lambda: racer.choose(prior, impressions, clicks, rng), repeats),
+    }
+
+
+def bench_score_and_choose(candidates: int = 100, repeats: int = 2000) -> dict:
+    """The ONNX CTR model scores every candidate for the user, then the racer chooses."""
+    from creative.racing.ctr_training import train_ctr_model
+    from creative.racing.features import CreativeFeatures
+
+    from tests.unit.test_ctr_model import CREATIVES, rows
+
+    trained = train_ctr_model(rows(6000))
+    model = trained.scorer()
+    pool = [
+        CreativeFeatures(f"cr_{i}", "fashion", c.category, c.tags, c.elements, 0.0)
+        for i, c in zip(range(candidates), CREATIVES * (candidates // len(CREATIVES) + 1), strict=False)
+    ]
+    racer, rng = ContextualRacer(), np.random.default_rng(1)
+    impressions = rng.integers(0, 5000, candidates).astype(float)
+    clicks = impressions * 0.03
+
+    def score_and_choose() -> None:
+        prior = model.predict({"gender": "f", "age": 31}, pool, 7200.0)
+        racer.choose(prior, impressions, clicks, rng)
+
+    return {
+        "candidates": candidates,
+        "model_trees": 150,
+        "model_bytes": len(trained.artifact),
+        "score_only": _timed(lambda: model.predict({"gender": "f", "age": 31}, pool, 7200.0), repeats),
+        "score_and_choose": _timed(score_and_choose, repeats),
+    }
+
+
+def bench_cold_import(runs: int = 5) -> dict:
+    """A select cold start without the network: import the handler and build its service (clients)."""
+    code = (
+        "import os, time, importlib.util; t=time.perf_counter();"
+        "os.environ.update(AWS_ACCESS_KEY_ID='t', AWS_SECRET_ACCESS_KEY='t', AWS_DEFAULT_REGION='us-east-1',"
+        " CREATIVES_TABLE='c', IMPRESSIONS_TABLE='i', MODEL_REGISTRY_TABLE='m', ASSETS_BUCKET='a');"
+        f"s=importlib.util.spec_from_file_location('h', r'{REPO_ROOT / 'functions' / 'select' / 'handler.py'}');"
+        "m=importlib.util.module_from_spec(s); s.loader.exec_module(m);"
+        "from creative import wiring; wiring.racing(); a=(time.perf_counter()-t)*1000;"
+        "import onnxruntime; print(a, (time.perf_counter()-t)*1000 - a)"
+    )
+    outputs = [subprocess.check_output([sys.executable, "-c", code], text=True).split() for _ in range(runs)]
+    timings = [float(o[0]) for o in outputs]
+    onnxruntime_ms = [float(o[1]) for o in outputs]
+    return {
+        "runs": runs,
+        "median_ms": statistics.median(timings),
+        "max_ms": max(timings),
+        # Paid at the first model load (lazily), not at import: a function with no promoted model skips it.
+        "onnxruntime_import_median_ms": statistics.median(onnxruntime_ms),
+    }
+
+
+def bench_handler_on_moto(requests: int = 500) -> dict:
+    """The whole select handler against moto in-process: moto's overhead dominates, so this is an upper bound."""
+    import os
+
+    import boto3
+    from creative import wiring
+    from creative.adapters.dynamodb import DynamoCreativeRepository
+    from moto import mock_aws
+
+    from tests.conftest import load_event, load_handler
+    from tests.unit.test_racing import creative
+
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_DEFAULT_REGION="us-east-1",
+        CREATIVES_TABLE="creatives",
+        IMPRESSIONS_TABLE="impressions",
+        MODEL_REGISTRY_TABLE="model-registry",
+        ASSETS_BUCKET="assets",
+    )
+    template = json.loads((CDK_OUT_DIR / "CreativeEngine.template.json").read_text())
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb")
+        for logical_id, resource in template["Resources"].items():
+            if resource["Type"] != "AWS::DynamoDB::Table":
+                continue
+            name = next(
+                (
+                    table
+                    for prefix, table in (
+                        ("Creatives", "creatives"),
+                        ("Impressions", "impressions"),
+                        ("ModelRegistry", "model-registry"),
+                    )
+                    if prefix in logical_id
+                ),
+                None,
+            )
+            if name:
+                props = resource["Properties"]
+                dynamodb.create_table(
+                    TableName=name,
+                    **{
+                        k: props[k]
+                        for k in (
+                            "AttributeDefinitions",
+                            "KeySchema",
+                            "GlobalSecondaryIndexes",
+                            "BillingMode",
+                        )
+                        if k in props
+                    },
+                )
+        DynamoCreativeRepository(dynamodb, "creatives").put_new([creative(i) for i in range(50)])
+        wiring.racing.cache_clear()
+        handler = load_handler("select")
+        event = load_event("api_select.json")
+
+        class Context:
+            function_name, memory_limit_in_mb, aws_request_id = "select", 1024, "bench"
+            invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:select"
+
+        timings = []
+        for _ in range(requests):
+            started = time.perf_counter()
+            response = handler.lambda_handler(event, Context())
+            timings.append((time.perf_counter() - started) * 1000)
+            assert response["statusCode"] == 200, response
+    return {"candidates": 50, **percentiles(timings[20:])}
+
+
+def main() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    results = {
+        "racer_choose": [bench_choose(n) for n in (10, 100)],
+        "racer_score_and_choose": bench_score_and_choose(),
+        "select_cold_import": bench_cold_import(),
+        "select_handler_on_moto": bench_handler_on_moto(),
+    }
+    (OUT / "select_latency.json").write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

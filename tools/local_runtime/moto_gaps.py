@@ -1,0 +1,188 @@
+"""Patches for the few places where moto 5.2 behaves unlike AWS in ways this system would notice.
+
+They patch the moto running in this process (the runtime's ThreadedMotoServer, and `mock_aws` in the
+same process once applied). Each is small, named after the AWS behaviour it restores, and checked by
+tests/local/test_moto_gaps.py; moto is pinned (5.2.1) because they reach into its internals.
+"""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from typing import Any
+from urllib.parse import quote_plus
+
+from moto.apigateway import models as apigateway_models
+from moto.dynamodb import models as dynamodb_models
+from moto.dynamodb.models.table import Table
+from moto.events import models as events_models
+from moto.events import utils as events_utils
+from moto.sqs import models as sqs_models
+
+_applied = False
+
+
+def apply() -> None:
+    global _applied
+    if _applied:
+        return
+    _rules_deliver_only_matching_events()
+    _s3_eventbridge_events_get_unique_ids()
+    _s3_eventbridge_object_fields_as_aws_names_them()
+    _sqs_queues_are_not_polled_by_moto()
+    _mock_integrations_deploy()
+    _dynamodb_transactions_back_up_items_not_tables()
+    _applied = True
+
+
+def _rules_deliver_only_matching_events() -> None:
+    """On AWS a schedule rule (no EventPattern) matches no events and a DISABLED rule delivers nothing.
+
+    moto treats a missing pattern as "match everything" and ignores State, so every S3 event also reaches
+    the schedule rule's Lambda target, which moto cannot invoke (NotImplementedError). In the S3 ->
+    EventBridge path that error is swallowed and aborts the loop over rules, silently dropping the
+    delivery to every rule created after the schedule rule (the upload queue's rule, for one).
+    """
+    original = events_models.Rule.send_to_targets
+
+    def send_to_targets(self: Any, original_event: Any, transform_input: bool = True) -> None:
+        if self.state == "DISABLED":
+            return
+        if self.scheduled_expression and not self.event_pattern._pattern:
+            return
+        original(self, original_event, transform_input)
+
+    events_models.Rule.send_to_targets = send_to_targets
+
+
+class _EventWithFreshId(dict):
+    """moto's template of an EventBridge event; each deep copy (one per S3 event) gets its own id."""
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> dict[str, Any]:
+        fresh = {key: copy.deepcopy(value, memo) for key, value in self.items()}
+        fresh["id"] = str(uuid.uuid4())
+        return fresh
+
+
+def _s3_eventbridge_events_get_unique_ids() -> None:
+    """moto stamps every S3 -> EventBridge event with one fixed id; AWS gives each event its own.
+
+    Consumers that deduplicate on the event id (idempotency) would otherwise see every upload as a repeat.
+    moto's put_events overwrites the id after copying this template, so only the S3 path changes.
+    """
+    events_utils._BASE_EVENT_MESSAGE = _EventWithFreshId(events_utils._BASE_EVENT_MESSAGE)
+
+
+def _s3_eventbridge_object_fields_as_aws_names_them() -> None:
+    """S3's EventBridge events say `etag`, and leave out `version-id` for an unversioned bucket.
+
+    moto writes `eTag` (the spelling of S3's *direct* notifications) and `"version-id": "null"`, so a
+    parser written against AWS's documented event (Powertools' S3EventNotificationEventBridgeModel) reads
+    no etag at all. moto also sends the key raw; S3 URL-encodes keys in its events (spaces as '+'),
+    which Powertools' own S3 EventBridge data class undoes with unquote_plus, so the key is encoded here
+    the same way ('/' kept, so prefix rules still match). Admission decodes it, and falls back to the raw
+    spelling if a key with a literal '+' or '%' was not encoded after all.
+    """
+    original = events_models.Rule.send_to_targets
+
+    def send_to_targets(self: Any, original_event: Any, transform_input: bool = True) -> None:
+        if original_event.get("source") == "aws.s3":
+            # moto hands the same event to every rule on the bus: rewrite a copy, never the shared one.
+            original_event = copy.deepcopy(original_event)
+            _rename_s3_object_fields(original_event.get("detail", {}).get("object", {}))
+        original(self, original_event, transform_input)
+
+    events_models.Rule.send_to_targets = send_to_targets
+
+
+def _rename_s3_object_fields(obj: dict[str, Any]) -> None:
+    if "key" in obj:
+        obj["key"] = quote_plus(obj["key"], safe="/")
+    if "eTag" in obj:
+        obj["etag"] = obj.pop("eTag")
+    if obj.get("version-id") in (None, "null"):
+        obj.pop("version-id", None)
+
+
+def _sqs_queues_are_not_polled_by_moto() -> None:
+    """Lambda's pollers deliver SQS messages to functions; locally that is local_runtime.queues' job.
+
+    moto plays that part itself, inline in every SendMessage: it receives up to a batch of visible
+    messages, tries to run the mapped function in Docker, fails without Docker, and makes them visible
+    again. Each attempt bumps the receive count of every message it touched, so messages reach the
+    dead-letter queue before any handler ran. moto's Lambda service keeps its own record of the
+    mappings (list/get_event_source_mapping still answer); only the queue's inline delivery goes.
+    """
+    sqs_models.Queue.lambda_event_source_mappings = property(
+        lambda self: {},  # a fresh empty dict: what moto stores in it is dropped
+        lambda self, value: None,
+    )
+
+
+def _mock_integrations_deploy() -> None:
+    """A MOCK integration (CDK's CORS preflight OPTIONS methods) has no IntegrationHttpMethod and no Uri.
+
+    moto's CloudFormation reads both unconditionally, and the KeyError fails the whole CreateStack with a
+    500. Missing, they mean "none", as in AWS's own PutIntegration.
+    """
+    original = apigateway_models.Method.create_from_cloudformation_json.__func__
+
+    def create_from_cloudformation_json(
+        cls: Any, resource_name: str, cloudformation_json: Any, *args: Any, **kwargs: Any
+    ) -> Any:
+        integration = cloudformation_json["Properties"].setdefault("Integration", {"Type": "MOCK"})
+        integration.setdefault("IntegrationHttpMethod", None)
+        integration.setdefault("Uri", None)
+        return original(cls, resource_name, cloudformation_json, *args, **kwargs)
+
+    apigateway_models.Method.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)
+
+
+class _CopyWithoutTables:
+    """moto's `copy` module, except that deep-copying a whole Table returns the table itself."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(copy, name)
+
+    @staticmethod
+    def deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
+        return value if isinstance(value, Table) else copy.deepcopy(value, memo)
+
+
+def _transaction_keys(backend: Any, transact_items: list[dict[str, Any]]) -> list[tuple[str, dict]]:
+    keys = []
+    for entry in transact_items:
+        ((_, op),) = entry.items()
+        table = backend.tables.get(op.get("TableName"))
+        if table is None:
+            continue
+        if "Key" in op:
+            keys.append((table.name, op["Key"]))
+        else:
+            names = [n for n in (table.hash_key_attr, table.range_key_attr) if n]
+            keys.append((table.name, {n: op["Item"][n] for n in names if n in op["Item"]}))
+    return keys
+
+
+def _dynamodb_transactions_back_up_items_not_tables() -> None:
+    """AWS transactions cost per item; moto's deep-copy every table they touch (to roll back), so a
+    click's transaction grew with the impressions table and timed out a long demo. Back up, and on
+    failure restore, only the items the transaction names."""
+    dynamodb_models.copy = _CopyWithoutTables()
+    original = dynamodb_models.DynamoDBBackend.transact_write_items
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        backup = [
+            (name, key, copy.deepcopy(self.get_item(name, key)))
+            for name, key in _transaction_keys(self, transact_items)
+        ]
+        try:
+            original(self, transact_items)
+        except Exception:
+            for name, key, item in backup:
+                self.delete_item(name, key)
+                if item is not None:
+                    self.tables[name].put_item(item.to_json()["Attributes"])
+            raise
+
+    dynamodb_models.DynamoDBBackend.transact_write_items = transact_write_items
