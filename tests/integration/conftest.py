@@ -88,6 +88,6 @@ def _clear_wiring():
 
 
 def table_items(dynamodb, env: str) -> list[dict]:
-    from creative.adapters.dynamodb import from_item
+    from creative.adapters.dynamodb_items import from_item
 
     return [from_item(i) for i in dynamodb.scan(TableName=os.environ[env])["Items"]]

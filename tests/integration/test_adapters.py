@@ -6,7 +6,9 @@ import json
 import boto3
 import pytest
 from botocore.stub import Stubber
-from creative.adapters.dynamodb import DynamoImpressionLog, DynamoMaterialRepository, to_item
+from creative.adapters.dynamodb_impressions import DynamoImpressionLog
+from creative.adapters.dynamodb_items import to_item
+from creative.adapters.dynamodb_materials import DynamoMaterialRepository
 from creative.adapters.s3 import S3ObjectStore
 from creative.errors import InvalidRequest, NotFound, TransientError
 from creative.impressions import Impression

@@ -5,11 +5,12 @@ import json
 import os
 
 import pytest
-from creative.adapters.dynamodb import DynamoCreativeRepository, to_item
+from creative.adapters.dynamodb_creatives import DynamoCreativeRepository
+from creative.adapters.dynamodb_items import to_item
 
 from tests.conftest import load_event, load_handler
+from tests.factories import logged_world
 from tests.integration.conftest import ASSETS_BUCKET, table_items
-from tests.unit.test_retraining import logged_world
 
 
 @pytest.fixture(scope="module")

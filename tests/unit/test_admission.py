@@ -8,8 +8,7 @@ from creative.admission.service import Admission
 from creative.materials import MaterialKind, MaterialStatus, RejectionCode
 from creative.uploads import UploadedObject
 from demo import image_files
-
-from tests.fakes import FakeMaterialRepository, FakeObjectStore
+from in_memory.adapters import InMemoryMaterialRepository, InMemoryObjectStore
 
 BUCKET = "uploads-bucket"
 NOW = "2026-11-25T12:00:00.000000Z"
@@ -18,8 +17,8 @@ NOW = "2026-11-25T12:00:00.000000Z"
 def admit(
     files: dict[str, bytes], limits: AdmissionLimits | None = None, sizes: dict[str, int] | None = None
 ):
-    store = FakeObjectStore({(BUCKET, k): v for k, v in files.items()})
-    repo = FakeMaterialRepository()
+    store = InMemoryObjectStore({(BUCKET, k): v for k, v in files.items()})
+    repo = InMemoryMaterialRepository()
     admission = Admission(store, repo, limits or AdmissionLimits())
     results = []
     for key, data in files.items():
@@ -30,7 +29,7 @@ def admit(
     return repo, store, results
 
 
-def only_material(repo: FakeMaterialRepository):
+def only_material(repo: InMemoryMaterialRepository):
     assert len(repo.items) == 1
     return next(iter(repo.items.values()))
 
@@ -109,8 +108,8 @@ def test_exact_duplicate_is_rejected_and_points_at_the_original():
 
 def test_same_event_twice_changes_nothing_the_second_time():
     key = "uploads/pets/cats/chelsea.png"
-    store = FakeObjectStore({(BUCKET, key): image_files.photo_bytes()})
-    repo = FakeMaterialRepository()
+    store = InMemoryObjectStore({(BUCKET, key): image_files.photo_bytes()})
+    repo = InMemoryMaterialRepository()
     admission = Admission(store, repo, AdmissionLimits())
     upload = UploadedObject(bucket=BUCKET, key=key, size=None, etag="abc")
     first = admission.admit(upload, now=NOW)
@@ -170,8 +169,8 @@ def test_control_characters_are_rejected_but_emoji_joiners_are_not():
 
 
 def test_deleted_object_is_recorded_as_missing():
-    repo = FakeMaterialRepository()
-    admission = Admission(FakeObjectStore(), repo, AdmissionLimits())
+    repo = InMemoryMaterialRepository()
+    admission = Admission(InMemoryObjectStore(), repo, AdmissionLimits())
     admission.admit(UploadedObject(bucket=BUCKET, key="uploads/a/b/c.png", size=10, etag="x"), now=NOW)
     assert only_material(repo).reasons[0].code is RejectionCode.OBJECT_MISSING
 
@@ -238,8 +237,8 @@ def test_the_same_photo_may_serve_two_business_lines():
 def test_a_key_with_a_literal_plus_sent_unencoded_is_still_found():
     # Given an object whose real key contains '+', announced without URL-encoding
     key = "uploads/food/coffee/c++.png"
-    store = FakeObjectStore({(BUCKET, key): image_files.photo_bytes()})
-    repo = FakeMaterialRepository()
+    store = InMemoryObjectStore({(BUCKET, key): image_files.photo_bytes()})
+    repo = InMemoryMaterialRepository()
     upload = UploadedObject.from_event(BUCKET, key, None, "e", None)
     assert upload.key == "uploads/food/coffee/c  .png"  # what decoding alone would look for
     # When it is admitted, Then the raw spelling is used because the decoded one does not exist

@@ -8,28 +8,28 @@ from creative.operator import OperatorService
 from creative.racing.active_model import ActiveModel
 from creative.racing.racer import ContextualRacer
 from creative.racing.service import FeedbackService, RacingService
+from in_memory.adapters import (
+    InMemoryCreativeRepository,
+    InMemoryImpressionLog,
+    InMemoryMaterialRepository,
+    InMemoryModelRegistry,
+    InMemoryObjectStore,
+)
 
 from tests.conftest import load_event, load_handler
-from tests.fakes import (
-    FakeCreativeRepository,
-    FakeImpressionLog,
-    FakeMaterialRepository,
-    FakeModelRegistry,
-    FakeObjectStore,
-)
-from tests.unit.test_racing import creative
+from tests.factories import creative
 
 
 @pytest.fixture
 def world():
-    creatives = FakeCreativeRepository()
+    creatives = InMemoryCreativeRepository()
     creatives.put_new([creative(1), creative(2)])
-    log = FakeImpressionLog(creatives)
+    log = InMemoryImpressionLog(creatives)
     racing = RacingService(
         creatives,
         log,
-        FakeObjectStore(),
-        ActiveModel(FakeModelRegistry()),
+        InMemoryObjectStore(),
+        ActiveModel(InMemoryModelRegistry()),
         ContextualRacer(),
         np.random.default_rng(0),
     )
@@ -38,7 +38,7 @@ def world():
         "log": log,
         "racing": racing,
         "feedback": FeedbackService(log),
-        "operator": OperatorService(FakeMaterialRepository(), creatives, FakeObjectStore()),
+        "operator": OperatorService(InMemoryMaterialRepository(), creatives, InMemoryObjectStore()),
     }
 
 

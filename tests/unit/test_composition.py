@@ -3,8 +3,7 @@
 from creative.composition import compose_all_business_lines, plan_creatives
 from creative.creatives import CreativeStatus
 from creative.materials import Material, MaterialKind, MaterialStatus, SourceObject
-
-from tests.fakes import FakeCreativeRepository, FakeMaterialRepository
+from in_memory.adapters import InMemoryCreativeRepository, InMemoryMaterialRepository
 
 NOW = "2026-11-25T12:00:00.000000Z"
 
@@ -42,7 +41,7 @@ def test_same_category_pairs_come_first():
 
 
 def test_sweep_is_idempotent_and_respects_the_cap_per_business_line():
-    materials, creatives = FakeMaterialRepository(), FakeCreativeRepository()
+    materials, creatives = InMemoryMaterialRepository(), InMemoryCreativeRepository()
     for i in range(3):
         materials.put_new(material(i, MaterialKind.IMAGE))
         materials.put_new(material(i, MaterialKind.COPY))

@@ -5,32 +5,14 @@ import pytest
 from creative.racing.ctr_training import train_ctr_model
 from creative.racing.features import MISSING, CreativeFeatures, FeatureSpec, LoggedImpression
 
-CREATIVES = [
-    CreativeFeatures(
-        f"cr_{i}", "fashion", ("shoes", "bags")[i % 2], (f"t{i % 3}",), (f"img{i}", f"copy{i}"), 0.0
-    )
-    for i in range(6)
-]
-
-
-def rows(n: int = 6000, seed: int = 0) -> list[LoggedImpression]:
-    rng = np.random.default_rng(seed)
-    out = []
-    for _ in range(n):
-        gender, creative = ("f", "m")[rng.integers(2)], CREATIVES[rng.integers(6)]
-        ctr = 0.15 if (gender == "f") == (creative.category == "shoes") else 0.02
-        user = {"gender": gender, "age": int(rng.integers(18, 70))}
-        if rng.random() < 0.2:
-            del user["age"]  # missing numeric features stay missing (NaN), not zero
-        out.append(LoggedImpression(user, creative, 3600.0 * rng.uniform(0, 48), bool(rng.random() < ctr)))
-    return out
+from tests.factories import CTR_CREATIVES, logged_rows
 
 
 def test_the_spec_crosses_user_features_with_the_creative():
-    spec = FeatureSpec.fit(rows(2000))
+    spec = FeatureSpec.fit(logged_rows(2000))
     assert spec.user_categorical == ["gender"] and spec.user_numeric == ["age"]
     assert "cross.gender.category" in spec.columns and "cross.gender.creative_id" in spec.columns
-    encoded = spec.encoder().encode({"gender": "f"}, CREATIVES[:2], 7200.0)
+    encoded = spec.encoder().encode({"gender": "f"}, CTR_CREATIVES[:2], 7200.0)
     cross = spec.columns.index("cross.gender.category")
     codes = spec.vocab["cross.gender.category"]
     assert encoded[0, cross] == codes.index("f|shoes") + 1 and encoded[1, cross] == codes.index("f|bags") + 1
@@ -39,7 +21,7 @@ def test_the_spec_crosses_user_features_with_the_creative():
 
 
 def test_unseen_values_encode_as_missing():
-    spec = FeatureSpec.fit(rows(2000))
+    spec = FeatureSpec.fit(logged_rows(2000))
     stranger = CreativeFeatures("cr_new", "fashion", "hats", (), ("img_new", "copy_new"), 0.0)
     encoded = spec.encoder().encode({"gender": "x"}, [stranger], 0.0)[0]
     for column in ("user.gender", "creative.category", "creative.creative_id", "cross.gender.category"):
@@ -48,18 +30,18 @@ def test_unseen_values_encode_as_missing():
 
 def test_the_onnx_model_scores_like_lightgbm_and_learns_the_interaction():
     # Given a trained model
-    trained = train_ctr_model(rows())
+    trained = train_ctr_model(logged_rows())
     model = trained.scorer()
     # Then the export agrees with LightGBM (checked at training) and carries its spec and version
     assert trained.metrics["onnx_parity_max_abs"] < 1e-4
     assert model.version == trained.version and model.spec == trained.spec
     # And it ranks by the user x creative interaction in the data
-    women = model.predict({"gender": "f", "age": 30}, CREATIVES[:2], 3600.0)
-    men = model.predict({"gender": "m"}, CREATIVES[:2], 3600.0)
+    women = model.predict({"gender": "f", "age": 30}, CTR_CREATIVES[:2], 3600.0)
+    men = model.predict({"gender": "m"}, CTR_CREATIVES[:2], 3600.0)
     assert women[0] > 2 * women[1] and men[1] > 2 * men[0]
 
 
 def test_training_needs_both_outcomes():
-    only_misses = [LoggedImpression({"gender": "f"}, CREATIVES[0], 0.0, False)] * 100
+    only_misses = [LoggedImpression({"gender": "f"}, CTR_CREATIVES[0], 0.0, False)] * 100
     with pytest.raises(ValueError, match="both clicks and non-clicks"):
         train_ctr_model(only_misses)

@@ -4,7 +4,7 @@ import math
 
 import pytest
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from creative.adapters.dynamodb import from_item, to_item
+from creative.adapters.dynamodb_items import from_item, to_item
 
 DOCUMENT = {
     "s": "text",

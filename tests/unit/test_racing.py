@@ -17,28 +17,16 @@ from creative.racing.racer import (
 )
 from creative.racing.schemas import FeedbackRequest, SelectRequest, UserContext
 from creative.racing.service import FeedbackService, RacingService
+from in_memory.adapters import (
+    InMemoryCreativeRepository,
+    InMemoryImpressionLog,
+    InMemoryModelRegistry,
+    InMemoryObjectStore,
+)
 
-from tests.fakes import FakeCreativeRepository, FakeImpressionLog, FakeModelRegistry, FakeObjectStore
+from tests.factories import creative
 
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
-
-
-def creative(i: int, line: str = "food", impressions: int = 0, clicks: int = 0, **kw) -> Creative:
-    return Creative(
-        creative_id=f"cr_{i}",
-        business_line=line,
-        category="coffee",
-        image_material_id=f"mat_img{i}",
-        copy_material_id=f"mat_copy{i}",
-        image_bucket="b",
-        image_key=f"uploads/{line}/coffee/{i}.png",
-        headline=f"Headline {i}",
-        impressions=impressions,
-        clicks=clicks,
-        created_at=f"2026-11-25T00:{i // 60:02d}:{i % 60:02d}.000000Z",
-        updated_at="2026-11-25T00:00:00.000000Z",
-        **kw,
-    )
 
 
 def exact_win_probabilities(alpha: list[float], beta: list[float]) -> np.ndarray:
@@ -152,14 +140,14 @@ def test_segments_split_arms_only_on_the_configured_features():
 
 
 def racing_with(*creatives: Creative):
-    repo = FakeCreativeRepository()
+    repo = InMemoryCreativeRepository()
     repo.put_new(creatives)
-    log = FakeImpressionLog(repo)
+    log = InMemoryImpressionLog(repo)
     racing = RacingService(
         repo,
         log,
-        FakeObjectStore(),
-        ActiveModel(FakeModelRegistry()),
+        InMemoryObjectStore(),
+        ActiveModel(InMemoryModelRegistry()),
         ContextualRacer(RacerConfig(segment_by=("device",))),
         np.random.default_rng(0),
     )

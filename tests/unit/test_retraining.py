@@ -1,25 +1,22 @@
 """Retraining: a challenger is promoted only when it beats the champion off-policy, and never broken."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-import numpy as np
 import pytest
-from creative.creatives import Creative
 from creative.errors import CorruptModel
 from creative.racing.active_model import CTR_MODEL, ActiveModel
 from creative.racing.ctr_model import OnnxCtrModel
 from creative.racing.ctr_training import train_ctr_model
 from creative.racing.features import CreativeFeatures
-from creative.racing.racer import ContextualRacer, RacerConfig
+from creative.racing.racer import ContextualRacer
 from creative.racing.retraining import RetrainingOutcome, RetrainingRules, RetrainingService
-from creative.racing.schemas import FeedbackRequest, SelectRequest, UserContext
-from creative.racing.service import FeedbackService, RacingService
+from in_memory.adapters import (
+    InMemoryModelRegistry,
+)
 
-from tests.fakes import FakeCreativeRepository, FakeImpressionLog, FakeModelRegistry, FakeObjectStore
+from tests.factories import WORLD_START, logged_world
 
-START = datetime(2026, 11, 20, tzinfo=UTC)
-NOW = START + timedelta(days=3)
-CATEGORIES = ("shoes", "bags", "watches", "coats")
+NOW = WORLD_START + timedelta(days=3)
 RULES = RetrainingRules(
     window=timedelta(days=7),
     holdout=timedelta(hours=24),
@@ -28,62 +25,6 @@ RULES = RetrainingRules(
     min_holdout_rows=300,
     bootstrap_resamples=300,
 )
-
-
-def catalogue() -> list[Creative]:
-    return [
-        Creative(
-            creative_id=f"cr_{i}",
-            business_line="fashion",
-            category=CATEGORIES[i % 4],
-            image_material_id=f"img_{i}",
-            copy_material_id=f"copy_{i}",
-            image_bucket="b",
-            image_key=f"uploads/fashion/{i}.png",
-            headline=f"Headline {i}",
-            created_at="2026-11-19T00:00:00.000000Z",
-            updated_at="2026-11-19T00:00:00.000000Z",
-        )
-        for i in range(8)
-    ]
-
-
-def true_ctr(gender: str, category: str, *, informative: bool) -> float:
-    """Women click shoes and bags, men watches and coats: only a contextual model can see it."""
-    if not informative:
-        return 0.05
-    return 0.12 if (gender == "f") == (category in ("shoes", "bags")) else 0.02
-
-
-def logged_world(*, informative: bool = True, requests: int = 4000, seed: int = 5):
-    """Three days of traffic served by the live racer (constant prior) with clicks from `true_ctr`."""
-    creatives = FakeCreativeRepository()
-    creatives.put_new(catalogue())
-    log = FakeImpressionLog(creatives)
-    registry = FakeModelRegistry()
-    racing = RacingService(
-        creatives,
-        log,
-        FakeObjectStore(),
-        ActiveModel(registry),
-        ContextualRacer(RacerConfig(exploration_floor=0.2)),
-        np.random.default_rng(seed),
-    )
-    feedback = FeedbackService(log)
-    rng = np.random.default_rng(seed + 1)
-    for n in range(requests):
-        at = START + timedelta(seconds=n * (3 * 86400 - 7200) / requests)
-        gender = "f" if rng.random() < 0.5 else "m"
-        request = SelectRequest(
-            business_line="fashion",
-            placement="feed",
-            user=UserContext(id=f"u{n % 500}", features={"gender": gender}),
-        )
-        served = racing.select(request, at)
-        category = creatives.items[served.creative.creative_id].category
-        if rng.random() < true_ctr(gender, category, informative=informative):
-            feedback.record(FeedbackRequest(impression_id=served.impression_id, event="click"), at)
-    return creatives, log, registry
 
 
 def retraining(creatives, log, registry, rules: RetrainingRules = RULES) -> RetrainingService:
@@ -104,7 +45,7 @@ def informative_world():
 
 def test_a_challenger_that_learns_the_context_is_promoted(informative_world):
     creatives, log, _ = informative_world
-    registry = FakeModelRegistry()
+    registry = InMemoryModelRegistry()
     # When retraining runs with no champion (the live policy is the constant prior)
     report = retraining(creatives, log, registry).run(NOW)
     # Then the challenger wins off-policy and the pointer moves to it
@@ -124,7 +65,7 @@ def test_a_challenger_that_learns_the_context_is_promoted(informative_world):
 
 def test_the_same_run_twice_changes_nothing_the_second_time(informative_world):
     creatives, log, _ = informative_world
-    registry = FakeModelRegistry()
+    registry = InMemoryModelRegistry()
     first = retraining(creatives, log, registry).run(NOW)
     # When the same scheduled event is delivered again
     second = retraining(creatives, log, registry).run(NOW)
@@ -147,14 +88,14 @@ def test_a_challenger_that_cannot_beat_the_champion_is_not_promoted():
 
 def test_too_little_data_leaves_the_champion_in_place(informative_world):
     creatives, log, _ = informative_world
-    registry = FakeModelRegistry()
+    registry = InMemoryModelRegistry()
     strict = RetrainingRules(min_training_rows=1_000_000)
     report = retraining(creatives, log, registry, strict).run(NOW)
     assert report.outcome is RetrainingOutcome.INSUFFICIENT_DATA
     assert "need 1000000 rows" in report.reason and registry.active(CTR_MODEL) is None
 
 
-class CorruptingRegistry(FakeModelRegistry):
+class CorruptingRegistry(InMemoryModelRegistry):
     """Stores a flipped byte: what a truncated upload or bit rot would leave behind."""
 
     def store(self, name, version, artifact):
@@ -173,7 +114,7 @@ def test_a_corrupt_artifact_is_never_promoted(informative_world):
     assert "sha256" in report.reason and registry.active(CTR_MODEL) is None
 
 
-class RacedRegistry(FakeModelRegistry):
+class RacedRegistry(InMemoryModelRegistry):
     """Another run promotes its model between this run's read of the champion and its own promotion."""
 
     def promote(self, ref, *, replacing, report):
@@ -192,7 +133,7 @@ def test_a_promotion_that_lost_a_race_does_not_overwrite_the_winner(informative_
 def test_select_keeps_its_model_when_a_promoted_artifact_is_corrupt(informative_world):
     # Given select following a registry whose promoted artifact fails its hash
     creatives, log, _ = informative_world
-    registry = FakeModelRegistry()
+    registry = InMemoryModelRegistry()
     retraining(creatives, log, registry).run(NOW)
     active = registry.active(CTR_MODEL)
     registry.artifacts[active.key] = registry.artifacts[active.key][:-10]
@@ -215,7 +156,7 @@ def test_an_evaluation_that_cannot_be_computed_leaves_the_champion(informative_w
     newest = max(log.items.values(), key=lambda i: i.created_at if i.created_at < "2026-11-22T23" else "")
     original = newest.propensity
     newest.propensity = 0.0
-    registry = FakeModelRegistry()
+    registry = InMemoryModelRegistry()
     try:
         report = retraining(creatives, log, registry).run(NOW)
     finally:
@@ -228,7 +169,7 @@ def test_an_evaluation_that_cannot_be_computed_leaves_the_champion(informative_w
 def test_a_champion_whose_artifact_is_gone_does_not_block_promotion(informative_world):
     # Given a registry whose active model's artifact was deleted
     creatives, log, _ = informative_world
-    registry = FakeModelRegistry()
+    registry = InMemoryModelRegistry()
     lost = registry.store(CTR_MODEL, "ctr-lost", b"whatever")
     registry.promote(lost, replacing=None, report={})
     del registry.artifacts[lost.key]
@@ -238,7 +179,7 @@ def test_a_champion_whose_artifact_is_gone_does_not_block_promotion(informative_
     assert registry.active(CTR_MODEL).version == report.challenger_version
 
 
-class UnavailableRegistry(FakeModelRegistry):
+class UnavailableRegistry(InMemoryModelRegistry):
     def active(self, name):
         raise TimeoutError("the registry table did not answer")
 

@@ -62,13 +62,15 @@ def bench_score_and_choose(candidates: int = 100, repeats: int = 2000) -> dict:
     from creative.racing.ctr_training import train_ctr_model
     from creative.racing.features import CreativeFeatures
 
-    from tests.unit.test_ctr_model import CREATIVES, rows
+    from tests.factories import CTR_CREATIVES, logged_rows
 
-    trained = train_ctr_model(rows(6000))
+    trained = train_ctr_model(logged_rows(6000))
     model = trained.scorer()
     pool = [
         CreativeFeatures(f"cr_{i}", "fashion", c.category, c.tags, c.elements, 0.0)
-        for i, c in zip(range(candidates), CREATIVES * (candidates // len(CREATIVES) + 1), strict=False)
+        for i, c in zip(
+            range(candidates), CTR_CREATIVES * (candidates // len(CTR_CREATIVES) + 1), strict=False
+        )
     ]
     racer, rng = ContextualRacer(), np.random.default_rng(1)
     impressions = rng.integers(0, 5000, candidates).astype(float)
@@ -116,11 +118,11 @@ def bench_handler_on_moto(requests: int = 500) -> dict:
 
     import boto3
     from creative import wiring
-    from creative.adapters.dynamodb import DynamoCreativeRepository
+    from creative.adapters.dynamodb_creatives import DynamoCreativeRepository
     from moto import mock_aws
 
     from tests.conftest import load_event, load_handler
-    from tests.unit.test_racing import creative
+    from tests.factories import creative
 
     os.environ.update(
         AWS_ACCESS_KEY_ID="testing",

@@ -12,12 +12,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
-from creative.adapters.memory import (
-    InMemoryCreativeRepository,
-    InMemoryImpressionLog,
-    InMemoryModelRegistry,
-    InMemoryObjectStore,
-)
 from creative.clock import iso
 from creative.creatives import Creative, CreativeStatus
 from creative.racing.active_model import ActiveModel
@@ -26,6 +20,12 @@ from creative.racing.racer import ContextualRacer, RacerConfig
 from creative.racing.retraining import RetrainingRules, RetrainingService
 from creative.racing.schemas import FeedbackRequest, SelectRequest, UserContext
 from creative.racing.service import FeedbackService, RacingService
+from in_memory.adapters import (
+    InMemoryCreativeRepository,
+    InMemoryImpressionLog,
+    InMemoryModelRegistry,
+    InMemoryObjectStore,
+)
 
 from evaluation.movielens_traffic import Decision, Feedback, Request
 

@@ -14,7 +14,9 @@ import botocore.session
 import numpy as np
 from botocore.config import Config
 
-from creative.adapters.dynamodb import DynamoCreativeRepository, DynamoImpressionLog, DynamoMaterialRepository
+from creative.adapters.dynamodb_creatives import DynamoCreativeRepository
+from creative.adapters.dynamodb_impressions import DynamoImpressionLog
+from creative.adapters.dynamodb_materials import DynamoMaterialRepository
 from creative.adapters.model_registry import DynamoModelRegistry
 from creative.adapters.s3 import S3ObjectStore
 from creative.config import (

@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from creative.adapters.dynamodb import translated_errors
+from creative.adapters.aws_errors import translated_errors
 from creative.inference.artifacts import MANIFEST_NAME, Fetch, Manifest, ModelFiles
 
 MODELS_PREFIX = "models/"
@@ -20,7 +20,7 @@ DEFAULT_CACHE = Path("/tmp/models")  # Lambda's only writable disk
 
 def s3_fetch(client: Any, bucket: str, prefix: str = MODELS_PREFIX) -> Fetch:
     def fetch(key: str, dest_path: Path) -> None:
-        with translated_errors():  # the stream too: a read timeout mid-copy is as retryable as the GET
+        with translated_errors("S3"):  # the stream too: a read timeout mid-copy is as retryable as the GET
             response = client.get_object(Bucket=bucket, Key=prefix + key)
             body = response["Body"]
             try:

@@ -7,9 +7,13 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from creative.adapters.dynamodb import _is_condition_failure, from_item, to_item, translated_errors
+from creative.adapters.aws_errors import is_missing_object, translated_errors
+from creative.adapters.dynamodb_items import to_item
+from creative.adapters.dynamodb_table import DynamoTable
 from creative.errors import CorruptModel, NotFound
 from creative.ports import ModelRef
+
+S3 = "S3"
 
 
 class DynamoModelRegistry:
@@ -22,33 +26,28 @@ class DynamoModelRegistry:
     ACTIVE = "active"
 
     def __init__(self, dynamodb: Any, table_name: str, s3: Any, bucket: str, *, prefix: str = "models/"):
-        self._dynamodb = dynamodb
-        self._table = table_name
+        self._table = DynamoTable(dynamodb, table_name)
         self._s3 = s3
         self._bucket = bucket
         self._prefix = prefix
 
     def active(self, name: str) -> ModelRef | None:
-        with translated_errors():
-            response = self._dynamodb.get_item(
-                TableName=self._table, Key=to_item({"model_name": name, "record": self.ACTIVE})
-            )
-        if "Item" not in response:
+        document = self._table.get({"model_name": name, "record": self.ACTIVE})
+        if document is None:
             return None
-        document = from_item(response["Item"])
         return ModelRef(
             name, document["version"], document["key"], document["sha256"], int(document["bytes"])
         )
 
     def read(self, ref: ModelRef) -> bytes:
         try:
-            with translated_errors():
+            with translated_errors(S3):
                 response = self._s3.get_object(Bucket=self._bucket, Key=ref.key)
+                data = response["Body"].read()
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            if is_missing_object(exc):
                 raise NotFound(f"s3://{self._bucket}/{ref.key} does not exist") from exc
             raise
-        data = response["Body"].read()
         if hashlib.sha256(data).hexdigest() != ref.sha256:
             raise CorruptModel(f"s3://{self._bucket}/{ref.key} does not match its recorded sha256")
         return data
@@ -56,12 +55,12 @@ class DynamoModelRegistry:
     def store(self, name: str, version: str, artifact: bytes) -> ModelRef:
         key = f"{self._prefix}{name}/{version}.onnx"
         digest = hashlib.sha256(artifact).hexdigest()
-        with translated_errors():
+        with translated_errors(S3):
             self._s3.put_object(Bucket=self._bucket, Key=key, Body=artifact, Metadata={"sha256": digest})
         return ModelRef(name, version, key, digest, len(artifact))
 
     def promote(self, ref: ModelRef, *, replacing: ModelRef | None, report: dict) -> bool:
-        item = {
+        pointer = {
             "model_name": ref.name,
             "record": self.ACTIVE,
             "version": ref.version,
@@ -70,46 +69,25 @@ class DynamoModelRegistry:
             "bytes": ref.bytes,
         }
         if replacing is None:
-            condition, values = "attribute_not_exists(model_name)", None
-        else:
-            condition, values = "version = :expected", to_item({":expected": replacing.version})
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "Item": to_item(item),
-            "ConditionExpression": condition,
-        }
-        if values:
-            kwargs["ExpressionAttributeValues"] = values
-        try:
-            with translated_errors():
-                self._dynamodb.put_item(**kwargs)
-        except ClientError as exc:
-            if _is_condition_failure(exc):
-                return False
-            raise
-        return True
+            return self._table.put(pointer, condition="attribute_not_exists(model_name)")
+        return self._table.put(
+            pointer, condition="version = :expected", values={":expected": replacing.version}
+        )
 
     def record_run(self, name: str, report: dict) -> None:
         """Keeps every retraining run's report (promoted or not); a retried run keeps the first one."""
-        try:
-            with translated_errors():
-                self._dynamodb.put_item(
-                    TableName=self._table,
-                    Item=to_item({"model_name": name, "record": f"run#{report['started_at']}", **report}),
-                    ConditionExpression="attribute_not_exists(model_name)",
-                )
-        except ClientError as exc:
-            if not _is_condition_failure(exc):
-                raise
+        self._table.put_if_absent(
+            {"model_name": name, "record": f"run#{report['started_at']}", **report}, "model_name"
+        )
 
     def runs(self, name: str, limit: int = 20) -> list[dict]:
-        with translated_errors():
-            response = self._dynamodb.query(
-                TableName=self._table,
-                KeyConditionExpression="model_name = :n AND begins_with(#r, :run)",
-                ExpressionAttributeNames={"#r": "record"},
-                ExpressionAttributeValues=to_item({":n": name, ":run": "run#"}),
-                ScanIndexForward=False,
-                Limit=limit,
-            )
-        return [from_item(i) for i in response.get("Items", [])]
+        items, _ = self._table.page(
+            "query",
+            limit,
+            None,
+            KeyConditionExpression="model_name = :n AND begins_with(#r, :run)",
+            ExpressionAttributeNames={"#r": "record"},
+            ExpressionAttributeValues=to_item({":n": name, ":run": "run#"}),
+            ScanIndexForward=False,
+        )
+        return items

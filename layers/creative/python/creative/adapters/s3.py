@@ -6,33 +6,33 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from creative.errors import TransientError
+from creative.adapters.aws_errors import is_missing_object, translated_errors
 
-_MISSING = {"NoSuchKey", "NoSuchVersion", "404", "NotFound"}
+S3 = "S3"
 
 
 class S3ObjectStore:
     def __init__(self, client: Any):
         self._client = client
 
+    @staticmethod
+    def _object(bucket: str, key: str, version_id: str | None) -> dict[str, Any]:
+        return {"Bucket": bucket, "Key": key, **({"VersionId": version_id} if version_id else {})}
+
     def read(self, bucket: str, key: str, version_id: str | None, max_bytes: int) -> bytes | None:
-        kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key}
-        if version_id:
-            kwargs["VersionId"] = version_id
         try:
-            response = self._client.get_object(**kwargs)
+            with translated_errors(S3):
+                response = self._client.get_object(**self._object(bucket, key, version_id))
         except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code in _MISSING:
+            if is_missing_object(exc):
                 return None
-            if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500 or code == "SlowDown":
-                raise TransientError(f"S3 is unavailable: {code}") from exc
             raise
         body = response["Body"]
         try:
             if response.get("ContentLength", 0) > max_bytes:
                 raise ValueError(f"object is {response['ContentLength']} bytes, cap is {max_bytes}")
-            data = body.read(max_bytes + 1)  # never more than the cap, whatever the header said
+            with translated_errors(S3):  # the stream too: a reset mid-read is as retryable as the GET
+                data = body.read(max_bytes + 1)  # never more than the cap, whatever the header said
             if len(data) > max_bytes:
                 raise ValueError(f"object exceeds the cap of {max_bytes} bytes")
             return data
@@ -40,19 +40,16 @@ class S3ObjectStore:
             body.close()
 
     def exists(self, bucket: str, key: str, version_id: str | None) -> bool:
-        kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key}
-        if version_id:
-            kwargs["VersionId"] = version_id
         try:
-            self._client.head_object(**kwargs)
+            with translated_errors(S3):
+                self._client.head_object(**self._object(bucket, key, version_id))
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code", "") in _MISSING:
+            if is_missing_object(exc):
                 return False
             raise
         return True
 
     def presigned_url(self, bucket: str, key: str, version_id: str | None, expires_s: int) -> str:
-        params = {"Bucket": bucket, "Key": key}
-        if version_id:
-            params["VersionId"] = version_id
-        return self._client.generate_presigned_url("get_object", Params=params, ExpiresIn=expires_s)
+        return self._client.generate_presigned_url(
+            "get_object", Params=self._object(bucket, key, version_id), ExpiresIn=expires_s
+        )

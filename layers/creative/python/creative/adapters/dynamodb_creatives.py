@@ -1,0 +1,76 @@
+"""Creatives in DynamoDB, with the racer's arm counters as top-level attributes of each creative's item."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from creative.adapters.dynamodb_items import to_item
+from creative.adapters.dynamodb_table import DynamoTable
+from creative.creatives import Creative, CreativeStatus
+from creative.ports import Page
+
+# Index name: infra/constructs/storage.py declares the same one.
+CREATIVES_BY_LINE = "by_business_line"
+# Arm counters are top-level attributes "n:<arm>", "c:<arm>", "e:<arm>" (impressions, clicks, clicks the
+# model expected) so that one ADD creates or bumps them; reading gathers them into the creative's maps.
+ARM_IMPRESSIONS, ARM_CLICKS, ARM_EXPECTED = "n:", "c:", "e:"
+_ARM_FIELDS = {ARM_IMPRESSIONS: "arm_impressions", ARM_CLICKS: "arm_clicks", ARM_EXPECTED: "arm_expected"}
+
+
+def creative_from_item(document: dict[str, Any]) -> Creative:
+    """One pass over the item gathers the arm counters into the creative's three counter maps."""
+    counters: dict[str, dict[str, float]] = {field: {} for field in _ARM_FIELDS.values()}
+    for name, value in document.items():
+        field = _ARM_FIELDS.get(name[:2])
+        if field is not None:
+            counters[field][name[2:]] = float(value)
+    return Creative.model_validate({**document, **counters})
+
+
+class DynamoCreativeRepository:
+    def __init__(self, client: Any, table_name: str):
+        self._table = DynamoTable(client, table_name)
+
+    def for_business_line(self, business_line: str) -> list[Creative]:
+        documents = self._table.all(
+            "query",
+            IndexName=CREATIVES_BY_LINE,
+            KeyConditionExpression="business_line = :bl",
+            ExpressionAttributeValues=to_item({":bl": business_line}),
+        )
+        return [creative_from_item(d) for d in documents]
+
+    def put_new(self, creatives: Sequence[Creative]) -> int:
+        return sum(
+            self._table.put_if_absent(
+                c.model_dump(mode="json", exclude={"arm_impressions", "arm_clicks", "arm_expected"}),
+                "creative_id",
+            )
+            for c in creatives
+        )
+
+    def set_status(self, creative_id: str, status: CreativeStatus, updated_at: str) -> Creative | None:
+        document = self._table.update(
+            {"creative_id": creative_id},
+            UpdateExpression="SET #st = :st, updated_at = :now",
+            ConditionExpression="attribute_exists(creative_id)",
+            ExpressionAttributeNames={"#st": "status"},
+            ExpressionAttributeValues={":st": status.value, ":now": updated_at},
+            ReturnValues="ALL_NEW",
+        )
+        return creative_from_item(document) if document is not None else None
+
+    def list(self, *, business_line: str | None, limit: int, next_token: str | None) -> Page[Creative]:
+        if business_line:
+            items, token = self._table.page(
+                "query",
+                limit,
+                next_token,
+                IndexName=CREATIVES_BY_LINE,
+                KeyConditionExpression="business_line = :bl",
+                ExpressionAttributeValues=to_item({":bl": business_line}),
+            )
+        else:
+            items, token = self._table.page("scan", limit, next_token)
+        return Page(items=[creative_from_item(i) for i in items], next_token=token)
