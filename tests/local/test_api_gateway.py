@@ -2,13 +2,9 @@
 
 import base64
 
-from local_runtime.api_gateway import (
-    HttpRequest,
-    RouteTable,
-    missing_parameters,
-    mock_response,
-    proxy_response,
-)
+from local_runtime.api_events import HttpRequest, mock_response, proxy_response
+from local_runtime.api_gateway import missing_parameters
+from local_runtime.api_routes import RouteTable
 from local_runtime.template import ApiRoute
 
 

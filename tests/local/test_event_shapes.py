@@ -9,7 +9,8 @@ from aws_lambda_powertools.utilities.parser.models import (
     EventBridgeModel,
     SqsModel,
 )
-from local_runtime.api_gateway import ApiIdentity, HttpRequest, RouteMatch, build_proxy_event
+from local_runtime.api_events import ApiIdentity, HttpRequest, build_proxy_event
+from local_runtime.api_routes import RouteMatch
 from local_runtime.queues import QueueSource, build_sqs_event
 from local_runtime.schedules import rate_seconds, scheduled_event
 from local_runtime.template import ApiRoute

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 from creative.racing.ope import estimate
-from evaluation import obd
+from evaluation import obd, obd_data, obd_policies
 
 N_ITEMS, ROWS = 6, 1200
 ITEM_CTR = np.array([0.02, 0.04, 0.06, 0.08, 0.10, 0.12])
@@ -64,21 +64,21 @@ def _item_context_csv(salt: str) -> str:
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("wheels") / obd.WHEEL_NAME
+    path = tmp_path_factory.mktemp("wheels") / obd_data.WHEEL_NAME
     rng = np.random.default_rng(0)
     with zipfile.ZipFile(path, "w") as archive:
-        for policy in obd.LOGGING_POLICIES:
-            folder = f"{obd.DATA_PREFIX}/{policy}/men"
+        for policy in obd_data.LOGGING_POLICIES:
+            folder = f"{obd_data.DATA_PREFIX}/{policy}/men"
             archive.writestr(f"{folder}/men.csv", _log_csv(policy, rng))
             archive.writestr(f"{folder}/item_context.csv", _item_context_csv(salt=policy))
         prior = {"men": {"alpha": [2.0] * N_ITEMS, "beta": [40.0 + 5 * k for k in range(N_ITEMS)]}}
-        archive.writestr(obd.BTS_PRIOR_PATH, yaml.safe_dump(prior))
+        archive.writestr(obd_data.BTS_PRIOR_PATH, yaml.safe_dump(prior))
     return path
 
 
 def test_a_log_is_read_in_time_order_with_zero_based_positions_and_comparable_item_codes(wheel):
     # When both logs of a campaign are read
-    random_log, bts_log = (obd.read_log(wheel, policy, "men") for policy in obd.LOGGING_POLICIES)
+    random_log, bts_log = (obd_data.read_log(wheel, policy, "men") for policy in obd_data.LOGGING_POLICIES)
     # Then rows are in time order, positions are 0..2, and differently salted item hashes agree as codes
     assert np.all(np.diff(random_log.timestamps) > 0)
     assert set(random_log.positions) == {0, 1, 2}
@@ -95,15 +95,17 @@ def test_plackett_luce_marginals_match_sampling_without_replacement():
     ranked = np.argsort(-(np.log(weights[0]) + rng.gumbel(size=(200_000, N_ITEMS))), axis=1)[:, :3]
     sampled = np.stack([np.bincount(ranked[:, k], minlength=N_ITEMS) / len(ranked) for k in range(3)], axis=1)
     # Then the exact marginals agree, and every position is a distribution
-    exact = obd.plackett_luce_slate(weights)[0]
+    exact = obd_policies.plackett_luce_slate(weights)[0]
     assert np.abs(exact - sampled).max() < 0.005
     assert np.allclose(exact.sum(axis=0), 1.0)
 
 
 def test_thompson_and_epsilon_greedy_slates_are_position_wise_distributions():
     rng = np.random.default_rng(2)
-    thompson = obd.beta_thompson_slate(np.full(N_ITEMS, 2.0), np.arange(10.0, 10.0 + N_ITEMS), rng, 20_000)
-    greedy = obd.epsilon_greedy_slate(np.array([[0.1, 0.5, 0.3, 0.0, 0.2, 0.4]]), epsilon=0.1)[0]
+    thompson = obd_policies.beta_thompson_slate(
+        np.full(N_ITEMS, 2.0), np.arange(10.0, 10.0 + N_ITEMS), rng, 20_000
+    )
+    greedy = obd_policies.epsilon_greedy_slate(np.array([[0.1, 0.5, 0.3, 0.0, 0.2, 0.4]]), epsilon=0.1)[0]
     assert np.allclose(thompson.sum(axis=0), 1.0) and np.allclose(greedy.sum(axis=0), 1.0)
     # The best-scored items fill positions 1..3 in order, apart from the epsilon share
     assert [int(greedy[:, k].argmax()) for k in range(3)] == [1, 5, 2]
@@ -112,9 +114,9 @@ def test_thompson_and_epsilon_greedy_slates_are_position_wise_distributions():
 
 def test_uniform_policy_estimated_from_the_skewed_log_brackets_its_true_value(wheel):
     # Given the synthetic BTS-like log, whose items have known click rates
-    log = obd.read_log(wheel, "bts", "men")
-    dist = obd.at_logged_positions(obd.uniform_slate(N_ITEMS), log)
-    q_hat = obd.cross_fitted_q_hat(log, folds=3)
+    log = obd_data.read_log(wheel, "bts", "men")
+    dist = obd_policies.at_logged_positions(obd_policies.uniform_slate(N_ITEMS), log)
+    q_hat = obd_policies.cross_fitted_q_hat(log, folds=3)
     # When the uniform policy is estimated from it
     rng = np.random.default_rng(3)
     results = [estimate(m, log.bandit_log(), dist, q_hat, n_boot=300, rng=rng) for m in obd.METHODS]

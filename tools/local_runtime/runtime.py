@@ -23,7 +23,10 @@ from stack_build import model_staging
 
 from infra import catalog
 from infra.paths import CDK_OUT_DIR
-from local_runtime.api_gateway import ApiKeys, ApiServer, HttpRequest, HttpResponse, RestApi, RouteTable
+from local_runtime.api_events import HttpRequest, HttpResponse
+from local_runtime.api_gateway import ApiKeys, RestApi
+from local_runtime.api_routes import RouteTable
+from local_runtime.api_server import ApiServer
 from local_runtime.deploy import deploy
 from local_runtime.deployed_stack import DeployedStack
 from local_runtime.functions import FunctionError, LocalFunction, lambda_environment
