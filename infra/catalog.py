@@ -2,7 +2,8 @@
 
 The CDK stack builds every Lambda, trigger, environment variable and IAM grant from this list; the local
 runtime serves what the synthesized template says, and the template is made from this list, so the two
-cannot drift. Nothing here imports aws_cdk: it is plain data that tests and tools can read cheaply.
+cannot drift. Nothing here imports aws_cdk: it is plain data that tests and tools can read cheaply (the
+one domain import is the racer's settings, whose defaults both racing functions carry).
 """
 
 from __future__ import annotations
@@ -11,14 +12,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from creative.config import RacerSettings
+
 from infra.paths import BUILD_DIR, FUNCTIONS_DIR, LAYER_SOURCES_DIR
 
 CREATIVE_LAYER_DIR = LAYER_SOURCES_DIR / "creative"
 # Dependency layers: built from layers/<name>/requirements.txt into build/layers/<name>/python.
 BUILT_LAYERS_DIR = BUILD_DIR / "layers"
 DEPS_LAYER = "deps"  # every function carries it; FunctionSpec.layers names the others
-# `make models` output: build/models/manifest.json and the files it lists, deployed under MODELS_PREFIX.
-MODELS_BUILD_DIR = BUILD_DIR / "models"
 
 STACK_NAME = "CreativeEngine"
 SERVICE_NAME = "creative-engine"
@@ -83,6 +84,7 @@ class FunctionSpec:
     name: str  # folder under functions/ and the function's logical name
     capability: str  # the CDK construct that owns it
     description: str
+    config_model: str  # the class in creative.config that reads this function's environment at cold start
     triggers: tuple[Trigger, ...]
     access: tuple[Access, ...]
     # Environment variable -> resource whose physical name it carries.
@@ -100,13 +102,16 @@ class FunctionSpec:
         return FUNCTIONS_DIR / self.name
 
 
-# Select and retraining must run the same racer: retraining scores policies as select would run them.
-RACER_ENV = {
-    "RACER_PRIOR_STRENGTH": "60",
-    "RACER_UNTRAINED_PRIOR_STRENGTH": "2",
-    "RACER_EXPLORATION_FLOOR": "0.05",
-    "RACER_HALF_LIFE_HOURS": "72",
-    "RACER_SEGMENT_BY": "",
+# Select and retraining must run the same racer: retraining scores policies as select would run them. Both
+# carry the racer's defaults (RacerConfig's, through RacerSettings) in their environment, where an operator
+# sees and tunes them.
+RACER_ENV = RacerSettings.default_environment()
+# Where arms, impressions and CTR models live: select and retraining read the same stores.
+RACING_STORES_ENV: dict[str, Resource] = {
+    "CREATIVES_TABLE": "creatives_table",
+    "IMPRESSIONS_TABLE": "impressions_table",
+    "MODEL_REGISTRY_TABLE": "model_registry_table",
+    "ASSETS_BUCKET": "assets_bucket",
 }
 
 FUNCTIONS: tuple[FunctionSpec, ...] = (
@@ -114,6 +119,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         name="admission",
         capability="admission",
         description="Admits or rejects each uploaded image and copy line; one material record each.",
+        config_model="AdmissionConfig",
         triggers=(QueueTrigger(queue="upload_events_queue", batch_size=10, max_batching_window_s=2),),
         access=(
             Access("uploads_bucket", (*OBJECT_READ, "s3:ListBucket"), UPLOAD_PREFIX),
@@ -134,6 +140,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         name="compose_creatives",
         capability="composition",
         description="Composes admitted images and copy of each business line into bounded creatives.",
+        config_model="CompositionConfig",
         triggers=(ScheduleTrigger(expression="rate(5 minutes)"),),
         access=(
             Access("materials_table", ("dynamodb:Query", "dynamodb:Scan")),
@@ -150,6 +157,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         name="select",
         capability="racing_api",
         description="Chooses one creative per request by Thompson sampling and logs the impression.",
+        config_model="SelectConfig",
         triggers=(ApiRoute("POST", "/v1/select", "api_key"),),
         access=(
             Access("creatives_table", ("dynamodb:Query", "dynamodb:UpdateItem")),
@@ -159,12 +167,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             # ListBucket: without it a missing artifact is a 403, which would read as "retry", not "gone".
             Access("assets_bucket", ("s3:GetObject", "s3:ListBucket"), MODELS_PREFIX),
         ),
-        resource_env={
-            "CREATIVES_TABLE": "creatives_table",
-            "IMPRESSIONS_TABLE": "impressions_table",
-            "MODEL_REGISTRY_TABLE": "model_registry_table",
-            "ASSETS_BUCKET": "assets_bucket",
-        },
+        resource_env=RACING_STORES_ENV,
         env=RACER_ENV,
         memory_mb=1024,
         timeout_s=5,
@@ -173,6 +176,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         name="retrain_ctr",
         capability="retraining",
         description="Trains a challenger CTR model hourly; promotes it only if it beats the champion off-policy.",
+        config_model="RetrainingConfig",
         triggers=(ScheduleTrigger(expression="rate(1 hour)"),),
         access=(
             Access("impressions_table", ("dynamodb:Scan",)),
@@ -180,12 +184,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             Access("model_registry_table", ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query")),
             Access("assets_bucket", ("s3:GetObject", "s3:PutObject", "s3:ListBucket"), MODELS_PREFIX),
         ),
-        resource_env={
-            "CREATIVES_TABLE": "creatives_table",
-            "IMPRESSIONS_TABLE": "impressions_table",
-            "MODEL_REGISTRY_TABLE": "model_registry_table",
-            "ASSETS_BUCKET": "assets_bucket",
-        },
+        resource_env=RACING_STORES_ENV,
         env=RACER_ENV,
         layers=("training",),
         memory_mb=2048,
@@ -195,6 +194,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         name="feedback",
         capability="racing_api",
         description="Records a click once per impression and updates the creative's bandit counts.",
+        config_model="FeedbackConfig",
         triggers=(ApiRoute("POST", "/v1/feedback", "api_key"),),
         access=(
             Access("impressions_table", ("dynamodb:GetItem", "dynamodb:UpdateItem")),
@@ -211,6 +211,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         name="operator_api",
         capability="operator_api",
         description="Operator reads and edits: materials with reasons, creatives with racing stats.",
+        config_model="OperatorConfig",
         triggers=(
             ApiRoute("GET", "/v1/materials", "operator"),
             ApiRoute("GET", "/v1/materials/{material_id}", "operator"),

@@ -18,5 +18,7 @@ TOOLS_DIR = REPO_ROOT / "tools"  # everything that never deploys
 
 # Generated, never committed.
 BUILD_DIR = REPO_ROOT / "build"  # layers, model artifacts, downloaded wheels and data
+# `make models` output: build/models/manifest.json and the files it lists.
+MODELS_BUILD_DIR = BUILD_DIR / "models"
 OUT_DIR = REPO_ROOT / "out"  # reports: demo, evaluation, benchmarks
 CDK_OUT_DIR = REPO_ROOT / "cdk.out"

@@ -28,17 +28,16 @@ processor = BatchProcessor(event_type=EventType.SQS)
 @cache
 def admit_once():
     """Admission of one object version, at most once: a replayed event gets the stored result back."""
-    persistence, settings = wiring.admission_idempotency()
+    idempotency = wiring.admission_idempotency()
 
     @idempotent_function(
         data_keyword_argument="upload",
-        persistence_store=persistence,
-        config=settings,
+        persistence_store=idempotency.persistence,
+        config=idempotency.config,
         output_serializer=PydanticSerializer(model=AdmissionResult),
     )
     def admit(upload: UploadedObject) -> AdmissionResult:
-        service, _ = wiring.admission()
-        result = service.admit(upload, now=iso(utc_now()))
+        result = wiring.admission().admit(upload, now=iso(utc_now()))
         # Counted here, inside the idempotent call, so a replay does not count the same materials twice.
         metrics.add_metric("MaterialsAdmitted", MetricUnit.Count, len(result.admitted))
         metrics.add_metric("MaterialsRejected", MetricUnit.Count, len(result.rejected))
@@ -58,8 +57,7 @@ def admit_record(record: SQSRecord) -> None:
 @metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    _, settings = wiring.admission_idempotency()
-    settings.register_lambda_context(context)
+    wiring.admission_idempotency().config.register_lambda_context(context)
     return process_partial_response(
         event=event, record_handler=admit_record, processor=processor, context=context
     )

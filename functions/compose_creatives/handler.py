@@ -9,7 +9,6 @@ from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from creative import wiring
 from creative.clock import iso, utc_now
-from creative.composition import compose_all_business_lines
 
 logger = Logger()
 metrics = Metrics()
@@ -19,10 +18,7 @@ metrics = Metrics()
 @logger.inject_lambda_context(clear_state=True)
 @event_parser(model=EventBridgeModel)
 def lambda_handler(event: EventBridgeModel, context: LambdaContext) -> dict[str, Any]:
-    materials, creatives, config = wiring.composition()
-    reports = compose_all_business_lines(
-        materials, creatives, cap=config.max_creatives_per_business_line, now=iso(utc_now())
-    )
+    reports = wiring.composition().compose_all(now=iso(utc_now()))
     created = sum(r.created for r in reports)
     metrics.add_metric("CreativesComposed", MetricUnit.Count, created)
     logger.info(

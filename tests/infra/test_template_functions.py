@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import creative.config as creative_config
 import pytest
 
 from infra import constants
@@ -130,3 +131,28 @@ def test_retraining_is_scheduled_hourly_with_room_to_train(resources: Resources,
     assert schedules == ["rate(1 hour)"]
     # And it has Lambda's longest timeout and memory enough for LightGBM
     assert (properties["Timeout"], properties["MemorySize"]) == (900, 2048)
+
+
+def _resolved_for_test(value: Any) -> str:
+    """A template environment value as a string: references become a placeholder physical name."""
+    return value if isinstance(value, str) else f"resolved-{abs(hash(str(value))) % 10**8}"
+
+
+@SPECS
+def test_function_config_loads_from_the_environment_the_template_gives_it(
+    spec: FunctionSpec, resources: Resources, function_ids: dict
+) -> None:
+    # Given the environment the template deploys with the function
+    _, properties = _function(spec, resources, function_ids)
+    environment = {
+        name: _resolved_for_test(value) for name, value in properties["Environment"]["Variables"].items()
+    }
+    # When its config model reads that environment, as the function does at cold start
+    config = getattr(creative_config, spec.config_model).from_env(environment)
+    # Then every resource the catalog names reaches the config (none left to a default)
+    values = config.model_dump(by_alias=True)
+    for variable in spec.resource_env:
+        assert values[variable] == environment[variable]
+    # And the racing functions read the same racer settings as each other
+    if "RACER_PRIOR_STRENGTH" in environment:
+        assert config.racer_config() == creative_config.RacerSettings().racer_config()

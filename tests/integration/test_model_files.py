@@ -9,7 +9,7 @@ from creative.inference.image_model import ImageModel
 from PIL import Image
 from skimage import data
 
-from infra.catalog import MODELS_BUILD_DIR
+from infra.paths import MODELS_BUILD_DIR
 from tests.integration.conftest import ASSETS_BUCKET
 
 MANIFEST = MODELS_BUILD_DIR / "manifest.json"

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from creative.inference.artifacts import MANIFEST_NAME, Artifact, Manifest
 
-from infra.catalog import MODELS_BUILD_DIR
+from infra.paths import MODELS_BUILD_DIR
 
 MODELS_DIR = MODELS_BUILD_DIR
 

@@ -1,6 +1,6 @@
 """Composition of creatives: bounded, balanced, same-category first, idempotent."""
 
-from creative.composition import compose_all_business_lines, plan_creatives
+from creative.composition import Composition, plan_creatives
 from creative.creatives import CreativeStatus
 from creative.materials import Material, MaterialKind, MaterialStatus, SourceObject
 from in_memory.adapters import InMemoryCreativeRepository, InMemoryMaterialRepository
@@ -46,8 +46,9 @@ def test_sweep_is_idempotent_and_respects_the_cap_per_business_line():
         materials.put_new(material(i, MaterialKind.IMAGE))
         materials.put_new(material(i, MaterialKind.COPY))
         materials.put_new(material(i, MaterialKind.IMAGE, line="travel"))
-    first = compose_all_business_lines(materials, creatives, cap=5, now=NOW)
-    second = compose_all_business_lines(materials, creatives, cap=5, now=NOW)
+    composition = Composition(materials, creatives, cap=5)
+    first = composition.compose_all(NOW)
+    second = composition.compose_all(NOW)
     assert {r.business_line: r.created for r in first} == {"food": 5, "travel": 0}  # travel has no copy yet
     assert sum(r.created for r in second) == 0
     assert len(creatives.items) == 5

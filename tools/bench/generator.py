@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from infra.catalog import MODELS_BUILD_DIR
+from infra.paths import MODELS_BUILD_DIR
 from infra.paths import OUT_DIR, REPO_ROOT
 
 OUT = OUT_DIR / "bench"

@@ -31,7 +31,7 @@ from creative.inference.artifacts import (
     mismatched_files,
 )
 
-from infra.catalog import MODELS_BUILD_DIR
+from infra.paths import MODELS_BUILD_DIR
 from infra.paths import DOMAIN_PACKAGE_PARENT
 
 DEFAULT_OUT = MODELS_BUILD_DIR

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from creative.inference.artifacts import MANIFEST_NAME, Manifest, file_sha256
 
-from infra.catalog import MODELS_BUILD_DIR, MODELS_PREFIX
-from infra.paths import BUILD_DIR
+from infra.catalog import MODELS_PREFIX
+from infra.paths import BUILD_DIR, MODELS_BUILD_DIR
 
 STAGING_DIR = BUILD_DIR / "models-deploy"
 NOT_BUILT_NOTICE = (

@@ -97,25 +97,28 @@ def _creative(creative_id: str, image: Material, copy: Material, now: str) -> Cr
     )
 
 
-def compose_all_business_lines(
-    materials: MaterialRepository, creatives: CreativeRepository, *, cap: int, now: str
-) -> list[CompositionReport]:
-    """One sweep over every business line. Idempotent: ids are derived from the pair."""
-    reports = []
-    for business_line in materials.business_lines():
-        admitted = materials.admitted(business_line)  # one read of the line's partition, split by kind
+class Composition:
+    """Sweeps every business line: composes its admitted images and copy into at most `cap` active creatives."""
+
+    def __init__(self, materials: MaterialRepository, creatives: CreativeRepository, *, cap: int):
+        self._materials = materials
+        self._creatives = creatives
+        self._cap = cap
+
+    def compose_all(self, now: str) -> list[CompositionReport]:
+        """One sweep over every business line. Idempotent: ids are derived from the pair."""
+        return [self._compose(business_line, now) for business_line in self._materials.business_lines()]
+
+    def _compose(self, business_line: str, now: str) -> CompositionReport:
+        admitted = self._materials.admitted(business_line)  # one read of the line's partition, split by kind
         images = [m for m in admitted if m.kind is MaterialKind.IMAGE]
         copies = [m for m in admitted if m.kind is MaterialKind.COPY]
-        existing = creatives.for_business_line(business_line)
-        planned = plan_creatives(images, copies, existing, cap=cap, now=now)
-        created = creatives.put_new(planned) if planned else 0
-        reports.append(
-            CompositionReport(
-                business_line=business_line,
-                images=len(images),
-                copies=len(copies),
-                existing=len(existing),
-                created=created,
-            )
+        existing = self._creatives.for_business_line(business_line)
+        planned = plan_creatives(images, copies, existing, cap=self._cap, now=now)
+        return CompositionReport(
+            business_line=business_line,
+            images=len(images),
+            copies=len(copies),
+            existing=len(existing),
+            created=self._creatives.put_new(planned) if planned else 0,
         )
-    return reports

@@ -45,14 +45,36 @@ class CompositionConfig(_EnvConfig):
     max_creatives_per_business_line: int = Field(default=100, gt=0, alias="MAX_CREATIVES_PER_BUSINESS_LINE")
 
 
-class RacerSettings(_EnvConfig):
-    """The racer's tunables; select and retraining must agree on them, so both read the same names."""
+_RACER_DEFAULTS = RacerConfig()
 
-    prior_strength: float = Field(default=60.0, gt=0, alias="RACER_PRIOR_STRENGTH")
-    untrained_prior_strength: float = Field(default=2.0, gt=0, alias="RACER_UNTRAINED_PRIOR_STRENGTH")
-    exploration_floor: float = Field(default=0.05, ge=0, le=1, alias="RACER_EXPLORATION_FLOOR")
-    half_life_hours: float = Field(default=72.0, gt=0, alias="RACER_HALF_LIFE_HOURS")
-    segment_by: str = Field(default="", alias="RACER_SEGMENT_BY")  # comma-separated user features
+
+class RacerSettings(_EnvConfig):
+    """The racer's tunables; select and retraining must agree on them, so both read the same names.
+
+    Defaults are RacerConfig's: one source, which the catalog also writes into both functions' environment.
+    """
+
+    prior_strength: float = Field(default=_RACER_DEFAULTS.prior_strength, gt=0, alias="RACER_PRIOR_STRENGTH")
+    untrained_prior_strength: float = Field(
+        default=_RACER_DEFAULTS.untrained_prior_strength, gt=0, alias="RACER_UNTRAINED_PRIOR_STRENGTH"
+    )
+    exploration_floor: float = Field(
+        default=_RACER_DEFAULTS.exploration_floor, ge=0, le=1, alias="RACER_EXPLORATION_FLOOR"
+    )
+    half_life_hours: float = Field(
+        default=_RACER_DEFAULTS.half_life_hours, gt=0, alias="RACER_HALF_LIFE_HOURS"
+    )
+    # Comma-separated user features.
+    segment_by: str = Field(default=",".join(_RACER_DEFAULTS.segment_by), alias="RACER_SEGMENT_BY")
+
+    @classmethod
+    def default_environment(cls) -> dict[str, str]:
+        """The defaults as environment variables, e.g. {"RACER_PRIOR_STRENGTH": "60", ...}."""
+        return {
+            field.alias: _environment_text(field.default)
+            for field in RacerSettings.model_fields.values()
+            if field.alias
+        }
 
     def racer_config(self) -> RacerConfig:
         return RacerConfig(
@@ -62,6 +84,12 @@ class RacerSettings(_EnvConfig):
             half_life_hours=self.half_life_hours,
             segment_by=tuple(n.strip() for n in self.segment_by.split(",") if n.strip()),
         )
+
+
+def _environment_text(value: object) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 class _RacingStores(RacerSettings):

@@ -6,6 +6,7 @@ no connection; a warm Lambda reuses what its cold start built.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -32,7 +33,10 @@ from creative.racing.racer import ContextualRacer
 from creative.racing.service import FeedbackService, RacingService
 
 if TYPE_CHECKING:  # each function imports only the services it builds: cold starts pay for nothing else
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
+
     from creative.admission.service import Admission
+    from creative.composition import Composition
     from creative.operator import OperatorService
     from creative.racing.retraining import RetrainingService
 
@@ -54,26 +58,27 @@ def _client(service: str, config: Config) -> Any:
 
 
 @cache
-def admission() -> tuple[Admission, AdmissionConfig]:
+def admission() -> Admission:
     from creative.admission.service import Admission
 
     config = AdmissionConfig.from_env()
-    service = Admission(
+    return Admission(
         S3ObjectStore(_client("s3", _BATCH_CLIENT)),
         DynamoMaterialRepository(_client("dynamodb", _BATCH_CLIENT), config.materials_table),
         config.limits,
     )
-    return service, config
 
 
 @cache
-def composition() -> tuple[DynamoMaterialRepository, DynamoCreativeRepository, CompositionConfig]:
+def composition() -> Composition:
+    from creative.composition import Composition
+
     config = CompositionConfig.from_env()
     dynamodb = _client("dynamodb", _BATCH_CLIENT)
-    return (
+    return Composition(
         DynamoMaterialRepository(dynamodb, config.materials_table),
         DynamoCreativeRepository(dynamodb, config.creatives_table),
-        config,
+        cap=config.max_creatives_per_business_line,
     )
 
 
@@ -145,17 +150,27 @@ def retraining() -> RetrainingService:
     )
 
 
+@dataclass(frozen=True)
+class Idempotency:
+    """Where Powertools keeps idempotency records, and how a record's key is taken from the event."""
+
+    persistence: DynamoDBPersistenceLayer
+    config: IdempotencyConfig
+
+
 @cache
-def admission_idempotency() -> tuple[Any, Any]:
-    """The persistence layer and settings that make one object version's admission happen once.
+def admission_idempotency() -> Idempotency:
+    """What makes one object version's admission happen once.
 
     Imported here, not at module top: the API functions share this module and need none of it.
     """
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
 
-    _, config = admission()
-    settings = IdempotencyConfig(
-        event_key_jmespath="[bucket, key, version_id, etag]",
-        expires_after_seconds=7 * 24 * 3600,
+    config = AdmissionConfig.from_env()
+    return Idempotency(
+        persistence=DynamoDBPersistenceLayer(table_name=config.idempotency_table),
+        config=IdempotencyConfig(
+            event_key_jmespath="[bucket, key, version_id, etag]",
+            expires_after_seconds=7 * 24 * 3600,
+        ),
     )
-    return DynamoDBPersistenceLayer(table_name=config.idempotency_table), settings
