@@ -23,8 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from infra.paths import MODELS_BUILD_DIR
-from infra.paths import OUT_DIR, REPO_ROOT
+from infra.paths import MODELS_BUILD_DIR, OUT_DIR, REPO_ROOT
 
 OUT = OUT_DIR / "bench"
 TARGET_TOKENS_PER_S = 50

@@ -25,8 +25,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from infra.paths import MODELS_BUILD_DIR
-from infra.paths import OUT_DIR, REPO_ROOT
+from infra.paths import MODELS_BUILD_DIR, OUT_DIR, REPO_ROOT
 
 OUT = OUT_DIR / "bench"
 TEXT_TARGET_PER_S = 500

@@ -31,8 +31,7 @@ from creative.inference.artifacts import (
     mismatched_files,
 )
 
-from infra.paths import MODELS_BUILD_DIR
-from infra.paths import DOMAIN_PACKAGE_PARENT
+from infra.paths import DOMAIN_PACKAGE_PARENT, MODELS_BUILD_DIR
 
 DEFAULT_OUT = MODELS_BUILD_DIR
 _HERE = Path(__file__).resolve().parent
