@@ -1,6 +1,7 @@
 """Shared builders of test data: creatives, logged impressions and a logged world. Tests import these, never
 each other."""
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -115,3 +116,28 @@ def logged_world(*, informative: bool = True, requests: int = 4000, seed: int = 
         if rng.random() < true_ctr(gender, category, informative=informative):
             feedback.record(FeedbackRequest(impression_id=served.impression_id, event="click"), at)
     return creatives, log, registry
+
+
+@dataclass(frozen=True)
+class RacingWorld:
+    """Select and feedback over in-memory stores holding the given creatives."""
+
+    creatives: InMemoryCreativeRepository
+    log: InMemoryImpressionLog
+    racing: RacingService
+    feedback: FeedbackService
+
+
+def racing_world(*creatives: Creative, racer: ContextualRacer | None = None, seed: int = 0) -> RacingWorld:
+    repository = InMemoryCreativeRepository()
+    repository.put_new(creatives)
+    log = InMemoryImpressionLog(repository)
+    racing = RacingService(
+        repository,
+        log,
+        InMemoryObjectStore(),
+        ActiveModel(InMemoryModelRegistry()),
+        racer or ContextualRacer(),
+        np.random.default_rng(seed),
+    )
+    return RacingWorld(repository, log, racing, FeedbackService(log))

@@ -40,35 +40,32 @@ class Monitoring(Construct):
         )
         notify = cloudwatch_actions.SnsAction(self.alarm_topic)
 
-        alarms: list[cloudwatch.Alarm] = []
-        for name, queue in dead_letter_queues.items():
-            alarms.append(
-                queue.metric_approximate_number_of_messages_visible(
-                    period=constants.ALARM_PERIOD, statistic=cloudwatch.Stats.MAXIMUM
-                ).create_alarm(
-                    self,
-                    f"{name}DeadLetters",
-                    alarm_description=f"Messages are waiting in the {name} dead-letter queue.",
-                    **AT_LEAST_ONE,
-                )
+        # (construct id, metric, description): each alarms on one event in ALARM_PERIOD.
+        watched: list[tuple[str, cloudwatch.IMetric, str]] = [
+            (
+                f"{name}DeadLetters",
+                queue.metric_approximate_number_of_messages_visible(statistic=cloudwatch.Stats.MAXIMUM),
+                f"Messages are waiting in the {name} dead-letter queue.",
             )
-        for name, function in functions.items():
-            alarms.append(
-                function.metric_errors(
-                    period=constants.ALARM_PERIOD, statistic=cloudwatch.Stats.SUM
-                ).create_alarm(
-                    self,
-                    f"{name}Errors",
-                    alarm_description=f"The {name} function raised errors.",
-                    **AT_LEAST_ONE,
-                )
+            for name, queue in dead_letter_queues.items()
+        ]
+        watched += [
+            (
+                f"{name}Errors",
+                function.metric_errors(statistic=cloudwatch.Stats.SUM),
+                f"The {name} function raised errors.",
             )
-        alarms.append(
-            rest_api.metric_server_error(
-                period=constants.ALARM_PERIOD, statistic=cloudwatch.Stats.SUM
-            ).create_alarm(
-                self, "ApiServerErrors", alarm_description="The REST API answered 5xx.", **AT_LEAST_ONE
+            for name, function in functions.items()
+        ]
+        watched.append(
+            (
+                "ApiServerErrors",
+                rest_api.metric_server_error(statistic=cloudwatch.Stats.SUM),
+                "The REST API answered 5xx.",
             )
         )
-        for alarm in alarms:
+        for construct_id, metric, description in watched:
+            alarm = metric.with_(period=constants.ALARM_PERIOD).create_alarm(
+                self, construct_id, alarm_description=description, **AT_LEAST_ONE
+            )
             alarm.add_alarm_action(notify)

@@ -8,10 +8,10 @@ from creative.inference.artifacts import (
     ArtifactIntegrityError,
     Manifest,
     ModelFiles,
-    describe_artifact,
     fetch_from_directory,
     mismatched_files,
 )
+from pretrained_models.artifact_description import describe_artifact
 
 from tests.models.conftest import MODELS_DIR
 

@@ -3,7 +3,8 @@
 import os
 
 import pretrained_models.build as build_module
-from creative.inference.artifacts import Artifact, describe_artifact
+from creative.inference.artifacts import Artifact
+from pretrained_models.artifact_description import describe_artifact
 from pretrained_models.build import as_artifacts, build_key, is_intact
 
 

@@ -2,43 +2,26 @@
 
 import json
 
-import numpy as np
 import pytest
 from creative.operator import OperatorService
-from creative.racing.active_model import ActiveModel
-from creative.racing.racer import ContextualRacer
-from creative.racing.service import FeedbackService, RacingService
 from in_memory.adapters import (
-    InMemoryCreativeRepository,
-    InMemoryImpressionLog,
     InMemoryMaterialRepository,
-    InMemoryModelRegistry,
     InMemoryObjectStore,
 )
 
 from tests.conftest import load_event, load_handler
-from tests.factories import creative
+from tests.factories import creative, racing_world
 
 
 @pytest.fixture
 def world():
-    creatives = InMemoryCreativeRepository()
-    creatives.put_new([creative(1), creative(2)])
-    log = InMemoryImpressionLog(creatives)
-    racing = RacingService(
-        creatives,
-        log,
-        InMemoryObjectStore(),
-        ActiveModel(InMemoryModelRegistry()),
-        ContextualRacer(),
-        np.random.default_rng(0),
-    )
+    racing = racing_world(creative(1), creative(2))
     return {
-        "creatives": creatives,
-        "log": log,
-        "racing": racing,
-        "feedback": FeedbackService(log),
-        "operator": OperatorService(InMemoryMaterialRepository(), creatives, InMemoryObjectStore()),
+        "creatives": racing.creatives,
+        "log": racing.log,
+        "racing": racing.racing,
+        "feedback": racing.feedback,
+        "operator": OperatorService(InMemoryMaterialRepository(), racing.creatives, InMemoryObjectStore()),
     }
 
 

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from creative.creatives import Creative, CreativeStatus
 from creative.errors import NotFound
-from creative.racing.active_model import ActiveModel
 from creative.racing.racer import (
     ArmClock,
     ArmEvidence,
@@ -16,15 +15,8 @@ from creative.racing.racer import (
     thompson_probabilities,
 )
 from creative.racing.schemas import FeedbackRequest, SelectRequest, UserContext
-from creative.racing.service import FeedbackService, RacingService
-from in_memory.adapters import (
-    InMemoryCreativeRepository,
-    InMemoryImpressionLog,
-    InMemoryModelRegistry,
-    InMemoryObjectStore,
-)
 
-from tests.factories import creative
+from tests.factories import creative, racing_world
 
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
 
@@ -140,18 +132,8 @@ def test_segments_split_arms_only_on_the_configured_features():
 
 
 def racing_with(*creatives: Creative):
-    repo = InMemoryCreativeRepository()
-    repo.put_new(creatives)
-    log = InMemoryImpressionLog(repo)
-    racing = RacingService(
-        repo,
-        log,
-        InMemoryObjectStore(),
-        ActiveModel(InMemoryModelRegistry()),
-        ContextualRacer(RacerConfig(segment_by=("device",))),
-        np.random.default_rng(0),
-    )
-    return racing, FeedbackService(log), repo, log
+    world = racing_world(*creatives, racer=ContextualRacer(RacerConfig(segment_by=("device",))))
+    return world.racing, world.feedback, world.creatives, world.log
 
 
 def select_request(line: str = "food") -> SelectRequest:

@@ -15,24 +15,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-from infra.paths import MODELS_BUILD_DIR, OUT_DIR, REPO_ROOT
+from bench.measure import cold_start, in_fresh_interpreter, peak_rss_mb, pin_to_one_cpu, write_report
+from infra.paths import MODELS_BUILD_DIR
 
-OUT = OUT_DIR / "bench"
 TARGET_TOKENS_PER_S = 50
 NEW_TOKENS = 64
 ROUNDS = 3
-
-
-def peak_rss_mb() -> float:
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # Linux reports KiB
 
 
 def decode_speed(generator, chats: list, **settings) -> dict:
@@ -53,30 +44,20 @@ def decode_speed(generator, chats: list, **settings) -> dict:
 
 
 def bench() -> dict:
-    started = time.perf_counter()
-    from creative.inference.artifacts import Manifest, ModelFiles, fetch_from_directory
-
-    artifact = Manifest.read(MODELS_BUILD_DIR / "manifest.json").get("generator")
-    cache = Path(tempfile.mkdtemp(prefix="bench-generator-"))
-    fetch_started = time.perf_counter()
-    model_dir = ModelFiles(artifact, cache, fetch_from_directory(MODELS_BUILD_DIR)).materialise()
+    result, model_dir = cold_start("generator")
     fetched = time.perf_counter()
     from creative.inference.generator import Generator
 
     imported = time.perf_counter()
     generator = Generator.load(model_dir, threads=1)
     loaded = time.perf_counter()
-    reference = json.loads((MODELS_BUILD_DIR / artifact.prefix / "reference.json").read_text())
+    reference = json.loads((MODELS_BUILD_DIR / result["artifact"] / "reference.json").read_text())
     chats = [case["messages"] for case in reference["cases"]]
     generator.generate(chats[0], max_tokens=16)
     first = time.perf_counter()
     greedy = decode_speed(generator, chats)
     sampled = decode_speed(generator, chats, temperature=0.8, top_p=0.95, top_k=50, seed=1)
-    return {
-        "artifact": artifact.prefix,
-        "artifact_mb": round(artifact.total_bytes / 1e6, 1),
-        "manifest_import_s": round(fetch_started - started, 3),
-        "fetch_and_verify_s": round(fetched - fetch_started, 3),
+    return result | {
         "import_s": round(imported - fetched, 3),
         "load_s": round(loaded - imported, 3),
         "first_generation_16_tokens_s": round(first - loaded, 3),
@@ -92,24 +73,14 @@ def main() -> None:
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+        pin_to_one_cpu()
         print(json.dumps(bench()))
         return
     # A fresh interpreter, so the load is cold and the peak RSS is the generator's own.
-    completed = subprocess.run(
-        [sys.executable, "-m", "bench.generator", "--worker"],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=REPO_ROOT,
-        env={**os.environ, "OMP_NUM_THREADS": "1"},
-    )
     result = {"cpu_count": os.cpu_count(), "one_core": True, "intra_op_threads": 1}
-    result |= json.loads(completed.stdout.strip().splitlines()[-1])
+    result |= in_fresh_interpreter("bench.generator")
     print(json.dumps(result, indent=2))
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "generator.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {OUT / 'generator.json'}")
+    write_report("generator", result)
 
 
 if __name__ == "__main__":

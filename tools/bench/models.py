@@ -16,18 +16,22 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
-from infra.paths import MODELS_BUILD_DIR, OUT_DIR, REPO_ROOT
+from bench.measure import (
+    cold_start,
+    in_fresh_interpreter,
+    peak_rss_mb,
+    percentiles,
+    pin_to_one_cpu,
+    timed,
+    write_report,
+)
+from infra.paths import MODELS_BUILD_DIR
 
-OUT = OUT_DIR / "bench"
 TEXT_TARGET_PER_S = 500
 IMAGE_TARGET_PER_S = 40
 
@@ -38,53 +42,6 @@ def ad_copy() -> tuple[list[str], list[str]]:
     from pretrained_models.text_encoder import REFERENCE_TEXTS
 
     return [t for t in REFERENCE_TEXTS if len(t) < 200], [t for t in REFERENCE_TEXTS if len(t) >= 200]
-
-
-def percentiles(samples_s: list[float]) -> dict[str, float]:
-    ordered = sorted(samples_s)
-    return {
-        "p50_ms": round(ordered[len(ordered) // 2] * 1000, 2),
-        "p99_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000, 2),
-        "mean_ms": round(statistics.fmean(ordered) * 1000, 2),
-        "min_ms": round(ordered[0] * 1000, 2),  # the least disturbed run, when the machine is shared
-        "n": len(ordered),
-    }
-
-
-def timed(call: Callable[[], object], repeats: int, warmup: int = 3) -> list[float]:
-    for _ in range(warmup):
-        call()
-    samples = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        call()
-        samples.append(time.perf_counter() - started)
-    return samples
-
-
-def peak_rss_mb() -> float:
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # Linux reports KiB
-
-
-def cold_start(name: str) -> tuple[dict, Path]:
-    """Fetch into an empty cache as a Lambda cold start does (copy instead of S3 GET), then load."""
-    started = time.perf_counter()
-    from creative.inference.artifacts import Manifest, ModelFiles, fetch_from_directory
-
-    artifact = Manifest.read(MODELS_BUILD_DIR / "manifest.json").get(name)
-    cache = Path(tempfile.mkdtemp(prefix="bench-models-"))
-    fetch_started = time.perf_counter()
-    model_dir = ModelFiles(artifact, cache, fetch_from_directory(MODELS_BUILD_DIR)).materialise()
-    fetched = time.perf_counter()
-    ModelFiles(artifact, cache, fetch_from_directory(MODELS_BUILD_DIR)).materialise()  # warm /tmp: hash only
-    verified = time.perf_counter()
-    return {
-        "artifact": artifact.prefix,
-        "artifact_mb": round(artifact.total_bytes / 1e6, 1),
-        "fetch_and_verify_s": round(fetched - fetch_started, 3),
-        "verify_cached_s": round(verified - fetched, 3),
-        "manifest_import_s": round(fetch_started - started, 3),
-    }, model_dir
 
 
 def bench_text() -> dict:
@@ -209,27 +166,13 @@ def text_int8_study() -> dict:
 WORKERS = {"text-encoder": bench_text, "image-model": bench_image, "text-encoder-int8-study": text_int8_study}
 
 
-def run_worker(name: str) -> dict:
-    """Each model in a fresh interpreter pinned to CPU 0, so load times are cold and RSS is its own."""
-    command = [sys.executable, "-m", "bench.models", "--worker", name]
-    completed = subprocess.run(
-        command,
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=REPO_ROOT,
-        env={**os.environ, "OMP_NUM_THREADS": "1"},
-    )
-    return json.loads(completed.stdout.strip().splitlines()[-1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description="Model serving benchmarks on one core.")
     parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     parser.add_argument("--skip-int8", action="store_true", help="skip the int8 text encoder study")
     args = parser.parse_args()
     if args.worker:
-        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+        pin_to_one_cpu()
         print(json.dumps(WORKERS[args.worker]()))
         return
     names = [name for name in WORKERS if not (args.skip_int8 and name.endswith("int8-study"))]
@@ -240,11 +183,9 @@ def main() -> None:
         "load_average_1min_at_start": round(os.getloadavg()[0], 2),  # other work on the machine skews timings
     }
     for name in names:
-        results[name] = run_worker(name)
+        results[name] = in_fresh_interpreter("bench.models", name)
         print(f"{name}: {json.dumps(results[name])}")
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "models.json").write_text(json.dumps(results, indent=2) + "\n")
-    print(f"wrote {OUT / 'models.json'}")
+    write_report("models", results)
 
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ _HERE = Path(__file__).resolve().parent
 STAMPS_NAME = ".verified.json"  # key -> [bytes, mtime_ns, sha256] of files whose hash was checked
 _SHARED_INPUTS = (
     _HERE / "build.py",
+    _HERE / "artifact_description.py",
     _HERE / "deterministic_npz.py",
     _HERE / "requirements.txt",
     _HERE / "requirements-nodeps.txt",

@@ -29,7 +29,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from creative.inference.artifacts import Artifact, describe_artifact
+from creative.inference.artifacts import Artifact
+
+from pretrained_models.artifact_description import describe_artifact
 
 NAME = "generator"
 VERSION = "smollm2-135m-instruct-int8-b16-1"
@@ -95,10 +97,9 @@ def build(out_dir: Path) -> list[Artifact]:
     return [
         describe_artifact(
             out_dir,
-            name=NAME,
-            version=VERSION,
-            source_package=SOURCE_PACKAGE,
-            source_version=importlib.metadata.version(SOURCE_PACKAGE),
+            NAME,
+            VERSION,
+            SOURCE_PACKAGE,
             files=list(SERVING_FILES),
             references=[REFERENCE_FILE],
             details={

@@ -23,8 +23,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-from creative.inference.artifacts import Artifact, describe_artifact
+from creative.inference.artifacts import Artifact
 
+from pretrained_models.artifact_description import describe_artifact
 from pretrained_models.deterministic_npz import save_npz
 
 NAME = "image-model"
@@ -87,10 +88,9 @@ def build(out_dir: Path) -> list[Artifact]:
     return [
         describe_artifact(
             out_dir,
-            name=NAME,
-            version=VERSION,
-            source_package=SOURCE_PACKAGE,
-            source_version=importlib.metadata.version(SOURCE_PACKAGE),
+            NAME,
+            VERSION,
+            SOURCE_PACKAGE,
             files=["model.onnx", "labels.json", "preprocess.json"],
             references=["reference.npz"],
             details={

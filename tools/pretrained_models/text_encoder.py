@@ -18,8 +18,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-from creative.inference.artifacts import Artifact, describe_artifact
+from creative.inference.artifacts import Artifact
 
+from pretrained_models.artifact_description import describe_artifact
 from pretrained_models.deterministic_npz import save_npz
 
 NAME = "text-encoder"
@@ -97,10 +98,9 @@ def build(out_dir: Path) -> list[Artifact]:
     return [
         describe_artifact(
             out_dir,
-            name=NAME,
-            version=VERSION,
-            source_package=SOURCE_PACKAGE,
-            source_version=importlib.metadata.version(SOURCE_PACKAGE),
+            NAME,
+            VERSION,
+            SOURCE_PACKAGE,
             files=["model.onnx", "tokenizer.json", "config.json"],
             references=["reference.npz"],
             details={"export_seconds": round(export_s, 2), "opset": OPSET, "precision": "fp32"},

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -84,35 +84,6 @@ class Manifest(BaseModel):
 def file_sha256(path: Path) -> str:
     with path.open("rb") as stream:
         return hashlib.file_digest(stream, "sha256").hexdigest()
-
-
-def describe_file(artifact_dir: Path, relative_path: str) -> ArtifactFile:
-    path = artifact_dir / relative_path
-    return ArtifactFile(path=relative_path, sha256=file_sha256(path), bytes=path.stat().st_size)
-
-
-def describe_artifact(
-    out_dir: Path,
-    *,
-    name: str,
-    version: str,
-    source_package: str,
-    source_version: str,
-    files: Iterable[str],
-    references: Iterable[str] = (),
-    details: dict[str, Any] | None = None,
-) -> Artifact:
-    """The manifest entry of files already written under `out_dir/<name>/<version>/`."""
-    artifact_dir = out_dir / name / version
-    return Artifact(
-        name=name,
-        version=version,
-        source_package=source_package,
-        source_version=source_version,
-        files=[describe_file(artifact_dir, path) for path in sorted(files)],
-        references=[describe_file(artifact_dir, path) for path in sorted(references)],
-        details=details or {},
-    )
 
 
 def mismatched_files(artifact: Artifact, artifact_dir: Path) -> list[str]:

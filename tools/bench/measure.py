@@ -1,0 +1,92 @@
+"""What every model benchmark measures the same way: timings, percentiles, peak RSS, a cold start from an
+empty cache, and a fresh interpreter pinned to one CPU per measurement."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from infra.paths import MODELS_BUILD_DIR, OUT_DIR, REPO_ROOT
+
+OUT = OUT_DIR / "bench"
+
+
+def percentiles(samples_s: list[float]) -> dict[str, float]:
+    ordered = sorted(samples_s)
+    return {
+        "p50_ms": round(ordered[len(ordered) // 2] * 1000, 2),
+        "p99_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000, 2),
+        "mean_ms": round(statistics.fmean(ordered) * 1000, 2),
+        "min_ms": round(ordered[0] * 1000, 2),  # the least disturbed run, when the machine is shared
+        "n": len(ordered),
+    }
+
+
+def timed(call: Callable[[], object], repeats: int, warmup: int = 3) -> list[float]:
+    for _ in range(warmup):
+        call()
+    samples = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        call()
+        samples.append(time.perf_counter() - started)
+    return samples
+
+
+def peak_rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # Linux reports KiB
+
+
+def cold_start(name: str) -> tuple[dict, Path]:
+    """Fetch into an empty cache as a Lambda cold start does (copy instead of S3 GET), then load."""
+    started = time.perf_counter()
+    from creative.inference.artifacts import Manifest, ModelFiles, fetch_from_directory
+
+    artifact = Manifest.read(MODELS_BUILD_DIR / "manifest.json").get(name)
+    cache = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
+    fetch_started = time.perf_counter()
+    model_dir = ModelFiles(artifact, cache, fetch_from_directory(MODELS_BUILD_DIR)).materialise()
+    fetched = time.perf_counter()
+    ModelFiles(artifact, cache, fetch_from_directory(MODELS_BUILD_DIR)).materialise()  # warm /tmp: hash only
+    verified = time.perf_counter()
+    return {
+        "artifact": artifact.prefix,
+        "artifact_mb": round(artifact.total_bytes / 1e6, 1),
+        "fetch_and_verify_s": round(fetched - fetch_started, 3),
+        "verify_cached_s": round(verified - fetched, 3),
+        "manifest_import_s": round(fetch_started - started, 3),
+    }, model_dir
+
+
+def in_fresh_interpreter(module: str, *args: str) -> dict:
+    """Runs `python -m <module> --worker <args>` pinned to one CPU (the worker pins itself) and returns the
+    JSON it prints last: load times are cold and the peak RSS is the worker's own."""
+    completed = subprocess.run(
+        [sys.executable, "-m", module, "--worker", *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO_ROOT,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def pin_to_one_cpu() -> None:
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+
+
+def write_report(name: str, result: dict) -> Path:
+    OUT.mkdir(parents=True, exist_ok=True)
+    path = OUT / f"{name}.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {path}")
+    return path
