@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Literal
 
 from creative.config import RacerSettings
+from creative.tagging.events import EVENT_SOURCE as ADMISSION_EVENT_SOURCE
+from creative.tagging.events import MATERIAL_ADMITTED
 
 from infra.paths import BUILD_DIR, FUNCTIONS_DIR, LAYER_SOURCES_DIR
 
@@ -34,6 +36,9 @@ Resource = Literal[
     "impressions_table",
     "model_registry_table",
     "idempotency_table",
+    "tags_table",
+    "material_events_bus",
+    "tagging_queue",
 ]
 
 UPLOAD_PREFIX = "uploads/"
@@ -55,6 +60,16 @@ class QueueTrigger:
     queue: Resource
     batch_size: int = 10
     max_batching_window_s: int = 1
+
+
+@dataclass(frozen=True)
+class EventRoute:
+    """Events of these detail types, published on `bus` by `source`, are delivered to `queue`."""
+
+    bus: Resource
+    source: str
+    detail_types: tuple[str, ...]
+    queue: Resource
 
 
 @dataclass(frozen=True)
@@ -114,6 +129,12 @@ RACING_STORES_ENV: dict[str, Resource] = {
     "ASSETS_BUCKET": "assets_bucket",
 }
 
+# What the stack's own event bus carries, and where: a queue per consumer, so it batches, retries and
+# dead-letters on its own.
+EVENT_ROUTES: tuple[EventRoute, ...] = (
+    EventRoute("material_events_bus", ADMISSION_EVENT_SOURCE, (MATERIAL_ADMITTED,), "tagging_queue"),
+)
+
 FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec(
         name="admission",
@@ -128,13 +149,39 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
                 "idempotency_table",
                 ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"),
             ),
+            Access("material_events_bus", ("events:PutEvents",)),  # announces admitted materials
         ),
         resource_env={
             "MATERIALS_TABLE": "materials_table",
             "IDEMPOTENCY_TABLE": "idempotency_table",
+            "MATERIAL_EVENTS_BUS": "material_events_bus",
         },
         memory_mb=1024,
         timeout_s=60,
+    ),
+    FunctionSpec(
+        name="tagging",
+        capability="tagging",
+        description="Tags each admitted image and copy line: IAB categories, selling points, image facts.",
+        config_model="TaggingConfig",
+        triggers=(QueueTrigger(queue="tagging_queue", batch_size=10, max_batching_window_s=1),),
+        access=(
+            # Read, then written back whole and conditionally (revision): tags, state, labels kept.
+            Access("materials_table", ("dynamodb:GetItem", "dynamodb:PutItem")),
+            Access("tags_table", ("dynamodb:BatchWriteItem",)),
+            # GetObject also allows HEAD (is the admitted version still the current one?); ListBucket
+            # makes a deleted object a 404 rather than a 403.
+            Access("uploads_bucket", (*OBJECT_READ, "s3:ListBucket"), UPLOAD_PREFIX),
+            Access("assets_bucket", ("s3:GetObject", "s3:ListBucket"), MODELS_PREFIX),  # the three models
+        ),
+        resource_env={
+            "MATERIALS_TABLE": "materials_table",
+            "TAGS_TABLE": "tags_table",
+            "ASSETS_BUCKET": "assets_bucket",
+        },
+        # Two encoders in memory (about 600 MB resident); 2 GB also buys more than one vCPU.
+        memory_mb=2048,
+        timeout_s=120,
     ),
     FunctionSpec(
         name="compose_creatives",

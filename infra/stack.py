@@ -9,8 +9,10 @@ from infra.catalog import FUNCTIONS, SERVICE_NAME, ApiRoute, FunctionSpec, Queue
 from infra.constructs.api import CreativeApi
 from infra.constructs.function import CatalogFunction, SharedResources
 from infra.constructs.layers import Layers
+from infra.constructs.material_events import MaterialEvents
 from infra.constructs.model_deployment import ModelArtifacts
 from infra.constructs.monitoring import Monitoring
+from infra.constructs.queues import subscribe
 from infra.constructs.schedules import Schedules
 from infra.constructs.storage import Storage
 from infra.constructs.uploads import UploadEvents
@@ -31,12 +33,16 @@ class CreativeEngineStack(Stack):
         )
         self.storage = Storage(self, "Storage")
         self.upload_events = UploadEvents(self, "UploadEvents", uploads_bucket=self.storage.uploads_bucket)
+        self.material_events = MaterialEvents(self, "MaterialEvents")
         self.layers = Layers(self, "Layers")
         self.models = ModelArtifacts(self, "Models", assets_bucket=self.storage.assets_bucket)
         self.api = CreativeApi(self, "Api")
         self.schedules = Schedules(self, "Schedules")
         self.resources = SharedResources(
-            buckets=self.storage.buckets, tables=self.storage.tables, queues=self.upload_events.queues
+            buckets=self.storage.buckets,
+            tables=self.storage.tables,
+            queues={**self.upload_events.queues, **self.material_events.queues},
+            buses=self.material_events.buses,
         )
 
         self.functions: dict[str, CatalogFunction] = {}
@@ -50,6 +56,7 @@ class CreativeEngineStack(Stack):
             dead_letter_queues={
                 "UploadEvents": self.upload_events.dead_letter_queue,
                 "ScheduledInvocations": self.schedules.dead_letter_queue,
+                **self.material_events.dead_letter_queues,
             },
             rest_api=self.api.rest_api,
         )
@@ -77,7 +84,7 @@ class CreativeEngineStack(Stack):
                 case ApiRoute():
                     self.api.add_route(function, trigger)
                 case QueueTrigger():
-                    self.upload_events.subscribe(function, trigger)
+                    subscribe(function, self.resources.queues[trigger.queue], trigger)
                 case ScheduleTrigger():
                     self.schedules.add(f"{pascal_case(spec.name)}Schedule{index}", function, trigger)
                 case _:
@@ -96,5 +103,8 @@ class CreativeEngineStack(Stack):
         for resource, queue in self.upload_events.queues.items():
             CfnOutput(self, f"{pascal_case(resource)}Url", value=queue.queue_url)
         CfnOutput(self, "UploadEventsDlqUrl", value=self.upload_events.dead_letter_queue.queue_url)
+        for name, queue in self.material_events.dead_letter_queues.items():
+            CfnOutput(self, f"{name}DlqUrl", value=queue.queue_url)
+        CfnOutput(self, "MaterialEventsBusName", value=self.material_events.bus.event_bus_name)
         CfnOutput(self, "ScheduledInvocationsDlqUrl", value=self.schedules.dead_letter_queue.queue_url)
         CfnOutput(self, "AlarmTopicArn", value=self.monitoring.alarm_topic.topic_arn)

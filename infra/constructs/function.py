@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from aws_cdk import Acknowledgment, Duration, Stack, Tags, Validations
+from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -26,6 +27,7 @@ class SharedResources:
     buckets: Mapping[Resource, s3.IBucket]
     tables: Mapping[Resource, StoredTable]
     queues: Mapping[Resource, sqs.IQueue]
+    buses: Mapping[Resource, events.IEventBus]
 
     def physical_name(self, resource: Resource) -> str:
         """What a function's environment carries for `resource`: bucket/table name, queue URL."""
@@ -35,6 +37,8 @@ class SharedResources:
             return self.tables[resource].table.table_name
         if resource in self.queues:
             return self.queues[resource].queue_url
+        if resource in self.buses:
+            return self.buses[resource].event_bus_name
         raise KeyError(f"no construct for catalog resource {resource!r}")
 
 
@@ -112,6 +116,11 @@ class CatalogFunction(Construct):
             self._grant_bucket(self._resources.buckets[access.resource], access)
         elif access.resource in self._resources.tables:
             self._grant_table(self._resources.tables[access.resource], access.actions)
+        elif access.resource in self._resources.buses:
+            bus = self._resources.buses[access.resource]
+            self.role.add_to_principal_policy(
+                iam.PolicyStatement(actions=list(access.actions), resources=[bus.event_bus_arn])
+            )
         else:
             raise KeyError(f"{self.spec.name}: no construct for catalog resource {access.resource!r}")
 

@@ -66,6 +66,13 @@ TABLE_DESIGNS: tuple[TableDesign, ...] = (
         sort_key="record",
     ),
     TableDesign(
+        resource="tags_table",
+        construct_id="TagsTable",
+        # line_tag = "<business_line>#<tag>": one query answers "the materials of a line with this tag".
+        partition_key="line_tag",
+        sort_key="material_id",
+    ),
+    TableDesign(
         resource="idempotency_table",
         construct_id="IdempotencyTable",
         # Powertools idempotency's DynamoDBPersistenceLayer defaults.

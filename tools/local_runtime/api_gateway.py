@@ -35,8 +35,6 @@ from local_runtime.functions import FunctionError, LocalFunction
 from local_runtime.template import ApiRoute
 
 log = logging.getLogger(__name__)
-
-
 LOCAL_OPERATOR_ARN_TEMPLATE = "arn:aws:iam::{account}:user/local-operator"
 
 

@@ -23,8 +23,6 @@ from local_runtime.api_events import (
 from local_runtime.api_gateway import RestApi
 
 log = logging.getLogger(__name__)
-
-
 AdminHandler = Callable[[HttpRequest], HttpResponse]
 
 

@@ -32,6 +32,7 @@ def apply() -> None:
     _sqs_queues_are_not_polled_by_moto()
     _mock_integrations_deploy()
     _dynamodb_transactions_back_up_items_not_tables()
+    _event_bus_refs_resolve_to_names()
     _applied = True
 
 
@@ -62,6 +63,13 @@ class _EventWithFreshId(dict):
         fresh = {key: copy.deepcopy(value, memo) for key, value in self.items()}
         fresh["id"] = str(uuid.uuid4())
         return fresh
+
+
+def _event_bus_refs_resolve_to_names() -> None:
+    """CloudFormation's `Ref` of an AWS::Events::EventBus is its name; moto's EventBus has no physical id,
+    so a rule on the stack's own bus (`EventBusName: {"Ref": ...}`) fails CreateStack with an AttributeError.
+    """
+    events_models.EventBus.physical_resource_id = property(lambda self: self.name)
 
 
 def _s3_eventbridge_events_get_unique_ids() -> None:

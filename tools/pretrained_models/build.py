@@ -57,13 +57,18 @@ BUILDERS = (
     Builder("text_encoder", "pretrained_models.text_encoder"),
     Builder("image_model", "pretrained_models.image_model"),
     Builder("generator", "pretrained_models.generator", optional=True),
+    # After the text encoder: it fits its heads on the int8 encoder's embeddings.
+    Builder("tagger", "pretrained_models.tagger"),
 )
 
 
-def build_key(module_path: Path) -> str:
+def build_key(module_path: Path, inputs: tuple[Path, ...] = ()) -> str:
+    """Hash of the builder's module, the shared build code and the builder's own INPUTS (data files, the
+    modules it trains with); an input that does not exist is hashed as absent."""
     digest = hashlib.sha256()
-    for path in (module_path, *_SHARED_INPUTS):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    for path in (module_path, *_SHARED_INPUTS, *inputs):
+        content = path.read_bytes() if path.is_file() else b"<absent>"
+        digest.update(path.name.encode() + b"\0" + content + b"\0")
     return digest.hexdigest()
 
 
@@ -127,13 +132,14 @@ def _run_builder(
             print(f"{builder.name}: {builder.module} does not exist yet, skipped")
             return []
         raise RuntimeError(f"builder module {builder.module} is missing")
-    key = build_key(Path(spec.origin))
+    module = importlib.import_module(builder.module)
+    key = build_key(Path(spec.origin), tuple(getattr(module, "INPUTS", ())))
     cached = [a for a in previous.artifacts if a.details.get("builder") == builder.name]
     if cached and all(a.build_key == key and is_intact(a, out_dir, stamps) for a in cached):
         print(f"{builder.name}: up to date ({_summary(cached)})")
         return cached
     started = time.perf_counter()
-    entries = importlib.import_module(builder.module).build(out_dir)
+    entries = module.build(out_dir)
     built = [
         artifact.model_copy(
             update={"build_key": key, "details": {**artifact.details, "builder": builder.name}}

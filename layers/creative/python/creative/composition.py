@@ -90,7 +90,7 @@ def _creative(creative_id: str, image: Material, copy: Material, now: str) -> Cr
         image_key=image.source.key,
         image_version_id=image.source.version_id,
         headline=copy.text or "",
-        tags=sorted(set(image.tags) | set(copy.tags)),
+        tags=sorted(set(image.tag_ids) | set(copy.tag_ids)),
         status=CreativeStatus.ACTIVE,
         created_at=now,
         updated_at=now,

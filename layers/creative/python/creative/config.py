@@ -20,9 +20,7 @@ class _EnvConfig(BaseModel):
         return cls.model_validate(dict(os.environ if environ is None else environ))
 
 
-class AdmissionConfig(_EnvConfig):
-    materials_table: str = Field(alias="MATERIALS_TABLE")
-    idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE")
+class _WithAdmissionLimits(_EnvConfig):
     # Each limit can be overridden by its upper-case name, e.g. MAX_IMAGE_BYTES=5242880.
     limits: AdmissionLimits = Field(default_factory=AdmissionLimits)
 
@@ -37,6 +35,21 @@ class AdmissionConfig(_EnvConfig):
             }
             environ = {**environ, "limits": AdmissionLimits.model_validate(overrides)}
         return environ
+
+
+class AdmissionConfig(_WithAdmissionLimits):
+    materials_table: str = Field(alias="MATERIALS_TABLE")
+    idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE")
+    material_events_bus: str = Field(alias="MATERIAL_EVENTS_BUS")
+
+
+class TaggingConfig(_WithAdmissionLimits):
+    """Tagging reads images admission admitted, under admission's caps (the same limits)."""
+
+    materials_table: str = Field(alias="MATERIALS_TABLE")
+    tags_table: str = Field(alias="TAGS_TABLE")
+    assets_bucket: str = Field(alias="ASSETS_BUCKET")
+    model_cache_dir: str = Field(default="/tmp/models", alias="MODEL_CACHE_DIR")
 
 
 class CompositionConfig(_EnvConfig):

@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from creative.tags import MaterialTag, TaggingState, TagLabel
+
 
 class MaterialKind(StrEnum):
     IMAGE = "image"
@@ -76,8 +78,17 @@ class Material(BaseModel):
     duplicate_of: str | None = None
     image: ImageFacts | None = None
     text: str | None = None
-    tags: list[str] = Field(default_factory=list)
+    # Effective tags (the tagger's, as operators corrected them), every operator label, and the last tagging.
+    tags: list[MaterialTag] = Field(default_factory=list)
+    tag_labels: list[TagLabel] = Field(default_factory=list)
+    tagging: TaggingState | None = None
+    # Bumped by every change after admission: concurrent editors (tagging, operators) write conditionally.
+    revision: int = 0
     created_at: str
+
+    @property
+    def tag_ids(self) -> list[str]:
+        return [t.tag for t in self.tags]
 
 
 def material_id_for(source: SourceObject) -> str:

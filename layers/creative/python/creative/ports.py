@@ -19,11 +19,22 @@ class Page(Generic[T]):
     next_token: str | None = None
 
 
+@dataclass(frozen=True)
+class ObjectHead:
+    """What S3 says of the current version of a key."""
+
+    version_id: str | None
+    etag: str
+
+
 class ObjectStore(Protocol):
     def read(self, bucket: str, key: str, version_id: str | None, max_bytes: int) -> bytes | None:
         """The object's bytes (None when it no longer exists). Raises ValueError past max_bytes."""
 
     def exists(self, bucket: str, key: str, version_id: str | None) -> bool: ...
+
+    def head(self, bucket: str, key: str) -> ObjectHead | None:
+        """The key's current version (None when the key has none: deleted)."""
 
     def presigned_url(self, bucket: str, key: str, version_id: str | None, expires_s: int) -> str: ...
 
@@ -51,6 +62,37 @@ class MaterialRepository(Protocol):
     def admitted(self, business_line: str) -> list[Material]: ...
 
     def business_lines(self) -> list[str]: ...
+
+    def update(self, material: Material, *, expected_revision: int) -> Material | None:
+        """Replaces the record's mutable fields (tags, labels, tagging, status, reasons) if its revision is
+        still `expected_revision`; returns the stored material (revision + 1) or None when it moved on."""
+
+
+@dataclass(frozen=True)
+class TaggedMaterial:
+    """One entry of the tag index: a material of a business line that carries a tag."""
+
+    material_id: str
+    kind: str
+    tag: str
+    score: float
+    source: str
+
+
+class TagIndex(Protocol):
+    """Business line + tag -> materials: what recall asks."""
+
+    def replace(self, material: Material, previous: Sequence[str]) -> None:
+        """Indexes the material under each of its tags and removes it from `previous` tags it lost."""
+
+    def materials(
+        self, business_line: str, tag: str, *, limit: int, next_token: str | None
+    ) -> Page[TaggedMaterial]: ...
+
+
+class MaterialEvents(Protocol):
+    def admitted(self, materials: Sequence[Material]) -> None:
+        """Announces admitted materials (tagging listens); raises TransientError when it could not."""
 
 
 class CreativeRepository(Protocol):

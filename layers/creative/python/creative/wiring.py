@@ -18,6 +18,8 @@ from botocore.config import Config
 from creative.adapters.dynamodb_creatives import DynamoCreativeRepository
 from creative.adapters.dynamodb_impressions import DynamoImpressionLog
 from creative.adapters.dynamodb_materials import DynamoMaterialRepository
+from creative.adapters.dynamodb_tag_index import DynamoTagIndex
+from creative.adapters.eventbridge import EventBridgeMaterialEvents
 from creative.adapters.model_registry import DynamoModelRegistry
 from creative.adapters.s3 import S3ObjectStore
 from creative.config import (
@@ -27,6 +29,7 @@ from creative.config import (
     OperatorConfig,
     RetrainingConfig,
     SelectConfig,
+    TaggingConfig,
 )
 from creative.racing.active_model import ActiveModel
 from creative.racing.racer import ContextualRacer
@@ -39,6 +42,7 @@ if TYPE_CHECKING:  # each function imports only the services it builds: cold sta
     from creative.composition import Composition
     from creative.operator import OperatorService
     from creative.racing.retraining import RetrainingService
+    from creative.tagging.service import Tagging
 
 # API paths fail fast; the SDK's standard retry mode backs off on throttling.
 _API_CLIENT = Config(connect_timeout=2, read_timeout=3, retries={"mode": "standard", "max_attempts": 3})
@@ -66,6 +70,34 @@ def admission() -> Admission:
         S3ObjectStore(_client("s3", _BATCH_CLIENT)),
         DynamoMaterialRepository(_client("dynamodb", _BATCH_CLIENT), config.materials_table),
         config.limits,
+        EventBridgeMaterialEvents(_client("events", _BATCH_CLIENT), config.material_events_bus),
+    )
+
+
+@cache
+def tagging() -> Tagging:
+    """Loads the taggers on the cold start: the three artifacts are fetched from the assets bucket into
+    /tmp (verified by sha256, reused while the container lives)."""
+    from pathlib import Path
+
+    from creative.adapters.model_files import model_directories
+    from creative.tagging.service import Tagging
+    from creative.tagging.taggers import IMAGE_MODEL_ARTIFACT, TAGGER_ARTIFACT, TEXT_ENCODER_ARTIFACT, Taggers
+
+    config = TaggingConfig.from_env()
+    s3 = _client("s3", _BATCH_CLIENT)
+    dynamodb = _client("dynamodb", _BATCH_CLIENT)
+    cache_root = Path(config.model_cache_dir)
+    directories = model_directories(
+        s3, config.assets_bucket, [TAGGER_ARTIFACT, TEXT_ENCODER_ARTIFACT, IMAGE_MODEL_ARTIFACT], cache_root
+    )
+    taggers = Taggers(*directories, max_pixels=config.limits.max_image_pixels)
+    return Tagging(
+        DynamoMaterialRepository(dynamodb, config.materials_table),
+        S3ObjectStore(s3),
+        DynamoTagIndex(dynamodb, config.tags_table),
+        taggers,
+        max_image_bytes=config.limits.max_image_bytes,
     )
 
 

@@ -44,6 +44,20 @@ class DynamoMaterialRepository:
     def put_new(self, material: Material) -> bool:
         return self._table.put_if_absent(self._document(material), "material_id")
 
+    def update(self, material: Material, *, expected_revision: int) -> Material | None:
+        stored = material.model_copy(update={"revision": expected_revision + 1})
+        # Records written before revisions existed have none: they count as revision 0.
+        unchanged = (
+            "#rev = :expected" if expected_revision else "(attribute_not_exists(#rev) OR #rev = :expected)"
+        )
+        written = self._table.put(
+            self._document(stored),
+            condition=f"attribute_exists(material_id) AND {unchanged}",
+            names={"#rev": "revision"},
+            values={":expected": expected_revision},
+        )
+        return stored if written else None
+
     def claim_content(self, business_line: str, content_hash: str, material_id: str) -> str:
         claim = {
             "material_id": f"{_CONTENT_CLAIM_PREFIX}{business_line}#{content_hash}",

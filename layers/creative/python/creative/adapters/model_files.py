@@ -34,11 +34,19 @@ def s3_fetch(client: Any, bucket: str, prefix: str = MODELS_PREFIX) -> Fetch:
 
 def model_directory(client: Any, bucket: str, name: str, cache_root: Path = DEFAULT_CACHE) -> Path:
     """The local directory of the deployed artifact `name`, complete and verified."""
+    (directory,) = model_directories(client, bucket, [name], cache_root)
+    return directory
+
+
+def model_directories(
+    client: Any, bucket: str, names: list[str], cache_root: Path = DEFAULT_CACHE
+) -> list[Path]:
+    """The local directories of several deployed artifacts, from one read of the deployed manifest."""
     fetch = s3_fetch(client, bucket)
     cache_root.mkdir(parents=True, exist_ok=True)
     manifest_path = cache_root / MANIFEST_NAME
     partial = manifest_path.with_name(MANIFEST_NAME + ".partial")
     fetch(MANIFEST_NAME, partial)
     partial.replace(manifest_path)  # never a half-written manifest under the real name
-    artifact = Manifest.read(manifest_path).get(name)
-    return ModelFiles(artifact, cache_root, fetch).materialise()
+    manifest = Manifest.read(manifest_path)
+    return [ModelFiles(manifest.get(name), cache_root, fetch).materialise() for name in names]

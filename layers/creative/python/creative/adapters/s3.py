@@ -7,6 +7,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from creative.adapters.aws_errors import is_missing_object, translated_errors
+from creative.ports import ObjectHead
 
 S3 = "S3"
 
@@ -48,6 +49,17 @@ class S3ObjectStore:
                 return False
             raise
         return True
+
+    def head(self, bucket: str, key: str) -> ObjectHead | None:
+        try:
+            with translated_errors(S3):
+                response = self._client.head_object(Bucket=bucket, Key=key)
+        except ClientError as exc:
+            if is_missing_object(exc):
+                return None
+            raise
+        version = response.get("VersionId")
+        return ObjectHead(None if version in (None, "null") else version, response.get("ETag", "").strip('"'))
 
     def presigned_url(self, bucket: str, key: str, version_id: str | None, expires_s: int) -> str:
         return self._client.generate_presigned_url(

@@ -23,7 +23,7 @@ from creative.materials import (
     hash_copy,
     material_id_for,
 )
-from creative.ports import MaterialRepository, ObjectStore
+from creative.ports import MaterialEvents, MaterialRepository, ObjectStore
 from creative.uploads import UploadedObject, UploadPlacement, parse_upload_key
 
 UNKNOWN = "unknown"
@@ -48,14 +48,25 @@ class AdmissionResult(BaseModel):
 
 
 class Admission:
-    def __init__(self, store: ObjectStore, materials: MaterialRepository, limits: AdmissionLimits):
+    def __init__(
+        self,
+        store: ObjectStore,
+        materials: MaterialRepository,
+        limits: AdmissionLimits,
+        events: MaterialEvents,
+    ):
         self._store = store
         self._materials = materials
         self._limits = limits
+        self._events = events
 
     def admit(self, upload: UploadedObject, *, now: str) -> AdmissionResult:
+        """Records every material of the object, then announces the admitted ones (tagging listens). A retry
+        announces them again, whether or not this attempt stored them: tagging is idempotent."""
         job = _ObjectAdmission(self._store, self._materials, self._limits, self._resolve_key(upload), now)
         job.run()
+        if job.admitted:
+            self._events.admitted(job.admitted)
         return job.result
 
     def _resolve_key(self, upload: UploadedObject) -> UploadedObject:
@@ -88,6 +99,7 @@ class _ObjectAdmission:
         self._placement: UploadPlacement | None = parse_upload_key(upload.key)
         self._kind = self._placement.declared_kind if self._placement else None
         self.result = AdmissionResult(object_key=upload.key)
+        self.admitted: list[Material] = []
 
     def run(self) -> None:
         if self._placement is None:
@@ -176,6 +188,8 @@ class _ObjectAdmission:
             material.status = MaterialStatus.REJECTED
             material.reasons = reasons
         self.result.count(material, self._materials.put_new(material))
+        if material.status is MaterialStatus.ADMITTED:
+            self.admitted.append(material)
 
     def _material(
         self,

