@@ -7,6 +7,7 @@ import sys
 import boto3
 import pytest
 from creative import wiring
+from local_runtime import moto_gaps
 from moto import mock_aws
 from stack_build.synth import synthesize
 
@@ -39,7 +40,10 @@ def _tables(template: dict) -> dict[str, dict]:
 
 @pytest.fixture
 def aws(template, monkeypatch):
-    """A moto account holding the stack's tables (as the template defines them) and an uploads bucket."""
+    """A moto account holding the stack's tables (as the template defines them) and an uploads bucket.
+
+    moto behaves as AWS does where this system would notice (local_runtime.moto_gaps), as in the runtime."""
+    moto_gaps.apply()
     for key, value in {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",

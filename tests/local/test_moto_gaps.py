@@ -184,3 +184,47 @@ def test_a_cancelled_transaction_rolls_back_only_its_items_without_copying_table
         "a": "2",
         "b": "2",
     }
+
+
+def test_events_put_on_a_custom_bus_reach_a_queue_in_the_documented_envelope(aws):
+    # Given a rule on a custom bus routing to a queue
+    events, sqs = aws.client("events"), aws.client("sqs")
+    events.create_event_bus(Name="material-events")
+    queue_url = sqs.create_queue(QueueName="tagging")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(
+        Name="to-tagging", EventBusName="material-events", EventPattern=json.dumps({"source": ["a"]})
+    )
+    events.put_targets(Rule="to-tagging", EventBusName="material-events", Targets=[{"Id": "q", "Arn": arn}])
+    # When an event is put on the bus
+    events.put_events(
+        Entries=[{"Source": "a", "DetailType": "T", "EventBusName": "material-events", "Detail": "{}"}]
+    )
+    # Then the queue holds it with every field of EventBridge's envelope, the account included
+    (message,) = sqs.receive_message(QueueUrl=queue_url)["Messages"]
+    from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+
+    assert EventBridgeModel.model_validate_json(message["Body"]).account == "123456789012"
+
+
+def test_a_rule_on_the_stacks_own_bus_deploys_with_cloudformation(aws):
+    # Given a template with a bus and a rule on it (Ref of the bus is its name)
+    template = {
+        "Resources": {
+            "Bus": {"Type": "AWS::Events::EventBus", "Properties": {"Name": "stack-bus"}},
+            "Rule": {
+                "Type": "AWS::Events::Rule",
+                "Properties": {
+                    "EventBusName": {"Ref": "Bus"},
+                    "EventPattern": {"source": ["a"]},
+                    "State": "ENABLED",
+                },
+            },
+        }
+    }
+    cloudformation = aws.client("cloudformation")
+    # When it is deployed
+    cloudformation.create_stack(StackName="bus", TemplateBody=json.dumps(template))
+    # Then the rule sits on that bus
+    rules = aws.client("events").list_rules(EventBusName="stack-bus")["Rules"]
+    assert len(rules) == 1 and rules[0]["EventBusName"] == "stack-bus"

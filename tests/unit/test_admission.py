@@ -245,3 +245,20 @@ def test_a_key_with_a_literal_plus_sent_unencoded_is_still_found():
     Admission(store, repo, AdmissionLimits(), InMemoryMaterialEvents()).admit(upload, now=NOW)
     material = only_material(repo)
     assert material.status is MaterialStatus.ADMITTED and material.source.key == key
+
+
+def test_admitted_materials_are_announced_and_a_retry_announces_them_again():
+    # Given a copy file with two good lines and one too short, and a photo rejected as a duplicate of itself
+    key = "uploads/food/coffee/lines.txt"
+    store = InMemoryObjectStore({(BUCKET, key): b"Fresh beans every morning\nok\nEspresso for two\n"})
+    repo, events = InMemoryMaterialRepository(), InMemoryMaterialEvents()
+    admission = Admission(store, repo, AdmissionLimits(), events)
+    upload = UploadedObject(bucket=BUCKET, key=key, size=None, etag="e1")
+    # When it is admitted, and the same event is processed again
+    admission.admit(upload, now=NOW)
+    first = list(events.announced)
+    admission.admit(upload, now=NOW)
+    # Then the two admitted lines (and only they) were announced, each time: tagging is idempotent
+    admitted = sorted(m.material_id for m in repo.items.values() if m.status is MaterialStatus.ADMITTED)
+    assert sorted(first) == admitted and len(admitted) == 2
+    assert sorted(events.announced) == sorted(admitted * 2)

@@ -9,10 +9,10 @@ the same ones:
 
 - freeze_all: zero-shot. The copy's embedding against each tag's description embedding (cosine); only
   per-tag thresholds are fitted, on the training subset.
-- feature_extraction: the frozen encoder's embeddings, one logistic regression per tag
-  (`pretrained_models.tag_heads`, as served), thresholds fitted on out-of-fold scores.
-- fine_tuning: the whole encoder and a linear head trained end to end (binary cross-entropy, AdamW); the
-  thresholds are fitted on a fifth of the subset held out from training.
+- feature_extraction: the frozen encoder's embeddings, one class-balanced logistic regression per tag
+  (`pretrained_models.tag_heads`, as served), cut at probability 0.5.
+- fine_tuning: the whole encoder and a linear head trained end to end (binary cross-entropy with each tag's
+  positives weighted up to balance it, AdamW), cut at 0.5.
 - setfit: SetFit's recipe. The encoder is first tuned contrastively on sentence pairs drawn from the
   labelled examples (a pair sharing a tag is similar, a pair sharing none is not), then logistic heads
   are fitted on its embeddings as in feature extraction.
@@ -48,12 +48,11 @@ SEEDS = (0, 1, 2)
 TEST_SHARE = 0.3
 MAX_TEST = 2000  # dslabs: a 2,000-title test split is plenty and keeps fine-tuning's evaluation short
 # Fine-tuning: examples seen = max(MIN_EPOCHS x n, TARGET_EXAMPLES), at most MAX_EXAMPLES.
-FT_TARGET_EXAMPLES, FT_MIN_EPOCHS, FT_MAX_EXAMPLES = 3000, 3, 20_000
+FT_TARGET_EXAMPLES, FT_MIN_EPOCHS, FT_MAX_EXAMPLES = 3000, 3, 8000
 FT_ENCODER_LR, FT_HEAD_LR, FT_BATCH, FT_SCALE = 1e-4, 1e-2, 16, 20.0
 # SetFit: R = 20 positive and 20 negative pairs per example (SetFit's default num_iterations), at most
 # SETFIT_MAX_PAIRS pairs, one epoch of cosine-similarity loss at SetFit's body learning rate.
-SETFIT_ITERATIONS, SETFIT_MAX_PAIRS, SETFIT_LR = 20, 4000, 2e-5
-HELD_OUT_FOR_THRESHOLDS = 0.2
+SETFIT_ITERATIONS, SETFIT_MAX_PAIRS, SETFIT_LR = 20, 2000, 2e-5
 
 
 @dataclass(frozen=True)
@@ -128,17 +127,14 @@ def freeze_all(
 
 
 def feature_extraction(data: Dataset, train: np.ndarray, test: np.ndarray, embeddings: np.ndarray, seed: int):
-    labels = data.labels[train]
-    heads = tag_heads.fit_heads(embeddings[train], labels, seed=seed)
-    out_of_fold = tag_heads.out_of_fold_probabilities(embeddings[train], labels, seed=seed)
-    return heads.probabilities(embeddings[test]), tag_heads.fit_thresholds(out_of_fold, labels)
+    heads = tag_heads.fit_heads(embeddings[train], data.labels[train], seed=seed)
+    return heads.probabilities(embeddings[test]), np.full(len(data.tags), tag_heads.DECISION_THRESHOLD)
 
 
 def fine_tuning(data: Dataset, train: np.ndarray, test: np.ndarray, seed: int):
     import torch
 
     _seed_everything(seed)
-    fit, held = _hold_out(train, seed)
     encoder = Encoder()
     head = torch.nn.Linear(encoder.model.get_sentence_embedding_dimension(), len(data.tags))
     optimiser = torch.optim.AdamW(
@@ -148,13 +144,15 @@ def fine_tuning(data: Dataset, train: np.ndarray, test: np.ndarray, seed: int):
         ],
         weight_decay=0.01,
     )
-    loss = torch.nn.BCEWithLogitsLoss()
+    positives = data.labels[train].sum(axis=0)
+    balance = np.where(positives > 0, (len(train) - positives) / np.maximum(positives, 1), 1.0)
+    loss = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor(balance, dtype=torch.float32))
     targets = torch.tensor(data.labels, dtype=torch.float32)
     rng = np.random.default_rng(seed)
-    examples = min(FT_MAX_EXAMPLES, max(FT_MIN_EPOCHS * len(fit), FT_TARGET_EXAMPLES))
+    examples = min(FT_MAX_EXAMPLES, max(FT_MIN_EPOCHS * len(train), FT_TARGET_EXAMPLES))
     encoder.model.train()
-    for epoch in range(math.ceil(examples / len(fit))):
-        order = rng.permutation(fit)[: examples - epoch * len(fit)]
+    for epoch in range(math.ceil(examples / len(train))):
+        order = rng.permutation(train)[: examples - epoch * len(train)]
         for start in range(0, len(order), FT_BATCH):
             batch = order[start : start + FT_BATCH]
             logits = head(FT_SCALE * encoder.embed_for_training([data.texts[i] for i in batch]))
@@ -165,9 +163,8 @@ def fine_tuning(data: Dataset, train: np.ndarray, test: np.ndarray, seed: int):
     with torch.no_grad():
         weights, bias = (FT_SCALE * head.weight).numpy(), head.bias.numpy()
     heads = tag_heads.LinearHeads(weights.astype(np.float64), bias.astype(np.float64))
-    held_scores = heads.probabilities(encoder.encode([data.texts[i] for i in held]))
-    thresholds = tag_heads.fit_thresholds(held_scores, data.labels[held])
-    return heads.probabilities(encoder.encode([data.texts[i] for i in test])), thresholds
+    scores = heads.probabilities(encoder.encode([data.texts[i] for i in test]))
+    return scores, np.full(len(data.tags), tag_heads.DECISION_THRESHOLD)
 
 
 def setfit(data: Dataset, train: np.ndarray, test: np.ndarray, seed: int):
@@ -217,12 +214,6 @@ def contrastive_pairs(labels: np.ndarray, seed: int) -> list[tuple[int, int, flo
                     break
     rng.shuffle(pairs)
     return pairs[:SETFIT_MAX_PAIRS]
-
-
-def _hold_out(train: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    order = np.random.default_rng(seed + 1000).permutation(train)
-    held = max(1, int(HELD_OUT_FOR_THRESHOLDS * len(order)))
-    return order[held:], order[:held]
 
 
 def _seed_everything(seed: int) -> None:

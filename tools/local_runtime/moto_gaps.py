@@ -33,6 +33,7 @@ def apply() -> None:
     _mock_integrations_deploy()
     _dynamodb_transactions_back_up_items_not_tables()
     _event_bus_refs_resolve_to_names()
+    _put_events_carry_their_account()
     _applied = True
 
 
@@ -70,6 +71,17 @@ def _event_bus_refs_resolve_to_names() -> None:
     so a rule on the stack's own bus (`EventBusName: {"Ref": ...}`) fails CreateStack with an AttributeError.
     """
     events_models.EventBus.physical_resource_id = property(lambda self: self.name)
+
+
+def _put_events_carry_their_account() -> None:
+    """Every event EventBridge delivers names the account it came from; moto's default target input
+    template leaves `account` out (its paths map has it), and a consumer parsing the documented envelope
+    (Powertools' EventBridgeModel) rejects such an event."""
+    parser = events_utils.EventTemplateParser
+    if '"account"' not in parser.DEFAULT_EVENT_INPUT_TEMPLATE:
+        parser.DEFAULT_EVENT_INPUT_TEMPLATE = parser.DEFAULT_EVENT_INPUT_TEMPLATE.replace(
+            '"version": "0",', '"version": "0", "account": "<account>",'
+        )
 
 
 def _s3_eventbridge_events_get_unique_ids() -> None:

@@ -1,8 +1,8 @@
 """The `tagger` artifact: what turns embeddings into tags, fitted here on the labelled data in tools/corpora.
 
 - `selling_heads.onnx`: one logistic regression per selling-point tag (`tag_heads`) on the int8 MiniLM
-  embeddings the tagging function computes, so training and serving see the same features; per-tag
-  thresholds maximise F1 on out-of-fold scores. Operator labels exported from a running system
+  embeddings the tagging function computes, so training and serving see the same features; class-balanced,
+  each cut at 0.5. Operator labels exported from a running system
   (`build/tagging/operator_labels.jsonl`, one `{"text", "labels"}` per line) join the training set.
 - `iab_vectors.npy`: each IAB 3.x node's "name: description" embedded by the same encoder; copy is tagged
   with its closest node (and that node's ancestors), or only that node's tier-1 category when it is close
@@ -58,7 +58,7 @@ def build(out_dir: Path) -> list[Artifact]:
     labels = np.array([[t in row["labels"] for t in tag_ids] for row in rows], dtype=np.int8)
     embeddings = encoder.encode([row["text"] for row in rows])
     heads = tag_heads.fit_heads(embeddings, labels)
-    thresholds = tag_heads.fit_thresholds(tag_heads.out_of_fold_probabilities(embeddings, labels), labels)
+    thresholds = np.full(len(tag_ids), tag_heads.DECISION_THRESHOLD)
 
     nodes = iab_taxonomy.load()
     iab_vectors = encoder.encode([f"{n['name']}: {n['description']}" for n in nodes]).astype(np.float32)

@@ -139,8 +139,12 @@ def _quantize(fp32_dir: Path, int8_dir: Path) -> dict[str, float]:
         per_channel=True,
         weight_type=QuantType.QInt8,
     )
-    for name in ("tokenizer.json", "config.json"):
-        shutil.copyfile(fp32_dir / name, int8_dir / name)
+    shutil.copyfile(fp32_dir / "tokenizer.json", int8_dir / "tokenizer.json")
+    config = json.loads((fp32_dir / "config.json").read_text())
+    # Dynamic quantization scales activations per batch: encoding one line at a time keeps a line's
+    # embedding (and its tags) the same whatever it is batched with (measured: up to 0.03 apart otherwise).
+    config |= {"precision": "int8", "max_batch": 1}
+    (int8_dir / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     texts = list(REFERENCE_TEXTS)
     cosines = (TextEncoder(fp32_dir).encode(texts) * TextEncoder(int8_dir).encode(texts)).sum(axis=1)
     return {"min": round(float(np.min(cosines)), 4), "mean": round(float(np.mean(cosines)), 4)}

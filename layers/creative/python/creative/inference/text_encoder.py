@@ -22,6 +22,9 @@ class TextEncoder:
         config = json.loads((model_dir / "config.json").read_text())
         self.max_length: int = config["max_length"]
         self.dimension: int = config["dimension"]
+        # A dynamically quantized graph scales activations over the whole batch, so a line's embedding
+        # would depend on its batchmates: such an artifact says `"max_batch": 1`.
+        self.max_batch: int = config.get("max_batch", 1024)
         self._tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         self._tokenizer.enable_truncation(max_length=self.max_length)
         self._tokenizer.enable_padding(pad_id=0, pad_type_id=0, pad_token="[PAD]")  # to the longest line
@@ -43,6 +46,7 @@ class TextEncoder:
         # does the same); rows are put back in the caller's order.
         order = np.argsort([-len(text) for text in texts], kind="stable")
         embeddings = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        batch_size = min(batch_size, self.max_batch)
         for start in range(0, len(texts), batch_size):
             rows = order[start : start + batch_size]
             batch = self.tokenize([texts[row] for row in rows])

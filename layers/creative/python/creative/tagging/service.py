@@ -94,7 +94,7 @@ class Tagging:
             else:
                 to_tag.append(material)
         copies = [m for m in to_tag if m.kind is MaterialKind.COPY]
-        tagged_copies = self._taggers.tag_copy([m.text or "" for m in copies])
+        tagged_copies = self._taggers.tag_copy([m.text or "" for m in copies]) if copies else []
         for material, tagged in zip(copies, tagged_copies, strict=True):
             results[material.material_id] = self._isolated(
                 material, lambda m, t=tagged: self._record(m, t.tags, None, now)

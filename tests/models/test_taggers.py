@@ -1,0 +1,97 @@
+"""The served taggers on the artifacts `make models` built: real copy, real photos, broken images."""
+
+import io
+
+import numpy as np
+import pytest
+from creative.inference.text_encoder import TextEncoder
+from creative.tagging.service import UnreadableImage
+from creative.tagging.taggers import Taggers
+from demo import image_files
+from PIL import Image
+from pretrained_models.text_encoder import REFERENCE_TEXTS
+
+from tests.models.conftest import artifact_dir
+
+
+@pytest.fixture(scope="module")
+def taggers(manifest) -> Taggers:
+    dirs = [artifact_dir(manifest.get(name)) for name in ("tagger", "text-encoder-int8", "image-model")]
+    return Taggers(*dirs, max_pixels=40_000_000)
+
+
+def tags_of(tagged) -> set[str]:
+    return {t.tag for t in tagged.tags}
+
+
+@pytest.mark.parametrize(
+    "line, expected",
+    [
+        ("Free shipping on every order over $25", {"selling:free_shipping"}),
+        (
+            "Summer sale: 40% off all running shoes this weekend only",
+            {"selling:price_discount", "selling:limited_time"},
+        ),
+        ("Gift cards for the whole family", {"selling:gift", "selling:family_kids", "iab:476"}),
+        ("Lose 10 pounds in two weeks, guaranteed", {"selling:healthy", "selling:guarantee", "iab:223"}),
+    ],
+)
+def test_copy_gets_its_selling_points_and_category(taggers, line, expected):
+    (tagged,) = taggers.tag_copy([line])
+    assert expected <= tags_of(tagged)
+    assert all(t.source == taggers.source and 0 <= t.score <= 1 for t in tagged.tags)
+
+
+def test_a_copy_batch_tags_each_line_as_alone(taggers):
+    lines = ["Free shipping on every order over $25", "Gift cards for the whole family", "Hello"]
+    batched = taggers.tag_copy(lines)
+    alone = [taggers.tag_copy([line])[0] for line in lines]
+    assert [tags_of(t) for t in batched] == [tags_of(t) for t in alone]
+    assert np.allclose(
+        np.stack([t.embedding for t in batched]), np.stack([t.embedding for t in alone]), atol=1e-5
+    )
+
+
+@pytest.mark.parametrize(
+    "photo, expected",
+    [
+        ("coffee.png", {"iab:210", "orientation:landscape"}),  # Food & Drink
+        ("chelsea.png", {"iab:424", "iab:422"}),  # Pets > Cats, Pets
+        ("motorcycle_left.png", {"iab:1"}),  # Automotive
+    ],
+)
+def test_photos_get_their_category_and_facts(taggers, photo, expected):
+    tagged = taggers.tag_image(image_files.photo_bytes(photo))
+    assert expected <= tags_of(tagged)
+    assert any(t.startswith("colour:") for t in tags_of(tagged))
+    assert sum(t.startswith("brightness:") for t in tags_of(tagged)) == 1
+
+
+def test_a_dark_portrait_is_tagged_as_one(taggers):
+    buffer = io.BytesIO()
+    Image.new("RGB", (300, 600), (15, 15, 40)).save(buffer, "PNG")
+    assert {"brightness:dark", "orientation:portrait"} <= tags_of(taggers.tag_image(buffer.getvalue()))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [image_files.truncated_jpeg(), image_files.decompression_bomb_png(), b"not an image"],
+    ids=["truncated", "bomb", "text"],
+)
+def test_an_image_it_cannot_decode_safely_is_refused(taggers, data):
+    with pytest.raises(UnreadableImage):
+        taggers.tag_image(data)
+
+
+def test_every_tag_has_a_name(taggers):
+    names = taggers.names()
+    assert names["iab:424"] == "Pets > Cats" and names["selling:gift"] == "Gift"
+    tagged = taggers.tag_image(image_files.photo_bytes("coffee.png"))
+    assert all(t.tag in names for t in tagged.tags)
+
+
+def test_the_int8_encoder_stays_close_to_fp32(manifest):
+    fp32 = TextEncoder(artifact_dir(manifest.get("text-encoder")))
+    int8 = TextEncoder(artifact_dir(manifest.get("text-encoder-int8")))
+    cosines = (fp32.encode(list(REFERENCE_TEXTS)) * int8.encode(list(REFERENCE_TEXTS))).sum(axis=1)
+    assert cosines.min() >= 0.98
