@@ -191,7 +191,8 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         triggers=(ScheduleTrigger(expression="rate(5 minutes)"),),
         access=(
             Access("materials_table", ("dynamodb:Query", "dynamodb:Scan")),
-            Access("creatives_table", ("dynamodb:Query", "dynamodb:PutItem")),
+            # UpdateItem: a creative's tags follow its elements' (set_tags).
+            Access("creatives_table", ("dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem")),
         ),
         resource_env={
             "MATERIALS_TABLE": "materials_table",
@@ -257,22 +258,34 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec(
         name="operator_api",
         capability="operator_api",
-        description="Operator reads and edits: materials with reasons, creatives with racing stats.",
+        description="Operator reads and edits: materials with reasons and tags, creatives with racing stats.",
         config_model="OperatorConfig",
         triggers=(
             ApiRoute("GET", "/v1/materials", "operator"),
             ApiRoute("GET", "/v1/materials/{material_id}", "operator"),
+            ApiRoute("POST", "/v1/materials/{material_id}/tags", "operator"),
+            ApiRoute("GET", "/v1/tags", "operator"),
+            ApiRoute("GET", "/v1/tags/{tag}/materials", "operator"),
+            ApiRoute("GET", "/v1/tag-labels", "operator"),
             ApiRoute("GET", "/v1/creatives", "operator"),
             ApiRoute("PATCH", "/v1/creatives/{creative_id}", "operator"),
         ),
         access=(
-            Access("materials_table", ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan")),
+            # PutItem: tag edits write the material back conditionally (revision).
+            Access(
+                "materials_table", ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:PutItem")
+            ),
             Access("creatives_table", ("dynamodb:Query", "dynamodb:Scan", "dynamodb:UpdateItem")),
+            Access("tags_table", ("dynamodb:Query", "dynamodb:BatchWriteItem")),
             Access("uploads_bucket", OBJECT_READ, UPLOAD_PREFIX),  # signs image URLs
+            # The tagger's vocabulary (tagger.json), to validate and name the tags operators add.
+            Access("assets_bucket", ("s3:GetObject", "s3:ListBucket"), MODELS_PREFIX),
         ),
         resource_env={
             "MATERIALS_TABLE": "materials_table",
             "CREATIVES_TABLE": "creatives_table",
+            "TAGS_TABLE": "tags_table",
+            "ASSETS_BUCKET": "assets_bucket",
         },
         memory_mb=512,
         timeout_s=10,

@@ -1,5 +1,6 @@
 import importlib.util
 import json
+import os
 import sys
 from types import ModuleType, SimpleNamespace
 
@@ -8,6 +9,8 @@ import pytest
 from infra.paths import EVENTS_DIR, REPO_ROOT
 
 EVENTS = EVENTS_DIR
+# CDK's jsii runs on the machine's Node 20 (what the Makefile also sets): its warning banner is noise here.
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 
 def load_event(name: str) -> dict:

@@ -9,7 +9,18 @@ from creative import wiring
 from creative.clock import iso, utc_now
 from creative.http import new_resolver
 from creative.materials import Material, MaterialStatus
-from creative.operator import CreativePage, CreativeStats, CreativeStatusChange, MaterialPage, OperatorService
+from creative.operator import (
+    CreativePage,
+    CreativeStats,
+    CreativeStatusChange,
+    MaterialPage,
+    OperatorService,
+    TagChange,
+    TaggedMaterialPage,
+    TagLabelPage,
+    TagVocabularyPage,
+)
+from creative.tags import TAG_ID_PATTERN
 
 logger = Logger()
 app = new_resolver(logger)
@@ -47,6 +58,47 @@ def list_materials(
 @app.get("/v1/materials/<material_id>", summary="One material with its rejection reasons", tags=["operator"])
 def get_material(material_id: Annotated[str, Path(max_length=128)]) -> Material:
     return _service().get_material(material_id)
+
+
+@app.post(
+    "/v1/materials/<material_id>/tags",
+    summary="Add or remove tags of a material (kept as operator labels the tagger never undoes)",
+    tags=["operator"],
+)
+def change_tags(material_id: Annotated[str, Path(max_length=128)], change: TagChange) -> Material:
+    return _service().change_tags(material_id, change, by=_operator(), now=iso(utc_now()))
+
+
+@app.get("/v1/tags", summary="Every tag the system can give, with its name", tags=["operator"])
+def list_tags() -> TagVocabularyPage:
+    return _service().vocabulary()
+
+
+@app.get(
+    "/v1/tags/<tag>/materials",
+    summary="The materials of a business line that carry a tag (the tag index recall reads)",
+    tags=["operator"],
+)
+def tagged_materials(
+    tag: Annotated[str, Path(pattern=TAG_ID_PATTERN)],
+    business_line: Annotated[str, Query(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")],
+    limit: Limit = 100,
+    next_token: NextToken = None,
+) -> TaggedMaterialPage:
+    return _service().tagged_materials(business_line, tag, limit=limit, next_token=next_token)
+
+
+@app.get(
+    "/v1/tag-labels", summary="Operator tag labels: the training data of the next tagger", tags=["operator"]
+)
+def tag_labels(limit: Limit = 100, next_token: NextToken = None) -> TagLabelPage:
+    return _service().tag_labels(limit=limit, next_token=next_token)
+
+
+def _operator() -> str:
+    """Who is calling: the IAM principal API Gateway authenticated (locally, the operator key's user)."""
+    identity = app.current_event.request_context.identity
+    return (identity.user_arn if identity else None) or "operator"
 
 
 @app.get("/v1/creatives", summary="Creatives with impressions, clicks, CTR and posterior", tags=["operator"])

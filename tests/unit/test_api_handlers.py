@@ -3,10 +3,14 @@
 import json
 
 import pytest
+from creative.materials import Material, MaterialKind, MaterialStatus, SourceObject
 from creative.operator import OperatorService
+from creative.tagging.vocabulary import TagVocabulary
+from creative.tags import MaterialTag
 from in_memory.adapters import (
     InMemoryMaterialRepository,
     InMemoryObjectStore,
+    InMemoryTagIndex,
 )
 
 from tests.conftest import load_event, load_handler
@@ -16,13 +20,24 @@ from tests.factories import creative, racing_world
 @pytest.fixture
 def world():
     racing = racing_world(creative(1), creative(2))
+    materials, tag_index = InMemoryMaterialRepository(), InMemoryTagIndex()
     return {
         "creatives": racing.creatives,
         "log": racing.log,
         "racing": racing.racing,
         "feedback": racing.feedback,
-        "operator": OperatorService(InMemoryMaterialRepository(), racing.creatives, InMemoryObjectStore()),
+        "materials": materials,
+        "tag_index": tag_index,
+        "operator": OperatorService(
+            materials, racing.creatives, InMemoryObjectStore(), tag_index, lambda: VOCABULARY
+        ),
     }
+
+
+VOCABULARY = TagVocabulary(
+    {"selling:gift": "Gift", "selling:price_discount": "Price / discount", "iab:210": "Food & Drink"},
+    "tagger-test",
+)
 
 
 def with_body(event: dict, body) -> dict:
@@ -152,3 +167,72 @@ def test_a_click_after_the_impression_expired_is_not_counted(world, lambda_conte
     status, error = call("feedback", click, world["feedback"], lambda_context)
     assert status == 404 and error["error"]["code"] == "unknown_impression"
     assert world["creatives"].items[chosen["creative"]["creative_id"]].clicks == 0
+
+
+def admitted_material(world, material_id: str = "mat_3f2a1b0c9d8e7f6a5b4c3d2e") -> None:
+    tagged = MaterialTag(
+        tag="selling:price_discount", name="Price / discount", score=0.9, source="model:tagger@t1"
+    )
+    world["materials"].put_new(
+        Material(
+            material_id=material_id,
+            kind=MaterialKind.COPY,
+            status=MaterialStatus.ADMITTED,
+            business_line="food",
+            category="coffee",
+            source=SourceObject(bucket="b", key="uploads/food/coffee/c.txt", line=1),
+            text="Gift boxes for two",
+            tags=[tagged],
+            created_at="2026-11-25T00:00:00.000000Z",
+        )
+    )
+
+
+def test_an_operator_corrects_tags_and_a_double_submit_changes_nothing(world, lambda_context):
+    admitted_material(world)
+    event = load_event("api_change_tags.json")
+    # When the operator replaces the model's price tag by a gift tag, with a reason
+    status, material = call("operator_api", event, world["operator"], lambda_context)
+    # Then the material carries the operator's tag and two labels saying who, when and why
+    assert status == 200
+    assert [(t["tag"], t["source"]) for t in material["tags"]] == [("selling:gift", "operator")]
+    assert [(lab["tag"], lab["present"]) for lab in material["tag_labels"]] == [
+        ("selling:gift", True),
+        ("selling:price_discount", False),
+    ]
+    assert material["tag_labels"][0]["comment"] == "a gift box, not a discount"
+    # And the tag index follows: gift lists it, the price tag no longer does
+    tag_index = world["tag_index"]
+    assert [
+        e.material_id for e in tag_index.materials("food", "selling:gift", limit=5, next_token=None).items
+    ] == [material["material_id"]]
+    assert not tag_index.materials("food", "selling:price_discount", limit=5, next_token=None).items
+    # When the same request is sent again
+    status, again = call("operator_api", event, world["operator"], lambda_context)
+    # Then nothing changes
+    assert status == 200 and again["revision"] == material["revision"] and len(again["tag_labels"]) == 2
+
+
+@pytest.mark.parametrize(
+    "body, code",
+    [
+        ({"add": ["selling:teleportation"]}, "unknown_tag"),
+        ({"add": ["selling:gift"], "remove": ["selling:gift"]}, "invalid_request"),
+        ({}, "invalid_request"),
+        ({"add": ["not a tag"]}, "invalid_request"),
+    ],
+)
+def test_a_tag_change_the_api_cannot_apply_is_400_and_stores_nothing(world, lambda_context, body, code):
+    admitted_material(world)
+    status, error = call(
+        "operator_api", with_body(load_event("api_change_tags.json"), body), world["operator"], lambda_context
+    )
+    assert status == 400 and error["error"]["code"] == code
+    assert world["materials"].get("mat_3f2a1b0c9d8e7f6a5b4c3d2e").tag_labels == []
+
+
+def test_tagging_an_unknown_material_is_404(world, lambda_context):
+    status, error = call(
+        "operator_api", load_event("api_change_tags.json"), world["operator"], lambda_context
+    )
+    assert status == 404 and error["error"]["code"] == "unknown_material"

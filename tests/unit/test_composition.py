@@ -3,6 +3,7 @@
 from creative.composition import Composition, plan_creatives
 from creative.creatives import CreativeStatus
 from creative.materials import Material, MaterialKind, MaterialStatus, SourceObject
+from creative.tags import MaterialTag
 from in_memory.adapters import InMemoryCreativeRepository, InMemoryMaterialRepository
 
 NOW = "2026-11-25T12:00:00.000000Z"
@@ -63,3 +64,22 @@ def test_disabled_creatives_free_their_place_under_the_cap_but_are_never_recreat
     second = plan_creatives(images, copies, first, cap=4, now=NOW)
     assert len(second) == 2
     assert not {c.creative_id for c in second} & {c.creative_id for c in first}
+
+
+def test_a_sweep_brings_creatives_tags_up_to_date_with_their_elements():
+    # Given a creative composed before its elements were tagged
+    materials, creatives = InMemoryMaterialRepository(), InMemoryCreativeRepository()
+    image, copy = material(0, MaterialKind.IMAGE), material(0, MaterialKind.COPY)
+    materials.put_new(image)
+    materials.put_new(copy)
+    composition = Composition(materials, creatives, cap=5)
+    composition.compose_all(NOW)
+    (creative,) = creatives.items.values()
+    assert creative.tags == []
+    # When tagging (or an operator) gives the elements tags, and the next sweep runs
+    tag = MaterialTag(tag="iab:210", name="Food & Drink", score=0.9, source="model:tagger@1")
+    materials.items[image.material_id] = image.model_copy(update={"tags": [tag]})
+    (report,) = composition.compose_all("2026-11-25T12:05:00.000000Z")
+    # Then the creative carries the union of its elements' tags, and a further sweep changes nothing
+    assert creative.tags == ["iab:210"] and report.retagged == 1
+    assert composition.compose_all("2026-11-25T12:10:00.000000Z")[0].retagged == 0

@@ -11,8 +11,9 @@ from aws_lambda_powertools.utilities.parser.models import (
     S3EventNotificationEventBridgeModel,
     SqsModel,
 )
-from creative.operator import CreativeStatusChange
+from creative.operator import CreativeStatusChange, TagChange
 from creative.racing.schemas import FeedbackRequest, SelectRequest
+from creative.tagging.events import EVENT_SOURCE, MATERIAL_ADMITTED, MaterialAdmitted
 
 from infra.catalog import FUNCTIONS, ApiRoute
 from infra.paths import REPO_ROOT, TOOLS_DIR
@@ -22,12 +23,13 @@ API_BODIES = {
     "api_select.json": SelectRequest,
     "api_feedback.json": FeedbackRequest,
     "api_disable_creative.json": CreativeStatusChange,
+    "api_change_tags.json": TagChange,
 }
 
 
 def test_every_sample_event_is_covered_by_a_contract():
     names = {p.name for p in EVENTS.glob("*.json")}
-    assert names == {n for n in names if n.startswith(("api_", "sqs_", "schedule_"))}
+    assert names == {n for n in names if n.startswith(("api_", "sqs_upload", "sqs_material", "schedule_"))}
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in EVENTS.glob("api_*.json")))
@@ -39,13 +41,22 @@ def test_api_events_are_api_gateway_rest_proxy_events(name):
         API_BODIES[name].model_validate_json(event.body)
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in EVENTS.glob("sqs_*.json")))
+@pytest.mark.parametrize("name", sorted(p.name for p in EVENTS.glob("sqs_upload*.json")))
 def test_sqs_events_carry_s3_object_created_events_from_eventbridge(name):
     batch = SqsModel.model_validate(load_event(name))
     for record in batch.Records:
         s3_event = S3EventNotificationEventBridgeModel.model_validate_json(record.body)
         assert s3_event.detail_type == "Object Created"
         assert s3_event.detail.object.key.startswith("uploads/")
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in EVENTS.glob("sqs_material*.json")))
+def test_sqs_events_carry_material_events_from_the_stacks_bus(name):
+    batch = SqsModel.model_validate(load_event(name))
+    for record in batch.Records:
+        event = EventBridgeModel.model_validate_json(record.body)
+        assert (event.source, event.detail_type) == (EVENT_SOURCE, MATERIAL_ADMITTED)
+        MaterialAdmitted.model_validate(event.detail)
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in EVENTS.glob("schedule_*.json")))

@@ -88,6 +88,9 @@ class InMemoryMaterialRepository:
     def business_lines(self) -> list[str]:
         return sorted({m.business_line for m in self.items.values() if m.status is MaterialStatus.ADMITTED})
 
+    def labelled(self, *, limit: int, next_token: str | None) -> Page[Material]:
+        return _page([m for m in self.items.values() if m.tag_labels], limit, next_token)
+
     def update(self, material: Material, *, expected_revision: int) -> Material | None:
         current = self.items.get(material.material_id)
         if current is None or current.revision != expected_revision:
@@ -116,6 +119,13 @@ class InMemoryCreativeRepository:
             return None
         creative.status, creative.updated_at = status, updated_at
         return creative
+
+    def set_tags(self, creative_id: str, tags: Sequence[str], updated_at: str) -> bool:
+        creative = self.items.get(creative_id)
+        if creative is None:
+            return False
+        creative.tags, creative.updated_at = list(tags), updated_at
+        return True
 
     def list(self, *, business_line, limit, next_token) -> Page[Creative]:
         items = [c for c in self.items.values() if business_line is None or c.business_line == business_line]

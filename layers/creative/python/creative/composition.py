@@ -21,6 +21,7 @@ class CompositionReport:
     copies: int
     existing: int
     created: int
+    retagged: int = 0  # existing creatives whose elements' tags changed since (tagging, operators)
 
 
 def balanced_pairs(n_images: int, n_copies: int) -> Iterator[tuple[int, int]]:
@@ -79,6 +80,10 @@ def _same_category_pairs(
         yield from (pair for pair in round_ if pair is not None)
 
 
+def element_tags(image: Material, copy: Material) -> list[str]:
+    return sorted(set(image.tag_ids) | set(copy.tag_ids))
+
+
 def _creative(creative_id: str, image: Material, copy: Material, now: str) -> Creative:
     return Creative(
         creative_id=creative_id,
@@ -90,7 +95,7 @@ def _creative(creative_id: str, image: Material, copy: Material, now: str) -> Cr
         image_key=image.source.key,
         image_version_id=image.source.version_id,
         headline=copy.text or "",
-        tags=sorted(set(image.tag_ids) | set(copy.tag_ids)),
+        tags=element_tags(image, copy),
         status=CreativeStatus.ACTIVE,
         created_at=now,
         updated_at=now,
@@ -121,4 +126,18 @@ class Composition:
             copies=len(copies),
             existing=len(existing),
             created=self._creatives.put_new(planned) if planned else 0,
+            retagged=self._retag(existing, {m.material_id: m for m in admitted}, now),
         )
+
+    def _retag(self, existing: list[Creative], elements: dict[str, Material], now: str) -> int:
+        """A creative's tags are its elements' tags: tagging arrives after composition (seconds after
+        admission), and operators correct tags later, so each sweep brings creatives up to date."""
+        changed = 0
+        for creative in existing:
+            image, copy = elements.get(creative.image_material_id), elements.get(creative.copy_material_id)
+            if image is None or copy is None:
+                continue  # an element no longer admitted: the creative keeps what it had
+            tags = element_tags(image, copy)
+            if tags != creative.tags and self._creatives.set_tags(creative.creative_id, tags, now):
+                changed += 1
+        return changed

@@ -137,3 +137,6 @@ class FeedbackConfig(_EnvConfig):
 class OperatorConfig(_EnvConfig):
     materials_table: str = Field(alias="MATERIALS_TABLE")
     creatives_table: str = Field(alias="CREATIVES_TABLE")
+    tags_table: str = Field(alias="TAGS_TABLE")
+    assets_bucket: str = Field(alias="ASSETS_BUCKET")  # the tagger's vocabulary, under models/
+    model_cache_dir: str = Field(default="/tmp/models", alias="MODEL_CACHE_DIR")

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from creative.creatives import Creative, CreativeStatus
-from creative.errors import NotFound
+from creative.errors import Conflict, InvalidRequest, NotFound
 from creative.impressions import BetaPosterior
 from creative.materials import Material, MaterialStatus
-from creative.ports import CreativeRepository, MaterialRepository, ObjectStore
+from creative.ports import CreativeRepository, MaterialRepository, ObjectStore, TagIndex
+from creative.tagging.vocabulary import TagVocabulary
+from creative.tags import OPERATOR_SOURCE, TAG_ID_PATTERN, TagLabel, with_labels
 
 
 class MaterialPage(BaseModel):
@@ -26,6 +32,7 @@ class CreativeStats(BaseModel):
     copy_material_id: str
     image_key: str
     image_url: str
+    tags: list[str] = Field(description="The union of its image's and headline's tags.")
     impressions: int
     clicks: int
     ctr: float | None = Field(description="Observed clicks / impressions; null before the first impression.")
@@ -46,19 +53,143 @@ class CreativeStatusChange(BaseModel):
     status: CreativeStatus
 
 
+TagId = Annotated[str, StringConstraints(pattern=TAG_ID_PATTERN)]
+
+
+class TagChange(BaseModel):
+    """Tags an operator adds to or removes from one material; each becomes a label the model never undoes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    add: list[TagId] = Field(default_factory=list, max_length=50)
+    remove: list[TagId] = Field(default_factory=list, max_length=50)
+    comment: str | None = Field(default=None, max_length=500)
+
+    @model_validator(mode="after")
+    def _one_way_per_tag(self) -> TagChange:
+        both = set(self.add) & set(self.remove)
+        if both:
+            raise ValueError(f"a tag cannot be both added and removed: {sorted(both)}")
+        if not self.add and not self.remove:
+            raise ValueError("add or remove at least one tag")
+        return self
+
+
+class TaggedMaterialPage(BaseModel):
+    items: list[dict]
+    next_token: str | None = None
+
+
+class TagName(BaseModel):
+    tag: str
+    name: str
+
+
+class TagVocabularyPage(BaseModel):
+    version: str
+    items: list[TagName]
+
+
+class TagLabelRow(BaseModel):
+    """One material's operator labels, with what the heads would be trained on: its text (copy) and its
+    effective selling-point tags."""
+
+    material_id: str
+    business_line: str
+    kind: str | None
+    text: str | None
+    labels: list[TagLabel]
+    tags: list[str]
+
+
+class TagLabelPage(BaseModel):
+    items: list[TagLabelRow]
+    next_token: str | None = None
+
+
 class OperatorService:
     def __init__(
         self,
         materials: MaterialRepository,
         creatives: CreativeRepository,
         images: ObjectStore,
+        tag_index: TagIndex,
+        vocabulary: Callable[[], TagVocabulary],
         *,
         image_url_ttl_s: int = 3600,
     ):
         self._materials = materials
         self._creatives = creatives
         self._images = images
+        self._tag_index = tag_index
+        self._vocabulary = vocabulary  # loaded on first use: only the tag routes need the tagger's files
         self._image_url_ttl_s = image_url_ttl_s
+
+    def change_tags(self, material_id: str, change: TagChange, *, by: str, now: str) -> Material:
+        """Records the operator's labels and applies them; a change already in effect (a double submit)
+        writes nothing. Retries a write that lost to a concurrent edit (tagging, another operator)."""
+        vocabulary = self._vocabulary()
+        unknown = sorted(t for t in [*change.add, *change.remove] if t not in vocabulary)
+        if unknown:
+            raise InvalidRequest(
+                f"unknown tags: {', '.join(unknown)}",
+                code="unknown_tag",
+                details={"tags": ", ".join(unknown)},
+            )
+        for _attempt in range(3):
+            material = self.get_material(material_id)
+            latest = {
+                label.tag: label.present for label in sorted(material.tag_labels, key=lambda label: label.at)
+            }
+            wanted = {**{t: True for t in change.add}, **{t: False for t in change.remove}}
+            new = [
+                TagLabel(tag=tag, present=present, by=by, at=now, comment=change.comment)
+                for tag, present in wanted.items()
+                if latest.get(tag, tag in material.tag_ids) != present
+            ]
+            if not new:
+                return material
+            labels = material.tag_labels + new
+            model_tags = [t for t in material.tags if t.source != OPERATOR_SOURCE]
+            updated = material.model_copy(
+                update={"tag_labels": labels, "tags": with_labels(model_tags, labels, vocabulary.names)}
+            )
+            stored = self._materials.update(updated, expected_revision=material.revision)
+            if stored is not None:
+                if stored.status is MaterialStatus.ADMITTED:
+                    self._tag_index.replace(stored, material.tag_ids)
+                return stored
+        raise Conflict(f"material '{material_id}' kept changing; retry", code="concurrent_edit")
+
+    def tagged_materials(
+        self, business_line: str, tag: str, *, limit: int, next_token: str | None
+    ) -> TaggedMaterialPage:
+        page = self._tag_index.materials(business_line, tag, limit=limit, next_token=next_token)
+        return TaggedMaterialPage(items=[asdict(entry) for entry in page.items], next_token=page.next_token)
+
+    def vocabulary(self) -> TagVocabularyPage:
+        vocabulary = self._vocabulary()
+        return TagVocabularyPage(
+            version=vocabulary.version,
+            items=[TagName(tag=tag, name=name) for tag, name in sorted(vocabulary.names.items())],
+        )
+
+    def tag_labels(self, *, limit: int, next_token: str | None) -> TagLabelPage:
+        page = self._materials.labelled(limit=limit, next_token=next_token)
+        return TagLabelPage(
+            items=[
+                TagLabelRow(
+                    material_id=m.material_id,
+                    business_line=m.business_line,
+                    kind=m.kind.value if m.kind else None,
+                    text=m.text,
+                    labels=m.tag_labels,
+                    tags=m.tag_ids,
+                )
+                for m in page.items
+            ],
+            next_token=page.next_token,
+        )
 
     def list_materials(
         self,
@@ -112,6 +243,7 @@ class OperatorService:
             image_url=self._images.presigned_url(
                 creative.image_bucket, creative.image_key, creative.image_version_id, self._image_url_ttl_s
             ),
+            tags=creative.tags,
             impressions=creative.impressions,
             clicks=creative.clicks,
             ctr=creative.clicks / creative.impressions if creative.impressions else None,

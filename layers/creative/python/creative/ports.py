@@ -63,6 +63,9 @@ class MaterialRepository(Protocol):
 
     def business_lines(self) -> list[str]: ...
 
+    def labelled(self, *, limit: int, next_token: str | None) -> Page[Material]:
+        """Materials carrying at least one operator tag label (the heads' next training data)."""
+
     def update(self, material: Material, *, expected_revision: int) -> Material | None:
         """Replaces the record's mutable fields (tags, labels, tagging, status, reasons) if its revision is
         still `expected_revision`; returns the stored material (revision + 1) or None when it moved on."""
@@ -102,6 +105,9 @@ class CreativeRepository(Protocol):
         """Stores the creatives whose ids are new; returns how many were stored."""
 
     def set_status(self, creative_id: str, status: CreativeStatus, updated_at: str) -> Creative | None: ...
+
+    def set_tags(self, creative_id: str, tags: Sequence[str], updated_at: str) -> bool:
+        """Replaces the creative's tags (the union of its elements'); False when it no longer exists."""
 
     def list(self, *, business_line: str | None, limit: int, next_token: str | None) -> Page[Creative]: ...
 

@@ -43,6 +43,7 @@ if TYPE_CHECKING:  # each function imports only the services it builds: cold sta
     from creative.operator import OperatorService
     from creative.racing.retraining import RetrainingService
     from creative.tagging.service import Tagging
+    from creative.tagging.vocabulary import TagVocabulary
 
 # API paths fail fast; the SDK's standard retry mode backs off on throttling.
 _API_CLIENT = Config(connect_timeout=2, read_timeout=3, retries={"mode": "standard", "max_attempts": 3})
@@ -148,10 +149,26 @@ def operator() -> OperatorService:
 
     config = OperatorConfig.from_env()
     dynamodb = _client("dynamodb", _API_CLIENT)
+    s3 = _client("s3", _API_CLIENT)
+
+    @cache
+    def vocabulary() -> TagVocabulary:
+        from pathlib import Path
+
+        from creative.adapters.model_files import model_directory
+        from creative.tagging.taggers import TAGGER_ARTIFACT
+        from creative.tagging.vocabulary import TagVocabulary
+
+        return TagVocabulary.read(
+            model_directory(s3, config.assets_bucket, TAGGER_ARTIFACT, Path(config.model_cache_dir))
+        )
+
     return OperatorService(
         DynamoMaterialRepository(dynamodb, config.materials_table),
         DynamoCreativeRepository(dynamodb, config.creatives_table),
-        S3ObjectStore(_client("s3", _API_CLIENT)),
+        S3ObjectStore(s3),
+        DynamoTagIndex(dynamodb, config.tags_table),
+        vocabulary,
     )
 
 

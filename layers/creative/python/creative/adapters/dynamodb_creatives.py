@@ -61,6 +61,15 @@ class DynamoCreativeRepository:
         )
         return creative_from_item(document) if document is not None else None
 
+    def set_tags(self, creative_id: str, tags: Sequence[str], updated_at: str) -> bool:
+        document = self._table.update(
+            {"creative_id": creative_id},
+            UpdateExpression="SET tags = :tags, updated_at = :now",
+            ConditionExpression="attribute_exists(creative_id)",
+            ExpressionAttributeValues={":tags": list(tags), ":now": updated_at},
+        )
+        return document is not None
+
     def list(self, *, business_line: str | None, limit: int, next_token: str | None) -> Page[Creative]:
         if business_line:
             items, token = self._table.page(

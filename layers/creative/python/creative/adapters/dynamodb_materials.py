@@ -44,6 +44,18 @@ class DynamoMaterialRepository:
     def put_new(self, material: Material) -> bool:
         return self._table.put_if_absent(self._document(material), "material_id")
 
+    def labelled(self, *, limit: int, next_token: str | None) -> Page[Material]:
+        """A scan of materials with operator labels: operators label few materials, and the export that
+        reads this runs rarely, off the serving path."""
+        items, token = self._table.page(
+            "scan",
+            limit,
+            next_token,
+            FilterExpression="size(tag_labels) > :none",
+            ExpressionAttributeValues=to_item({":none": 0}),
+        )
+        return Page(items=[self._material(i) for i in items], next_token=token)
+
     def update(self, material: Material, *, expected_revision: int) -> Material | None:
         stored = material.model_copy(update={"revision": expected_revision + 1})
         # Records written before revisions existed have none: they count as revision 0.

@@ -22,6 +22,7 @@ from creative.inference.onnx_session import cpu_session
 from creative.inference.text_encoder import TextEncoder
 from creative.tagging.image_facts import facts
 from creative.tagging.service import Tagged, UnreadableImage
+from creative.tagging.vocabulary import TagVocabulary
 from creative.tags import MaterialTag
 from creative.untrusted_images import open_untrusted
 
@@ -52,6 +53,7 @@ class Taggers:
         self.version = config["version"]
         self.source = f"model:{TAGGER_ARTIFACT}@{self.version}"
         self._config = config
+        self.vocabulary = TagVocabulary.from_config(config)
         self._max_pixels = max_pixels
         nodes = config["iab"]["nodes"]
         self.iab = IabTree(
