@@ -100,11 +100,12 @@ class CreativeEngineStack(Stack):
             CfnOutput(self, f"{pascal_case(resource)}Name", value=bucket.bucket_name)
         for resource, stored in self.storage.tables.items():
             CfnOutput(self, f"{pascal_case(resource)}Name", value=stored.table.table_name)
-        for resource, queue in self.upload_events.queues.items():
+        for resource, queue in self.resources.queues.items():
             CfnOutput(self, f"{pascal_case(resource)}Url", value=queue.queue_url)
         CfnOutput(self, "UploadEventsDlqUrl", value=self.upload_events.dead_letter_queue.queue_url)
         for name, queue in self.material_events.dead_letter_queues.items():
             CfnOutput(self, f"{name}DlqUrl", value=queue.queue_url)
-        CfnOutput(self, "MaterialEventsBusName", value=self.material_events.bus.event_bus_name)
+        for resource, bus in self.resources.buses.items():
+            CfnOutput(self, f"{pascal_case(resource)}Name", value=bus.event_bus_name)
         CfnOutput(self, "ScheduledInvocationsDlqUrl", value=self.schedules.dead_letter_queue.queue_url)
         CfnOutput(self, "AlarmTopicArn", value=self.monitoring.alarm_topic.topic_arn)

@@ -11,12 +11,15 @@ import creative.config as creative_config
 import pytest
 
 from infra import constants
-from infra.catalog import FUNCTIONS, FunctionSpec, Resource
+from infra.catalog import FUNCTIONS, ApiRoute, FunctionSpec, QueueTrigger, Resource, ScheduleTrigger
 from infra.constructs.storage import TABLE_DESIGNS
 
-from .conftest import Resources, of_type, ref_of
+from .conftest import ApiMethod, Resources, as_list, of_type, ref_of
 
 SPECS = pytest.mark.parametrize("spec", FUNCTIONS, ids=lambda spec: spec.name)
+# Services whose grants the catalog declares one by one (logs and X-Ray come with every function).
+DATA_SERVICES = ("s3", "dynamodb", "events")
+LOG_RETENTION_DAYS = 30  # constants.FUNCTION_LOG_RETENTION
 INDEX_NAMES = {design.resource: {index.name for index in design.indexes} for design in TABLE_DESIGNS}
 
 
@@ -156,3 +159,227 @@ def test_function_config_loads_from_the_environment_the_template_gives_it(
     # And the racing functions read the same racer settings as each other
     if "RACER_PRIOR_STRENGTH" in environment:
         assert config.racer_config() == creative_config.RacerSettings().racer_config()
+
+
+@SPECS
+def test_function_environment_names_its_resources(
+    spec: FunctionSpec, resources: Resources, function_ids: dict, outputs: dict
+) -> None:
+    _, properties = _function(spec, resources, function_ids)
+    variables = properties["Environment"]["Variables"]
+    # Then each resource variable carries that resource's physical name (a Ref to it)
+    for variable, resource in spec.resource_env.items():
+        assert variables[variable] == {"Ref": _logical_id_of(resource, outputs)}, variable
+    # And the literal variables and Powertools settings are there
+    for variable, value in spec.env.items():
+        assert variables[variable] == value
+    assert variables["POWERTOOLS_SERVICE_NAME"] == "creative-engine"
+    assert variables["POWERTOOLS_METRICS_NAMESPACE"] == constants.POWERTOOLS_METRICS_NAMESPACE
+    assert "LOG_LEVEL" in variables
+
+
+def test_every_function_has_its_own_role_without_managed_policies(
+    resources: Resources, function_ids: dict
+) -> None:
+    # Given the role of each function
+    roles = {
+        spec.name: _function(spec, resources, function_ids)[1]["Role"]["Fn::GetAtt"][0] for spec in FUNCTIONS
+    }
+    # Then no two functions share one
+    assert len(set(roles.values())) == len(roles)
+    for name, role_id in roles.items():
+        role = resources[role_id]["Properties"]
+        # And only Lambda can assume it
+        assert role["AssumeRolePolicyDocument"]["Statement"] == [
+            {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}}
+        ], name
+        # And every permission is written out: no managed policy
+        assert "ManagedPolicyArns" not in role, name
+
+
+@SPECS
+def test_function_logs_to_its_own_log_group_with_retention(
+    spec: FunctionSpec, resources: Resources, function_ids: dict
+) -> None:
+    _, properties = _function(spec, resources, function_ids)
+    # Then the function logs to a log group of the template (not one Lambda creates on first run)
+    log_group_id = properties["LoggingConfig"]["LogGroup"]["Ref"]
+    log_group = resources[log_group_id]
+    assert log_group["Type"] == "AWS::Logs::LogGroup"
+    # And that log group expires its events
+    assert log_group["Properties"]["RetentionInDays"] == LOG_RETENTION_DAYS
+    # And the function's role may write to that log group only
+    role_id = properties["Role"]["Fn::GetAtt"][0]
+    log_statements = [
+        s
+        for s in _role_statements(role_id, resources)
+        if any(a.startswith("logs:") for a in as_list(s["Action"]))
+    ]
+    assert log_statements and all(
+        s["Resource"] == {"Fn::GetAtt": [log_group_id, "Arn"]} for s in log_statements
+    )
+
+
+def test_no_two_functions_share_a_log_group(resources: Resources, function_ids: dict) -> None:
+    log_groups = [
+        _function(spec, resources, function_ids)[1]["LoggingConfig"]["LogGroup"]["Ref"] for spec in FUNCTIONS
+    ]
+    assert len(set(log_groups)) == len(FUNCTIONS)
+
+
+def _grants(spec: FunctionSpec, resources: Resources, function_ids: dict) -> list[tuple[str, Any, dict]]:
+    """Every (action, resource, statement) the function's role allows."""
+    _, properties = _function(spec, resources, function_ids)
+    statements = _role_statements(properties["Role"]["Fn::GetAtt"][0], resources)
+    return [(a, r, s) for s in statements for a in as_list(s["Action"]) for r in as_list(s["Resource"])]
+
+
+def _declared_grants(spec: FunctionSpec, outputs: dict) -> set[tuple[str, str]]:
+    """(action, resource as JSON) for exactly what the catalog declares."""
+    granted = set()
+    for access in spec.access:
+        arn = {"Fn::GetAtt": [_logical_id_of(access.resource, outputs), "Arn"]}
+        for action in access.actions:
+            if access.resource.endswith("_bus"):
+                granted.add((action, repr(arn)))
+            elif access.resource.endswith("_bucket"):
+                objects = {"Fn::Join": ["", [arn, f"/{access.prefix or ''}*"]]}
+                granted.add((action, repr(arn if action in constants.BUCKET_LEVEL_ACTIONS else objects)))
+            else:
+                granted.add((action, repr(arn)))
+                if action in constants.INDEX_ACTIONS:
+                    for index in INDEX_NAMES[access.resource]:
+                        granted.add((action, repr({"Fn::Join": ["", [arn, f"/index/{index}"]]})))
+    return granted
+
+
+@SPECS
+def test_function_role_grants_exactly_the_declared_data_actions(
+    spec: FunctionSpec, resources: Resources, function_ids: dict, outputs: dict
+) -> None:
+    # Given every S3 and DynamoDB permission the role has, and what the catalog declares
+    data = {
+        (action, repr(resource))
+        for action, resource, _ in _grants(spec, resources, function_ids)
+        if action.split(":")[0] in DATA_SERVICES
+    }
+    # Then they are the same set: nothing more (no Delete, no other table or bus), nothing less
+    assert data == _declared_grants(spec, outputs)
+
+
+@SPECS
+def test_function_role_has_no_wildcards_but_xray_and_no_conditions_on_data(
+    spec: FunctionSpec, resources: Resources, function_ids: dict
+) -> None:
+    for action, resource, statement in _grants(spec, resources, function_ids):
+        # X-Ray supports no resource-level permissions; nothing else may use "*" in an action or a resource
+        assert "*" not in action, action
+        if resource == "*":
+            assert action.startswith("xray:"), statement
+        if action.split(":")[0] in DATA_SERVICES:
+            assert "Condition" not in statement, statement
+
+
+@SPECS
+def test_function_api_routes_are_wired_once(
+    spec: FunctionSpec, resources: Resources, function_ids: dict, api_methods: list[ApiMethod]
+) -> None:
+    function_id, _ = _function(spec, resources, function_ids)
+    for route in (t for t in spec.triggers if isinstance(t, ApiRoute)):
+        # Then exactly one method serves the route, proxying to this function
+        methods = [m for m in api_methods if (m.http_method, m.path) == (route.method, route.path)]
+        assert len(methods) == 1, route
+        integration = methods[0].properties["Integration"]
+        assert integration["Type"] == "AWS_PROXY"
+        assert _refers_to(integration["Uri"], function_id)
+
+
+@SPECS
+def test_function_queue_triggers_are_wired_once(
+    spec: FunctionSpec, resources: Resources, function_ids: dict, outputs: dict
+) -> None:
+    function_id, _ = _function(spec, resources, function_ids)
+    mappings = [
+        m["Properties"]
+        for m in of_type(resources, "AWS::Lambda::EventSourceMapping").values()
+        if m["Properties"]["FunctionName"] == {"Ref": function_id}
+    ]
+    triggers = [t for t in spec.triggers if isinstance(t, QueueTrigger)]
+    assert len(mappings) == len(triggers)
+    for trigger in triggers:
+        # Then the queue feeds the function in the declared batches, reporting partial failures
+        queue_arn = {"Fn::GetAtt": [_logical_id_of(trigger.queue, outputs), "Arn"]}
+        (mapping,) = [m for m in mappings if m["EventSourceArn"] == queue_arn]
+        assert mapping["BatchSize"] == trigger.batch_size
+        assert mapping["MaximumBatchingWindowInSeconds"] == trigger.max_batching_window_s
+        assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+@SPECS
+def test_function_schedules_are_wired_once_with_retries_and_dead_letters(
+    spec: FunctionSpec, resources: Resources, function_ids: dict
+) -> None:
+    function_id, properties = _function(spec, resources, function_ids)
+    targets = [
+        (rule["Properties"], target)
+        for rule in of_type(resources, "AWS::Events::Rule").values()
+        for target in rule["Properties"]["Targets"]
+        if target["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]}
+    ]
+    triggers = [t for t in spec.triggers if isinstance(t, ScheduleTrigger)]
+    assert sorted(rule["ScheduleExpression"] for rule, _ in targets) == sorted(t.expression for t in triggers)
+    for _, target in targets:
+        # Then EventBridge retries a failed delivery, then dead-letters it
+        assert target["RetryPolicy"]["MaximumRetryAttempts"] >= 1
+        assert "Arn" in target["DeadLetterConfig"]
+    if triggers:
+        # And the function dead-letters runs that failed after Lambda's own retries
+        assert "TargetArn" in properties["DeadLetterConfig"]
+
+
+def test_no_trigger_exists_that_the_catalog_does_not_declare(
+    resources: Resources, api_methods: list[ApiMethod]
+) -> None:
+    # Given every trigger the catalog declares
+    declared = [trigger for spec in FUNCTIONS for trigger in spec.triggers]
+    # Then the template has that many API methods, queue mappings and schedules, and no more
+    assert len(api_methods) == sum(isinstance(t, ApiRoute) for t in declared)
+    assert len(of_type(resources, "AWS::Lambda::EventSourceMapping")) == sum(
+        isinstance(t, QueueTrigger) for t in declared
+    )
+    schedules = [
+        r for r in of_type(resources, "AWS::Events::Rule").values() if "ScheduleExpression" in r["Properties"]
+    ]
+    assert len(schedules) == sum(isinstance(t, ScheduleTrigger) for t in declared)
+
+
+def test_the_model_deployment_handler_has_its_own_role_and_logs(
+    resources: Resources, function_ids: dict
+) -> None:
+    # Given the one function the catalog does not declare: CDK's BucketDeployment handler for the models
+    catalog_ids = {logical_id for ids in function_ids.values() for logical_id in ids}
+    (handler_id,) = set(of_type(resources, "AWS::Lambda::Function")) - catalog_ids
+    handler = resources[handler_id]["Properties"]
+    role_id = handler["Role"]["Fn::GetAtt"][0]
+    # Then its role is its own: no catalog function assumes it
+    catalog_roles = {resources[i]["Properties"]["Role"]["Fn::GetAtt"][0] for i in catalog_ids}
+    assert role_id not in catalog_roles
+    # And the only managed policy on it is basic execution (its own logs), as acknowledged for cdk-nag
+    managed = resources[role_id]["Properties"].get("ManagedPolicyArns", [])
+    assert [str(arn) for arn in managed] == [
+        str(
+            {
+                "Fn::Join": [
+                    "",
+                    [
+                        "arn:",
+                        {"Ref": "AWS::Partition"},
+                        ":iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+                    ],
+                ]
+            }
+        )
+    ]
+    # And it logs to a log group of the template that expires its events
+    log_group = resources[handler["LoggingConfig"]["LogGroup"]["Ref"]]
+    assert log_group["Properties"]["RetentionInDays"] == LOG_RETENTION_DAYS
