@@ -82,9 +82,13 @@ bench: synth models
 	$(PY) -m bench.choose_latency
 	$(PY) -m bench.models
 	$(PY) -m bench.generator
+	$(PY) -m bench.tagging
 
-# Off-policy evaluation on the Open Bandit Dataset and the MovieLens simulator against peer libraries.
-evaluate: $(VENV)/.installed
+# Off-policy evaluation on the Open Bandit Dataset and the MovieLens simulator against peer libraries; the
+# tagging regimes (fine-tuning needs torch: the models venv; each run cached by its inputs) and the tagging
+# report (out/tagging/report.json).
+evaluate: $(VENV)/.installed models synth
+	PYTHONPATH=.:$(MODELS_PATH) $(MODELS_PY) -m evaluation.tagging_regimes
 	$(PY) -m evaluation.run
 
 clean:

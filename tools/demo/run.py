@@ -188,6 +188,7 @@ def main() -> int:
         "materials_rejected": sum(m["status"] == "REJECTED" for m in materials),
         "rejections_by_reason": dict(sorted(rejections.items())),
         "admission_problems": problems,
+        **tagging_summary(materials),
         "creatives": len(creatives),
         "creatives_by_business_line": dict(Counter(c["business_line"] for c in creatives)),
         "selections": len(chosen),
@@ -220,12 +221,30 @@ def main() -> int:
     # and the server's sampler is unseeded, as it is in production.
     ok = (
         not problems
+        and summary["materials_tagged"] == summary["materials_admitted"]
         and summary["expected_ctr_racer"] > summary["expected_ctr_uniform"]
         and summary["clicks_recorded_by_api"] == summary["clicks"]
         and summary["duplicate_clicks_counted"] == 0
     )
     print(f"\nwrote {OUT.relative_to(REPO_ROOT)}/summary.json — {'OK' if ok else 'CHECK FAILED'}")
     return 0 if ok else 1
+
+
+def tagging_summary(materials: list[dict], top: int = 5) -> dict:
+    """How many admitted materials carry tags, how many tags each, and each line's most frequent tags."""
+    admitted = [m for m in materials if m["status"] == "ADMITTED"]
+    by_line: dict[str, Counter] = defaultdict(Counter)
+    for material in admitted:
+        by_line[material["business_line"]].update(f"{t['tag']} ({t['name']})" for t in material["tags"])
+    return {
+        "materials_tagged": sum((m.get("tagging") or {}).get("status") == "TAGGED" for m in admitted),
+        "tags_per_material_mean": round(statistics.fmean(len(m["tags"]) for m in admitted), 2)
+        if admitted
+        else 0.0,
+        "top_tags_by_business_line": {
+            line: dict(counts.most_common(top)) for line, counts in sorted(by_line.items())
+        },
+    }
 
 
 def per_business_line(
@@ -258,6 +277,11 @@ def print_summary(s: dict) -> None:
         print(f"    rejected: {reason:<24} {count}")
     for problem in s["admission_problems"]:
         print(f"    PROBLEM: {problem}")
+    print(
+        f"  materials tagged                {s['materials_tagged']} ({s['tags_per_material_mean']} tags each)"
+    )
+    for line, tags in s["top_tags_by_business_line"].items():
+        print(f"    {line:<10} " + ", ".join(f"{tag} x{n}" for tag, n in list(tags.items())[:3]))
     print(f"  creatives                       {s['creatives']} {s['creatives_by_business_line']}")
     print(f"  selections / clicks             {s['selections']} / {s['clicks']}")
     print(f"  CTR racer / uniform             {s['ctr_racer']:.4f} / {s['ctr_uniform']:.4f}")

@@ -63,9 +63,9 @@ class Taggers:
         )
         self._selling = config["selling"]
         self._selling_thresholds = np.array(self._selling["thresholds"], dtype=np.float32)
-        self._iab_vectors = np.load(tagger_dir / "iab_vectors.npy")
+        self.iab_vectors = np.load(tagger_dir / "iab_vectors.npy")
         self._heads = cpu_session(tagger_dir / "selling_heads.onnx")
-        self._encoder = TextEncoder(text_encoder_dir)
+        self.encoder = TextEncoder(text_encoder_dir)
         self._image_model = ImageModel(image_model_dir)
         self._imagenet_to_iab: list[list[str]] = config["image"]["imagenet_to_iab"]
 
@@ -83,9 +83,9 @@ class Taggers:
     def tag_copy(self, texts: Sequence[str]) -> list[Tagged]:
         if not texts:
             return []
-        embeddings = self._encoder.encode(list(texts))
+        embeddings = self.encoder.encode(list(texts))
         (probabilities,) = self._heads.run(["probabilities"], {"embeddings": embeddings})
-        similarities = embeddings @ self._iab_vectors.T
+        similarities = embeddings @ self.iab_vectors.T
         return [
             Tagged(self._selling_tags(row) + self._copy_iab_tags(cosines), embedding)
             for row, cosines, embedding in zip(probabilities, similarities, embeddings, strict=True)
@@ -115,6 +115,10 @@ class Taggers:
         """Raises UnreadableImage when Pillow cannot decode the bytes or they are over the pixel cap."""
         try:
             image = open_untrusted(data, max_pixels=self._max_pixels)
+            # A JPEG decodes straight to the smallest power-of-two scale that still covers the model's
+            # input (its shorter side resized to 256): a 1 MP photo decodes at half size, ~3x faster.
+            side = self._image_model.preprocess.resize_shorter
+            image.draft("RGB", (side, side))
             image.load()
         except Exception as exc:  # noqa: BLE001 - Pillow raises many types on bad bytes; all mean the same here
             raise UnreadableImage(f"{type(exc).__name__}: {exc}") from exc
