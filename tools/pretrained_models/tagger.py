@@ -68,6 +68,9 @@ def build(out_dir: Path) -> list[Artifact]:
     if [entry["index"] for entry in mapping["classes"]] != list(range(1000)):
         raise ValueError(f"{IMAGENET_TO_IAB_FILE.name} must list the 1,000 ImageNet classes in order")
     imagenet_to_iab = [[node["id"] for node in entry["iab"]] for entry in mapping["classes"]]
+    unknown = {node for nodes_ in imagenet_to_iab for node in nodes_} - {n["id"] for n in nodes}
+    if unknown:
+        raise ValueError(f"{IMAGENET_TO_IAB_FILE.name} names IAB nodes the taxonomy lacks: {sorted(unknown)}")
 
     config = {
         "selling": {
