@@ -37,6 +37,7 @@ Resource = Literal[
     "model_registry_table",
     "idempotency_table",
     "tags_table",
+    "line_settings_table",
     "material_events_bus",
     "tagging_queue",
 ]
@@ -150,11 +151,13 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
                 ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"),
             ),
             Access("material_events_bus", ("events:PutEvents",)),  # announces admitted materials
+            Access("line_settings_table", ("dynamodb:GetItem",)),  # each line's compliance list
         ),
         resource_env={
             "MATERIALS_TABLE": "materials_table",
             "IDEMPOTENCY_TABLE": "idempotency_table",
             "MATERIAL_EVENTS_BUS": "material_events_bus",
+            "LINE_SETTINGS_TABLE": "line_settings_table",
         },
         memory_mb=1024,
         timeout_s=60,
@@ -264,6 +267,10 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             ApiRoute("GET", "/v1/materials", "operator"),
             ApiRoute("GET", "/v1/materials/{material_id}", "operator"),
             ApiRoute("POST", "/v1/materials/{material_id}/tags", "operator"),
+            ApiRoute("POST", "/v1/materials/{material_id}/decision", "operator"),
+            ApiRoute("GET", "/v1/compliance/{business_line}", "operator"),
+            ApiRoute("PUT", "/v1/compliance/{business_line}", "operator"),
+            ApiRoute("GET", "/v1/compliance/{business_line}/versions", "operator"),
             ApiRoute("GET", "/v1/tags", "operator"),
             ApiRoute("GET", "/v1/tags/{tag}/materials", "operator"),
             ApiRoute("GET", "/v1/tag-labels", "operator"),
@@ -277,6 +284,10 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             ),
             Access("creatives_table", ("dynamodb:Query", "dynamodb:Scan", "dynamodb:UpdateItem")),
             Access("tags_table", ("dynamodb:Query", "dynamodb:BatchWriteItem")),
+            # Compliance lists: read, and saved with their history in one transaction (PutItem on each).
+            Access("line_settings_table", ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem")),
+            # A material an operator admits that never went through the model checks is announced.
+            Access("material_events_bus", ("events:PutEvents",)),
             Access("uploads_bucket", OBJECT_READ, UPLOAD_PREFIX),  # signs image URLs
             # The tagger's vocabulary (tagger.json), to validate and name the tags operators add.
             Access("assets_bucket", ("s3:GetObject", "s3:ListBucket"), MODELS_PREFIX),
@@ -285,6 +296,8 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             "MATERIALS_TABLE": "materials_table",
             "CREATIVES_TABLE": "creatives_table",
             "TAGS_TABLE": "tags_table",
+            "LINE_SETTINGS_TABLE": "line_settings_table",
+            "MATERIAL_EVENTS_BUS": "material_events_bus",
             "ASSETS_BUCKET": "assets_bucket",
         },
         memory_mb=512,

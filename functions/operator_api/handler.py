@@ -10,22 +10,27 @@ from creative.clock import iso, utc_now
 from creative.http import new_resolver
 from creative.materials import Material, MaterialStatus
 from creative.operator import (
+    ComplianceChange,
+    ComplianceVersions,
     CreativePage,
     CreativeStats,
     CreativeStatusChange,
     MaterialPage,
     OperatorService,
+    ReviewDecision,
     TagChange,
     TaggedMaterialPage,
     TagLabelPage,
     TagVocabularyPage,
 )
+from creative.quality.compliance import ComplianceList
 from creative.tags import TAG_ID_PATTERN
 
 logger = Logger()
 app = new_resolver(logger)
 
 BusinessLine = Annotated[str | None, Query(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+LineOrAll = Annotated[str, Path(pattern=r"^(\*|[a-z0-9][a-z0-9_-]{0,62})$")]  # "*": the list for every line
 Limit = Annotated[int, Query(ge=1, le=200)]
 NextToken = Annotated[str | None, Query(max_length=2048)]
 
@@ -67,6 +72,38 @@ def get_material(material_id: Annotated[str, Path(max_length=128)]) -> Material:
 )
 def change_tags(material_id: Annotated[str, Path(max_length=128)], change: TagChange) -> Material:
     return _service().change_tags(material_id, change, by=_operator(), now=iso(utc_now()))
+
+
+@app.post(
+    "/v1/materials/<material_id>/decision",
+    summary="Admit or reject a material, with a comment (kept in its audit trail)",
+    tags=["operator"],
+)
+def decide(material_id: Annotated[str, Path(max_length=128)], decision: ReviewDecision) -> Material:
+    return _service().decide(material_id, decision, by=_operator(), now=iso(utc_now()))
+
+
+@app.get("/v1/compliance/<business_line>", summary="A business line's compliance list", tags=["operator"])
+def get_compliance(business_line: LineOrAll) -> ComplianceList:
+    return _service().compliance(business_line)
+
+
+@app.put(
+    "/v1/compliance/<business_line>",
+    summary="Save a business line's compliance list as its next version ('*': every line)",
+    tags=["operator"],
+)
+def save_compliance(business_line: LineOrAll, change: ComplianceChange) -> ComplianceList:
+    return _service().save_compliance(business_line, change, by=_operator(), now=iso(utc_now()))
+
+
+@app.get(
+    "/v1/compliance/<business_line>/versions",
+    summary="Every saved version of a business line's compliance list, newest first",
+    tags=["operator"],
+)
+def compliance_versions(business_line: LineOrAll) -> ComplianceVersions:
+    return _service().compliance_versions(business_line)
 
 
 @app.get("/v1/tags", summary="Every tag the system can give, with its name", tags=["operator"])

@@ -73,6 +73,13 @@ TABLE_DESIGNS: tuple[TableDesign, ...] = (
         sort_key="material_id",
     ),
     TableDesign(
+        resource="line_settings_table",
+        construct_id="LineSettingsTable",
+        # setting = "compliance" (the current list) or "compliance#v<version>" (each saved version).
+        partition_key="business_line",
+        sort_key="setting",
+    ),
+    TableDesign(
         resource="idempotency_table",
         construct_id="IdempotencyTable",
         # Powertools idempotency's DynamoDBPersistenceLayer defaults.

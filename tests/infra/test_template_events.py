@@ -49,12 +49,24 @@ def test_the_tagging_queue_outlasts_its_consumers_timeout(resources: Resources, 
     assert queue["SqsManagedSseEnabled"] is True
 
 
-def test_only_admission_may_publish_on_the_bus(resources: Resources) -> None:
-    publishers = {
-        logical_id
-        for logical_id, policy in of_type(resources, "AWS::IAM::Policy").items()
+def test_only_the_functions_the_catalog_allows_may_publish_on_the_bus(
+    resources: Resources, function_ids: dict
+) -> None:
+    # Given the roles whose policies allow events:PutEvents
+    publishing_roles = {
+        role["Ref"]
+        for policy in of_type(resources, "AWS::IAM::Policy").values()
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]
         if "events:PutEvents"
         in (statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]])
+        for role in policy["Properties"]["Roles"]
     }
-    assert len(publishers) == 1 and "Admission" in next(iter(publishers))
+    # Then they are exactly the roles of the functions whose catalog entry grants it
+    declared = {
+        spec.name for spec in FUNCTIONS if any("events:PutEvents" in access.actions for access in spec.access)
+    }
+    roles = {
+        name: resources[ids[0]]["Properties"]["Role"]["Fn::GetAtt"][0] for name, ids in function_ids.items()
+    }
+    assert publishing_roles == {roles[name] for name in declared}
+    assert declared == {"admission", "operator_api"}

@@ -5,10 +5,15 @@ import random
 import pytest
 from creative.admission.limits import AdmissionLimits
 from creative.admission.service import Admission
-from creative.materials import MaterialKind, MaterialStatus, RejectionCode
+from creative.materials import MaterialKind, MaterialStatus, ReasonCode
 from creative.uploads import UploadedObject
 from demo import image_files
-from in_memory.adapters import InMemoryMaterialEvents, InMemoryMaterialRepository, InMemoryObjectStore
+from in_memory.adapters import (
+    InMemoryComplianceLists,
+    InMemoryMaterialEvents,
+    InMemoryMaterialRepository,
+    InMemoryObjectStore,
+)
 
 BUCKET = "uploads-bucket"
 NOW = "2026-11-25T12:00:00.000000Z"
@@ -19,7 +24,13 @@ def admit(
 ):
     store = InMemoryObjectStore({(BUCKET, k): v for k, v in files.items()})
     repo = InMemoryMaterialRepository()
-    admission = Admission(store, repo, limits or AdmissionLimits(), InMemoryMaterialEvents())
+    admission = Admission(
+        store,
+        repo,
+        limits or AdmissionLimits(),
+        InMemoryMaterialEvents(),
+        compliance=InMemoryComplianceLists(),
+    )
     results = []
     for key, data in files.items():
         size = (sizes or {}).get(key, len(data))
@@ -57,18 +68,18 @@ def test_real_photos_are_admitted_with_their_facts(key, data):
 @pytest.mark.parametrize(
     ("key", "data", "reason"),
     [
-        ("uploads/food/coffee/broken.jpg", image_files.truncated_jpeg(), RejectionCode.CORRUPT_IMAGE),
-        ("uploads/food/coffee/bomb.png", image_files.decompression_bomb_png(), RejectionCode.TOO_MANY_PIXELS),
-        ("uploads/food/coffee/tiny.png", image_files.tiny_png(), RejectionCode.RESOLUTION_TOO_LOW),
+        ("uploads/food/coffee/broken.jpg", image_files.truncated_jpeg(), ReasonCode.CORRUPT_IMAGE),
+        ("uploads/food/coffee/bomb.png", image_files.decompression_bomb_png(), ReasonCode.TOO_MANY_PIXELS),
+        ("uploads/food/coffee/tiny.png", image_files.tiny_png(), ReasonCode.RESOLUTION_TOO_LOW),
         (
             "uploads/food/coffee/notes.jpg",
             b"Fresh coffee every morning\n",
-            RejectionCode.CONTENT_TYPE_MISMATCH,
+            ReasonCode.CONTENT_TYPE_MISMATCH,
         ),
-        ("uploads/food/coffee/anim.png", image_files.gif_bytes(), RejectionCode.FORMAT_NOT_ALLOWED),
-        ("uploads/food/coffee/brochure.pdf", b"%PDF-1.4", RejectionCode.FORMAT_NOT_ALLOWED),
-        ("uploads/just-a-file.png", image_files.photo_bytes(), RejectionCode.BAD_KEY_LAYOUT),
-        ("uploads/Food/Coffee/x.png", image_files.photo_bytes(), RejectionCode.BAD_KEY_LAYOUT),
+        ("uploads/food/coffee/anim.png", image_files.gif_bytes(), ReasonCode.FORMAT_NOT_ALLOWED),
+        ("uploads/food/coffee/brochure.pdf", b"%PDF-1.4", ReasonCode.FORMAT_NOT_ALLOWED),
+        ("uploads/just-a-file.png", image_files.photo_bytes(), ReasonCode.BAD_KEY_LAYOUT),
+        ("uploads/Food/Coffee/x.png", image_files.photo_bytes(), ReasonCode.BAD_KEY_LAYOUT),
     ],
 )
 def test_bad_images_are_rejected_with_a_reason(key, data, reason):
@@ -85,14 +96,14 @@ def test_oversized_object_is_rejected_before_download():
     repo, store, _ = admit({key: image_files.photo_bytes()}, sizes={key: 50 * 1024 * 1024})
     # Then nothing is read and the record says why
     assert store.reads == []
-    assert only_material(repo).reasons[0].code is RejectionCode.TOO_MANY_BYTES
+    assert only_material(repo).reasons[0].code is ReasonCode.TOO_MANY_BYTES
 
 
 def test_under_reported_size_is_still_capped_by_the_reader():
     key = "uploads/food/coffee/liar.png"
     data = image_files.photo_bytes()
     repo, _, _ = admit({key: data}, limits=AdmissionLimits(max_image_bytes=1000), sizes={key: 10})
-    assert only_material(repo).reasons[0].code is RejectionCode.TOO_MANY_BYTES
+    assert only_material(repo).reasons[0].code is ReasonCode.TOO_MANY_BYTES
 
 
 def test_exact_duplicate_is_rejected_and_points_at_the_original():
@@ -102,7 +113,7 @@ def test_exact_duplicate_is_rejected_and_points_at_the_original():
     original, copy = by_key["uploads/pets/cats/a.png"], by_key["uploads/pets/cats/b.png"]
     assert original.status is MaterialStatus.ADMITTED
     assert copy.status is MaterialStatus.REJECTED
-    assert copy.reasons[0].code is RejectionCode.DUPLICATE_CONTENT
+    assert copy.reasons[0].code is ReasonCode.DUPLICATE_CONTENT
     assert copy.duplicate_of == original.material_id
 
 
@@ -110,7 +121,9 @@ def test_same_event_twice_changes_nothing_the_second_time():
     key = "uploads/pets/cats/chelsea.png"
     store = InMemoryObjectStore({(BUCKET, key): image_files.photo_bytes()})
     repo = InMemoryMaterialRepository()
-    admission = Admission(store, repo, AdmissionLimits(), InMemoryMaterialEvents())
+    admission = Admission(
+        store, repo, AdmissionLimits(), InMemoryMaterialEvents(), compliance=InMemoryComplianceLists()
+    )
     upload = UploadedObject(bucket=BUCKET, key=key, size=None, etag="abc")
     first = admission.admit(upload, now=NOW)
     snapshot = {k: v.model_dump() for k, v in repo.items.items()}
@@ -129,9 +142,9 @@ def test_copy_file_yields_one_record_per_line():
     by_line = {m.source.line: m for m in repo.items.values()}
     assert sorted(by_line) == [1, 3, 4, 5, 6]  # the blank line is layout, not copy
     assert by_line[1].status is MaterialStatus.ADMITTED and by_line[1].kind is MaterialKind.COPY
-    assert by_line[3].reasons[0].code is RejectionCode.COPY_TOO_SHORT
-    assert by_line[4].reasons[0].code is RejectionCode.DUPLICATE_CONTENT  # same copy up to case and spacing
-    assert by_line[5].reasons[0].code is RejectionCode.COPY_TOO_LONG
+    assert by_line[3].reasons[0].code is ReasonCode.COPY_TOO_SHORT
+    assert by_line[4].reasons[0].code is ReasonCode.DUPLICATE_CONTENT  # same copy up to case and spacing
+    assert by_line[5].reasons[0].code is ReasonCode.COPY_TOO_LONG
     assert by_line[6].text == "Two for one lattes"
     assert results[0].reasons == {"copy_too_short": 1, "duplicate_content": 1, "copy_too_long": 1}
 
@@ -143,16 +156,16 @@ def test_json_lines_copy_may_name_its_category_and_bad_lines_are_rejected_alone(
     repo, _, _ = admit({"uploads/travel/deals/copy.jsonl": lines})
     by_line = {m.source.line: m for m in repo.items.values()}
     assert by_line[1].status is MaterialStatus.ADMITTED and by_line[1].category == "flights"
-    assert by_line[2].reasons[0].code is RejectionCode.COPY_MALFORMED_LINE
-    assert by_line[3].reasons[0].code is RejectionCode.COPY_MALFORMED_LINE
+    assert by_line[2].reasons[0].code is ReasonCode.COPY_MALFORMED_LINE
+    assert by_line[3].reasons[0].code is ReasonCode.COPY_MALFORMED_LINE
 
 
 @pytest.mark.parametrize(
     ("data", "reason"),
     [
-        (b"\xff\xfe\x00bad", RejectionCode.INVALID_UTF8),
-        (b"   \n\n  ", RejectionCode.COPY_EMPTY),
-        (image_files.photo_bytes(), RejectionCode.INVALID_UTF8),  # an image renamed to .txt
+        (b"\xff\xfe\x00bad", ReasonCode.INVALID_UTF8),
+        (b"   \n\n  ", ReasonCode.COPY_EMPTY),
+        (image_files.photo_bytes(), ReasonCode.INVALID_UTF8),  # an image renamed to .txt
     ],
 )
 def test_unreadable_copy_files_get_one_rejected_record(data, reason):
@@ -164,15 +177,21 @@ def test_control_characters_are_rejected_but_emoji_joiners_are_not():
     data = "Bell\x07 in copy\nFamily deals 👨\u200d👩\u200d👧 this week\n".encode()
     repo, _, _ = admit({"uploads/food/coffee/copy.txt": data})
     by_line = {m.source.line: m for m in repo.items.values()}
-    assert by_line[1].reasons[0].code is RejectionCode.COPY_INVALID_CHARACTERS
+    assert by_line[1].reasons[0].code is ReasonCode.COPY_INVALID_CHARACTERS
     assert by_line[2].status is MaterialStatus.ADMITTED
 
 
 def test_deleted_object_is_recorded_as_missing():
     repo = InMemoryMaterialRepository()
-    admission = Admission(InMemoryObjectStore(), repo, AdmissionLimits(), InMemoryMaterialEvents())
+    admission = Admission(
+        InMemoryObjectStore(),
+        repo,
+        AdmissionLimits(),
+        InMemoryMaterialEvents(),
+        compliance=InMemoryComplianceLists(),
+    )
     admission.admit(UploadedObject(bucket=BUCKET, key="uploads/a/b/c.png", size=10, etag="x"), now=NOW)
-    assert only_material(repo).reasons[0].code is RejectionCode.OBJECT_MISSING
+    assert only_material(repo).reasons[0].code is ReasonCode.OBJECT_MISSING
 
 
 def test_event_keys_are_url_decoded_once():
@@ -186,12 +205,12 @@ def test_event_keys_are_url_decoded_once():
 def test_a_copy_file_over_the_line_cap_is_rejected_whole_not_truncated():
     lines = "\n".join(f"Headline number {i}" for i in range(12)).encode()
     repo, _, _ = admit({"uploads/food/coffee/many.txt": lines}, limits=AdmissionLimits(max_copy_lines=10))
-    assert only_material(repo).reasons[0].code is RejectionCode.COPY_TOO_MANY_LINES
+    assert only_material(repo).reasons[0].code is ReasonCode.COPY_TOO_MANY_LINES
 
 
 def test_animated_images_are_rejected():
     repo, _, _ = admit({"uploads/food/coffee/anim.webp": image_files.animated_webp()})
-    assert only_material(repo).reasons[0].code is RejectionCode.ANIMATED_IMAGE
+    assert only_material(repo).reasons[0].code is ReasonCode.ANIMATED_IMAGE
 
 
 def test_size_is_reported_as_displayed_after_exif_rotation():
@@ -205,7 +224,7 @@ def test_a_malformed_png_header_is_corrupt_not_a_crash():
     data[8:12] = b"\x00\x00\x00\x02"  # IHDR claims 2 bytes
     repo, _, _ = admit({"uploads/food/coffee/bad-header.png": bytes(data)})
     reason = only_material(repo).reasons[0]
-    assert reason.code is RejectionCode.CORRUPT_IMAGE and "BytesIO" not in reason.detail
+    assert reason.code is ReasonCode.CORRUPT_IMAGE and "BytesIO" not in reason.detail
 
 
 def test_mutated_images_always_end_in_a_record():
@@ -242,7 +261,9 @@ def test_a_key_with_a_literal_plus_sent_unencoded_is_still_found():
     upload = UploadedObject.from_event(BUCKET, key, None, "e", None)
     assert upload.key == "uploads/food/coffee/c  .png"  # what decoding alone would look for
     # When it is admitted, Then the raw spelling is used because the decoded one does not exist
-    Admission(store, repo, AdmissionLimits(), InMemoryMaterialEvents()).admit(upload, now=NOW)
+    Admission(
+        store, repo, AdmissionLimits(), InMemoryMaterialEvents(), compliance=InMemoryComplianceLists()
+    ).admit(upload, now=NOW)
     material = only_material(repo)
     assert material.status is MaterialStatus.ADMITTED and material.source.key == key
 
@@ -252,7 +273,7 @@ def test_admitted_materials_are_announced_and_a_retry_announces_them_again():
     key = "uploads/food/coffee/lines.txt"
     store = InMemoryObjectStore({(BUCKET, key): b"Fresh beans every morning\nok\nEspresso for two\n"})
     repo, events = InMemoryMaterialRepository(), InMemoryMaterialEvents()
-    admission = Admission(store, repo, AdmissionLimits(), events)
+    admission = Admission(store, repo, AdmissionLimits(), events, compliance=InMemoryComplianceLists())
     upload = UploadedObject(bucket=BUCKET, key=key, size=None, etag="e1")
     # When it is admitted, and the same event is processed again
     admission.admit(upload, now=NOW)

@@ -8,6 +8,8 @@ from creative.operator import OperatorService
 from creative.tagging.vocabulary import TagVocabulary
 from creative.tags import MaterialTag
 from in_memory.adapters import (
+    InMemoryComplianceLists,
+    InMemoryMaterialEvents,
     InMemoryMaterialRepository,
     InMemoryObjectStore,
     InMemoryTagIndex,
@@ -21,6 +23,7 @@ from tests.factories import creative, racing_world
 def world():
     racing = racing_world(creative(1), creative(2))
     materials, tag_index = InMemoryMaterialRepository(), InMemoryTagIndex()
+    compliance, events = InMemoryComplianceLists(), InMemoryMaterialEvents()
     return {
         "creatives": racing.creatives,
         "log": racing.log,
@@ -28,8 +31,16 @@ def world():
         "feedback": racing.feedback,
         "materials": materials,
         "tag_index": tag_index,
+        "compliance": compliance,
+        "events": events,
         "operator": OperatorService(
-            materials, racing.creatives, InMemoryObjectStore(), tag_index, lambda: VOCABULARY
+            materials,
+            racing.creatives,
+            InMemoryObjectStore(),
+            tag_index,
+            lambda: VOCABULARY,
+            compliance,
+            events,
         ),
     }
 

@@ -14,6 +14,7 @@ from creative.errors import CorruptModel, NotFound
 from creative.impressions import ClickOutcome, Impression
 from creative.materials import Material, MaterialStatus
 from creative.ports import ModelRef, ObjectHead, Page, TaggedMaterial
+from creative.quality.compliance import ComplianceList
 
 
 class InMemoryObjectStore:
@@ -235,3 +236,23 @@ class InMemoryMaterialEvents:
 
     def admitted(self, materials: Sequence[Material]) -> None:
         self.announced.extend(m.material_id for m in materials)
+
+
+class InMemoryComplianceLists:
+    def __init__(self, *lists: ComplianceList):
+        self.lists = {listing.business_line: listing for listing in lists}
+        self.history: list[ComplianceList] = list(lists)
+
+    def current(self, business_line: str) -> ComplianceList:
+        return self.lists.get(business_line) or ComplianceList(business_line=business_line)
+
+    def replace(self, listing: ComplianceList, *, expected_version: int) -> ComplianceList | None:
+        if self.current(listing.business_line).version != expected_version:
+            return None
+        stored = listing.model_copy(update={"version": expected_version + 1})
+        self.lists[listing.business_line] = stored
+        self.history.append(stored)
+        return stored
+
+    def versions(self, business_line: str) -> list[ComplianceList]:
+        return [listing for listing in reversed(self.history) if listing.business_line == business_line]

@@ -41,6 +41,7 @@ class AdmissionConfig(_WithAdmissionLimits):
     materials_table: str = Field(alias="MATERIALS_TABLE")
     idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE")
     material_events_bus: str = Field(alias="MATERIAL_EVENTS_BUS")
+    line_settings_table: str = Field(alias="LINE_SETTINGS_TABLE")
 
 
 class TaggingConfig(_WithAdmissionLimits):
@@ -138,5 +139,7 @@ class OperatorConfig(_EnvConfig):
     materials_table: str = Field(alias="MATERIALS_TABLE")
     creatives_table: str = Field(alias="CREATIVES_TABLE")
     tags_table: str = Field(alias="TAGS_TABLE")
+    line_settings_table: str = Field(alias="LINE_SETTINGS_TABLE")
+    material_events_bus: str = Field(alias="MATERIAL_EVENTS_BUS")  # a material admitted on review
     assets_bucket: str = Field(alias="ASSETS_BUCKET")  # the tagger's vocabulary, under models/
     model_cache_dir: str = Field(default="/tmp/models", alias="MODEL_CACHE_DIR")

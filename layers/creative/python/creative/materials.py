@@ -18,11 +18,12 @@ class MaterialKind(StrEnum):
 
 class MaterialStatus(StrEnum):
     ADMITTED = "ADMITTED"
+    NEEDS_REVIEW = "NEEDS_REVIEW"  # a borderline score: an operator admits or rejects it
     REJECTED = "REJECTED"
 
 
-class RejectionCode(StrEnum):
-    """Machine-readable rejection reasons; operators and dashboards group by these."""
+class ReasonCode(StrEnum):
+    """Machine-readable reasons for a rejection or a review; operators and dashboards group by these."""
 
     BAD_KEY_LAYOUT = "bad_key_layout"
     FORMAT_NOT_ALLOWED = "format_not_allowed"
@@ -41,11 +42,35 @@ class RejectionCode(StrEnum):
     COPY_INVALID_CHARACTERS = "copy_invalid_characters"
     COPY_MALFORMED_LINE = "copy_malformed_line"
     DUPLICATE_CONTENT = "duplicate_content"
+    NEAR_DUPLICATE = "near_duplicate"
+    # Image quality
+    IMAGE_BLURRY = "image_blurry"
+    IMAGE_UNDEREXPOSED = "image_underexposed"
+    IMAGE_OVEREXPOSED = "image_overexposed"
+    IMAGE_LOW_CONTRAST = "image_low_contrast"
+    IMAGE_COMPRESSION_ARTIFACTS = "image_compression_artifacts"
+    NO_PLACEMENT_FITS = "no_placement_fits"
+    # Copy form and compliance
+    COPY_ALL_CAPS = "copy_all_caps"
+    COPY_REPEATED_PUNCTUATION = "copy_repeated_punctuation"
+    COPY_TOO_MANY_EMOJI = "copy_too_many_emoji"
+    COPY_DIGITS_ONLY = "copy_digits_only"
+    COPY_CONTAINS_URL = "copy_contains_url"
+    COPY_CONTAINS_PHONE = "copy_contains_phone"
+    COPY_BANNED_CLAIM = "copy_banned_claim"
+    COPY_REGULATED_TERM = "copy_regulated_term"
+    COPY_COMPETITOR_NAME = "copy_competitor_name"
+    COPY_SPAM_LIKE = "copy_spam_like"
+    # A check that could not be run: never a silent pass
+    NOT_JUDGED = "not_judged"
+    # An operator's decision on review
+    OPERATOR_DECISION = "operator_decision"
 
 
-class Rejection(BaseModel):
-    code: RejectionCode
+class Reason(BaseModel):
+    code: ReasonCode
     detail: str
+    score: float | None = Field(default=None, description="The measurement the decision was made on, if any.")
 
 
 class SourceObject(BaseModel):
@@ -56,6 +81,31 @@ class SourceObject(BaseModel):
     version_id: str | None = None
     etag: str = ""
     line: int | None = None  # 1-based line number in a copy file
+
+
+class QualityScores(BaseModel):
+    """What the quality checks measured, kept whatever they decided: operators see why, and the CTR model
+    reads them as creative features."""
+
+    sharpness: float | None = None
+    mean_luma: float | None = None
+    contrast: float | None = None
+    clipped_bright: float | None = None
+    blockiness: float | None = None
+    caps_ratio: float | None = None
+    spam: float | None = None
+    near_duplicate_of: str | None = None
+    near_duplicate_similarity: float | None = None
+
+
+class Decision(BaseModel):
+    """One operator decision on a material: who, when, what and why (the audit trail)."""
+
+    by: str
+    at: str
+    from_status: MaterialStatus
+    to_status: MaterialStatus
+    comment: str = Field(min_length=1, max_length=500)
 
 
 class ImageFacts(BaseModel):
@@ -70,7 +120,7 @@ class Material(BaseModel):
     material_id: str
     kind: MaterialKind | None = None  # None when the object's kind could not be told
     status: MaterialStatus
-    reasons: list[Rejection] = Field(default_factory=list)
+    reasons: list[Reason] = Field(default_factory=list)
     business_line: str
     category: str
     source: SourceObject
@@ -78,6 +128,9 @@ class Material(BaseModel):
     duplicate_of: str | None = None
     image: ImageFacts | None = None
     text: str | None = None
+    quality: QualityScores = Field(default_factory=QualityScores)
+    placements: list[str] = Field(default_factory=list, description="The placements an image fits.")
+    decisions: list[Decision] = Field(default_factory=list)
     # Effective tags (the tagger's, as operators corrected them), every operator label, and the last tagging.
     tags: list[MaterialTag] = Field(default_factory=list)
     tag_labels: list[TagLabel] = Field(default_factory=list)

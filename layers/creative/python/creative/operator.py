@@ -4,15 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from creative.creatives import Creative, CreativeStatus
 from creative.errors import Conflict, InvalidRequest, NotFound
 from creative.impressions import BetaPosterior
-from creative.materials import Material, MaterialStatus
-from creative.ports import CreativeRepository, MaterialRepository, ObjectStore, TagIndex
+from creative.materials import Decision, Material, MaterialStatus
+from creative.ports import (
+    ComplianceStore,
+    CreativeRepository,
+    MaterialEvents,
+    MaterialRepository,
+    ObjectStore,
+    TagIndex,
+)
+from creative.quality.compliance import ComplianceList
 from creative.tagging.vocabulary import TagVocabulary
 from creative.tags import OPERATOR_SOURCE, TAG_ID_PATTERN, TagLabel, with_labels
 
@@ -75,6 +83,33 @@ class TagChange(BaseModel):
         return self
 
 
+Phrase = Annotated[str, StringConstraints(min_length=2, max_length=80, strip_whitespace=True)]
+
+
+class ComplianceChange(BaseModel):
+    """A business line's new compliance list, saved over `expected_version` (what the operator edited)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    banned_claims: list[Phrase] = Field(default_factory=list, max_length=500)
+    regulated: list[Phrase] = Field(default_factory=list, max_length=500)
+    competitors: list[Phrase] = Field(default_factory=list, max_length=500)
+    expected_version: int = Field(ge=0)
+
+
+class ComplianceVersions(BaseModel):
+    items: list[ComplianceList]
+
+
+class ReviewDecision(BaseModel):
+    """An operator admits or rejects a material (a review, or an override of what the checks decided)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Literal["admit", "reject"]
+    comment: str = Field(min_length=1, max_length=500)
+
+
 class TaggedMaterialPage(BaseModel):
     items: list[dict]
     next_token: str | None = None
@@ -115,15 +150,79 @@ class OperatorService:
         images: ObjectStore,
         tag_index: TagIndex,
         vocabulary: Callable[[], TagVocabulary],
+        compliance: ComplianceStore,
+        events: MaterialEvents,
         *,
         image_url_ttl_s: int = 3600,
     ):
+        self._compliance = compliance
+        self._events = events
         self._materials = materials
         self._creatives = creatives
         self._images = images
         self._tag_index = tag_index
         self._vocabulary = vocabulary  # loaded on first use: only the tag routes need the tagger's files
         self._image_url_ttl_s = image_url_ttl_s
+
+    def decide(self, material_id: str, decision: ReviewDecision, *, by: str, now: str) -> Material:
+        """Admits or rejects the material, keeping who, when, what and why; the same decision twice in a row
+        changes nothing. Model checks run again later never undo it (creative.tagging.service)."""
+        wanted = MaterialStatus.ADMITTED if decision.decision == "admit" else MaterialStatus.REJECTED
+        for _attempt in range(3):
+            material = self.get_material(material_id)
+            if (
+                material.status is wanted
+                and material.decisions
+                and material.decisions[-1].to_status is wanted
+            ):
+                return material
+            if material.kind is None:
+                raise InvalidRequest(
+                    "an object that is not a material (bad key or format) cannot be admitted"
+                )
+            record = Decision(
+                by=by, at=now, from_status=material.status, to_status=wanted, comment=decision.comment
+            )
+            updated = material.model_copy(
+                update={"status": wanted, "decisions": [*material.decisions, record]}
+            )
+            stored = self._materials.update(updated, expected_revision=material.revision)
+            if stored is not None:
+                self._tag_index.replace(
+                    stored if wanted is MaterialStatus.ADMITTED else stored.model_copy(update={"tags": []}),
+                    material.tag_ids,
+                )
+                if wanted is MaterialStatus.ADMITTED and stored.tagging is None:
+                    self._events.admitted([stored])  # rejected before the model checks: they run now
+                return stored
+        raise Conflict(f"material '{material_id}' kept changing; retry", code="concurrent_edit")
+
+    def compliance(self, business_line: str) -> ComplianceList:
+        return self._compliance.current(business_line)
+
+    def save_compliance(
+        self, business_line: str, change: ComplianceChange, *, by: str, now: str
+    ) -> ComplianceList:
+        listing = ComplianceList(
+            business_line=business_line,
+            banned_claims=sorted(set(change.banned_claims)),
+            regulated=sorted(set(change.regulated)),
+            competitors=sorted(set(change.competitors)),
+            updated_by=by,
+            updated_at=now,
+        )
+        saved = self._compliance.replace(listing, expected_version=change.expected_version)
+        if saved is None:
+            current = self._compliance.current(business_line).version
+            raise Conflict(
+                f"the list is at version {current}, not {change.expected_version}: reload it and edit again",
+                code="version_conflict",
+                details={"current_version": current},
+            )
+        return saved
+
+    def compliance_versions(self, business_line: str) -> ComplianceVersions:
+        return ComplianceVersions(items=self._compliance.versions(business_line))
 
     def change_tags(self, material_id: str, change: TagChange, *, by: str, now: str) -> Material:
         """Records the operator's labels and applies them; a change already in effect (a double submit)

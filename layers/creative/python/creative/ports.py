@@ -9,6 +9,7 @@ from typing import Generic, Protocol, TypeVar
 from creative.creatives import Creative, CreativeStatus
 from creative.impressions import ClickOutcome, Impression
 from creative.materials import Material, MaterialStatus
+from creative.quality.compliance import ComplianceList
 
 T = TypeVar("T")
 
@@ -154,3 +155,16 @@ class ModelRegistry(Protocol):
 
     def runs(self, name: str, limit: int = 20) -> list[dict]:
         """The latest retraining reports, newest first."""
+
+
+class ComplianceStore(Protocol):
+    """The compliance lists of each business line (and of every line, `*`), versioned."""
+
+    def current(self, business_line: str) -> ComplianceList:
+        """The line's current list (an empty version 0 when it has none)."""
+
+    def replace(self, listing: ComplianceList, *, expected_version: int) -> ComplianceList | None:
+        """Saves the list as the next version if the current one is still `expected_version`; None if not."""
+
+    def versions(self, business_line: str) -> list[ComplianceList]:
+        """Every saved version, newest first."""

@@ -17,6 +17,7 @@ from botocore.config import Config
 
 from creative.adapters.dynamodb_creatives import DynamoCreativeRepository
 from creative.adapters.dynamodb_impressions import DynamoImpressionLog
+from creative.adapters.dynamodb_line_settings import DynamoComplianceLists
 from creative.adapters.dynamodb_materials import DynamoMaterialRepository
 from creative.adapters.dynamodb_tag_index import DynamoTagIndex
 from creative.adapters.eventbridge import EventBridgeMaterialEvents
@@ -72,6 +73,7 @@ def admission() -> Admission:
         DynamoMaterialRepository(_client("dynamodb", _BATCH_CLIENT), config.materials_table),
         config.limits,
         EventBridgeMaterialEvents(_client("events", _BATCH_CLIENT), config.material_events_bus),
+        compliance=DynamoComplianceLists(_client("dynamodb", _BATCH_CLIENT), config.line_settings_table),
     )
 
 
@@ -169,6 +171,8 @@ def operator() -> OperatorService:
         S3ObjectStore(s3),
         DynamoTagIndex(dynamodb, config.tags_table),
         vocabulary,
+        DynamoComplianceLists(dynamodb, config.line_settings_table),
+        EventBridgeMaterialEvents(_client("events", _API_CLIENT), config.material_events_bus),
     )
 
 

@@ -7,7 +7,7 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from creative.admission.limits import AdmissionLimits
-from creative.materials import Rejection, RejectionCode
+from creative.materials import Reason, ReasonCode
 
 _BAD_CATEGORIES = ("Cc", "Cf", "Co", "Cs")
 _ALLOWED_FORMAT_CHARS = {"\u200d"}  # zero-width joiner: part of many emoji
@@ -19,27 +19,25 @@ class CopyLine:
 
     line: int
     text: str
-    rejections: list[Rejection] = field(default_factory=list)
+    rejections: list[Reason] = field(default_factory=list)
     category: str | None = None  # a JSON line may name its own category
 
 
-def decode_copy_file(data: bytes) -> str | Rejection:
+def decode_copy_file(data: bytes) -> str | Reason:
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]  # a UTF-8 byte-order mark is harmless; editors add it
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return Rejection(code=RejectionCode.INVALID_UTF8, detail=f"not UTF-8 at byte {exc.start}")
+        return Reason(code=ReasonCode.INVALID_UTF8, detail=f"not UTF-8 at byte {exc.start}")
     if "\x00" in text:
-        return Rejection(
-            code=RejectionCode.INVALID_UTF8, detail="contains NUL bytes: a binary file, not text"
-        )
+        return Reason(code=ReasonCode.INVALID_UTF8, detail="contains NUL bytes: a binary file, not text")
     if not text.strip():
-        return Rejection(code=RejectionCode.COPY_EMPTY, detail="the file holds no copy")
+        return Reason(code=ReasonCode.COPY_EMPTY, detail="the file holds no copy")
     return text
 
 
-def split_copy_lines(text: str, *, json_lines: bool, limits: AdmissionLimits) -> list[CopyLine] | Rejection:
+def split_copy_lines(text: str, *, json_lines: bool, limits: AdmissionLimits) -> list[CopyLine] | Reason:
     """Every non-blank line becomes a candidate (blank lines are layout, not copy).
 
     A file with more lines than the cap is rejected whole: admitting a prefix would silently drop the rest.
@@ -47,7 +45,7 @@ def split_copy_lines(text: str, *, json_lines: bool, limits: AdmissionLimits) ->
     numbered = [(number, raw) for number, raw in enumerate(text.splitlines(), start=1) if raw.strip()]
     if len(numbered) > limits.max_copy_lines:
         detail = f"{len(numbered)} copy lines, maximum {limits.max_copy_lines} per file"
-        return Rejection(code=RejectionCode.COPY_TOO_MANY_LINES, detail=detail)
+        return Reason(code=ReasonCode.COPY_TOO_MANY_LINES, detail=detail)
     return [
         _parse_json_line(number, raw, limits) if json_lines else _check(number, raw, None, limits)
         for number, raw in numbered
@@ -61,12 +59,12 @@ def _parse_json_line(number: int, raw: str, limits: AdmissionLimits) -> CopyLine
         return CopyLine(
             number,
             raw,
-            [Rejection(code=RejectionCode.COPY_MALFORMED_LINE, detail=f"invalid JSON: {exc.msg}")],
+            [Reason(code=ReasonCode.COPY_MALFORMED_LINE, detail=f"invalid JSON: {exc.msg}")],
         )
     text = record.get("text") if isinstance(record, dict) else None
     if not isinstance(text, str):
         detail = 'a JSON line must be an object with a string "text" field'
-        return CopyLine(number, raw, [Rejection(code=RejectionCode.COPY_MALFORMED_LINE, detail=detail)])
+        return CopyLine(number, raw, [Reason(code=ReasonCode.COPY_MALFORMED_LINE, detail=detail)])
     category = record.get("category")
     return _check(number, text, category if isinstance(category, str) else None, limits)
 
@@ -76,10 +74,10 @@ def _check(number: int, raw: str, category: str | None, limits: AdmissionLimits)
     rejections = []
     if len(text) < limits.min_copy_chars:
         detail = f"{len(text)} characters, minimum {limits.min_copy_chars}"
-        rejections.append(Rejection(code=RejectionCode.COPY_TOO_SHORT, detail=detail))
+        rejections.append(Reason(code=ReasonCode.COPY_TOO_SHORT, detail=detail))
     if len(text) > limits.max_copy_chars:
         detail = f"{len(text)} characters, maximum {limits.max_copy_chars}"
-        rejections.append(Rejection(code=RejectionCode.COPY_TOO_LONG, detail=detail))
+        rejections.append(Reason(code=ReasonCode.COPY_TOO_LONG, detail=detail))
     bad = sorted(
         {
             f"U+{ord(ch):04X}"
@@ -89,5 +87,5 @@ def _check(number: int, raw: str, category: str | None, limits: AdmissionLimits)
     )
     if bad:
         detail = f"control or private-use characters: {', '.join(bad[:5])}"
-        rejections.append(Rejection(code=RejectionCode.COPY_INVALID_CHARACTERS, detail=detail))
+        rejections.append(Reason(code=ReasonCode.COPY_INVALID_CHARACTERS, detail=detail))
     return CopyLine(number, text, rejections, category)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import io
-import warnings
+from dataclasses import dataclass
 
 from PIL import Image
 
 from creative.admission.limits import AdmissionLimits
-from creative.materials import ImageFacts, Rejection, RejectionCode
+from creative.materials import ImageFacts, Reason, ReasonCode
+from creative.untrusted_images import UnsafeImage, open_untrusted
 
 _ALLOWED = ("PNG", "JPEG", "WEBP")
 # EXIF orientations 5-8 rotate by 90°: the image is shown with width and height swapped.
@@ -32,12 +32,18 @@ def sniff_image_format(data: bytes) -> str | None:
     return None
 
 
-def _reject(code: RejectionCode, detail: str) -> list[Rejection]:
-    return [Rejection(code=code, detail=detail)]
+def _reject(code: ReasonCode, detail: str) -> list[Reason]:
+    return [Reason(code=code, detail=detail)]
 
 
-def inspect_image(data: bytes, limits: AdmissionLimits) -> ImageFacts | list[Rejection]:
-    """Facts about an acceptable image, or the reasons it is not acceptable.
+@dataclass(frozen=True)
+class InspectedImage:
+    facts: ImageFacts
+    image: Image.Image  # decoded: the quality checks measure its pixels
+
+
+def inspect_image(data: bytes, limits: AdmissionLimits) -> InspectedImage | list[Reason]:
+    """Facts about an acceptable image and its decoded pixels, or the reasons it is not acceptable.
 
     Any failure of the decoder on these bytes is the file's fault, never a reason to retry: Pillow raises
     many exception types on malformed input (OSError, ValueError, SyntaxError, struct.error, EOFError, …),
@@ -46,36 +52,30 @@ def inspect_image(data: bytes, limits: AdmissionLimits) -> ImageFacts | list[Rej
     sniffed = sniff_image_format(data)
     if sniffed is None:
         return _reject(
-            RejectionCode.CONTENT_TYPE_MISMATCH, "named as an image but bytes are not PNG, JPEG or WebP"
+            ReasonCode.CONTENT_TYPE_MISMATCH, "named as an image but bytes are not PNG, JPEG or WebP"
         )
     if sniffed not in _ALLOWED:
-        return _reject(RejectionCode.FORMAT_NOT_ALLOWED, f"{sniffed} is not one of {', '.join(_ALLOWED)}")
+        return _reject(ReasonCode.FORMAT_NOT_ALLOWED, f"{sniffed} is not one of {', '.join(_ALLOWED)}")
     try:
-        with warnings.catch_warnings():
-            # Pillow warns (then errors) on huge images; our own cap below decides first.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data), formats=[sniffed])  # lazy: reads the header only
-    except Image.DecompressionBombError as exc:
-        return _reject(RejectionCode.TOO_MANY_PIXELS, str(exc))
+        image = open_untrusted(data, max_pixels=limits.max_image_pixels, formats=[sniffed])  # header only
+    except UnsafeImage as exc:
+        return _reject(ReasonCode.TOO_MANY_PIXELS, str(exc))
     except Exception as exc:  # noqa: BLE001 - see docstring
-        return _reject(RejectionCode.CORRUPT_IMAGE, f"header unreadable ({type(exc).__name__})")
+        return _reject(ReasonCode.CORRUPT_IMAGE, f"header unreadable ({type(exc).__name__})")
     width, height = image.size
-    if width * height > limits.max_image_pixels:
-        return _reject(
-            RejectionCode.TOO_MANY_PIXELS, f"{width}x{height} exceeds {limits.max_image_pixels} pixels"
-        )
     if getattr(image, "n_frames", 1) > 1:
-        return _reject(RejectionCode.ANIMATED_IMAGE, f"{image.n_frames} frames; creatives are still images")
+        return _reject(ReasonCode.ANIMATED_IMAGE, f"{image.n_frames} frames; creatives are still images")
     try:
         orientation = image.getexif().get(0x0112, 1)
         image.load()  # decodes every pixel: truncated or corrupt files fail here, not in front of a user
     except Exception as exc:  # noqa: BLE001 - see docstring
-        return _reject(RejectionCode.CORRUPT_IMAGE, f"cannot decode ({type(exc).__name__}: {exc})")
+        return _reject(ReasonCode.CORRUPT_IMAGE, f"cannot decode ({type(exc).__name__}: {exc})")
     if orientation in _QUARTER_TURNS:
         width, height = height, width
     if width < limits.min_image_width or height < limits.min_image_height:
         detail = f"{width}x{height} is below {limits.min_image_width}x{limits.min_image_height}"
-        return _reject(RejectionCode.RESOLUTION_TOO_LOW, detail)
-    return ImageFacts(
+        return _reject(ReasonCode.RESOLUTION_TOO_LOW, detail)
+    facts = ImageFacts(
         format=sniffed, width=width, height=height, mode=image.mode, exif_orientation=orientation
     )
+    return InspectedImage(facts, image)

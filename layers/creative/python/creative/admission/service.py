@@ -17,13 +17,16 @@ from creative.materials import (
     Material,
     MaterialKind,
     MaterialStatus,
-    Rejection,
-    RejectionCode,
+    Reason,
+    ReasonCode,
     hash_bytes,
     hash_copy,
     material_id_for,
 )
 from creative.ports import MaterialEvents, MaterialRepository, ObjectStore
+from creative.quality.policy import DEFAULT_POLICY, QualityPolicy
+from creative.quality.screening import ComplianceLists, Screening
+from creative.quality.verdicts import Finding, Verdict, reasons_of, status_of
 from creative.uploads import UploadedObject, UploadPlacement, parse_upload_key
 
 UNKNOWN = "unknown"
@@ -32,6 +35,7 @@ UNKNOWN = "unknown"
 class AdmissionResult(BaseModel):
     object_key: str
     admitted: list[str] = Field(default_factory=list)
+    needs_review: list[str] = Field(default_factory=list)
     rejected: list[str] = Field(default_factory=list)
     already_recorded: list[str] = Field(default_factory=list)
     reasons: dict[str, int] = Field(default_factory=dict)
@@ -42,7 +46,8 @@ class AdmissionResult(BaseModel):
         elif material.status is MaterialStatus.ADMITTED:
             self.admitted.append(material.material_id)
         else:
-            self.rejected.append(material.material_id)
+            listed = self.needs_review if material.status is MaterialStatus.NEEDS_REVIEW else self.rejected
+            listed.append(material.material_id)
             for reason in material.reasons:
                 self.reasons[reason.code.value] = self.reasons.get(reason.code.value, 0) + 1
 
@@ -54,19 +59,28 @@ class Admission:
         materials: MaterialRepository,
         limits: AdmissionLimits,
         events: MaterialEvents,
+        *,
+        compliance: ComplianceLists,
+        policy: QualityPolicy = DEFAULT_POLICY,
     ):
         self._store = store
         self._materials = materials
         self._limits = limits
         self._events = events
+        self._compliance = compliance
+        self._policy = policy
 
     def admit(self, upload: UploadedObject, *, now: str) -> AdmissionResult:
-        """Records every material of the object, then announces the admitted ones (tagging listens). A retry
-        announces them again, whether or not this attempt stored them: tagging is idempotent."""
-        job = _ObjectAdmission(self._store, self._materials, self._limits, self._resolve_key(upload), now)
+        """Records every material of the object, then announces the ones not rejected (tagging runs the model
+        checks on them). A retry announces them again, whether or not this attempt stored them: tagging is
+        idempotent."""
+        screening = Screening(self._policy, self._compliance)
+        job = _ObjectAdmission(
+            self._store, self._materials, self._limits, screening, self._resolve_key(upload), now
+        )
         job.run()
-        if job.admitted:
-            self._events.admitted(job.admitted)
+        if job.announced:
+            self._events.admitted(job.announced)
         return job.result
 
     def _resolve_key(self, upload: UploadedObject) -> UploadedObject:
@@ -88,27 +102,29 @@ class _ObjectAdmission:
         store: ObjectStore,
         materials: MaterialRepository,
         limits: AdmissionLimits,
+        screening: Screening,
         upload: UploadedObject,
         now: str,
     ):
         self._store = store
         self._materials = materials
         self._limits = limits
+        self._screening = screening
         self._upload = upload
         self._now = now
         self._placement: UploadPlacement | None = parse_upload_key(upload.key)
         self._kind = self._placement.declared_kind if self._placement else None
         self.result = AdmissionResult(object_key=upload.key)
-        self.admitted: list[Material] = []
+        self.announced: list[Material] = []  # what the model checks run on: all but the rejected
 
     def run(self) -> None:
         if self._placement is None:
             detail = "keys must look like uploads/<business_line>/<category>/<file>, lowercase slugs"
-            self._reject(Rejection(code=RejectionCode.BAD_KEY_LAYOUT, detail=detail))
+            self._reject(Reason(code=ReasonCode.BAD_KEY_LAYOUT, detail=detail))
         elif self._kind is None:
             named = self._placement.extension or self._placement.filename
             detail = f"'{named}' is not an image (.png .jpg .jpeg .webp) or copy (.txt .jsonl) file"
-            self._reject(Rejection(code=RejectionCode.FORMAT_NOT_ALLOWED, detail=detail))
+            self._reject(Reason(code=ReasonCode.FORMAT_NOT_ALLOWED, detail=detail))
         elif self._kind is MaterialKind.IMAGE:
             self._admit_image()
         else:
@@ -122,28 +138,33 @@ class _ObjectAdmission:
         if isinstance(inspected, list):
             self._reject(*inspected)
             return
-        self._admit_unless_duplicate(self._material(image=inspected), hash_bytes(data))
+        screened = self._screening.image(inspected.image, inspected.facts)
+        material = self._material(image=inspected.facts)
+        material.quality, material.placements = screened.quality, screened.placements
+        self._judge(material, hash_bytes(data), screened.findings)
 
     def _admit_copy_file(self) -> None:
         data = self._read(self._limits.max_copy_file_bytes)
         if data is None:
             return
         decoded = decode_copy_file(data)
-        if isinstance(decoded, Rejection):
+        if isinstance(decoded, Reason):
             self._reject(decoded)
             return
         lines = split_copy_lines(
             decoded, json_lines=self._placement.extension == ".jsonl", limits=self._limits
         )
-        if isinstance(lines, Rejection):
+        if isinstance(lines, Reason):
             self._reject(lines)
             return
         for line in lines:
             material = self._material(line=line.line, text=line.text, category=line.category)
             if line.rejections:
                 self._store_record(material, line.rejections)
-            else:
-                self._admit_unless_duplicate(material, hash_copy(line.text))
+                continue
+            screened = self._screening.copy(line.text, material.business_line)
+            material.quality = screened.quality
+            self._judge(material, hash_copy(line.text), screened.findings)
 
     def _read(self, max_bytes: int) -> bytes | None:
         """The object's bytes, or None after recording why it cannot be admitted.
@@ -153,43 +174,45 @@ class _ObjectAdmission:
         """
         upload, cap = self._upload, f"the cap for this kind of file is {max_bytes} bytes"
         if upload.size is not None and upload.size > max_bytes:
-            self._reject(Rejection(code=RejectionCode.TOO_MANY_BYTES, detail=f"{upload.size} bytes; {cap}"))
+            self._reject(Reason(code=ReasonCode.TOO_MANY_BYTES, detail=f"{upload.size} bytes; {cap}"))
             return None
         try:
             data = self._store.read(upload.bucket, upload.key, upload.version_id, max_bytes)
         except ValueError:
-            self._reject(
-                Rejection(code=RejectionCode.TOO_MANY_BYTES, detail=f"more than {max_bytes} bytes; {cap}")
-            )
+            self._reject(Reason(code=ReasonCode.TOO_MANY_BYTES, detail=f"more than {max_bytes} bytes; {cap}"))
             return None
         if data is None:
-            self._reject(
-                Rejection(code=RejectionCode.OBJECT_MISSING, detail="the object version no longer exists")
-            )
+            self._reject(Reason(code=ReasonCode.OBJECT_MISSING, detail="the object version no longer exists"))
         return data
 
-    def _admit_unless_duplicate(self, material: Material, content_hash: str) -> None:
+    def _judge(self, material: Material, content_hash: str, findings: list[Finding]) -> None:
+        """Rejected by a check: recorded, and its content left unclaimed (the same bytes uploaded again are
+        judged again). Otherwise the content is claimed: a second copy of it is a duplicate."""
         material.content_hash = content_hash
-        owner = self._materials.claim_content(material.business_line, content_hash, material.material_id)
-        if owner == material.material_id:
-            self._store_record(material)
-            return
-        material.duplicate_of = owner
-        self._store_record(
-            material, [Rejection(code=RejectionCode.DUPLICATE_CONTENT, detail=f"same content as {owner}")]
-        )
+        status = status_of(findings)
+        if status is not MaterialStatus.REJECTED:
+            owner = self._materials.claim_content(material.business_line, content_hash, material.material_id)
+            if owner != material.material_id:
+                material.duplicate_of = owner
+                findings = [
+                    *findings,
+                    Finding(ReasonCode.DUPLICATE_CONTENT, Verdict.REJECT, f"same content as {owner}"),
+                ]
+                status = MaterialStatus.REJECTED
+        self._store_record(material, reasons_of(findings), status)
 
-    def _reject(self, *reasons: Rejection) -> None:
+    def _reject(self, *reasons: Reason) -> None:
         """One REJECTED record for the whole object."""
         self._store_record(self._material(), list(reasons))
 
-    def _store_record(self, material: Material, reasons: list[Rejection] | None = None) -> None:
-        if reasons:
-            material.status = MaterialStatus.REJECTED
-            material.reasons = reasons
+    def _store_record(
+        self, material: Material, reasons: list[Reason] | None = None, status: MaterialStatus | None = None
+    ) -> None:
+        material.status = status or (MaterialStatus.REJECTED if reasons else MaterialStatus.ADMITTED)
+        material.reasons = reasons or []
         self.result.count(material, self._materials.put_new(material))
-        if material.status is MaterialStatus.ADMITTED:
-            self.admitted.append(material)
+        if material.status is not MaterialStatus.REJECTED:
+            self.announced.append(material)
 
     def _material(
         self,

@@ -1,0 +1,50 @@
+"""The quality thresholds, in one place. Each pair is (review at, reject at); None means never.
+
+Image thresholds were calibrated on the real photos of `corpora.photos` and degraded copies of them
+(Gaussian blur, noise, JPEG quality 10/30, darkening, brightening): docs/quality.md has the measurements and
+out/quality/report.json the precision and recall of each check. A business line may override any of them
+(its settings, through the operator API); the spam cut-offs are per line by design.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Cuts = tuple[float | None, float | None]
+
+
+class QualityPolicy(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # Images (measures of creative.quality.image_quality). Lower sharpness is worse: the cut-offs are
+    # "at or below". Sharpness is the Laplacian variance over the luma variance (brightness-invariant);
+    # sharp originals: 5th percentile 0.024; blurred 2 px: median 0.0034; 4 px: 95th percentile 0.0096.
+    sharpness: Cuts = (0.02, 0.005)
+    # Mean luma at or below: originals' 5th percentile 0.27; darkened to 30%: median 0.14.
+    dark_luma: Cuts = (0.2, 0.1)
+    # Share of blown-out pixels at or above: originals' 95th percentile 0.016; brightened 2.5x: median 0.44.
+    clipped_bright: Cuts = (0.2, 0.5)
+    # Luma standard deviation at or below (a flat, washed-out image).
+    contrast: Cuts = (0.05, None)
+    # JPEG 8x8 block edges vs the rest: originals' 95th percentile 1.41, quality 30 median 1.53, quality 10
+    # 5th percentile 1.67.
+    blockiness: Cuts = (1.6, None)
+    # Copy form.
+    caps_ratio: Cuts = (0.7, None)  # upper-case share of letters, for lines with CAPS_MIN_LETTERS or more
+    repeated_punctuation: Cuts = (3, None)  # the longest run of one punctuation mark, e.g. "!!!"
+    emoji: Cuts = (4, None)
+    # Spam likeness (the spam head's probability), per business line.
+    spam: Cuts = (0.5, 0.9)
+    # Near-duplicates within a business line: cosine of copy embeddings; images by perceptual-hash Hamming
+    # distance (at or below) or by image-embedding cosine.
+    copy_similarity: Cuts = (0.93, 0.97)
+    image_similarity: Cuts = (0.92, 0.96)
+    phash_distance: Cuts = (12, 6)
+
+    caps_min_letters: int = Field(default=8, ge=1)
+
+    def with_overrides(self, overrides: dict) -> QualityPolicy:
+        return self.model_validate({**self.model_dump(), **overrides})
+
+
+DEFAULT_POLICY = QualityPolicy()
