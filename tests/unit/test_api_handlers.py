@@ -247,3 +247,111 @@ def test_tagging_an_unknown_material_is_404(world, lambda_context):
         "operator_api", load_event("api_change_tags.json"), world["operator"], lambda_context
     )
     assert status == 404 and error["error"]["code"] == "unknown_material"
+
+
+def decision_event(material_id: str, body: dict) -> dict:
+    event = load_event("api_change_tags.json")
+    path = f"/v1/materials/{material_id}/decision"
+    event |= {"resource": "/v1/materials/{material_id}/decision", "path": path, "body": json.dumps(body)}
+    event["pathParameters"] = {"material_id": material_id}
+    event["requestContext"] = {
+        **event["requestContext"],
+        "resourcePath": event["resource"],
+        "path": "/prod" + path,
+    }
+    return event
+
+
+def test_an_operator_admits_a_material_under_review_and_the_audit_trail_keeps_it(world, lambda_context):
+    admitted_material(world)
+    material_id = "mat_3f2a1b0c9d8e7f6a5b4c3d2e"
+    stored = world["materials"].items[material_id]
+    world["materials"].items[material_id] = stored.model_copy(update={"status": MaterialStatus.NEEDS_REVIEW})
+    # When the operator admits it with a comment
+    body = {"decision": "admit", "comment": "a competitor named in a fair comparison"}
+    status, material = call(
+        "operator_api", decision_event(material_id, body), world["operator"], lambda_context
+    )
+    # Then it is admitted, and the decision says who, when, from what and why
+    assert status == 200 and material["status"] == "ADMITTED"
+    (decision,) = material["decisions"]
+    assert (decision["from_status"], decision["to_status"], decision["comment"]) == (
+        "NEEDS_REVIEW",
+        "ADMITTED",
+        body["comment"],
+    )
+    # And, never having been through the model checks, it is announced so they run
+    assert world["events"].announced == [material_id]
+    # When the same decision is sent again, nothing changes
+    _, again = call("operator_api", decision_event(material_id, body), world["operator"], lambda_context)
+    assert again["revision"] == material["revision"] and len(again["decisions"]) == 1
+    # When an operator overrides it to rejected, it leaves the tag index
+    reject = {"decision": "reject", "comment": "legal asked us to pull it"}
+    _, rejected = call("operator_api", decision_event(material_id, reject), world["operator"], lambda_context)
+    assert rejected["status"] == "REJECTED" and len(rejected["decisions"]) == 2
+    assert not world["tag_index"].materials("food", "selling:price_discount", limit=5, next_token=None).items
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"decision": "admit"}, {"decision": "maybe", "comment": "x"}, {"decision": "admit", "comment": ""}],
+)
+def test_a_decision_without_a_reason_or_with_an_unknown_verdict_is_400(world, lambda_context, body):
+    admitted_material(world)
+    status, _ = call(
+        "operator_api",
+        decision_event("mat_3f2a1b0c9d8e7f6a5b4c3d2e", body),
+        world["operator"],
+        lambda_context,
+    )
+    assert status == 400
+
+
+def compliance_event(method: str, line: str, body: dict | None = None, versions: bool = False) -> dict:
+    event = load_event("api_get_material.json")
+    resource = "/v1/compliance/{business_line}" + ("/versions" if versions else "")
+    path = f"/v1/compliance/{line}" + ("/versions" if versions else "")
+    event |= {
+        "resource": resource,
+        "path": path,
+        "httpMethod": method,
+        "pathParameters": {"business_line": line},
+    }
+    event["body"] = json.dumps(body) if body is not None else None
+    event["requestContext"] = {**event["requestContext"], "resourcePath": resource, "httpMethod": method}
+    return event
+
+
+def test_compliance_lists_are_versioned_and_a_stale_edit_is_409(world, lambda_context):
+    operator = world["operator"]
+    # Given an empty list for food, saved by an operator
+    status, empty = call("operator_api", compliance_event("GET", "food"), operator, lambda_context)
+    assert status == 200 and empty["version"] == 0
+    first = {"banned_claims": ["miracle cure"], "competitors": ["Starbucks"], "expected_version": 0}
+    status, saved = call("operator_api", compliance_event("PUT", "food", first), operator, lambda_context)
+    assert status == 200 and saved["version"] == 1 and saved["updated_by"]
+    # When another operator saves over the version they loaded, and a third over the same stale version
+    second = {**first, "regulated": ["wine"], "expected_version": 1}
+    assert call("operator_api", compliance_event("PUT", "food", second), operator, lambda_context)[0] == 200
+    status, error = call("operator_api", compliance_event("PUT", "food", second), operator, lambda_context)
+    # Then the stale edit is refused with the current version, and every saved version is listed
+    assert status == 409 and error["error"]["details"]["current_version"] == 2
+    _, versions = call(
+        "operator_api", compliance_event("GET", "food", versions=True), operator, lambda_context
+    )
+    assert [v["version"] for v in versions["items"]] == [2, 1]
+    # And the list for every line is addressed as "*"
+    assert call("operator_api", compliance_event("GET", "*"), operator, lambda_context)[0] == 200
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"banned_claims": ["x"], "expected_version": 0},
+        {"banned_claims": ["ok phrase"]},
+        {"expected_version": -1},
+    ],
+)
+def test_an_invalid_compliance_list_is_400_and_nothing_is_saved(world, lambda_context, body):
+    status, _ = call("operator_api", compliance_event("PUT", "food", body), world["operator"], lambda_context)
+    assert status == 400 and world["compliance"].current("food").version == 0
