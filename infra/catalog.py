@@ -38,6 +38,7 @@ Resource = Literal[
     "idempotency_table",
     "tags_table",
     "line_settings_table",
+    "similarity_table",
     "material_events_bus",
     "tagging_queue",
 ]
@@ -151,7 +152,8 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
                 ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"),
             ),
             Access("material_events_bus", ("events:PutEvents",)),  # announces admitted materials
-            Access("line_settings_table", ("dynamodb:GetItem",)),  # each line's compliance list
+            # Each line's compliance list and quality thresholds.
+            Access("line_settings_table", ("dynamodb:GetItem",)),
         ),
         resource_env={
             "MATERIALS_TABLE": "materials_table",
@@ -165,7 +167,10 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec(
         name="tagging",
         capability="tagging",
-        description="Tags each admitted image and copy line: IAB categories, selling points, image facts.",
+        description=(
+            "Tags each announced image and copy line (IAB categories, selling points, image facts) and runs "
+            "the model quality checks: spam likeness and near-duplicates within the business line."
+        ),
         config_model="TaggingConfig",
         triggers=(QueueTrigger(queue="tagging_queue", batch_size=10, max_batching_window_s=1),),
         access=(
@@ -176,11 +181,16 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             # makes a deleted object a 404 rather than a 403.
             Access("uploads_bucket", (*OBJECT_READ, "s3:ListBucket"), UPLOAD_PREFIX),
             Access("assets_bucket", ("s3:GetObject", "s3:ListBucket"), MODELS_PREFIX),  # the three models
+            # The near-duplicate index: one Query per hash bucket, entries written and (stale) removed.
+            Access("similarity_table", ("dynamodb:Query", "dynamodb:BatchWriteItem")),
+            Access("line_settings_table", ("dynamodb:GetItem",)),  # each line's quality thresholds
         ),
         resource_env={
             "MATERIALS_TABLE": "materials_table",
             "TAGS_TABLE": "tags_table",
             "ASSETS_BUCKET": "assets_bucket",
+            "SIMILARITY_TABLE": "similarity_table",
+            "LINE_SETTINGS_TABLE": "line_settings_table",
         },
         # Two encoders in memory (about 600 MB resident); 2 GB also buys more than one vCPU.
         memory_mb=2048,
@@ -271,6 +281,8 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             ApiRoute("GET", "/v1/compliance/{business_line}", "operator"),
             ApiRoute("PUT", "/v1/compliance/{business_line}", "operator"),
             ApiRoute("GET", "/v1/compliance/{business_line}/versions", "operator"),
+            ApiRoute("GET", "/v1/quality-policy/{business_line}", "operator"),
+            ApiRoute("PUT", "/v1/quality-policy/{business_line}", "operator"),
             ApiRoute("GET", "/v1/tags", "operator"),
             ApiRoute("GET", "/v1/tags/{tag}/materials", "operator"),
             ApiRoute("GET", "/v1/tag-labels", "operator"),

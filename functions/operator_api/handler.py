@@ -17,6 +17,8 @@ from creative.operator import (
     CreativeStatusChange,
     MaterialPage,
     OperatorService,
+    PolicyChange,
+    QualityPolicyView,
     ReviewDecision,
     TagChange,
     TaggedMaterialPage,
@@ -31,6 +33,7 @@ app = new_resolver(logger)
 
 BusinessLine = Annotated[str | None, Query(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
 LineOrAll = Annotated[str, Path(pattern=r"^(\*|[a-z0-9][a-z0-9_-]{0,62})$")]  # "*": the list for every line
+Line = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
 Limit = Annotated[int, Query(ge=1, le=200)]
 NextToken = Annotated[str | None, Query(max_length=2048)]
 
@@ -104,6 +107,24 @@ def save_compliance(business_line: LineOrAll, change: ComplianceChange) -> Compl
 )
 def compliance_versions(business_line: LineOrAll) -> ComplianceVersions:
     return _service().compliance_versions(business_line)
+
+
+@app.get(
+    "/v1/quality-policy/<business_line>",
+    summary="A business line's quality thresholds: its overrides and the effective policy",
+    tags=["operator"],
+)
+def get_quality_policy(business_line: Line) -> QualityPolicyView:
+    return _service().quality_policy(business_line)
+
+
+@app.put(
+    "/v1/quality-policy/<business_line>",
+    summary="Replace a business line's threshold overrides (e.g. its spam cut-offs)",
+    tags=["operator"],
+)
+def save_quality_policy(business_line: Line, change: PolicyChange) -> QualityPolicyView:
+    return _service().save_quality_policy(business_line, change, by=_operator(), now=iso(utc_now()))
 
 
 @app.get("/v1/tags", summary="Every tag the system can give, with its name", tags=["operator"])

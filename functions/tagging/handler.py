@@ -49,11 +49,15 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         metrics.add_metric(f"Materials{outcome.title().replace('_', '')}", MetricUnit.Count, 0)
     for result in results:
         metrics.add_metric(f"Materials{result.outcome.title().replace('_', '')}", MetricUnit.Count, 1)
+    judged = [r.status for r in results if r.outcome in (TaggingOutcome.TAGGED, TaggingOutcome.UNTAGGABLE)]
+    metrics.add_metric("MaterialsSentToReview", MetricUnit.Count, judged.count("NEEDS_REVIEW"))
+    metrics.add_metric("MaterialsRejectedByModelChecks", MetricUnit.Count, judged.count("REJECTED"))
     logger.info(
         "tagged materials",
         extra={
             "results": [
-                {"id": r.material_id, "outcome": r.outcome, "tags": len(r.tags)} for r in results[:20]
+                {"id": r.material_id, "outcome": r.outcome, "status": r.status, "tags": len(r.tags)}
+                for r in results[:20]
             ]
         },
     )

@@ -75,9 +75,17 @@ TABLE_DESIGNS: tuple[TableDesign, ...] = (
     TableDesign(
         resource="line_settings_table",
         construct_id="LineSettingsTable",
-        # setting = "compliance" (the current list) or "compliance#v<version>" (each saved version).
+        # setting = "compliance" (the current list), "compliance#v<version>" (each saved version) or
+        # "quality_policy" (the line's threshold overrides).
         partition_key="business_line",
         sort_key="setting",
+    ),
+    TableDesign(
+        resource="similarity_table",
+        construct_id="SimilarityTable",
+        # bucket = "<business_line>#<space>#<hash key>": the near-duplicate index (one Query per hash key).
+        partition_key="bucket",
+        sort_key="material_id",
     ),
     TableDesign(
         resource="idempotency_table",

@@ -4,10 +4,28 @@ import json
 import uuid
 
 import pytest
+from creative.adapters.model_files import MODELS_PREFIX
+from creative.inference.artifacts import Manifest
+from creative.tagging.taggers import IMAGE_MODEL_ARTIFACT, TAGGER_ARTIFACT, TEXT_ENCODER_ARTIFACT
 from demo import image_files
 
+from infra.paths import MODELS_BUILD_DIR
 from tests.conftest import load_event, load_handler
-from tests.integration.conftest import UPLOADS_BUCKET, table_items
+from tests.integration.conftest import ASSETS_BUCKET, UPLOADS_BUCKET, table_items
+
+MODELS_MANIFEST = MODELS_BUILD_DIR / "manifest.json"
+
+
+def deploy_models(s3, names=(TAGGER_ARTIFACT, TEXT_ENCODER_ARTIFACT, IMAGE_MODEL_ARTIFACT)) -> None:
+    """The model files `make models` built, in the assets bucket as the stack deploys them."""
+    s3.upload_file(str(MODELS_MANIFEST), ASSETS_BUCKET, MODELS_PREFIX + "manifest.json")
+    manifest = Manifest.read(MODELS_MANIFEST)
+    for name in names:
+        artifact = manifest.get(name)
+        for file in artifact.files:
+            s3.upload_file(
+                str(MODELS_BUILD_DIR / artifact.key(file)), ASSETS_BUCKET, MODELS_PREFIX + artifact.key(file)
+            )
 
 
 def sqs_batch(*objects: tuple[str, str, dict]) -> dict:
@@ -41,8 +59,11 @@ def api(function: str, event_name: str, ctx, body=None, **overrides) -> tuple[in
     return response["statusCode"], json.loads(response["body"])
 
 
-def test_upload_to_clicks(aws, lambda_context):
+@pytest.mark.skipif(not MODELS_MANIFEST.is_file(), reason="models are not built (`make models`)")
+def test_upload_to_clicks(aws, lambda_context, monkeypatch, tmp_path):
     s3, dynamodb = aws["s3"], aws["dynamodb"]
+    monkeypatch.setenv("MODEL_CACHE_DIR", str(tmp_path / "models"))
+    deploy_models(s3)
     admission = load_handler("admission")
     # Given real photos, a copy file and a truncated JPEG in the uploads bucket
     batch = sqs_batch(
@@ -76,7 +97,12 @@ def test_upload_to_clicks(aws, lambda_context):
         "uploads/food/coffee/coffee photo.png"
     }
 
-    # When the composition schedule fires (twice: idempotent)
+    # When the model checks have run (tagging: only judged materials are composed)
+    from tests.integration.test_tagging_flow import tagging_batch
+
+    events = tagging_batch(aws["sqs"], aws["tagging_queue"])
+    assert load_handler("tagging").lambda_handler(events, lambda_context) == {"batchItemFailures": []}
+    # And the composition schedule fires (twice: idempotent)
     compose = load_handler("compose_creatives")
     assert (
         compose.lambda_handler(load_event("schedule_compose_creatives.json"), lambda_context)["created"] == 4

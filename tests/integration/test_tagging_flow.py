@@ -5,29 +5,15 @@ import json
 import uuid
 
 import pytest
-from creative.adapters.model_files import MODELS_PREFIX
-from creative.inference.artifacts import Manifest
-from creative.tagging.taggers import IMAGE_MODEL_ARTIFACT, TAGGER_ARTIFACT, TEXT_ENCODER_ARTIFACT
 from demo import image_files
 
 from infra.paths import MODELS_BUILD_DIR
 from tests.conftest import load_handler
-from tests.integration.conftest import ASSETS_BUCKET, table_items
-from tests.integration.test_flow import put, sqs_batch
+from tests.integration.conftest import table_items
+from tests.integration.test_flow import deploy_models, put, sqs_batch
 
 MANIFEST = MODELS_BUILD_DIR / "manifest.json"
 pytestmark = pytest.mark.skipif(not MANIFEST.is_file(), reason="models are not built (`make models`)")
-
-
-def deploy_models(s3, names=(TAGGER_ARTIFACT, TEXT_ENCODER_ARTIFACT, IMAGE_MODEL_ARTIFACT)) -> None:
-    s3.upload_file(str(MANIFEST), ASSETS_BUCKET, MODELS_PREFIX + "manifest.json")
-    manifest = Manifest.read(MANIFEST)
-    for name in names:
-        artifact = manifest.get(name)
-        for file in artifact.files:
-            s3.upload_file(
-                str(MODELS_BUILD_DIR / artifact.key(file)), ASSETS_BUCKET, MODELS_PREFIX + artifact.key(file)
-            )
 
 
 def tagging_batch(sqs, queue_url: str) -> dict:

@@ -47,8 +47,11 @@ def test_a_copy_batch_tags_each_line_as_alone(taggers):
     batched = taggers.tag_copy(lines)
     alone = [taggers.tag_copy([line])[0] for line in lines]
     assert [tags_of(t) for t in batched] == [tags_of(t) for t in alone]
+    assert [t.spam for t in batched] == [t.spam for t in alone]
     assert np.allclose(
-        np.stack([t.embedding for t in batched]), np.stack([t.embedding for t in alone]), atol=1e-5
+        np.stack([t.fingerprint.vector for t in batched]),
+        np.stack([t.fingerprint.vector for t in alone]),
+        atol=1e-5,
     )
 
 
@@ -95,3 +98,33 @@ def test_the_int8_encoder_stays_close_to_fp32(manifest):
     int8 = TextEncoder(artifact_dir(manifest.get("text-encoder-int8")))
     cosines = (fp32.encode(list(REFERENCE_TEXTS)) * int8.encode(list(REFERENCE_TEXTS))).sum(axis=1)
     assert cosines.min() >= 0.98
+
+
+def test_spam_likeness_tells_a_spam_subject_from_honest_copy(taggers):
+    spam, honest = taggers.tag_copy(
+        ["Get paid to drink coffee! Click here to claim your cash now", "Fresh beans, roasted this morning"]
+    )
+    assert spam.spam >= 0.8 > 0.2 >= honest.spam
+
+
+def test_copy_fingerprints_fold_case_punctuation_and_listed_synonyms(taggers):
+    original, variant, other = taggers.fingerprint_copy(
+        ["Affordable coffee, delivered fast!", "affordable coffee delivered quickly", "Sleep among the stars"]
+    )
+    assert float(original.vector @ variant.vector) >= 0.97
+    assert float(original.vector @ other.vector) < 0.5
+
+
+def test_an_image_fingerprint_survives_a_crop_and_a_re_encode(taggers):
+    from creative.quality.near_duplicates import compare, near_duplicate_finding
+    from creative.quality.policy import DEFAULT_POLICY
+
+    coffee = Image.open(image_files.skimage_photo("coffee.png")).convert("RGB")
+    w, h = coffee.size
+    buffer = io.BytesIO()
+    coffee.crop((w // 20, h // 20, w - w // 20, h - h // 20)).save(buffer, "JPEG", quality=40)
+    original = taggers.tag_image(image_files.skimage_photo("coffee.png").read_bytes()).fingerprint
+    cropped = taggers.tag_image(buffer.getvalue()).fingerprint
+    cat = taggers.tag_image(image_files.skimage_photo("chelsea.png").read_bytes()).fingerprint
+    assert near_duplicate_finding(compare("coffee", cropped, original), True, DEFAULT_POLICY) is not None
+    assert near_duplicate_finding(compare("coffee", cat, original), True, DEFAULT_POLICY) is None

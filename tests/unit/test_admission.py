@@ -13,6 +13,7 @@ from in_memory.adapters import (
     InMemoryMaterialEvents,
     InMemoryMaterialRepository,
     InMemoryObjectStore,
+    InMemoryQualityPolicies,
 )
 
 BUCKET = "uploads-bucket"
@@ -30,6 +31,7 @@ def admit(
         limits or AdmissionLimits(),
         InMemoryMaterialEvents(),
         compliance=InMemoryComplianceLists(),
+        policies=InMemoryQualityPolicies(),
     )
     results = []
     for key, data in files.items():
@@ -122,7 +124,12 @@ def test_same_event_twice_changes_nothing_the_second_time():
     store = InMemoryObjectStore({(BUCKET, key): image_files.photo_bytes()})
     repo = InMemoryMaterialRepository()
     admission = Admission(
-        store, repo, AdmissionLimits(), InMemoryMaterialEvents(), compliance=InMemoryComplianceLists()
+        store,
+        repo,
+        AdmissionLimits(),
+        InMemoryMaterialEvents(),
+        compliance=InMemoryComplianceLists(),
+        policies=InMemoryQualityPolicies(),
     )
     upload = UploadedObject(bucket=BUCKET, key=key, size=None, etag="abc")
     first = admission.admit(upload, now=NOW)
@@ -189,6 +196,7 @@ def test_deleted_object_is_recorded_as_missing():
         AdmissionLimits(),
         InMemoryMaterialEvents(),
         compliance=InMemoryComplianceLists(),
+        policies=InMemoryQualityPolicies(),
     )
     admission.admit(UploadedObject(bucket=BUCKET, key="uploads/a/b/c.png", size=10, etag="x"), now=NOW)
     assert only_material(repo).reasons[0].code is ReasonCode.OBJECT_MISSING
@@ -262,7 +270,12 @@ def test_a_key_with_a_literal_plus_sent_unencoded_is_still_found():
     assert upload.key == "uploads/food/coffee/c  .png"  # what decoding alone would look for
     # When it is admitted, Then the raw spelling is used because the decoded one does not exist
     Admission(
-        store, repo, AdmissionLimits(), InMemoryMaterialEvents(), compliance=InMemoryComplianceLists()
+        store,
+        repo,
+        AdmissionLimits(),
+        InMemoryMaterialEvents(),
+        compliance=InMemoryComplianceLists(),
+        policies=InMemoryQualityPolicies(),
     ).admit(upload, now=NOW)
     material = only_material(repo)
     assert material.status is MaterialStatus.ADMITTED and material.source.key == key
@@ -273,7 +286,14 @@ def test_admitted_materials_are_announced_and_a_retry_announces_them_again():
     key = "uploads/food/coffee/lines.txt"
     store = InMemoryObjectStore({(BUCKET, key): b"Fresh beans every morning\nok\nEspresso for two\n"})
     repo, events = InMemoryMaterialRepository(), InMemoryMaterialEvents()
-    admission = Admission(store, repo, AdmissionLimits(), events, compliance=InMemoryComplianceLists())
+    admission = Admission(
+        store,
+        repo,
+        AdmissionLimits(),
+        events,
+        compliance=InMemoryComplianceLists(),
+        policies=InMemoryQualityPolicies(),
+    )
     upload = UploadedObject(bucket=BUCKET, key=key, size=None, etag="e1")
     # When it is admitted, and the same event is processed again
     admission.admit(upload, now=NOW)

@@ -12,6 +12,7 @@ from in_memory.adapters import (
     InMemoryMaterialEvents,
     InMemoryMaterialRepository,
     InMemoryObjectStore,
+    InMemoryQualityPolicies,
     InMemoryTagIndex,
 )
 
@@ -23,7 +24,11 @@ from tests.factories import creative, racing_world
 def world():
     racing = racing_world(creative(1), creative(2))
     materials, tag_index = InMemoryMaterialRepository(), InMemoryTagIndex()
-    compliance, events = InMemoryComplianceLists(), InMemoryMaterialEvents()
+    compliance, events, policies = (
+        InMemoryComplianceLists(),
+        InMemoryMaterialEvents(),
+        InMemoryQualityPolicies(),
+    )
     return {
         "creatives": racing.creatives,
         "log": racing.log,
@@ -33,6 +38,7 @@ def world():
         "tag_index": tag_index,
         "compliance": compliance,
         "events": events,
+        "policies": policies,
         "operator": OperatorService(
             materials,
             racing.creatives,
@@ -41,6 +47,7 @@ def world():
             lambda: VOCABULARY,
             compliance,
             events,
+            policies,
         ),
     }
 
@@ -355,3 +362,43 @@ def test_compliance_lists_are_versioned_and_a_stale_edit_is_409(world, lambda_co
 def test_an_invalid_compliance_list_is_400_and_nothing_is_saved(world, lambda_context, body):
     status, _ = call("operator_api", compliance_event("PUT", "food", body), world["operator"], lambda_context)
     assert status == 400 and world["compliance"].current("food").version == 0
+
+
+def policy_event(method: str, line: str, body: dict | None = None) -> dict:
+    event = compliance_event(method, line, body)
+    resource, path = "/v1/quality-policy/{business_line}", f"/v1/quality-policy/{line}"
+    event |= {"resource": resource, "path": path}
+    event["requestContext"] = {**event["requestContext"], "resourcePath": resource}
+    return event
+
+
+def test_a_business_line_sets_its_own_spam_cut_offs(world, lambda_context):
+    operator = world["operator"]
+    status, before = call("operator_api", policy_event("GET", "food"), operator, lambda_context)
+    assert status == 200 and before["overrides"] == {} and before["effective"]["spam"] == [0.8, 0.99]
+    change = {"overrides": {"spam": [0.6, 0.95]}}
+    status, saved = call("operator_api", policy_event("PUT", "food", change), operator, lambda_context)
+    assert status == 200 and saved["effective"]["spam"] == [0.6, 0.95] and saved["updated_by"]
+    # What tagging reads for food changed; other lines keep the defaults
+    assert world["policies"].policy("food").spam == (0.6, 0.95)
+    assert world["policies"].policy("travel").spam == (0.8, 0.99)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"overrides": {"spam_cut": [0.5, 0.9]}},  # not a field
+        {"overrides": {"spam": "high"}},  # not a pair
+        {"overrides": {"caps_min_letters": 0}},  # out of range
+        {"overrides": {}, "extra": 1},
+    ],
+)
+def test_an_invalid_quality_policy_is_400_and_nothing_is_saved(world, lambda_context, body):
+    status, error = call("operator_api", policy_event("PUT", "food", body), world["operator"], lambda_context)
+    assert status == 400 and error["error"]["message"]
+    assert world["policies"].lines == {}
+
+
+def test_the_every_line_address_is_not_a_policy(world, lambda_context):
+    status, _ = call("operator_api", policy_event("GET", "*"), world["operator"], lambda_context)
+    assert status == 400

@@ -3,22 +3,27 @@
 from creative.composition import Composition, plan_creatives
 from creative.creatives import CreativeStatus
 from creative.materials import Material, MaterialKind, MaterialStatus, SourceObject
-from creative.tags import MaterialTag
+from creative.tags import MaterialTag, TaggingState
 from in_memory.adapters import InMemoryCreativeRepository, InMemoryMaterialRepository
 
 NOW = "2026-11-25T12:00:00.000000Z"
 
 
-def material(i: int, kind: MaterialKind, line: str = "food", category: str = "coffee") -> Material:
+JUDGED = TaggingState(status="TAGGED", tagger_version="tagger-1", tagged_at=NOW)
+
+
+def material(i: int, kind: MaterialKind, line: str = "food", category: str = "coffee", **fields) -> Material:
+    """An admitted material the model checks have judged (tagged), unless `fields` say otherwise."""
     return Material(
         material_id=f"mat_{kind.value}{i}" + ("" if line == "food" else f"_{line}"),
         kind=kind,
-        status=MaterialStatus.ADMITTED,
+        status=fields.pop("status", MaterialStatus.ADMITTED),
         business_line=line,
         category=category,
         source=SourceObject(bucket="b", key=f"uploads/{line}/{category}/{i}"),
         text=f"Copy {i}" if kind is MaterialKind.COPY else None,
         created_at=f"2026-11-25T00:00:{i:02d}.000000Z",
+        **({"tagging": JUDGED} | fields),
     )
 
 
@@ -67,7 +72,7 @@ def test_disabled_creatives_free_their_place_under_the_cap_but_are_never_recreat
 
 
 def test_a_sweep_brings_creatives_tags_up_to_date_with_their_elements():
-    # Given a creative composed before its elements were tagged
+    # Given a creative composed of elements the tagger gave no tags
     materials, creatives = InMemoryMaterialRepository(), InMemoryCreativeRepository()
     image, copy = material(0, MaterialKind.IMAGE), material(0, MaterialKind.COPY)
     materials.put_new(image)
@@ -76,10 +81,44 @@ def test_a_sweep_brings_creatives_tags_up_to_date_with_their_elements():
     composition.compose_all(NOW)
     (creative,) = creatives.items.values()
     assert creative.tags == []
-    # When tagging (or an operator) gives the elements tags, and the next sweep runs
+    # When an operator (or a new tagger version) gives the elements tags, and the next sweep runs
     tag = MaterialTag(tag="iab:210", name="Food & Drink", score=0.9, source="model:tagger@1")
     materials.items[image.material_id] = image.model_copy(update={"tags": [tag]})
     (report,) = composition.compose_all("2026-11-25T12:05:00.000000Z")
     # Then the creative carries the union of its elements' tags, and a further sweep changes nothing
     assert creative.tags == ["iab:210"] and report.retagged == 1
     assert composition.compose_all("2026-11-25T12:10:00.000000Z")[0].retagged == 0
+
+
+def test_only_admitted_materials_the_model_checks_have_judged_take_part():
+    materials, creatives = InMemoryMaterialRepository(), InMemoryCreativeRepository()
+    materials.put_new(material(0, MaterialKind.IMAGE))
+    materials.put_new(material(1, MaterialKind.IMAGE, tagging=None))  # model checks still to run
+    materials.put_new(material(2, MaterialKind.IMAGE, status=MaterialStatus.NEEDS_REVIEW))
+    materials.put_new(material(3, MaterialKind.IMAGE, status=MaterialStatus.REJECTED))
+    materials.put_new(material(0, MaterialKind.COPY))
+    (report,) = Composition(materials, creatives, cap=10).compose_all(NOW)
+    assert (report.images, report.created) == (1, 1)
+    assert {c.image_material_id for c in creatives.items.values()} == {"mat_image0"}
+
+
+def test_a_creative_whose_element_is_no_longer_admitted_is_disabled_and_replaced():
+    materials, creatives = InMemoryMaterialRepository(), InMemoryCreativeRepository()
+    for i in range(2):
+        materials.put_new(material(i, MaterialKind.IMAGE))
+    materials.put_new(material(0, MaterialKind.COPY))
+    composition = Composition(materials, creatives, cap=1)
+    composition.compose_all(NOW)
+    (first,) = creatives.items.values()
+    # When an operator rejects the creative's image
+    rejected = materials.items[first.image_material_id].model_copy(update={"status": MaterialStatus.REJECTED})
+    materials.items[first.image_material_id] = rejected
+    (report,) = composition.compose_all("2026-11-25T12:05:00.000000Z")
+    # Then the creative stops racing, and its place under the cap goes to the other image
+    assert report.disabled == 1 and creatives.items[first.creative_id].status is CreativeStatus.DISABLED
+    active = [c for c in creatives.items.values() if c.status is CreativeStatus.ACTIVE]
+    assert [c.image_material_id for c in active] == [
+        m for m in ("mat_image0", "mat_image1") if m != first.image_material_id
+    ]
+    # And a further sweep changes nothing
+    assert composition.compose_all("2026-11-25T12:10:00.000000Z")[0].disabled == 0

@@ -45,3 +45,53 @@ def test_training_needs_both_outcomes():
     only_misses = [LoggedImpression({"gender": "f"}, CTR_CREATIVES[0], 0.0, False)] * 100
     with pytest.raises(ValueError, match="both clicks and non-clicks"):
         train_ctr_model(only_misses)
+
+
+def quality_rows(sharpness_pays: bool, n: int = 6000, seed: int = 0) -> list[LoggedImpression]:
+    """Twenty creatives of one category, half sharp and half blurry (image.sharpness 0.05 vs 0.008); when
+    sharpness pays, sharp ones are clicked 12% of the time and blurry ones 3%, else every one 7%."""
+    rng = np.random.default_rng(seed)
+    creatives = [
+        CreativeFeatures(
+            f"cr_{i}",
+            "fashion",
+            "shoes",
+            (),
+            (f"img{i}", f"copy{i}"),
+            0.0,
+            (("copy.spam", 0.05), ("image.sharpness", 0.05 if i % 2 else 0.008)),
+        )
+        for i in range(20)
+    ]
+    rows = []
+    for _ in range(n):
+        creative = creatives[rng.integers(20)]
+        sharp = dict(creative.quality)["image.sharpness"] > 0.02
+        ctr = (0.12 if sharp else 0.03) if sharpness_pays else 0.07
+        rows.append(LoggedImpression({"gender": "f"}, creative, 3600.0, bool(rng.random() < ctr)))
+    return rows
+
+
+def new_creatives() -> list[CreativeFeatures]:
+    return [
+        CreativeFeatures(
+            f"cr_new{i}", "fashion", "shoes", (), (f"i{i}", f"c{i}"), 0.0, (("image.sharpness", s),)
+        )
+        for i, s in enumerate((0.06, 0.006))
+    ]
+
+
+def test_a_sharp_new_creative_starts_with_a_better_prior_when_the_data_says_sharpness_pays():
+    trained = train_ctr_model(quality_rows(sharpness_pays=True))
+    assert "quality.image.sharpness" in trained.spec.columns and "quality.copy.spam" in trained.spec.columns
+    sharp, blurry = trained.scorer().predict({"gender": "f"}, new_creatives(), 3600.0)
+    assert sharp > 2 * blurry
+
+
+def test_sharpness_earns_nothing_when_the_data_says_it_does_not_pay():
+    sharp, blurry = (
+        train_ctr_model(quality_rows(sharpness_pays=False))
+        .scorer()
+        .predict({"gender": "f"}, new_creatives(), 3600.0)
+    )
+    assert sharp == pytest.approx(blurry, rel=0.25)

@@ -20,6 +20,7 @@ from in_memory.adapters import (
     InMemoryMaterialEvents,
     InMemoryMaterialRepository,
     InMemoryObjectStore,
+    InMemoryQualityPolicies,
 )
 from PIL import Image, ImageEnhance, ImageFilter
 
@@ -131,7 +132,12 @@ def admit(files: dict[str, bytes], compliance: InMemoryComplianceLists | None = 
     store = InMemoryObjectStore({(BUCKET, key): data for key, data in files.items()})
     materials, events = InMemoryMaterialRepository(), InMemoryMaterialEvents()
     admission = Admission(
-        store, materials, AdmissionLimits(), events, compliance=compliance or InMemoryComplianceLists()
+        store,
+        materials,
+        AdmissionLimits(),
+        events,
+        compliance=compliance or InMemoryComplianceLists(),
+        policies=InMemoryQualityPolicies(),
     )
     for key in files:
         admission.admit(UploadedObject(bucket=BUCKET, key=key, etag=f"e-{key}"), now=NOW)

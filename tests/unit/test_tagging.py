@@ -1,24 +1,62 @@
-"""Tagging of admitted materials, with in-memory stores and fake taggers (the real ones: tests/models)."""
+"""Tagging and the model quality checks of announced materials, with in-memory stores and fake taggers
+(the real ones: tests/models)."""
 
+import hashlib
 from collections.abc import Sequence
 
 import numpy as np
 import pytest
-from creative.materials import Material, MaterialKind, MaterialStatus, SourceObject
+from creative.materials import (
+    Decision,
+    Material,
+    MaterialKind,
+    MaterialStatus,
+    Reason,
+    ReasonCode,
+    SourceObject,
+)
+from creative.quality.near_duplicates import Fingerprint, NearDuplicates, SimilaritySpace
+from creative.quality.policy import LinePolicy
 from creative.tagging.service import Tagged, Tagging, TaggingOutcome, UnreadableImage
 from creative.tags import OPERATOR_SOURCE, MaterialTag, TagLabel, with_labels
-from in_memory.adapters import InMemoryMaterialRepository, InMemoryObjectStore, InMemoryTagIndex
+from in_memory.adapters import (
+    InMemoryMaterialRepository,
+    InMemoryObjectStore,
+    InMemoryQualityPolicies,
+    InMemorySimilarityIndex,
+    InMemoryTagIndex,
+)
 
 NOW = "2026-11-30T12:00:00.000000Z"
 BUCKET = "uploads"
 
 
+DIM = 16
+
+
+def vector_of(text: str) -> np.ndarray:
+    """A unit vector per distinct text (case-folded): two texts are near-duplicates only when equal."""
+    seed = int(hashlib.sha256(text.casefold().encode()).hexdigest()[:8], 16)
+    vector = np.random.default_rng(seed).standard_normal(DIM).astype(np.float32)
+    return vector / np.linalg.norm(vector)
+
+
+SPACES = {
+    kind: SimilaritySpace(
+        f"{kind}-test", np.random.default_rng(1).standard_normal((4, 4, DIM)), np.zeros(DIM)
+    )
+    for kind in ("copy", "image")
+}
+
+
 class FakeTaggers:
-    """Tags copy by keyword and images by their first byte; counts what it was asked."""
+    """Tags copy by keyword and images by their first byte; "WIN" in copy is spam-like (0.95); fingerprints
+    follow the text (copy) or the bytes (images). Counts what it was asked."""
 
     def __init__(self, version: str = "tagger-1"):
         self.version = version
         self.copy_batches: list[list[str]] = []
+        self.spaces = SPACES
 
     def names(self) -> dict[str, str]:
         return {
@@ -37,7 +75,8 @@ class FakeTaggers:
         return [
             Tagged(
                 [self._tag("selling:price_discount")] if "off" in text else [self._tag("selling:gift")],
-                np.ones(3),
+                Fingerprint(vector_of(text)),
+                spam=0.95 if "WIN" in text else 0.05,
             )
             for text in texts
         ]
@@ -45,7 +84,10 @@ class FakeTaggers:
     def tag_image(self, data: bytes) -> Tagged:
         if data.startswith(b"bad"):
             raise UnreadableImage("cannot identify image file")
-        return Tagged([self._tag("iab:210"), self._tag("colour:red", 0.4)], np.ones(3))
+        fingerprint = Fingerprint(
+            vector_of(data.decode()), phash=int.from_bytes(data[:8].ljust(8, b"0"), "big")
+        )
+        return Tagged([self._tag("iab:210"), self._tag("colour:red", 0.4)], fingerprint)
 
 
 def material(i: int, kind: MaterialKind = MaterialKind.COPY, **fields) -> Material:
@@ -67,6 +109,18 @@ def material(i: int, kind: MaterialKind = MaterialKind.COPY, **fields) -> Materi
     )
 
 
+def tagging_over(materials, objects, index, taggers, similarity=None, policies=None) -> Tagging:
+    return Tagging(
+        materials,
+        objects,
+        index,
+        taggers,
+        NearDuplicates(similarity or InMemorySimilarityIndex(), taggers.spaces),
+        policies or InMemoryQualityPolicies(),
+        max_image_bytes=1_000_000,
+    )
+
+
 @pytest.fixture
 def world():
     materials, objects, index, taggers = (
@@ -79,7 +133,7 @@ def world():
         materials.put_new(m)
         objects.objects[(BUCKET, m.source.key)] = b"png-bytes"
         objects.versions[(BUCKET, m.source.key)] = "v1"
-    tagging = Tagging(materials, objects, index, taggers, max_image_bytes=1_000_000)
+    tagging = tagging_over(materials, objects, index, taggers)
     return tagging, materials, objects, index, taggers
 
 
@@ -116,7 +170,7 @@ def test_the_same_event_twice_writes_the_tags_once(world):
 def test_a_new_tagger_version_tags_again(world):
     tagging, materials, objects, index, _ = world
     tagging.tag(["mat_1"], NOW)
-    newer = Tagging(materials, objects, index, FakeTaggers("tagger-2"), max_image_bytes=1_000_000)
+    newer = tagging_over(materials, objects, index, FakeTaggers("tagger-2"))
     (result,) = newer.tag(["mat_1"], NOW)
     assert (
         result.outcome is TaggingOutcome.TAGGED
@@ -147,7 +201,7 @@ def test_a_material_changed_meanwhile_is_skipped_not_tagged(world, change, detai
     assert not index.entries
 
 
-def test_an_unreadable_image_is_recorded_untaggable_with_its_reason(world):
+def test_an_unreadable_image_is_recorded_untaggable_and_sent_to_review_never_passed(world):
     tagging, materials, objects, _, _ = world
     objects.objects[(BUCKET, "uploads/food/coffee/3.png")] = b"bad bytes"
     (result,) = tagging.tag(["mat_3"], NOW)
@@ -155,6 +209,9 @@ def test_an_unreadable_image_is_recorded_untaggable_with_its_reason(world):
     assert result.outcome is TaggingOutcome.UNTAGGABLE
     assert stored.tags == [] and stored.tagging.status == "UNTAGGABLE"
     assert "unreadable image" in stored.tagging.reason
+    # The model checks could not run on it: an operator looks, it is not admitted by default
+    assert stored.status is MaterialStatus.NEEDS_REVIEW
+    assert [(r.code, r.verdict) for r in stored.reasons] == [(ReasonCode.NOT_JUDGED, "review")]
 
 
 def test_operator_labels_win_over_the_model(world):
@@ -214,3 +271,120 @@ def test_labels_apply_latest_first_and_keep_model_tags_they_do_not_touch():
         TagLabel(tag="selling:gift", present=False, by="b", at="2026-11-30T11:00:00Z"),
     ]
     assert [t.tag for t in with_labels(model, labels, {})] == ["iab:210"]
+
+
+def add_copy(materials, objects, i: int, text: str, **fields) -> str:
+    m = material(i, **fields).model_copy(update={"text": text})
+    materials.put_new(m)
+    objects.objects[(BUCKET, m.source.key)] = b"copy"
+    objects.versions[(BUCKET, m.source.key)] = "v1"
+    return m.material_id
+
+
+def test_spam_like_copy_goes_to_review_and_its_tags_stay_out_of_recall(world):
+    tagging, materials, objects, index, _ = world
+    spam = add_copy(materials, objects, 5, "WIN a free cruise")
+    (result,) = tagging.tag([spam], NOW)
+    stored = materials.get(spam)
+    assert result.status == "NEEDS_REVIEW" and stored.status is MaterialStatus.NEEDS_REVIEW
+    assert [(r.code, r.score, r.verdict) for r in stored.reasons] == [
+        (ReasonCode.COPY_SPAM_LIKE, 0.95, "review")
+    ]
+    assert stored.quality.spam == 0.95
+    # Tagged for the reviewer, but recall does not see it until an operator admits it
+    assert stored.tag_ids == ["selling:gift"] and not index.entries
+
+
+def test_the_spam_cut_is_the_business_lines(world):
+    _, materials, objects, index, taggers = world
+    strict = InMemoryQualityPolicies(LinePolicy(business_line="food", overrides={"spam": [0.5, 0.9]}))
+    tagging = tagging_over(materials, objects, index, taggers, policies=strict)
+    spam = add_copy(materials, objects, 5, "WIN a free cruise")
+    tagging.tag([spam], NOW)
+    assert materials.get(spam).status is MaterialStatus.REJECTED
+
+
+def test_a_near_duplicate_of_a_live_material_of_the_line_is_flagged_with_its_neighbour(world):
+    tagging, materials, objects, _, _ = world
+    tagging.tag(["mat_2"], NOW)  # "A gift"
+    again = add_copy(materials, objects, 7, "a GIFT")
+    (result,) = tagging.tag([again], NOW)
+    stored = materials.get(again)
+    assert result.status == "REJECTED"
+    (reason,) = stored.reasons
+    assert reason.code is ReasonCode.NEAR_DUPLICATE and "mat_2" in reason.detail and reason.score == 1.0
+    assert stored.quality.near_duplicate_of == "mat_2" and stored.quality.near_duplicate_similarity == 1.0
+
+
+def test_only_live_materials_are_neighbours_and_stale_entries_are_dropped(world):
+    tagging, materials, objects, _, taggers = world
+    similarity = InMemorySimilarityIndex()
+    tagging = tagging_over(materials, objects, InMemoryTagIndex(), taggers, similarity=similarity)
+    tagging.tag(["mat_2"], NOW)
+    # An operator rejects mat_2 after it was indexed
+    materials.items["mat_2"] = materials.items["mat_2"].model_copy(update={"status": MaterialStatus.REJECTED})
+    again = add_copy(materials, objects, 7, "A gift")
+    tagging.tag([again], NOW)
+    assert materials.get(again).status is MaterialStatus.ADMITTED
+    assert similarity.material_ids() == {again}  # mat_2's entries went when the lookup met them
+
+
+def test_a_replayed_material_is_not_its_own_near_duplicate(world):
+    tagging, materials, objects, index, _ = world
+    tagging.tag(["mat_2"], NOW)
+    # A new tagger version tags it again: its own index entry is not a neighbour
+    newer = tagging_over(
+        materials, objects, index, FakeTaggers("tagger-2"), similarity=tagging._near_duplicates._index
+    )
+    (result,) = newer.tag(["mat_2"], NOW)
+    assert (
+        result.outcome is TaggingOutcome.TAGGED and materials.get("mat_2").status is MaterialStatus.ADMITTED
+    )
+
+
+def test_a_rejected_material_is_not_filed_as_a_neighbour(world):
+    tagging, materials, objects, _, taggers = world
+    similarity = InMemorySimilarityIndex()
+    strict = InMemoryQualityPolicies(LinePolicy(business_line="food", overrides={"spam": [0.5, 0.9]}))
+    tagging = tagging_over(materials, objects, InMemoryTagIndex(), taggers, similarity, strict)
+    spam = add_copy(materials, objects, 5, "WIN a free cruise")
+    tagging.tag([spam], NOW)
+    assert similarity.material_ids() == set()
+
+
+def test_model_checks_never_undo_an_operators_decision(world):
+    tagging, materials, objects, index, _ = world
+    decided = Decision(
+        by="ana",
+        at=NOW,
+        from_status=MaterialStatus.NEEDS_REVIEW,
+        to_status=MaterialStatus.ADMITTED,
+        comment="fine",
+    )
+    spam = add_copy(materials, objects, 5, "WIN a free cruise", decisions=[decided])
+    (result,) = tagging.tag([spam], NOW)
+    stored = materials.get(spam)
+    # The spam score is recorded, the operator's ADMITTED stands, and recall sees it
+    assert stored.status is MaterialStatus.ADMITTED and stored.reasons == [] and stored.quality.spam == 0.95
+    assert index.materials("food", "selling:gift", limit=10, next_token=None).items[0].material_id == spam
+
+
+def test_admissions_review_reasons_are_kept_and_a_new_tagger_replaces_only_its_own(world):
+    tagging, materials, objects, index, _ = world
+    caps = Reason(code=ReasonCode.COPY_ALL_CAPS, detail="92% capitals", score=0.92, verdict="review")
+    shouty = add_copy(
+        materials, objects, 5, "WIN BIG TODAY", status=MaterialStatus.NEEDS_REVIEW, reasons=[caps]
+    )
+    tagging.tag([shouty], NOW)
+    assert [r.code for r in materials.get(shouty).reasons] == [
+        ReasonCode.COPY_ALL_CAPS,
+        ReasonCode.COPY_SPAM_LIKE,
+    ]
+    newer = tagging_over(
+        materials, objects, index, FakeTaggers("tagger-2"), similarity=tagging._near_duplicates._index
+    )
+    newer.tag([shouty], NOW)
+    assert [r.code for r in materials.get(shouty).reasons] == [
+        ReasonCode.COPY_ALL_CAPS,
+        ReasonCode.COPY_SPAM_LIKE,
+    ]

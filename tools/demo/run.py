@@ -1,9 +1,11 @@
 """`make demo`: the whole system on this machine, no AWS account.
 
-Starts the local runtime (moto + the synthesized stack + the real handlers), uploads real photos, copy and
-deliberately bad files through the S3 API, waits for admission, composes creatives, then drives
-select/feedback over HTTP from a click simulator with hidden CTRs and compares the racer with uniform
-random choice on the same simulator. Writes out/demo/summary.json.
+Starts the local runtime (moto + the synthesized stack + the real handlers), saves each business line's
+compliance list through the operator API, uploads real photos, copy, deliberately bad files and material
+the quality checks must catch through the S3 API, waits for admission and the model checks, admits two
+reviewed lines as an operator would, composes creatives, then drives select/feedback over HTTP from a click
+simulator with hidden CTRs and compares the racer with uniform random choice on the same simulator. Writes
+out/demo/summary.json.
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ import requests
 from local_runtime.runtime import LocalRuntime
 
 from demo.clicks import ClickSimulator
-from demo.uploads import DemoUpload, bad_uploads, good_uploads
+from demo.uploads import DemoUpload, bad_uploads, good_uploads, quality_uploads
 from infra.paths import OUT_DIR, REPO_ROOT
+
+COMPLIANCE_LISTS = REPO_ROOT / "tools" / "corpora" / "data" / "compliance_lists.json"
 
 OUT = OUT_DIR / "demo"
 
@@ -43,6 +47,11 @@ class ApiClient:
 
     def post(self, path: str, body: dict) -> dict:
         response = self.racing.post(self.base + path, json=body, timeout=10)
+        response.raise_for_status()
+        return response.json()
+
+    def operator_call(self, method: str, path: str, body: dict) -> dict:
+        response = self.operator.request(method, self.base + path, json=body, timeout=10)
         response.raise_for_status()
         return response.json()
 
@@ -73,9 +82,36 @@ def check_admission(materials: list[dict], uploads: list[DemoUpload]) -> list[st
             problems.append(f"{upload.key}: no material record")
         elif upload.expect == "ADMITTED":
             problems += [f"{upload.key}: {m['reasons']}" for m in records if m["status"] != "ADMITTED"]
-        elif not any(upload.expect in [r["code"] for r in m["reasons"]] for m in records):
+        elif not any(
+            m["status"] != "ADMITTED" and upload.expect in [r["code"] for r in m["reasons"]] for m in records
+        ):
             problems.append(f"{upload.key}: expected {upload.expect}, got {[m['reasons'] for m in records]}")
     return problems
+
+
+def save_compliance_lists(api: ApiClient) -> int:
+    """Each line's list (and the every-line list "*") through the operator API, as an operator would."""
+    lists = json.loads(COMPLIANCE_LISTS.read_text())
+    for line, listing in lists.items():
+        current = api.get(f"/v1/compliance/{line}")
+        api.operator_call(
+            "PUT", f"/v1/compliance/{line}", {**listing, "expected_version": current["version"]}
+        )
+    return len(lists)
+
+
+def review(api: ApiClient, uploads: list[DemoUpload]) -> list[dict]:
+    """Admits the reviewed materials the demo's operator vouches for, with their comment."""
+    comments = {u.key: u.operator_admits for u in uploads if u.operator_admits}
+    decided = []
+    for material in api.all_pages("/v1/materials", status="NEEDS_REVIEW", limit=200):
+        comment = comments.get(material["source"]["key"])
+        if comment:
+            body = {"decision": "admit", "comment": comment}
+            decided.append(
+                api.operator_call("POST", f"/v1/materials/{material['material_id']}/decision", body)
+            )
+    return decided
 
 
 def race(
@@ -137,7 +173,7 @@ def main() -> int:
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     simulator = ClickSimulator()
-    good, bad = good_uploads(), bad_uploads()
+    good, bad, caught = good_uploads(), bad_uploads(), quality_uploads()
 
     with LocalRuntime(log_dir=OUT / "logs") as runtime:
         print(
@@ -151,14 +187,17 @@ def main() -> int:
             aws_secret_access_key="testing",
         )
         bucket = runtime.outputs["UploadsBucketName"]
-        # Good files first, so the original of the deliberate duplicate is the one admitted.
-        upload_all(s3, bucket, good)
-        runtime.drain_queues(timeout=120)
-        upload_all(s3, bucket, bad)
-        runtime.drain_queues(timeout=120)
         api = ApiClient(runtime)
+        compliance_lists = save_compliance_lists(api)
+        # Good files first, so the originals of the deliberate duplicates are the ones admitted.
+        upload_all(s3, bucket, good)
+        runtime.drain_queues(timeout=180)
+        upload_all(s3, bucket, bad + caught)
+        runtime.drain_queues(timeout=180)
+        judged = api.all_pages("/v1/materials", limit=200)
+        problems = check_admission(judged, good + bad + caught)
+        decisions = review(api, caught)
         materials = api.all_pages("/v1/materials", limit=200)
-        problems = check_admission(materials, good + bad)
 
         runtime.fire_schedule("compose_creatives")
         creatives = api.all_pages("/v1/creatives", limit=200)
@@ -181,12 +220,17 @@ def main() -> int:
     racer_expected = [simulator.ctr(c) for c in chosen]
     oracle_expected = [best_by_line[line][1] for line in lines_order]
     second_half = chosen[len(chosen) // 2 :]
-    rejections = Counter(r["code"] for m in materials if m["status"] == "REJECTED" for r in m["reasons"])
+    rejections = Counter(r["code"] for m in judged if m["status"] == "REJECTED" for r in m["reasons"])
+    reviews = Counter(r["code"] for m in judged if m["status"] == "NEEDS_REVIEW" for r in m["reasons"])
     latencies = sorted(raced["latencies_ms"])
     summary = {
         "materials_admitted": sum(m["status"] == "ADMITTED" for m in materials),
         "materials_rejected": sum(m["status"] == "REJECTED" for m in materials),
+        "materials_in_review": sum(m["status"] == "NEEDS_REVIEW" for m in materials),
         "rejections_by_reason": dict(sorted(rejections.items())),
+        "reviews_by_reason": dict(sorted(reviews.items())),
+        "operator_admitted_on_review": len(decisions),
+        "compliance_lists_saved": compliance_lists,
         "admission_problems": problems,
         **tagging_summary(materials),
         "creatives": len(creatives),
@@ -221,6 +265,7 @@ def main() -> int:
     # and the server's sampler is unseeded, as it is in production.
     ok = (
         not problems
+        and len(decisions) == sum(1 for u in caught if u.operator_admits)
         and summary["materials_tagged"] == summary["materials_admitted"]
         and summary["expected_ctr_racer"] > summary["expected_ctr_uniform"]
         and summary["clicks_recorded_by_api"] == summary["clicks"]
@@ -272,9 +317,15 @@ def per_business_line(
 
 def print_summary(s: dict) -> None:
     print("\nCreative Engine demo")
-    print(f"  materials admitted / rejected   {s['materials_admitted']} / {s['materials_rejected']}")
+    print(
+        f"  materials admitted / in review / rejected   {s['materials_admitted']} / "
+        f"{s['materials_in_review']} / {s['materials_rejected']}"
+    )
     for reason, count in s["rejections_by_reason"].items():
-        print(f"    rejected: {reason:<24} {count}")
+        print(f"    rejected: {reason:<28} {count}")
+    for reason, count in s["reviews_by_reason"].items():
+        print(f"    sent to review: {reason:<22} {count}")
+    print(f"    admitted by an operator on review: {s['operator_admitted_on_review']}")
     for problem in s["admission_problems"]:
         print(f"    PROBLEM: {problem}")
     print(

@@ -35,7 +35,7 @@ UPLOAD_FILES = 20
 
 
 @cache
-def _taggers():
+def served_taggers():
     from creative.inference.artifacts import Manifest
     from creative.tagging.taggers import Taggers
 
@@ -47,7 +47,7 @@ def _taggers():
 def served_heads(seeds: tuple[int, ...]) -> dict:
     """Feature extraction as served: class-balanced heads on the int8 encoder, same splits as the regimes."""
     (data,) = [d for d in tagging_regimes.datasets() if d.name == "ad_copy"]
-    embeddings = _taggers().encoder.encode(data.texts)
+    embeddings = served_taggers().encoder.encode(data.texts)
     rows = []
     for seed in seeds:
         test, subsets = tagging_regimes.split(data, seed)
@@ -67,7 +67,7 @@ def copy_iab_held_out(seed: int = 0) -> dict:
     """The copy IAB rule (tools/pretrained_models/tagger.py) fitted on one half, scored on the other."""
     from pretrained_models.tagger import COPY_IAB_PRECISION, COPY_IAB_TIER1_PRECISION, _lowest_cut
 
-    taggers = _taggers()
+    taggers = served_taggers()
     nodes = iab_taxonomy.load()
     parents = {n["id"]: n["parent_id"] for n in nodes}
 
@@ -107,7 +107,7 @@ def copy_iab_held_out(seed: int = 0) -> dict:
 
 def image_tags() -> dict:
     """Served image tags against an operator's hand labels, on real photos shipped in packages."""
-    taggers = _taggers()
+    taggers = served_taggers()
     nodes = iab_taxonomy.load()
     parents = {n["id"]: n["parent_id"] for n in nodes}
 

@@ -15,6 +15,8 @@ from creative.impressions import ClickOutcome, Impression
 from creative.materials import Material, MaterialStatus
 from creative.ports import ModelRef, ObjectHead, Page, TaggedMaterial
 from creative.quality.compliance import ComplianceList
+from creative.quality.near_duplicates import IndexedFingerprint
+from creative.quality.policy import DEFAULT_POLICY, LinePolicy, QualityPolicy
 
 
 class InMemoryObjectStore:
@@ -256,3 +258,46 @@ class InMemoryComplianceLists:
 
     def versions(self, business_line: str) -> list[ComplianceList]:
         return [listing for listing in reversed(self.history) if listing.business_line == business_line]
+
+
+class InMemorySimilarityIndex:
+    def __init__(self):
+        self.buckets: dict[str, dict[str, IndexedFingerprint]] = {}
+        self.lookups: list[int] = []  # entries read per candidates() call
+
+    def candidates(self, scope: str, keys: Sequence[str]) -> list[IndexedFingerprint]:
+        found: dict[str, IndexedFingerprint] = {}
+        read = 0
+        for key in keys:
+            bucket = self.buckets.get(f"{scope}#{key}", {})
+            read += len(bucket)
+            for material_id, entry in bucket.items():
+                found.setdefault(material_id, entry)
+        self.lookups.append(read)
+        return list(found.values())
+
+    def add(self, scope: str, keys: Sequence[str], entry: IndexedFingerprint) -> None:
+        for key in keys:
+            self.buckets.setdefault(f"{scope}#{key}", {})[entry.material_id] = entry
+
+    def remove(self, scope: str, keys: Sequence[str], material_id: str) -> None:
+        for key in keys:
+            self.buckets.get(f"{scope}#{key}", {}).pop(material_id, None)
+
+    def material_ids(self) -> set[str]:
+        return {material_id for bucket in self.buckets.values() for material_id in bucket}
+
+
+class InMemoryQualityPolicies:
+    def __init__(self, *line_policies: LinePolicy, defaults: QualityPolicy = DEFAULT_POLICY):
+        self.lines = {p.business_line: p for p in line_policies}
+        self._defaults = defaults
+
+    def overrides(self, business_line: str) -> LinePolicy:
+        return self.lines.get(business_line) or LinePolicy(business_line=business_line)
+
+    def policy(self, business_line: str) -> QualityPolicy:
+        return self._defaults.with_overrides(self.overrides(business_line).overrides)
+
+    def save(self, line_policy: LinePolicy) -> None:
+        self.lines[line_policy.business_line] = line_policy

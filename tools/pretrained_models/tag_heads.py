@@ -31,6 +31,17 @@ class LinearHeads:
         return 1.0 / (1.0 + np.exp(-np.clip(logits, -40.0, 40.0)))
 
 
+def fit_binary_head(
+    embeddings: np.ndarray, labels: np.ndarray, weights: np.ndarray, *, c: float = 1.0, seed: int = 0
+) -> LinearHeads:
+    """One class-balanced logistic regression with per-example weights (the spam head)."""
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(C=c, class_weight="balanced", max_iter=3000, random_state=seed)
+    model.fit(embeddings, labels, sample_weight=weights)
+    return LinearHeads(model.coef_.astype(np.float64), model.intercept_.astype(np.float64))
+
+
 def fit_heads(embeddings: np.ndarray, labels: np.ndarray, *, c: float = HEAD_C, seed: int = 0) -> LinearHeads:
     """One balanced, L2-regularised logistic regression per tag column of `labels` (n, tags) in {0, 1}.
 

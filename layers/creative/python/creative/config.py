@@ -50,6 +50,8 @@ class TaggingConfig(_WithAdmissionLimits):
     materials_table: str = Field(alias="MATERIALS_TABLE")
     tags_table: str = Field(alias="TAGS_TABLE")
     assets_bucket: str = Field(alias="ASSETS_BUCKET")
+    similarity_table: str = Field(alias="SIMILARITY_TABLE")
+    line_settings_table: str = Field(alias="LINE_SETTINGS_TABLE")
     model_cache_dir: str = Field(default="/tmp/models", alias="MODEL_CACHE_DIR")
 
 

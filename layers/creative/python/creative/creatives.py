@@ -25,6 +25,9 @@ class Creative(BaseModel):
     image_version_id: str | None = None
     headline: str
     tags: list[str] = Field(default_factory=list)
+    # Its elements' quality measures ("image.sharpness", "copy.spam", ...): CTR model features, so a clean
+    # creative starts with a better prior only where the logged clicks say cleanliness pays.
+    quality: dict[str, float] = Field(default_factory=dict)
     status: CreativeStatus = CreativeStatus.ACTIVE
     # All-time impressions served and clicks received (reporting).
     impressions: int = 0

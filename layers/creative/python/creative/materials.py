@@ -67,10 +67,17 @@ class ReasonCode(StrEnum):
     OPERATOR_DECISION = "operator_decision"
 
 
+# Reasons the model checks in the tagging function give; a new tagger version replaces them.
+MODEL_REASONS = frozenset({ReasonCode.COPY_SPAM_LIKE, ReasonCode.NEAR_DUPLICATE, ReasonCode.NOT_JUDGED})
+
+
 class Reason(BaseModel):
     code: ReasonCode
     detail: str
     score: float | None = Field(default=None, description="The measurement the decision was made on, if any.")
+    verdict: Literal["review", "reject"] = Field(
+        default="reject", description="What the reason decided: send to review, or reject."
+    )
 
 
 class SourceObject(BaseModel):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
 from creative.creatives import Creative, CreativeStatus
 from creative.errors import Conflict, InvalidRequest, NotFound
@@ -18,9 +18,11 @@ from creative.ports import (
     MaterialEvents,
     MaterialRepository,
     ObjectStore,
+    QualityPolicyStore,
     TagIndex,
 )
 from creative.quality.compliance import ComplianceList
+from creative.quality.policy import LinePolicy, QualityPolicy
 from creative.tagging.vocabulary import TagVocabulary
 from creative.tags import OPERATOR_SOURCE, TAG_ID_PATTERN, TagLabel, with_labels
 
@@ -110,6 +112,25 @@ class ReviewDecision(BaseModel):
     comment: str = Field(min_length=1, max_length=500)
 
 
+class PolicyChange(BaseModel):
+    """A business line's threshold overrides, replacing the ones it had. Each key is a field of the quality
+    policy; cut-offs are [review at, reject at] pairs, null meaning never."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    overrides: dict[str, Any] = Field(max_length=50)
+
+
+class QualityPolicyView(BaseModel):
+    business_line: str
+    overrides: dict[str, Any]
+    effective: QualityPolicy = Field(
+        description="The defaults with the overrides applied: what the checks use."
+    )
+    updated_by: str | None = None
+    updated_at: str | None = None
+
+
 class TaggedMaterialPage(BaseModel):
     items: list[dict]
     next_token: str | None = None
@@ -152,10 +173,12 @@ class OperatorService:
         vocabulary: Callable[[], TagVocabulary],
         compliance: ComplianceStore,
         events: MaterialEvents,
+        policies: QualityPolicyStore,
         *,
         image_url_ttl_s: int = 3600,
     ):
         self._compliance = compliance
+        self._policies = policies
         self._events = events
         self._materials = materials
         self._creatives = creatives
@@ -223,6 +246,25 @@ class OperatorService:
 
     def compliance_versions(self, business_line: str) -> ComplianceVersions:
         return ComplianceVersions(items=self._compliance.versions(business_line))
+
+    def quality_policy(self, business_line: str) -> QualityPolicyView:
+        line_policy = self._policies.overrides(business_line)
+        return QualityPolicyView(**line_policy.model_dump(), effective=self._policies.policy(business_line))
+
+    def save_quality_policy(
+        self, business_line: str, change: PolicyChange, *, by: str, now: str
+    ) -> QualityPolicyView:
+        """Replaces the line's overrides; materials judged from now on use them (nothing is re-judged)."""
+        try:
+            line_policy = LinePolicy(
+                business_line=business_line, overrides=change.overrides, updated_by=by, updated_at=now
+            )
+        except ValidationError as exc:
+            raise InvalidRequest(
+                exc.errors()[0]["msg"].removeprefix("Value error, "), code="invalid_policy"
+            ) from None
+        self._policies.save(line_policy)
+        return self.quality_policy(business_line)
 
     def change_tags(self, material_id: str, change: TagChange, *, by: str, now: str) -> Material:
         """Records the operator's labels and applies them; a change already in effect (a double submit)

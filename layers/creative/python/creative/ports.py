@@ -10,6 +10,7 @@ from creative.creatives import Creative, CreativeStatus
 from creative.impressions import ClickOutcome, Impression
 from creative.materials import Material, MaterialStatus
 from creative.quality.compliance import ComplianceList
+from creative.quality.policy import LinePolicy, QualityPolicy
 
 T = TypeVar("T")
 
@@ -92,6 +93,18 @@ class TagIndex(Protocol):
     def materials(
         self, business_line: str, tag: str, *, limit: int, next_token: str | None
     ) -> Page[TaggedMaterial]: ...
+
+
+class QualityPolicies(Protocol):
+    def policy(self, business_line: str) -> QualityPolicy:
+        """The line's thresholds: the defaults with the line's overrides applied."""
+
+
+class QualityPolicyStore(QualityPolicies, Protocol):
+    def overrides(self, business_line: str) -> LinePolicy:
+        """What the line overrides (nothing, when it was never set)."""
+
+    def save(self, line_policy: LinePolicy) -> None: ...
 
 
 class MaterialEvents(Protocol):

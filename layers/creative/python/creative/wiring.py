@@ -17,8 +17,9 @@ from botocore.config import Config
 
 from creative.adapters.dynamodb_creatives import DynamoCreativeRepository
 from creative.adapters.dynamodb_impressions import DynamoImpressionLog
-from creative.adapters.dynamodb_line_settings import DynamoComplianceLists
+from creative.adapters.dynamodb_line_settings import DynamoComplianceLists, DynamoQualityPolicies
 from creative.adapters.dynamodb_materials import DynamoMaterialRepository
+from creative.adapters.dynamodb_similarity_index import DynamoSimilarityIndex
 from creative.adapters.dynamodb_tag_index import DynamoTagIndex
 from creative.adapters.eventbridge import EventBridgeMaterialEvents
 from creative.adapters.model_registry import DynamoModelRegistry
@@ -74,6 +75,7 @@ def admission() -> Admission:
         config.limits,
         EventBridgeMaterialEvents(_client("events", _BATCH_CLIENT), config.material_events_bus),
         compliance=DynamoComplianceLists(_client("dynamodb", _BATCH_CLIENT), config.line_settings_table),
+        policies=DynamoQualityPolicies(_client("dynamodb", _BATCH_CLIENT), config.line_settings_table),
     )
 
 
@@ -84,6 +86,7 @@ def tagging() -> Tagging:
     from pathlib import Path
 
     from creative.adapters.model_files import model_directories
+    from creative.quality.near_duplicates import NearDuplicates
     from creative.tagging.service import Tagging
     from creative.tagging.taggers import IMAGE_MODEL_ARTIFACT, TAGGER_ARTIFACT, TEXT_ENCODER_ARTIFACT, Taggers
 
@@ -100,6 +103,8 @@ def tagging() -> Tagging:
         S3ObjectStore(s3),
         DynamoTagIndex(dynamodb, config.tags_table),
         taggers,
+        NearDuplicates(DynamoSimilarityIndex(dynamodb, config.similarity_table), taggers.spaces),
+        DynamoQualityPolicies(dynamodb, config.line_settings_table),
         max_image_bytes=config.limits.max_image_bytes,
     )
 
@@ -173,6 +178,7 @@ def operator() -> OperatorService:
         vocabulary,
         DynamoComplianceLists(dynamodb, config.line_settings_table),
         EventBridgeMaterialEvents(_client("events", _API_CLIENT), config.material_events_bus),
+        DynamoQualityPolicies(dynamodb, config.line_settings_table),
     )
 
 

@@ -30,6 +30,8 @@ def _attribute(value: Any) -> dict[str, Any]:
         return {"BOOL": value}
     if isinstance(value, str):
         return {"S": value}
+    if isinstance(value, bytes):
+        return {"B": value}
     if isinstance(value, int | Decimal):
         return {"N": str(value)}
     if isinstance(value, float):
@@ -49,6 +51,8 @@ def _value(attribute: dict[str, Any]) -> Any:
     ((kind, raw),) = attribute.items()
     if kind in ("S", "BOOL"):
         return raw
+    if kind == "B":
+        return bytes(raw)
     if kind == "N":
         number = Decimal(raw)
         return int(number) if number == number.to_integral_value() else float(number)

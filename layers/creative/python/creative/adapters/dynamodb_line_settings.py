@@ -1,4 +1,5 @@
-"""Per-business-line settings in DynamoDB: the compliance lists, current and every version before it."""
+"""Per-business-line settings in DynamoDB: the compliance lists (current and every version before it) and the
+line's quality thresholds."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from creative.adapters.aws_errors import error_code, translated_errors
 from creative.adapters.dynamodb_items import to_item
 from creative.adapters.dynamodb_table import DYNAMODB, DynamoTable
 from creative.quality.compliance import ComplianceList
+from creative.quality.policy import DEFAULT_POLICY, LinePolicy, QualityPolicy
 
 CURRENT = "compliance"
 VERSION_PREFIX = "compliance#v"
@@ -66,3 +68,27 @@ class DynamoComplianceLists:
         return [
             ComplianceList.model_validate({k: v for k, v in item.items() if k != "setting"}) for item in items
         ]
+
+
+POLICY = "quality_policy"
+
+
+class DynamoQualityPolicies:
+    """The "quality_policy" item of a business line: its overrides of the default thresholds."""
+
+    def __init__(self, client: Any, table_name: str, *, defaults: QualityPolicy = DEFAULT_POLICY):
+        self._table = DynamoTable(client, table_name)
+        self._defaults = defaults
+
+    def overrides(self, business_line: str) -> LinePolicy:
+        document = self._table.get({"business_line": business_line, "setting": POLICY}, consistent=True)
+        if document is None:
+            return LinePolicy(business_line=business_line)
+        document.pop("setting", None)
+        return LinePolicy.model_validate(document)
+
+    def policy(self, business_line: str) -> QualityPolicy:
+        return self._defaults.with_overrides(self.overrides(business_line).overrides)
+
+    def save(self, line_policy: LinePolicy) -> None:
+        self._table.put({**line_policy.model_dump(mode="json"), "setting": POLICY})

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+import random
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from creative.adapters.aws_errors import error_code, is_condition_failure, translated_errors
 from creative.adapters.dynamodb_items import decode_token, encode_token, from_item, to_item
-from creative.errors import InvalidRequest
+from creative.errors import InvalidRequest, TransientError
 
 DYNAMODB = "DynamoDB"
+BATCH_LIMIT = 25  # BatchWriteItem's maximum
+UNPROCESSED_RETRIES = 5
 
 
 class DynamoTable:
@@ -54,6 +58,21 @@ class DynamoTable:
                 return False
             raise
         return True
+
+    def batch_write(self, requests: list[dict], *, sleep: Callable[[float], None] = time.sleep) -> None:
+        """Put and delete requests in batches of 25, unprocessed ones retried with backoff; raises
+        TransientError when DynamoDB keeps leaving some (the caller's event is retried)."""
+        for start in range(0, len(requests), BATCH_LIMIT):
+            pending = {self.name: requests[start : start + BATCH_LIMIT]}
+            for attempt in range(UNPROCESSED_RETRIES + 1):
+                with translated_errors(DYNAMODB):
+                    response = self.client.batch_write_item(RequestItems=pending)
+                pending = response.get("UnprocessedItems") or {}
+                if not pending:
+                    break
+                sleep(random.uniform(0.05, 0.1) * 2**attempt)
+            else:
+                raise TransientError(f"DynamoDB left writes to {self.name} unprocessed; retry")
 
     def update(self, key: dict[str, Any], **kwargs: Any) -> dict[str, Any] | None:
         """An UpdateItem with the caller's expressions (values as a plain document); the new item when

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Sequence
 from typing import Any
 
-from creative.adapters.aws_errors import translated_errors
 from creative.adapters.dynamodb_items import to_item
-from creative.adapters.dynamodb_table import DYNAMODB, DynamoTable
-from creative.errors import TransientError
+from creative.adapters.dynamodb_table import DynamoTable
 from creative.materials import Material
 from creative.ports import Page, TaggedMaterial
-
-BATCH_LIMIT = 25  # BatchWriteItem's maximum
-UNPROCESSED_RETRIES = 5
 
 
 def line_tag(business_line: str, tag: str) -> str:
@@ -61,20 +55,7 @@ class DynamoTagIndex:
             }
             for tag in gone
         ]
-        requests = puts + deletes
-        for start in range(0, len(requests), BATCH_LIMIT):
-            self._write(requests[start : start + BATCH_LIMIT])
-
-    def _write(self, requests: list[dict]) -> None:
-        pending = {self._table.name: requests}
-        for attempt in range(UNPROCESSED_RETRIES + 1):
-            with translated_errors(DYNAMODB):
-                response = self._table.client.batch_write_item(RequestItems=pending)
-            pending = response.get("UnprocessedItems") or {}
-            if not pending:
-                return
-            self._sleep(random.uniform(0.05, 0.1) * 2**attempt)
-        raise TransientError("DynamoDB left tag index writes unprocessed; retry")
+        self._table.batch_write(puts + deletes, sleep=self._sleep)
 
     def materials(
         self, business_line: str, tag: str, *, limit: int, next_token: str | None

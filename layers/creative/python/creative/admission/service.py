@@ -23,8 +23,7 @@ from creative.materials import (
     hash_copy,
     material_id_for,
 )
-from creative.ports import MaterialEvents, MaterialRepository, ObjectStore
-from creative.quality.policy import DEFAULT_POLICY, QualityPolicy
+from creative.ports import MaterialEvents, MaterialRepository, ObjectStore, QualityPolicies
 from creative.quality.screening import ComplianceLists, Screening
 from creative.quality.verdicts import Finding, Verdict, reasons_of, status_of
 from creative.uploads import UploadedObject, UploadPlacement, parse_upload_key
@@ -61,20 +60,20 @@ class Admission:
         events: MaterialEvents,
         *,
         compliance: ComplianceLists,
-        policy: QualityPolicy = DEFAULT_POLICY,
+        policies: QualityPolicies,
     ):
         self._store = store
         self._materials = materials
         self._limits = limits
         self._events = events
         self._compliance = compliance
-        self._policy = policy
+        self._policies = policies
 
     def admit(self, upload: UploadedObject, *, now: str) -> AdmissionResult:
         """Records every material of the object, then announces the ones not rejected (tagging runs the model
         checks on them). A retry announces them again, whether or not this attempt stored them: tagging is
         idempotent."""
-        screening = Screening(self._policy, self._compliance)
+        screening = Screening(self._policies, self._compliance)
         job = _ObjectAdmission(
             self._store, self._materials, self._limits, screening, self._resolve_key(upload), now
         )
@@ -138,7 +137,7 @@ class _ObjectAdmission:
         if isinstance(inspected, list):
             self._reject(*inspected)
             return
-        screened = self._screening.image(inspected.image, inspected.facts)
+        screened = self._screening.image(inspected.image, inspected.facts, self._placement.business_line)
         material = self._material(image=inspected.facts)
         material.quality, material.placements = screened.quality, screened.placements
         self._judge(material, hash_bytes(data), screened.findings)

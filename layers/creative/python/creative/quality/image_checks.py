@@ -45,10 +45,14 @@ def image_findings(
             "mean luma {:.2f}",
         ),
         (
+            # Blown-out highlights, or the whole frame too bright: the worse of the two.
             ReasonCode.IMAGE_OVEREXPOSED,
-            graded(measures.clipped_bright, *policy.clipped_bright),
+            max(
+                graded(measures.clipped_bright, *policy.clipped_bright),
+                graded(measures.mean_luma, *policy.bright_luma),
+            ),
             measures.clipped_bright,
-            "{:.0%} of pixels blown out",
+            "{:.0%} of pixels blown out, mean luma " + f"{measures.mean_luma:.2f}",
         ),
         (
             ReasonCode.IMAGE_LOW_CONTRAST,

@@ -25,6 +25,12 @@ class ComplianceLists(Protocol):
     def current(self, business_line: str) -> ComplianceList: ...
 
 
+class Policies(Protocol):
+    """What admission reads of the line policies (creative.ports.QualityPolicies)."""
+
+    def policy(self, business_line: str) -> QualityPolicy: ...
+
+
 @dataclass(frozen=True)
 class Screened:
     findings: list[Finding]
@@ -33,14 +39,21 @@ class Screened:
 
 
 class Screening:
-    def __init__(self, policy: QualityPolicy, compliance: ComplianceLists):
-        self._policy = policy
+    def __init__(self, policies: Policies, compliance: ComplianceLists):
+        self._policies = policies
         self._compliance = compliance
-        self._lists: dict[str, list[ComplianceList]] = {}  # per admission job: a copy file's lines share them
+        # Read once per admission job: a copy file's lines share them.
+        self._lists: dict[str, list[ComplianceList]] = {}
+        self._line_policies: dict[str, QualityPolicy] = {}
 
-    def image(self, image: Image.Image, facts: ImageFacts) -> Screened:
+    def policy(self, business_line: str) -> QualityPolicy:
+        if business_line not in self._line_policies:
+            self._line_policies[business_line] = self._policies.policy(business_line)
+        return self._line_policies[business_line]
+
+    def image(self, image: Image.Image, facts: ImageFacts, business_line: str) -> Screened:
         findings, measures, placements = image_findings(
-            image, facts.width, facts.height, facts.format == "JPEG", self._policy
+            image, facts.width, facts.height, facts.format == "JPEG", self.policy(business_line)
         )
         blockiness = next((f.score for f in findings if f.code.value == "image_compression_artifacts"), None)
         quality = QualityScores(
@@ -53,7 +66,7 @@ class Screening:
         return Screened(findings, quality, placements)
 
     def copy(self, text: str, business_line: str) -> Screened:
-        findings, caps = copy_findings(text, self._policy)
+        findings, caps = copy_findings(text, self.policy(business_line))
         findings += compliance_findings(text, self._lists_for(business_line))
         return Screened(findings, QualityScores(caps_ratio=caps))
 

@@ -24,7 +24,8 @@ class Finding:
     score: float | None = None
 
     def reason(self) -> Reason:
-        return Reason(code=self.code, detail=self.detail, score=self.score)
+        verdict = "reject" if self.verdict is Verdict.REJECT else "review"
+        return Reason(code=self.code, detail=self.detail, score=self.score, verdict=verdict)
 
 
 def graded(
@@ -47,6 +48,12 @@ def status_of(findings: list[Finding]) -> MaterialStatus:
         Verdict.REVIEW: MaterialStatus.NEEDS_REVIEW,
         Verdict.REJECT: MaterialStatus.REJECTED,
     }[worst]
+
+
+def status_of_reasons(reasons: list[Reason]) -> MaterialStatus:
+    if any(r.verdict == "reject" for r in reasons):
+        return MaterialStatus.REJECTED
+    return MaterialStatus.NEEDS_REVIEW if reasons else MaterialStatus.ADMITTED
 
 
 def reasons_of(findings: list[Finding]) -> list[Reason]:

@@ -36,6 +36,7 @@ class CreativeFeatures:
     tags: tuple[str, ...] = ()
     elements: tuple[str, ...] = ()  # element ids: (image material, copy material)
     created_at: float = 0.0  # epoch seconds
+    quality: tuple[tuple[str, float], ...] = ()  # (name, value), sorted: the elements' quality measures
 
     @classmethod
     def of(cls, creative: Creative) -> CreativeFeatures:
@@ -46,6 +47,7 @@ class CreativeFeatures:
             tags=tuple(creative.tags),
             elements=(creative.image_material_id, creative.copy_material_id),
             created_at=parse_iso(creative.created_at).timestamp(),
+            quality=tuple(sorted(creative.quality.items())),
         )
 
     def field(self, name: str) -> str:
@@ -103,6 +105,8 @@ class FeatureSpec(BaseModel):
     tags: list[str]
     columns: list[str]
     categorical_columns: list[int]
+    # Quality measures of the creative's elements, numeric (absent from models trained before them).
+    creative_numeric: list[str] = []
 
     @classmethod
     def fit(
@@ -145,12 +149,14 @@ class FeatureSpec(BaseModel):
                     min_count,
                 )
         tags = _vocabulary((t for r in rows for t in set(r.creative.tags)), max_tags, min_count)
+        creative_numeric = _vocabulary((n for r in rows for n, _ in r.creative.quality), max_tags, min_count)
         columns = (
             [f"user.{n}" for n in user_categorical]
             + [f"user.{n}" for n in user_numeric]
             + [f"creative.{n}" for n in CREATIVE_FIELDS]
             + ["creative.age_hours"]
             + [f"tag.{t}" for t in tags]
+            + [f"quality.{n}" for n in creative_numeric]
             + [f"cross.{u}.{c}" for u in crossed_user for c in CROSSED_CREATIVE_FIELDS]
         )
         categorical = [i for i, c in enumerate(columns) if c in vocab]
@@ -162,6 +168,7 @@ class FeatureSpec(BaseModel):
             tags=tags,
             columns=columns,
             categorical_columns=categorical,
+            creative_numeric=creative_numeric,
         )
 
     def encoder(self) -> FeatureEncoder:
@@ -188,7 +195,7 @@ class FeatureEncoder:
         spec = self.spec
         self._n_user = len(spec.user_categorical) + len(spec.user_numeric)
         self._age_column = self._n_user + len(CREATIVE_FIELDS)
-        self._cross_start = self._age_column + 1 + len(spec.tags)
+        self._cross_start = self._age_column + 1 + len(spec.tags) + len(spec.creative_numeric)
 
     def _code(self, column: str, value: str) -> int:
         return self._codes[column].get(value, MISSING)
@@ -196,13 +203,16 @@ class FeatureEncoder:
     def _creative_columns(self, creative: CreativeFeatures) -> np.ndarray:
         cached = self._creative_cache.get(creative)
         if cached is None:
-            tags = set(creative.tags)
+            tags, quality = set(creative.tags), dict(creative.quality)
             cached = np.array(
                 [self._code(f"creative.{n}", creative.field(n)) for n in CREATIVE_FIELDS]
                 + [0.0]  # age: filled per request
-                + [1.0 if t in tags else 0.0 for t in self.spec.tags],
+                + [1.0 if t in tags else 0.0 for t in self.spec.tags]
+                + [quality.get(n, np.nan) for n in self.spec.creative_numeric],
                 dtype=np.float32,
             )
+            measured = slice(len(cached) - len(self.spec.creative_numeric), len(cached))
+            cached[measured] = _snapped(cached[measured])
             if len(self._creative_cache) > 10_000:  # bounded: a warm Lambda lives for hours
                 self._creative_cache.clear()
             self._creative_cache[creative] = cached

@@ -1,10 +1,17 @@
-"""Tagging of admitted materials: one record update per material, the tag index kept in step.
+"""Tagging and the model quality checks of announced materials: one record update per material, the tag and
+near-duplicate indexes kept in step.
+
+Every material admission did not reject is announced. Here it gets its tags and the checks that need the
+models: spam likeness (copy) and near-duplicates of the line's earlier materials (both kinds). Their
+findings join admission's reasons and may send the material to review or reject it; an operator's decision
+is final, so on a material an operator decided they are recorded as scores only. Tags are indexed for
+recall only while the material is ADMITTED.
 
 A material is tagged once per tagger version: the same event twice finds it tagged and changes nothing. A
 material that was rejected, deleted or superseded by a re-upload meanwhile is skipped (a log line, no
-write); an image that cannot be decoded is recorded as UNTAGGABLE with the reason. A model that cannot load
-or a store that fails raises, so the queue retries and at last dead-letters: never half a record. Operator
-labels always win over the model (`creative.tags.with_labels`).
+write); an image that cannot be decoded is recorded as UNTAGGABLE and sent to review (not_judged). A model
+that cannot load or a store that fails raises, so the queue retries and at last dead-letters: never half a
+record and never a default pass. Operator labels always win over the model (`creative.tags.with_labels`).
 """
 
 from __future__ import annotations
@@ -15,11 +22,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-import numpy as np
-
 from creative.errors import TransientError
-from creative.materials import Material, MaterialKind, MaterialStatus
-from creative.ports import MaterialRepository, ObjectHead, ObjectStore, TagIndex
+from creative.materials import MODEL_REASONS, Material, MaterialKind, MaterialStatus, ReasonCode
+from creative.ports import MaterialRepository, ObjectHead, ObjectStore, QualityPolicies, TagIndex
+from creative.quality.near_duplicates import Fingerprint, Match, NearDuplicates
+from creative.quality.policy import QualityPolicy
+from creative.quality.verdicts import Finding, Verdict, graded, reasons_of, status_of_reasons
 from creative.tags import MaterialTag, TaggingState, with_labels
 
 logger = logging.getLogger(__name__)
@@ -40,6 +48,7 @@ class TaggingResult:
     outcome: TaggingOutcome
     detail: str = ""
     tags: tuple[str, ...] = ()
+    status: str = ""  # the material's status after the model checks
 
 
 class UnreadableImage(Exception):
@@ -48,8 +57,12 @@ class UnreadableImage(Exception):
 
 @dataclass(frozen=True)
 class Tagged:
+    """What the models say of one material: its tags, its near-duplicate fingerprint and, for copy, its spam
+    likeness."""
+
     tags: list[MaterialTag]
-    embedding: np.ndarray  # unit length: what near-duplicates are found by
+    fingerprint: Fingerprint
+    spam: float | None = None
 
 
 class Taggers(Protocol):
@@ -71,6 +84,8 @@ class Tagging:
         objects: ObjectStore,
         index: TagIndex,
         taggers: Taggers,
+        near_duplicates: NearDuplicates,
+        policies: QualityPolicies,
         *,
         max_image_bytes: int,
     ):
@@ -78,6 +93,8 @@ class Tagging:
         self._objects = objects
         self._index = index
         self._taggers = taggers
+        self._near_duplicates = near_duplicates
+        self._policies = policies
         self._max_image_bytes = max_image_bytes
 
     def tag(self, material_ids: Sequence[str], now: str) -> list[TaggingResult]:
@@ -97,7 +114,7 @@ class Tagging:
         tagged_copies = self._taggers.tag_copy([m.text or "" for m in copies]) if copies else []
         for material, tagged in zip(copies, tagged_copies, strict=True):
             results[material.material_id] = self._isolated(
-                material, lambda m, t=tagged: self._record(m, t.tags, None, now)
+                material, lambda m, t=tagged: self._record(m, t, None, now)
             )
         for material in (m for m in to_tag if m.kind is MaterialKind.IMAGE):
             results[material.material_id] = self._isolated(material, lambda m: self._tag_image(m, now))
@@ -117,7 +134,7 @@ class Tagging:
     ) -> TaggingResult | None:
         if material is None:
             return TaggingResult(material_id, TaggingOutcome.SKIPPED, "no such material")
-        if material.status is not MaterialStatus.ADMITTED:
+        if material.status is MaterialStatus.REJECTED:
             return TaggingResult(material_id, TaggingOutcome.SKIPPED, f"material is {material.status}")
         if material.tagging is not None and material.tagging.tagger_version == self._taggers.version:
             return TaggingResult(
@@ -145,33 +162,93 @@ class Tagging:
         try:
             tagged = self._taggers.tag_image(data)
         except UnreadableImage as exc:
-            return self._record(material, [], f"unreadable image: {exc}", now)
-        return self._record(material, tagged.tags, None, now)
+            return self._record(material, None, f"unreadable image: {exc}", now)
+        return self._record(material, tagged, None, now)
+
+    def _model_findings(
+        self, material: Material, tagged: Tagged | None, unreadable: str | None
+    ) -> tuple[list[Finding], Match | None]:
+        """Spam likeness and the nearest live near-duplicate; what the models could not read goes to review."""
+        if tagged is None:
+            detail = f"the model checks could not run: {unreadable}"
+            return [Finding(ReasonCode.NOT_JUDGED, Verdict.REVIEW, detail)], None
+        policy = self._policies.policy(material.business_line)
+        findings = []
+        if tagged.spam is not None:
+            verdict = graded(tagged.spam, *policy.spam)
+            if verdict is not Verdict.PASS:
+                findings.append(
+                    Finding(
+                        ReasonCode.COPY_SPAM_LIKE, verdict, f"spam likeness {tagged.spam:.2f}", tagged.spam
+                    )
+                )
+        near = self._live_near_duplicate(material, tagged.fingerprint, policy)
+        if near is not None:
+            findings.append(near.finding)
+        return findings, near
+
+    def _live_near_duplicate(
+        self, material: Material, fingerprint: Fingerprint, policy: QualityPolicy
+    ) -> Match | None:
+        """The worst match whose material is still live. Entries of materials rejected or removed since are
+        dropped when met: the index is cleaned lazily, by the lookups that would be misled."""
+        kind = material.kind.value
+        for match in self._near_duplicates.matches(
+            material.business_line, kind, material.material_id, fingerprint, policy
+        ):
+            other = self._materials.get(match.neighbour.material_id)
+            if other is not None and other.status is not MaterialStatus.REJECTED:
+                return match
+            self._near_duplicates.forget(material.business_line, kind, [match.entry])
+        return None
 
     def _record(
-        self, material: Material, model_tags: list[MaterialTag], reason: str | None, now: str
+        self, material: Material, tagged: Tagged | None, unreadable: str | None, now: str
     ) -> TaggingResult:
-        """Writes the tags (corrected by the material's operator labels), retrying a lost optimistic write on
-        a fresh read; then moves the material's index entries."""
+        """Writes tags (corrected by the material's operator labels), model scores and the status the model
+        checks lead to, retrying a lost optimistic write on a fresh read; then moves the tag index entries.
+        A material that stays live is filed in the near-duplicate index first: a crash after that leaves an
+        entry a replay finds (and skips as its own), never a live material missing from the index."""
         names = self._taggers.names()
+        findings, near = self._model_findings(material, tagged, unreadable)
         for _attempt in range(MAX_UPDATE_ATTEMPTS):
             previous = material.tag_ids
-            updated = material.model_copy(
-                update={
-                    "tags": with_labels(model_tags, material.tag_labels, names),
-                    "tagging": TaggingState(
-                        status="UNTAGGABLE" if reason else "TAGGED",
-                        tagger_version=self._taggers.version,
-                        tagged_at=now,
-                        reason=reason,
-                    ),
-                }
-            )
+            update = {
+                "tags": with_labels(tagged.tags if tagged else [], material.tag_labels, names),
+                "tagging": TaggingState(
+                    status="UNTAGGABLE" if unreadable else "TAGGED",
+                    tagger_version=self._taggers.version,
+                    tagged_at=now,
+                    reason=unreadable,
+                ),
+                "quality": material.quality.model_copy(
+                    update={
+                        "spam": tagged.spam if tagged else None,
+                        "near_duplicate_of": near.neighbour.material_id if near else None,
+                        "near_duplicate_similarity": round(near.neighbour.cosine, 4) if near else None,
+                    }
+                ),
+            }
+            if not material.decisions:  # an operator's decision stands; the checks only add scores then
+                reasons = [r for r in material.reasons if r.code not in MODEL_REASONS] + reasons_of(findings)
+                update |= {"reasons": reasons, "status": status_of_reasons(reasons)}
+            updated = material.model_copy(update=update)
+            if tagged is not None and updated.status is not MaterialStatus.REJECTED:
+                self._near_duplicates.remember(
+                    material.business_line, material.kind.value, material.material_id, tagged.fingerprint
+                )
             stored = self._materials.update(updated, expected_revision=material.revision)
             if stored is not None:
-                self._index.replace(stored, previous)
-                outcome = TaggingOutcome.UNTAGGABLE if reason else TaggingOutcome.TAGGED
-                return TaggingResult(stored.material_id, outcome, reason or "", tuple(stored.tag_ids))
+                indexed = (
+                    stored
+                    if stored.status is MaterialStatus.ADMITTED
+                    else stored.model_copy(update={"tags": []})
+                )
+                self._index.replace(indexed, previous)
+                outcome = TaggingOutcome.UNTAGGABLE if unreadable else TaggingOutcome.TAGGED
+                return TaggingResult(
+                    stored.material_id, outcome, unreadable or "", tuple(stored.tag_ids), stored.status.value
+                )
             fresh = self._materials.get(material.material_id)
             skip = self._why_skip(material.material_id, fresh, {})
             if skip is not None:

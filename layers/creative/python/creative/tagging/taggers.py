@@ -1,5 +1,7 @@
 """The served taggers: copy (MiniLM embeddings -> selling-point heads + IAB zero-shot) and images
-(EfficientNet-lite0 ImageNet classes -> IAB nodes through a reviewed mapping, plus image facts).
+(EfficientNet-lite0 ImageNet classes -> IAB nodes through a reviewed mapping, plus image facts). On the same
+forward passes they give what the model quality checks need: the copy's spam likeness and each material's
+near-duplicate fingerprint.
 
 Everything is read from three artifacts `make models` builds and the stack deploys: `text-encoder-int8`,
 `image-model` and `tagger` (the heads, per-tag thresholds, vocabularies, IAB description vectors and the
@@ -20,6 +22,7 @@ from PIL import Image
 from creative.inference.image_model import ImageModel
 from creative.inference.onnx_session import cpu_session
 from creative.inference.text_encoder import TextEncoder
+from creative.quality.near_duplicates import CopyCanonicaliser, Fingerprint, SimilaritySpace, perceptual_hash
 from creative.tagging.image_facts import facts
 from creative.tagging.service import Tagged, UnreadableImage
 from creative.tagging.vocabulary import TagVocabulary
@@ -65,6 +68,20 @@ class Taggers:
         self._selling_thresholds = np.array(self._selling["thresholds"], dtype=np.float32)
         self.iab_vectors = np.load(tagger_dir / "iab_vectors.npy")
         self._heads = cpu_session(tagger_dir / "selling_heads.onnx")
+        self._spam_head = cpu_session(tagger_dir / "spam_head.onnx")
+        similarity = config["similarity"]
+        self.canonical_copy = CopyCanonicaliser(similarity["copy"]["synonyms"])
+        self.spaces = {
+            kind: SimilaritySpace(
+                similarity[kind]["space"],
+                np.random.default_rng(similarity[kind]["seed"]).standard_normal(
+                    (similarity[kind]["bands"], similarity[kind]["bits"], centre.shape[0])
+                ),
+                centre,
+            )
+            for kind in ("copy", "image")
+            for centre in [np.load(tagger_dir / f"{kind}_centre.npy")]
+        }
         self.encoder = TextEncoder(text_encoder_dir)
         self._image_model = ImageModel(image_model_dir)
         self._imagenet_to_iab: list[list[str]] = config["image"]["imagenet_to_iab"]
@@ -85,10 +102,25 @@ class Taggers:
             return []
         embeddings = self.encoder.encode(list(texts))
         (probabilities,) = self._heads.run(["probabilities"], {"embeddings": embeddings})
+        (spam,) = self._spam_head.run(["probabilities"], {"embeddings": embeddings})
         similarities = embeddings @ self.iab_vectors.T
+        fingerprints = self.fingerprint_copy(texts)
         return [
-            Tagged(self._selling_tags(row) + self._copy_iab_tags(cosines), embedding)
-            for row, cosines, embedding in zip(probabilities, similarities, embeddings, strict=True)
+            Tagged(
+                self._selling_tags(row) + self._copy_iab_tags(cosines),
+                fingerprint,
+                spam=round(float(spam_row[0]), 4),
+            )
+            for row, cosines, spam_row, fingerprint in zip(
+                probabilities, similarities, spam, fingerprints, strict=True
+            )
+        ]
+
+    def fingerprint_copy(self, texts: Sequence[str]) -> list[Fingerprint]:
+        """Near-duplicate fingerprints: the embedding of each line's canonical form (case, punctuation and
+        synonyms folded), a second encoder pass that measured recall on synonym swaps needed."""
+        return [
+            Fingerprint(vector) for vector in self.encoder.encode([self.canonical_copy(t) for t in texts])
         ]
 
     def _selling_tags(self, probabilities: np.ndarray) -> list[MaterialTag]:
@@ -128,7 +160,8 @@ class Taggers:
             for node in self._imagenet_to_iab[scored.class_index]:
                 scores[node] = scores.get(node, 0.0) + scored.probability
         kept = {n: s for n, s in scores.items() if s >= self._config["image"]["min_score"]}
-        return Tagged(self._iab_tags(kept) + self._fact_tags(image), prediction.embedding)
+        fingerprint = Fingerprint(prediction.embedding, perceptual_hash(image))
+        return Tagged(self._iab_tags(kept) + self._fact_tags(image), fingerprint)
 
     def _iab_tags(self, scores: dict[str, float]) -> list[MaterialTag]:
         """Each scored node and its ancestors (an ancestor takes its best descendant's score)."""

@@ -1,0 +1,87 @@
+"""Benchmark of image admission with every quality check, on one core (targets live here, never in tests).
+
+`python -m bench.admission` runs in a fresh interpreter pinned to one CPU and admits real photos re-encoded as
+~1 MP JPEGs through the admission service (in-memory store and tables, so the figure is admission's own
+work: read, decode, inspect, sharpness, exposure, contrast, JPEG blocking, placements, content hash, record).
+Target >= 20 images/s. Writes out/bench/admission.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+
+from bench.measure import in_fresh_interpreter, peak_rss_mb, pin_to_one_cpu, timed, write_report
+from bench.tagging import MEGAPIXEL, one_megapixel_jpegs
+
+TARGET_IMAGES_PER_S = 20
+BUCKET = "uploads"
+
+
+def bench() -> dict:
+    from creative.admission.limits import AdmissionLimits
+    from creative.admission.service import Admission
+    from creative.uploads import UploadedObject
+    from in_memory.adapters import (
+        InMemoryComplianceLists,
+        InMemoryMaterialEvents,
+        InMemoryMaterialRepository,
+        InMemoryObjectStore,
+        InMemoryQualityPolicies,
+    )
+
+    jpegs = one_megapixel_jpegs()
+    store = InMemoryObjectStore()
+    uploads = []
+    for i, data in enumerate(jpegs):
+        key = f"uploads/food/coffee/photo-{i}.jpg"
+        store.objects[(BUCKET, key)] = data
+        uploads.append(UploadedObject(bucket=BUCKET, key=key, size=len(data), etag=f"e{i}"))
+
+    def admit_all() -> None:
+        # Fresh tables each round: every image is judged in full, never found already recorded.
+        admission = Admission(
+            store,
+            InMemoryMaterialRepository(),
+            AdmissionLimits(),
+            InMemoryMaterialEvents(),
+            compliance=InMemoryComplianceLists(),
+            policies=InMemoryQualityPolicies(),
+        )
+        for upload in uploads:
+            admission.admit(upload, now="2026-11-30T12:00:00.000000Z")
+
+    runs = timed(admit_all, repeats=5, warmup=1)
+    return {
+        "images": len(jpegs),
+        "image_megapixels": round(MEGAPIXEL[0] * MEGAPIXEL[1] / 1e6, 2),
+        "admission_images_per_s": round(len(jpegs) / statistics.median(runs), 1),
+        "admission_images_per_s_best": round(len(jpegs) / min(runs), 1),
+        "target_images_per_s": TARGET_IMAGES_PER_S,
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description="Image admission benchmark on one core.")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        pin_to_one_cpu()
+        print(json.dumps(bench()))
+        return {}
+    result = {
+        "cpu_count": os.cpu_count(),
+        "one_core": True,
+        "load_average_1min_at_start": round(os.getloadavg()[0], 2),
+    }
+    result |= in_fresh_interpreter("bench.admission")
+    print(json.dumps(result, indent=2))
+    write_report("admission", result)
+    return result
+
+
+if __name__ == "__main__":
+    main()
