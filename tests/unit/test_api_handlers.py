@@ -296,6 +296,8 @@ def test_an_operator_admits_a_material_under_review_and_the_audit_trail_keeps_it
     reject = {"decision": "reject", "comment": "legal asked us to pull it"}
     _, rejected = call("operator_api", decision_event(material_id, reject), world["operator"], lambda_context)
     assert rejected["status"] == "REJECTED" and len(rejected["decisions"]) == 2
+    assert rejected["reasons"][-1]["code"] == "operator_decision"
+    assert "legal asked us to pull it" in rejected["reasons"][-1]["detail"]
     assert not world["tag_index"].materials("food", "selling:price_discount", limit=5, next_token=None).items
 
 

@@ -27,6 +27,7 @@ from corpora import ad_copy, iab_taxonomy, movielens_titles, photos, spam_assass
 from creative.inference.artifacts import Artifact
 from creative.inference.image_model import ImageModel
 from creative.inference.text_encoder import TextEncoder
+from creative.quality import near_duplicates
 from creative.quality.near_duplicates import CopyCanonicaliser
 from creative.tagging.image_facts import PALETTE
 
@@ -67,6 +68,7 @@ INPUTS = (
     Path(photos.__file__),
     photos.INVENTORY_FILE,
     SYNONYMS_FILE,
+    Path(near_duplicates.__file__),  # the copy canonicaliser the copy centre is computed through
     ad_copy.LABELLED_FILE,
     ad_copy.IAB_LABELS_FILE,
     ad_copy.SELLING_POINTS_FILE,

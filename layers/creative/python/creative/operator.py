@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from creative.creatives import Creative, CreativeStatus
 from creative.errors import Conflict, InvalidRequest, NotFound
 from creative.impressions import BetaPosterior
-from creative.materials import Decision, Material, MaterialStatus
+from creative.materials import Decision, Material, MaterialStatus, Reason, ReasonCode
 from creative.ports import (
     ComplianceStore,
     CreativeRepository,
@@ -206,9 +206,14 @@ class OperatorService:
             record = Decision(
                 by=by, at=now, from_status=material.status, to_status=wanted, comment=decision.comment
             )
-            updated = material.model_copy(
-                update={"status": wanted, "decisions": [*material.decisions, record]}
-            )
+            update = {"status": wanted, "decisions": [*material.decisions, record]}
+            if wanted is MaterialStatus.REJECTED:  # the operator's reason joins the checks' reasons
+                comment = f"rejected by {by}: {decision.comment}"
+                update["reasons"] = [
+                    *material.reasons,
+                    Reason(code=ReasonCode.OPERATOR_DECISION, detail=comment, verdict="reject"),
+                ]
+            updated = material.model_copy(update=update)
             stored = self._materials.update(updated, expected_revision=material.revision)
             if stored is not None:
                 self._tag_index.replace(
