@@ -33,6 +33,7 @@ Resource = Literal[
     "upload_events_queue",
     "materials_table",
     "creatives_table",
+    "racing_state_table",
     "impressions_table",
     "model_registry_table",
     "idempotency_table",
@@ -126,6 +127,7 @@ RACER_ENV = RacerSettings.default_environment()
 # Where arms, impressions and CTR models live: select and retraining read the same stores.
 RACING_STORES_ENV: dict[str, Resource] = {
     "CREATIVES_TABLE": "creatives_table",
+    "RACING_STATE_TABLE": "racing_state_table",
     "IMPRESSIONS_TABLE": "impressions_table",
     "MODEL_REGISTRY_TABLE": "model_registry_table",
     "ASSETS_BUCKET": "assets_bucket",
@@ -221,7 +223,9 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         config_model="SelectConfig",
         triggers=(ApiRoute("POST", "/v1/select", "api_key"),),
         access=(
-            Access("creatives_table", ("dynamodb:Query", "dynamodb:UpdateItem")),
+            Access("creatives_table", ("dynamodb:Query",)),
+            # Counters and learner statistics: the line's shards in one query, each impression's ADDs.
+            Access("racing_state_table", ("dynamodb:Query", "dynamodb:BatchGetItem", "dynamodb:UpdateItem")),
             Access("impressions_table", ("dynamodb:PutItem",)),
             Access("uploads_bucket", OBJECT_READ, UPLOAD_PREFIX),  # signs image URLs
             Access("model_registry_table", ("dynamodb:GetItem",)),  # the active CTR model's pointer
@@ -254,15 +258,15 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec(
         name="feedback",
         capability="racing_api",
-        description="Records a click once per impression and updates the creative's bandit counts.",
+        description="Records a click once per impression: its counters and the online learner's update.",
         config_model="FeedbackConfig",
         triggers=(ApiRoute("POST", "/v1/feedback", "api_key"),),
         access=(
             Access("impressions_table", ("dynamodb:GetItem", "dynamodb:UpdateItem")),
-            Access("creatives_table", ("dynamodb:UpdateItem",)),
+            Access("racing_state_table", ("dynamodb:UpdateItem",)),
         ),
         resource_env={
-            "CREATIVES_TABLE": "creatives_table",
+            "RACING_STATE_TABLE": "racing_state_table",
             "IMPRESSIONS_TABLE": "impressions_table",
         },
         memory_mb=512,
@@ -283,6 +287,8 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             ApiRoute("GET", "/v1/compliance/{business_line}/versions", "operator"),
             ApiRoute("GET", "/v1/quality-policy/{business_line}", "operator"),
             ApiRoute("PUT", "/v1/quality-policy/{business_line}", "operator"),
+            ApiRoute("GET", "/v1/racing-objective/{business_line}", "operator"),
+            ApiRoute("PUT", "/v1/racing-objective/{business_line}", "operator"),
             ApiRoute("GET", "/v1/tags", "operator"),
             ApiRoute("GET", "/v1/tags/{tag}/materials", "operator"),
             ApiRoute("GET", "/v1/tag-labels", "operator"),
@@ -295,6 +301,8 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
                 "materials_table", ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:PutItem")
             ),
             Access("creatives_table", ("dynamodb:Query", "dynamodb:Scan", "dynamodb:UpdateItem")),
+            # Each listed creative's totals; a line's racing objective (read with the line, set on its item).
+            Access("racing_state_table", ("dynamodb:Query", "dynamodb:BatchGetItem", "dynamodb:UpdateItem")),
             Access("tags_table", ("dynamodb:Query", "dynamodb:BatchWriteItem")),
             # Compliance lists: read, and saved with their history in one transaction (PutItem on each).
             Access("line_settings_table", ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem")),
@@ -307,6 +315,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         resource_env={
             "MATERIALS_TABLE": "materials_table",
             "CREATIVES_TABLE": "creatives_table",
+            "RACING_STATE_TABLE": "racing_state_table",
             "TAGS_TABLE": "tags_table",
             "LINE_SETTINGS_TABLE": "line_settings_table",
             "MATERIAL_EVENTS_BUS": "material_events_bus",

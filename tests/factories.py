@@ -16,6 +16,7 @@ from in_memory.adapters import (
     InMemoryImpressionLog,
     InMemoryModelRegistry,
     InMemoryObjectStore,
+    InMemoryRacingState,
 )
 
 # The logged world's three days of traffic start here.
@@ -91,15 +92,18 @@ def logged_world(*, informative: bool = True, requests: int = 4000, seed: int = 
     """Three days of traffic served by the live racer (constant prior) with clicks from `true_ctr`."""
     creatives = InMemoryCreativeRepository()
     creatives.put_new(catalogue())
-    log = InMemoryImpressionLog(creatives)
+    state = InMemoryRacingState()
+    log = InMemoryImpressionLog(creatives, state)
     registry = InMemoryModelRegistry()
     racing = RacingService(
         creatives,
+        state,
         log,
         InMemoryObjectStore(),
         ActiveModel(registry),
-        ContextualRacer(RacerConfig(exploration_floor=0.2)),
+        ContextualRacer(RacerConfig(exploration_floor=0.5)),  # a log off-policy evaluation can read
         np.random.default_rng(seed),
+        cache_ttl_s=0.0,
     )
     feedback = FeedbackService(log)
     rng = np.random.default_rng(seed + 1)
@@ -126,18 +130,22 @@ class RacingWorld:
     log: InMemoryImpressionLog
     racing: RacingService
     feedback: FeedbackService
+    state: InMemoryRacingState
 
 
 def racing_world(*creatives: Creative, racer: ContextualRacer | None = None, seed: int = 0) -> RacingWorld:
     repository = InMemoryCreativeRepository()
     repository.put_new(creatives)
-    log = InMemoryImpressionLog(repository)
+    state = InMemoryRacingState()
+    log = InMemoryImpressionLog(repository, state)
     racing = RacingService(
         repository,
+        state,
         log,
         InMemoryObjectStore(),
         ActiveModel(InMemoryModelRegistry()),
         racer or ContextualRacer(),
         np.random.default_rng(seed),
+        cache_ttl_s=0.0,
     )
-    return RacingWorld(repository, log, racing, FeedbackService(log))
+    return RacingWorld(repository, log, racing, FeedbackService(log), state)

@@ -1,4 +1,4 @@
-"""POST /v1/feedback: a click on an impression, counted once on the creative's arm."""
+"""POST /v1/feedback: a click or a conversion (with its value) on an impression, counted once."""
 
 from typing import Any
 
@@ -14,7 +14,11 @@ logger = Logger()
 app = new_resolver(logger)
 
 
-@app.post("/v1/feedback", summary="Report a click on an impression", tags=["racing"])
+@app.post(
+    "/v1/feedback",
+    summary="Report a click or a conversion (with its value) on an impression",
+    tags=["racing"],
+)
 def feedback(request: FeedbackRequest) -> FeedbackResponse:
     service: FeedbackService = app.context["feedback"]
     return service.record(request, utc_now())

@@ -15,10 +15,12 @@ from creative.operator import (
     CreativePage,
     CreativeStats,
     CreativeStatusChange,
+    LineObjective,
     MaterialPage,
     OperatorService,
     PolicyChange,
     QualityPolicyView,
+    RacingObjective,
     ReviewDecision,
     TagChange,
     TaggedMaterialPage,
@@ -125,6 +127,24 @@ def get_quality_policy(business_line: Line) -> QualityPolicyView:
 )
 def save_quality_policy(business_line: Line, change: PolicyChange) -> QualityPolicyView:
     return _service().save_quality_policy(business_line, change, by=_operator(), now=iso(utc_now()))
+
+
+@app.get(
+    "/v1/racing-objective/<business_line>",
+    summary="What a business line's racer optimises: clicks, conversions or conversion value",
+    tags=["operator"],
+)
+def get_racing_objective(business_line: Line) -> LineObjective:
+    return _service().racing_objective(business_line)
+
+
+@app.put(
+    "/v1/racing-objective/<business_line>",
+    summary="Choose what a business line's racer optimises",
+    tags=["operator"],
+)
+def set_racing_objective(business_line: Line, change: RacingObjective) -> LineObjective:
+    return _service().set_racing_objective(business_line, change)
 
 
 @app.get("/v1/tags", summary="Every tag the system can give, with its name", tags=["operator"])

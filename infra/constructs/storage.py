@@ -20,6 +20,7 @@ class IndexDesign:
     name: str
     partition_key: str
     sort_key: str | None = None
+    keys_only: bool = False  # an index of keys is written only when an item's keys change
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,16 @@ TABLE_DESIGNS: tuple[TableDesign, ...] = (
         construct_id="CreativesTable",
         partition_key="creative_id",
         indexes=(IndexDesign("by_business_line", "business_line", "creative_id"),),
+    ),
+    TableDesign(
+        resource="racing_state_table",
+        construct_id="RacingStateTable",
+        # state_id = a creative's id, or "line:<business_line>" for the line's settings; shard = "0".."n-1":
+        # a hot creative's writes spread over several items (summed on read). Every impression updates an
+        # item here, so the line's index holds keys only: no update is repeated on the index.
+        partition_key="state_id",
+        sort_key="shard",
+        indexes=(IndexDesign("by_business_line", "business_line", "state_id", keys_only=True),),
     ),
     TableDesign(
         resource="impressions_table",
@@ -164,7 +175,9 @@ class Storage(Construct):
                 index_name=index.name,
                 partition_key=dynamodb.Attribute(name=index.partition_key, type=STRING),
                 sort_key=dynamodb.Attribute(name=index.sort_key, type=STRING) if index.sort_key else None,
-                projection_type=dynamodb.ProjectionType.ALL,
+                projection_type=(
+                    dynamodb.ProjectionType.KEYS_ONLY if index.keys_only else dynamodb.ProjectionType.ALL
+                ),
             )
         return table
 

@@ -5,6 +5,7 @@ import time
 import boto3
 import pytest
 import requests
+from creative.config import SelectConfig
 from demo import image_files
 
 pytestmark = pytest.mark.e2e
@@ -105,7 +106,8 @@ def test_upload_admit_compose_select_feedback_stats(runtime, s3):
         runtime, "PATCH", f"/v1/creatives/{stats['creative_id']}", json={"status": "DISABLED"}
     )
     assert disabled.status_code == 200 and disabled.json()["status"] == "DISABLED"
-    time.sleep(0.1)
+    # (once select's per-container cache of candidates has expired)
+    time.sleep(SelectConfig.model_fields["cache_ttl_seconds"].default + 0.2)
     served = {racing(runtime, "/v1/select", request).json()["creative"]["creative_id"] for _ in range(10)}
     assert stats["creative_id"] not in served
 

@@ -9,6 +9,7 @@ from botocore.stub import Stubber
 from creative.adapters.dynamodb_impressions import DynamoImpressionLog
 from creative.adapters.dynamodb_items import to_item
 from creative.adapters.dynamodb_materials import DynamoMaterialRepository
+from creative.adapters.dynamodb_racing_state import DynamoRacingState
 from creative.adapters.s3 import S3ObjectStore
 from creative.errors import InvalidRequest, NotFound, TransientError
 from creative.impressions import Impression
@@ -89,7 +90,7 @@ def impression(**overrides) -> Impression:
         user_id="u",
         candidate_count=2,
         propensity=0.5,
-        policy_version="racer-v1",
+        policy_version="racer-v2",
         created_at=NOW,
         expires_at=2_000_000_000,
     )
@@ -101,7 +102,9 @@ def stubbed_log():
     return (
         client,
         Stubber(client),
-        DynamoImpressionLog(client, "impressions", "creatives", sleep=lambda _: None),
+        DynamoImpressionLog(
+            client, "impressions", DynamoRacingState(client, "racing-state"), sleep=lambda _: None
+        ),
     )
 
 
@@ -123,7 +126,7 @@ def test_a_click_that_meets_a_concurrent_transaction_is_retried_not_lost():
     stub.add_response("get_item", item)
     stub.add_response("transact_write_items", {})
     with stub:
-        outcome = log.record_click("imp_1", NOW, now_epoch=1_800_000_000)
+        outcome = log.record_event("imp_1", "click", NOW, now_epoch=1_800_000_000)
     assert outcome.counted and outcome.impression.clicked_at == NOW
 
 
@@ -134,7 +137,7 @@ def test_a_click_that_keeps_conflicting_is_a_retryable_error_not_a_404():
         stub.add_response("get_item", item)
         stub.add_client_error("transact_write_items", **cancelled("TransactionConflict", "None"))
     with stub, pytest.raises(TransientError):
-        log.record_click("imp_1", NOW, now_epoch=1_800_000_000)
+        log.record_event("imp_1", "click", NOW, now_epoch=1_800_000_000)
 
 
 def test_a_click_that_lost_the_race_to_the_same_click_is_not_counted_twice():
@@ -143,15 +146,18 @@ def test_a_click_that_lost_the_race_to_the_same_click_is_not_counted_twice():
     stub.add_client_error("transact_write_items", **cancelled("ConditionalCheckFailed", "None"))
     stub.add_response("get_item", {"Item": to_item(impression(clicked_at=NOW).model_dump(mode="json"))})
     with stub:
-        assert log.record_click("imp_1", NOW, now_epoch=1_800_000_000).counted is False
+        assert log.record_event("imp_1", "click", NOW, now_epoch=1_800_000_000).counted is False
 
 
-def test_a_click_on_a_removed_creative_is_not_found():
+def test_a_click_on_an_impression_removed_during_the_write_is_not_found():
+    # The racing state of a creative outlives it (retraining and the console read it), so the only
+    # condition a click can fail is the impression's own: the re-read tells removal from a concurrent click.
     _, stub, log = stubbed_log()
     stub.add_response("get_item", {"Item": to_item(impression().model_dump(mode="json"))})
-    stub.add_client_error("transact_write_items", **cancelled("None", "ConditionalCheckFailed"))
+    stub.add_client_error("transact_write_items", **cancelled("ConditionalCheckFailed", "None"))
+    stub.add_response("get_item", {})
     with stub, pytest.raises(NotFound):
-        log.record_click("imp_1", NOW, now_epoch=1_800_000_000)
+        log.record_event("imp_1", "click", NOW, now_epoch=1_800_000_000)
 
 
 @pytest.mark.parametrize(("code", "status"), [("SlowDown", 503), ("InternalError", 500)])

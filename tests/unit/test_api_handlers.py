@@ -31,6 +31,7 @@ def world():
     )
     return {
         "creatives": racing.creatives,
+        "state": racing.state,
         "log": racing.log,
         "racing": racing.racing,
         "feedback": racing.feedback,
@@ -48,6 +49,7 @@ def world():
             compliance,
             events,
             policies,
+            racing.state,
         ),
     }
 
@@ -70,7 +72,7 @@ def call(function: str, event: dict, service, ctx) -> tuple[int, dict]:
 def test_select_then_click_then_stats(world, lambda_context):
     status, chosen = call("select", load_event("api_select.json"), world["racing"], lambda_context)
     assert status == 200 and chosen["creative"]["creative_id"] in {"cr_1", "cr_2"}
-    assert 0 < chosen["propensity"] <= 1 and chosen["policy_version"] == "racer-v1"
+    assert 0 < chosen["propensity"] <= 1 and chosen["policy_version"] == "racer-v2"
     click = with_body(
         load_event("api_feedback.json"), {"impression_id": chosen["impression_id"], "event": "click"}
     )
@@ -184,7 +186,8 @@ def test_a_click_after_the_impression_expired_is_not_counted(world, lambda_conte
     )
     status, error = call("feedback", click, world["feedback"], lambda_context)
     assert status == 404 and error["error"]["code"] == "unknown_impression"
-    assert world["creatives"].items[chosen["creative"]["creative_id"]].clicks == 0
+    creative_id = chosen["creative"]["creative_id"]
+    assert world["state"].totals([creative_id])[creative_id].clicks == 0
 
 
 def admitted_material(world, material_id: str = "mat_3f2a1b0c9d8e7f6a5b4c3d2e") -> None:
@@ -403,4 +406,46 @@ def test_an_invalid_quality_policy_is_400_and_nothing_is_saved(world, lambda_con
 
 def test_the_every_line_address_is_not_a_policy(world, lambda_context):
     status, _ = call("operator_api", policy_event("GET", "*"), world["operator"], lambda_context)
+    assert status == 400
+
+
+def objective_event(method: str, line: str, body: dict | None = None) -> dict:
+    event = compliance_event(method, line, body)
+    resource, path = "/v1/racing-objective/{business_line}", f"/v1/racing-objective/{line}"
+    event |= {"resource": resource, "path": path}
+    event["requestContext"] = {**event["requestContext"], "resourcePath": resource}
+    return event
+
+
+def test_a_business_line_chooses_what_its_racer_optimises(world, lambda_context):
+    operator = world["operator"]
+    status, current = call("operator_api", objective_event("GET", "food"), operator, lambda_context)
+    assert status == 200 and current == {"business_line": "food", "objective": "ctr"}
+    change = {"objective": "value_per_impression"}
+    status, saved = call("operator_api", objective_event("PUT", "food", change), operator, lambda_context)
+    assert status == 200 and saved["objective"] == "value_per_impression"
+    assert world["state"].read("food").objective == "value_per_impression"
+    bad = {"objective": "revenue"}
+    assert call("operator_api", objective_event("PUT", "food", bad), operator, lambda_context)[0] == 400
+
+
+def test_conversions_with_their_value_show_in_the_creatives_stats(world, lambda_context):
+    _, chosen = call("select", load_event("api_select.json"), world["racing"], lambda_context)
+    conversion = {"impression_id": chosen["impression_id"], "event": "conversion", "value": 30.0}
+    status, counted = call(
+        "feedback", with_body(load_event("api_feedback.json"), conversion), world["feedback"], lambda_context
+    )
+    assert status == 200 and counted["counted"] and counted["event"] == "conversion"
+    _, creatives = call(
+        "operator_api", load_event("api_list_creatives.json"), world["operator"], lambda_context
+    )
+    stats = {c["creative_id"]: c for c in creatives["items"]}[chosen["creative"]["creative_id"]]
+    assert (stats["conversions"], stats["value"], stats["value_per_impression"]) == (1, 30.0, 30.0)
+    clicked_value = {"impression_id": chosen["impression_id"], "event": "click", "value": 3}
+    status, _ = call(
+        "feedback",
+        with_body(load_event("api_feedback.json"), clicked_value),
+        world["feedback"],
+        lambda_context,
+    )
     assert status == 400

@@ -187,3 +187,35 @@ class UnavailableRegistry(InMemoryModelRegistry):
 def test_select_keeps_serving_when_the_registry_is_unavailable():
     models = ActiveModel(UnavailableRegistry(), refresh_s=0)
     assert models.current(NOW.timestamp()).version == "constant"
+
+
+def test_the_holdout_is_sized_by_the_traffic_so_a_busy_line_gets_a_model_within_hours(informative_world):
+    creatives, log, _ = informative_world
+    # Given the first 36 hours of the log (about 55 impressions an hour): a fixed 24-hour holdout would leave
+    # 660 rows to train on, under the 1,000 required
+    first_hours = WORLD_START + timedelta(hours=36)
+    rules = RetrainingRules(
+        min_training_rows=1000, min_training_clicks=30, min_holdout_rows=300, bootstrap_resamples=200
+    )
+    # When retraining runs then, with a 24-hour cap on the holdout's age
+    report = retraining(creatives, log, InMemoryModelRegistry(), rules).run(first_hours)
+    # Then the holdout is the latest fifth of the settled rows, not the whole day, and training goes ahead
+    settled = report.training_rows + report.holdout_rows
+    assert report.holdout_rows == pytest.approx(max(0.2 * settled, 300), abs=2)
+    assert report.outcome is not RetrainingOutcome.INSUFFICIENT_DATA, report.reason
+
+
+def test_a_late_click_never_changes_a_runs_training_set(informative_world):
+    creatives, log, _ = informative_world
+    registry = InMemoryModelRegistry()
+    first = retraining(creatives, log, registry).run(NOW)
+    # When a click on an old, unclicked impression arrives after its attribution window
+    late = next(i for i in sorted(log.items.values(), key=lambda i: i.created_at) if i.clicked_at is None)
+    late.clicked_at = (NOW - timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    try:
+        # Then the same run sees the same rows and labels
+        again = retraining(creatives, log, InMemoryModelRegistry()).run(NOW)
+        assert (again.training_rows, again.training_clicks) == (first.training_rows, first.training_clicks)
+        assert again.challenger_version == first.challenger_version
+    finally:
+        late.clicked_at = None

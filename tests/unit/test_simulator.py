@@ -161,6 +161,27 @@ def test_every_policy_gets_the_same_traffic_and_the_same_dice(small_world):
     assert [r.user_id for r in other.requests] != [r.user_id for r in traffic.requests]
 
 
+def test_noise_features_add_user_attributes_and_change_nothing_else(small_world):
+    # Given the same seed with five noise features
+    data, model, traffic = small_world
+    noisy = build_traffic(data, model, seed=7, config=replace(SMALL, noise_features=5))
+
+    # Then the users, times, candidates and dice are those of the clean traffic
+    assert [(r.user_id, r.at, r.candidates) for r in noisy.requests] == [
+        (r.user_id, r.at, r.candidates) for r in traffic.requests
+    ]
+    assert np.array_equal(noisy.click_draw, traffic.click_draw)
+    assert np.allclose(np.nan_to_num(noisy.p), np.nan_to_num(traffic.p))
+    # And each user carries the same five extra values on every request, with 2, 4, ... 32 levels
+    extra: dict[str, dict] = {}
+    for clean, request in zip(traffic.requests, noisy.requests, strict=True):
+        added = {k: v for k, v in request.user.items() if k not in clean.user}
+        assert sorted(added) == [f"noise_{k}" for k in range(5)]
+        assert extra.setdefault(request.user_id, added) == added
+    assert all(0 <= v < 2 ** (k + 1) for added in extra.values() for k, v in enumerate(added.values()))
+    assert len({added["noise_4"] for added in extra.values()}) > 2
+
+
 def test_traffic_has_cold_start_arrivals_retirements_and_drift(small_world):
     # Given the small traffic
     _, _, traffic = small_world

@@ -93,6 +93,9 @@ class TrafficConfig:
     drift_at_day: float = 2.0  # the start of day 3
     drift_logit: float = 0.5  # x1.6 on the odds of the rising genres' movies, /1.6 for the falling ones
     drift_genres_each_way: int = 2
+    # Extra user features that say nothing about clicks (the noise ablation): each user holds a fixed random
+    # value of noise_0 .. noise_{k-1}, with 2, 4, 8, 16, 32 ... values.
+    noise_features: int = 0
 
 
 QUICK = TrafficConfig(days=2, requests_per_hour=120, drift_at_day=1.5)
@@ -202,8 +205,9 @@ def _drift_shift(info: CreativeInfo, drift: dict) -> float:
 
 
 def build_traffic(data: MovieLens, model: ClickModel, seed: int, config: TrafficConfig) -> Traffic:
-    pool_rng, time_rng, user_rng, click_rng, delay_rng, drift_rng = (
-        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(6)
+    # spawn(7)'s first six children are spawn(6)'s: the noise stream changes none of the others.
+    pool_rng, time_rng, user_rng, click_rng, delay_rng, drift_rng, noise_rng = (
+        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(7)
     )
     creatives = _creatives(data, config, pool_rng)
     drift = _drift(data, creatives, config, drift_rng)
@@ -220,6 +224,9 @@ def build_traffic(data: MovieLens, model: ClickModel, seed: int, config: Traffic
     width = len(ordered)
     p = np.full((len(times), width), np.nan)
     counts = np.zeros(len(times), dtype=int)
+    noise = noise_rng.integers(
+        0, 2 ** np.arange(1, config.noise_features + 1), (len(data.users), config.noise_features)
+    )
     requests: list[Request] = []
     active_key, active = None, ()
     for r, (at, u) in enumerate(zip(times, users, strict=True)):
@@ -230,10 +237,9 @@ def build_traffic(data: MovieLens, model: ClickModel, seed: int, config: Traffic
         p[r, : len(live)] = sigmoid(logit[u, cols] + shift[cols] * (at >= drift["at"]))
         counts[r] = len(live)
         user = data.users[u]
+        features = user.features() | {f"noise_{k}": int(v) for k, v in enumerate(noise[u])}
         requests.append(
-            Request(
-                f"s{seed}-r{r:07d}", float(at), f"u{user.user_id}", user.features(), BUSINESS_LINE, active
-            )
+            Request(f"s{seed}-r{r:07d}", float(at), f"u{user.user_id}", features, BUSINESS_LINE, active)
         )
     click_draw = click_rng.random(p.shape)
     delay_s = delay_rng.exponential(config.click_delay_mean_s, p.shape)

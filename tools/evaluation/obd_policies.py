@@ -187,9 +187,6 @@ def cross_fitted_q_hat(log: ObdLog, folds: int = REWARD_MODEL_FOLDS, seed: int =
     return q_hat
 
 
-RACER_SEGMENT_BY = ("user_feature_0",)  # the lowest-cardinality user feature (3 values in every campaign)
-
-
 @dataclass(frozen=True)
 class RacerPolicy:
     slates: np.ndarray  # (m, K, 3) per evaluation context
@@ -199,15 +196,14 @@ class RacerPolicy:
 
 
 def racer_policy(train: ObdLog, evaluate: ObdLog, contexts: Contexts, seed: int) -> RacerPolicy:
-    """The product's racer frozen after the training log: LightGBM CTR prior + per-(item, segment) counts.
-
-    The CTR model is trained on the training log's impressions; the Thompson posterior of each item in a
-    user's segment adds that segment's (undecayed: the policy is frozen) impressions and clicks from the
-    same log. Its single-slot probabilities (with the exploration floor) fill the slate without replacement.
+    """The product's racer frozen after the training log: the LightGBM CTR prior, and the online learner
+    after replaying the training log in time order (every impression and its click, undecayed: the policy is
+    frozen). Its single-slot probabilities (with the exploration floor) fill the slate without replacement.
     """
     from creative.racing.ctr_training import train_ctr_model
     from creative.racing.features import LoggedImpression
-    from creative.racing.racer import ContextualRacer, RacerConfig, segment_of
+    from creative.racing.learner import LearnerState, OnlineLearner, fuse, logit, pair_keys, user_terms
+    from creative.racing.racer import ContextualRacer, RacerConfig
 
     creatives = obd_creatives(train)
     rows = [
@@ -222,20 +218,28 @@ def racer_policy(train: ObdLog, evaluate: ObdLog, contexts: Contexts, seed: int)
     ]
     model = train_ctr_model(rows, seed=seed)
     scorer = model.scorer()
-    racer = ContextualRacer(RacerConfig(segment_by=RACER_SEGMENT_BY))
-    segments = np.array([segment_of(obd_user(train, i), RACER_SEGMENT_BY) for i in range(train.n)])
+    racer = ContextualRacer(RacerConfig())
+    config = racer.config.learner
+    learner = OnlineLearner(config)
+    own = [LearnerState() for _ in range(train.n_items)]
+    line = LearnerState()
+    base = float(logit((train.clicks.sum() + 1.0) / (train.n + 50.0)))
+    for i in np.argsort(train.timestamps, kind="stable"):
+        terms = user_terms(rows[i].user, config.max_features)
+        keys = pair_keys(terms, creatives[train.items[i]].tags, config)
+        learner.learn(base, keys, own[train.items[i]], line, bool(train.clicks[i]))
     now = float(np.median(evaluate.timestamps))
     probabilities = np.empty((len(contexts.representatives), evaluate.n_items))
     priors = np.empty_like(probabilities)
     for j, row in enumerate(contexts.representatives):
         user = obd_user(evaluate, row)
-        in_segment = segments == segment_of(user, RACER_SEGMENT_BY)
-        impressions = np.bincount(train.items[in_segment], minlength=train.n_items)
-        clicks = np.bincount(
-            train.items[in_segment], weights=train.clicks[in_segment], minlength=train.n_items
-        )
+        terms = user_terms(user, config.max_features)
+        scores = learner.score_pairs(base, terms, [c.tags for c in creatives], own, line)
         priors[j] = scorer.predict(user, creatives, now)
-        probabilities[j] = racer.probabilities(priors[j], impressions, clicks)
+        mean, variance = fuse(
+            scores, base, logit(priors[j]), racer.config.model_prior_precision, config.creative_precision
+        )
+        probabilities[j] = racer.probabilities(mean, variance)
     return RacerPolicy(
         slates=plackett_luce_slate(probabilities),
         model_version=model.version,

@@ -25,6 +25,7 @@ from in_memory.adapters import (
     InMemoryImpressionLog,
     InMemoryModelRegistry,
     InMemoryObjectStore,
+    InMemoryRacingState,
 )
 
 from evaluation.movielens_traffic import Decision, Feedback, Request
@@ -59,16 +60,21 @@ class RacerPolicy:
     ):
         self.name = name
         self._creatives = InMemoryCreativeRepository()
-        self._log = InMemoryImpressionLog(self._creatives)
+        state = InMemoryRacingState()
+        self._log = InMemoryImpressionLog(self._creatives, state)
         self._registry = InMemoryModelRegistry()
         racer = ContextualRacer(config or RacerConfig())
         self._select = RacingService(
             self._creatives,
+            state,
             self._log,
             InMemoryObjectStore(),
             ActiveModel(self._registry, refresh_s=0),
             racer,
             np.random.default_rng(seed),
+            # A minute of simulated time (about seven requests) between state reads: select in production
+            # reads every two seconds, which at a few hundred requests a second is far staler.
+            cache_ttl_s=60.0,
         )
         self._feedback = FeedbackService(self._log)
         self._retraining = RetrainingService(
@@ -108,6 +114,8 @@ class RacerPolicy:
         for creative_id in self._active - wanted:
             self._creatives.set_status(creative_id, CreativeStatus.DISABLED, now)
         self._active = wanted
+        # The simulator's candidate set is exact: a retired creative must not be served from a cache.
+        self._select.forget(request.business_line)
 
     def choose(self, request: Request) -> Decision:
         self._sync_catalogue(request)

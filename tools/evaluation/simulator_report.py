@@ -19,6 +19,7 @@ import sys
 import time
 import zlib
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +53,7 @@ PEERS = ("ts_context_free", "mabwiser_ts", "mabwiser_linucb", "vw_epsilon", "vw_
 BASELINES = ("uniform",)
 REFERENCE = ("oracle",)
 RACER = "racer"
+NOISE_FEATURES = 5  # random user features the ablation adds (TrafficConfig.noise_features)
 SWEEP = {
     "mabwiser_linucb": [{"alpha": a} for a in (0.003, 0.01, 0.03, 0.1, 0.3, 1.0)],
     "vw_epsilon": [{"explorer_args": f"--epsilon {e}"} for e in (0.01, 0.05, 0.1)],
@@ -202,6 +204,21 @@ def lifts(summary: dict, racer_present: bool) -> dict:
     return out
 
 
+def noise_ablation(clean: dict, noisy: dict) -> dict:
+    """The racer with NOISE_FEATURES random user features added against the racer without, same seeds."""
+    out: dict = {"added_features": NOISE_FEATURES}
+    for metric in ("ctr", "expected_ctr", "first_day_expected_ctr"):
+        with_noise = noisy[RACER][metric]["per_seed"]
+        without = clean[RACER][metric]["per_seed"]
+        out[metric] = {
+            "without": clean[RACER][metric],
+            "with_noise": noisy[RACER][metric],
+            "relative_change": mean_ci([a / b - 1.0 for a, b in zip(with_noise, without, strict=True)]),
+        }
+    out["ctr_change_below_2pct"] = abs(out["ctr"]["relative_change"]["mean"]) < 0.02
+    return out
+
+
 def fmt(cell: dict, scale: float = 1.0, digits: int = 2) -> str:
     if cell["mean"] is None:
         return "n/a"
@@ -302,8 +319,11 @@ def evaluate(config: TrafficConfig, seeds: tuple[int, ...], processes: int, out:
     factory, why_not = racer_factory()
     names = [*BASELINES, *PEERS, *([RACER] if factory else []), *REFERENCE]
     jobs = [(seed, name, config, None) for seed in seeds for name in names]
+    noisy = replace(config, noise_features=NOISE_FEATURES)
+    ablation_jobs = [(seed, RACER, noisy, None) for seed in seeds] if factory else []
     started = time.perf_counter()
-    results = run_all(jobs, processes)
+    every = run_all(jobs + ablation_jobs, processes)
+    results, noisy_results = every[: len(jobs)], every[len(jobs) :]
     summary = aggregate(results, seeds)
     traffic = {seed: t for seed, _, _, t in results}
     report = {
@@ -316,6 +336,9 @@ def evaluate(config: TrafficConfig, seeds: tuple[int, ...], processes: int, out:
         "racer_missing_reason": why_not,
         "policies": summary,
         "lifts": lifts(summary, factory is not None),
+        "ablation": {"noise_features": noise_ablation(summary, aggregate(noisy_results, seeds))}
+        if factory
+        else {},
         "wall_seconds": round(time.perf_counter() - started, 1),
     }
     (out / "simulator.json").write_text(json.dumps(report, indent=2))

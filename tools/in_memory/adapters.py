@@ -11,12 +11,20 @@ from collections.abc import Iterator, Sequence
 
 from creative.creatives import Creative, CreativeStatus
 from creative.errors import CorruptModel, NotFound
-from creative.impressions import ClickOutcome, Impression
+from creative.impressions import FeedbackOutcome, Impression
 from creative.materials import Material, MaterialStatus
 from creative.ports import ModelRef, ObjectHead, Page, TaggedMaterial
 from creative.quality.compliance import ComplianceList
 from creative.quality.near_duplicates import IndexedFingerprint
 from creative.quality.policy import DEFAULT_POLICY, LinePolicy, QualityPolicy
+from creative.racing.state import (
+    CounterTotals,
+    RacingState,
+    StateWrite,
+    event_writes,
+    of_items,
+    serve_writes,
+)
 
 
 class InMemoryObjectStore:
@@ -135,34 +143,76 @@ class InMemoryCreativeRepository:
         return _page(items, limit, next_token)
 
 
+class InMemoryRacingState:
+    """Shard items as DynamoDB holds them: (creative id, shard) -> counters. Each creative's shards are also
+    kept summed, so a read costs what the line holds, not every shard."""
+
+    def __init__(self):
+        self.items: dict[tuple[str, int], dict[str, float]] = {}
+        self._merged: dict[str, dict[str, float]] = {}
+        self._by_line: dict[str, set[str]] = {}
+        self.objectives: dict[str, str] = {}
+        self.reads = 0
+
+    def set_objective(self, business_line: str, objective: str) -> None:
+        self.objectives[business_line] = objective
+
+    def apply(self, state_id: str, business_line: str, shard: int, write: StateWrite, totals: dict) -> None:
+        item = self.items.setdefault((state_id, shard), {})
+        merged = self._merged.setdefault(state_id, {})
+        self._by_line.setdefault(business_line, set()).add(state_id)
+        for name in write.stale:
+            merged[name] = merged.get(name, 0.0) - item.pop(name, 0.0)
+            if not merged[name]:
+                del merged[name]
+        for name, value in {**write.values, **totals}.items():
+            item[name] = item.get(name, 0.0) + value
+            merged[name] = merged.get(name, 0.0) + value
+
+    def read(self, business_line: str) -> RacingState:
+        self.reads += 1
+        return of_items(
+            business_line,
+            {cid: self._merged[cid] for cid in self._by_line.get(business_line, ())},
+            self.objectives.get(business_line, "ctr"),
+        )
+
+    def totals(self, creative_ids: Sequence[str]) -> dict[str, CounterTotals]:
+        return {cid: CounterTotals.of(self._merged[cid]) for cid in creative_ids if cid in self._merged}
+
+
 class InMemoryImpressionLog:
-    def __init__(self, creatives: InMemoryCreativeRepository):
+    def __init__(self, creatives: InMemoryCreativeRepository, state: InMemoryRacingState | None = None):
         self.creatives = creatives
+        self.state = state or InMemoryRacingState()
         self.items: dict[str, Impression] = {}
 
+    def _apply(self, impression: Impression, writes, totals: dict) -> None:
+        deltas = impression.learner
+        shard = deltas.shard if deltas else 0
+        write = writes(deltas) if deltas else StateWrite({}, [])
+        self.state.apply(impression.creative_id, impression.business_line, shard, write, totals)
+
     def record(self, impression: Impression) -> None:
-        creative = self.creatives.items[impression.creative_id]
-        creative.impressions += 1
-        if impression.arm_key:
-            arms = creative.arm_impressions
-            arms[impression.arm_key] = arms.get(impression.arm_key, 0.0) + impression.arm_weight
-            expected = creative.arm_expected
-            expected[impression.arm_key] = expected.get(impression.arm_key, 0.0) + impression.expected_weight
+        self._apply(impression, serve_writes, {"impressions": 1})
         self.items[impression.impression_id] = impression
 
-    def record_click(self, impression_id: str, clicked_at: str, now_epoch: int) -> ClickOutcome:
+    def record_event(
+        self, impression_id: str, event: str, at: str, now_epoch: int, value: float | None = None
+    ) -> FeedbackOutcome:
         impression = self.items.get(impression_id)
         if impression is None or impression.expires_at <= now_epoch:
             raise NotFound("unknown or expired")
-        if impression.clicked_at:
-            return ClickOutcome(impression, counted=False)
-        impression.clicked_at = clicked_at
-        creative = self.creatives.items[impression.creative_id]
-        creative.clicks += 1
-        if impression.arm_key:
-            arms = creative.arm_clicks
-            arms[impression.arm_key] = arms.get(impression.arm_key, 0.0) + impression.arm_weight
-        return ClickOutcome(impression, counted=True)
+        if (impression.clicked_at if event == "click" else impression.converted_at) is not None:
+            return FeedbackOutcome(impression, counted=False)
+        if event == "click":
+            impression.clicked_at = at
+            totals = {"clicks": 1}
+        else:
+            impression.converted_at, impression.conversion_value = at, value
+            totals = {"conversions": 1, "value": value or 0.0}
+        self._apply(impression, lambda d: event_writes(d, event), totals)
+        return FeedbackOutcome(impression, counted=True)
 
     def since(self, start: str) -> Iterator[Impression]:
         # ISO-8601 UTC strings of one format sort as time does.

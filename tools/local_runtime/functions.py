@@ -177,7 +177,14 @@ class LocalFunction:
         """Run the handler once on a JSON copy of `event`; return its JSON-round-tripped result."""
         payload = json.loads(json.dumps(event))
         log_target = redirect_stdout(self._log) if self._log else nullcontext()
-        with INVOCATION_LOCK, _environment(self.environment), self._sandbox.active(), log_target:
+        log_handlers = _service_logs_to(self._log) if self._log else nullcontext()
+        with (
+            INVOCATION_LOCK,
+            _environment(self.environment),
+            self._sandbox.active(),
+            log_target,
+            log_handlers,
+        ):
             context = LambdaContext(
                 function_name=self.physical_name,
                 memory_limit_in_mb=self.memory_mb,
@@ -269,6 +276,22 @@ def lambda_environment(
         "AWS_DEFAULT_REGION": region,
     }
     return {**defaults, **runtime, **function_variables, **local_aws}
+
+
+@contextmanager
+def _service_logs_to(stream: TextIO) -> Iterator[None]:
+    """Powertools' Logger reuses the handler of the first Logger of its service in the process (functions
+    share the service name and the `logging` module), so that handler's stream is whichever stdout was
+    current then: point it at this function's log for the invocation."""
+    service = os.environ.get("POWERTOOLS_SERVICE_NAME", "service_undefined")
+    handlers = [h for h in logging.getLogger(service).handlers if isinstance(h, logging.StreamHandler)]
+    previous = [h.setStream(stream) for h in handlers]
+    try:
+        yield
+    finally:
+        for handler, stream_before in zip(handlers, previous, strict=True):
+            if stream_before is not None:
+                handler.setStream(stream_before)
 
 
 @contextmanager

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -70,9 +71,11 @@ class RacerSettings(_EnvConfig):
     Defaults are RacerConfig's: one source, which the catalog also writes into both functions' environment.
     """
 
-    prior_strength: float = Field(default=_RACER_DEFAULTS.prior_strength, gt=0, alias="RACER_PRIOR_STRENGTH")
-    untrained_prior_strength: float = Field(
-        default=_RACER_DEFAULTS.untrained_prior_strength, gt=0, alias="RACER_UNTRAINED_PRIOR_STRENGTH"
+    model_prior_precision: float = Field(
+        default=_RACER_DEFAULTS.model_prior_precision, gt=0, alias="RACER_MODEL_PRIOR_PRECISION"
+    )
+    untrained_prior_precision: float = Field(
+        default=_RACER_DEFAULTS.untrained_prior_precision, gt=0, alias="RACER_UNTRAINED_PRIOR_PRECISION"
     )
     exploration_floor: float = Field(
         default=_RACER_DEFAULTS.exploration_floor, ge=0, le=1, alias="RACER_EXPLORATION_FLOOR"
@@ -80,12 +83,16 @@ class RacerSettings(_EnvConfig):
     half_life_hours: float = Field(
         default=_RACER_DEFAULTS.half_life_hours, gt=0, alias="RACER_HALF_LIFE_HOURS"
     )
-    # Comma-separated user features.
-    segment_by: str = Field(default=",".join(_RACER_DEFAULTS.segment_by), alias="RACER_SEGMENT_BY")
+    counter_shards: int = Field(
+        default=_RACER_DEFAULTS.counter_shards, ge=1, le=32, alias="RACER_COUNTER_SHARDS"
+    )
+    posterior_scale: float = Field(
+        default=_RACER_DEFAULTS.learner.posterior_scale, gt=0, le=1, alias="RACER_POSTERIOR_SCALE"
+    )
 
     @classmethod
     def default_environment(cls) -> dict[str, str]:
-        """The defaults as environment variables, e.g. {"RACER_PRIOR_STRENGTH": "60", ...}."""
+        """The defaults as environment variables, e.g. {"RACER_EXPLORATION_FLOOR": "0.01", ...}."""
         return {
             field.alias: _environment_text(field.default)
             for field in RacerSettings.model_fields.values()
@@ -94,11 +101,12 @@ class RacerSettings(_EnvConfig):
 
     def racer_config(self) -> RacerConfig:
         return RacerConfig(
-            prior_strength=self.prior_strength,
-            untrained_prior_strength=self.untrained_prior_strength,
+            model_prior_precision=self.model_prior_precision,
+            untrained_prior_precision=self.untrained_prior_precision,
             exploration_floor=self.exploration_floor,
             half_life_hours=self.half_life_hours,
-            segment_by=tuple(n.strip() for n in self.segment_by.split(",") if n.strip()),
+            counter_shards=self.counter_shards,
+            learner=replace(_RACER_DEFAULTS.learner, posterior_scale=self.posterior_scale),
         )
 
 
@@ -112,6 +120,7 @@ class _RacingStores(RacerSettings):
     """Where arms, impressions and CTR models live: select and retraining read the same ones."""
 
     creatives_table: str = Field(alias="CREATIVES_TABLE")
+    racing_state_table: str = Field(alias="RACING_STATE_TABLE")
     impressions_table: str = Field(alias="IMPRESSIONS_TABLE")
     model_registry_table: str = Field(alias="MODEL_REGISTRY_TABLE")
     assets_bucket: str = Field(alias="ASSETS_BUCKET")
@@ -119,6 +128,8 @@ class _RacingStores(RacerSettings):
 
 class SelectConfig(_RacingStores):
     max_candidates: int = Field(default=100, gt=0, alias="MAX_CANDIDATES")
+    # Candidates and racing state are re-read once a container's copy is this old.
+    cache_ttl_seconds: float = Field(default=2.0, ge=0, le=60, alias="SELECT_CACHE_TTL_SECONDS")
     impression_ttl_days: int = Field(default=30, gt=0, alias="IMPRESSION_TTL_DAYS")
     model_refresh_seconds: float = Field(default=60.0, ge=0, alias="MODEL_REFRESH_SECONDS")
 
@@ -133,13 +144,14 @@ class RetrainingConfig(_RacingStores):
 
 
 class FeedbackConfig(_EnvConfig):
-    creatives_table: str = Field(alias="CREATIVES_TABLE")
+    racing_state_table: str = Field(alias="RACING_STATE_TABLE")
     impressions_table: str = Field(alias="IMPRESSIONS_TABLE")
 
 
 class OperatorConfig(_EnvConfig):
     materials_table: str = Field(alias="MATERIALS_TABLE")
     creatives_table: str = Field(alias="CREATIVES_TABLE")
+    racing_state_table: str = Field(alias="RACING_STATE_TABLE")
     tags_table: str = Field(alias="TAGS_TABLE")
     line_settings_table: str = Field(alias="LINE_SETTINGS_TABLE")
     material_events_bus: str = Field(alias="MATERIAL_EVENTS_BUS")  # a material admitted on review

@@ -29,14 +29,6 @@ class Creative(BaseModel):
     # creative starts with a better prior only where the logged clicks say cleanliness pays.
     quality: dict[str, float] = Field(default_factory=dict)
     status: CreativeStatus = CreativeStatus.ACTIVE
-    # All-time impressions served and clicks received (reporting).
-    impressions: int = 0
-    clicks: int = 0
-    # The racer's arms: time-weighted impressions and clicks per "<segment>@<epoch>" (see racing.contextual.ArmClock).
-    arm_impressions: dict[str, float] = Field(default_factory=dict)
-    arm_clicks: dict[str, float] = Field(default_factory=dict)
-    # ... and the clicks the CTR model expected from those impressions (sum of its predictions).
-    arm_expected: dict[str, float] = Field(default_factory=dict)
     created_at: str
     updated_at: str
 

@@ -8,6 +8,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints
 
+from creative.racing.state import LearnerDeltas
+
 # User features are logged as given; bounds keep every value storable (DynamoDB numbers have 38 digits
 # and no NaN, items are at most 400 KB) and keep one request from bloating the impression log.
 FeatureName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
@@ -29,29 +31,23 @@ class Impression(BaseModel):
     candidate_count: int
     propensity: float
     policy_version: str
-    # The racer's arm this impression counted on and the time weight it added (clicks add the same).
-    arm_key: str | None = None
-    arm_weight: float = 1.0
-    segment: str | None = None
     prior_ctr: float | None = None  # the CTR model's prediction for the chosen creative
     model_version: str | None = None
     # What the policy chose among: off-policy evaluation recomputes other policies' choices over it.
     candidate_ids: list[str] = Field(default_factory=list)
+    # The online learner's update (its shard, time weight and per-key steps): the click writes the rest.
+    learner: LearnerDeltas | None = None
     created_at: str
-
-    @property
-    def expected_weight(self) -> float:
-        """What this impression adds to its arm's expected clicks: its time weight x the predicted CTR."""
-        return round(self.arm_weight * (self.prior_ctr or 0.0), 9)
-
     expires_at: int  # epoch seconds; DynamoDB TTL removes the row some time after this
     clicked_at: str | None = None
+    converted_at: str | None = None
+    conversion_value: float | None = None
 
 
 @dataclass(frozen=True)
-class ClickOutcome:
+class FeedbackOutcome:
     impression: Impression
-    counted: bool  # False when this impression's click had already been counted
+    counted: bool  # False when this impression's event had already been counted
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,12 @@ from creative.ports import (
     MaterialRepository,
     ObjectStore,
     QualityPolicyStore,
+    RacingStateStore,
     TagIndex,
 )
 from creative.quality.compliance import ComplianceList
 from creative.quality.policy import LinePolicy, QualityPolicy
+from creative.racing.state import CounterTotals, Objective
 from creative.tagging.vocabulary import TagVocabulary
 from creative.tags import OPERATOR_SOURCE, TAG_ID_PATTERN, TagLabel, with_labels
 
@@ -46,6 +48,10 @@ class CreativeStats(BaseModel):
     impressions: int
     clicks: int
     ctr: float | None = Field(description="Observed clicks / impressions; null before the first impression.")
+    conversions: int = 0
+    conversion_rate: float | None = Field(default=None, description="Conversions / impressions.")
+    value: float = Field(default=0.0, description="The summed value of its conversions.")
+    value_per_impression: float | None = None
     posterior_mean: float = Field(description="Mean of the arm's Beta posterior (uniform prior).")
     posterior_ci95: tuple[float, float] = Field(
         description="Normal approximation of the 95% credible interval."
@@ -61,6 +67,19 @@ class CreativePage(BaseModel):
 
 class CreativeStatusChange(BaseModel):
     status: CreativeStatus
+
+
+class RacingObjective(BaseModel):
+    """What a business line's racer optimises: clicks (`ctr`), conversions (`conversion_rate`), or conversion
+    value per impression (`value_per_impression`). Clicks and conversions are counted whatever it is."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    objective: Objective
+
+
+class LineObjective(RacingObjective):
+    business_line: str
 
 
 TagId = Annotated[str, StringConstraints(pattern=TAG_ID_PATTERN)]
@@ -174,11 +193,13 @@ class OperatorService:
         compliance: ComplianceStore,
         events: MaterialEvents,
         policies: QualityPolicyStore,
+        racing_state: RacingStateStore,
         *,
         image_url_ttl_s: int = 3600,
     ):
         self._compliance = compliance
         self._policies = policies
+        self._racing_state = racing_state
         self._events = events
         self._materials = materials
         self._creatives = creatives
@@ -251,6 +272,17 @@ class OperatorService:
 
     def compliance_versions(self, business_line: str) -> ComplianceVersions:
         return ComplianceVersions(items=self._compliance.versions(business_line))
+
+    def racing_objective(self, business_line: str) -> LineObjective:
+        return LineObjective(
+            business_line=business_line, objective=self._racing_state.read(business_line).objective
+        )
+
+    def set_racing_objective(self, business_line: str, change: RacingObjective) -> LineObjective:
+        """Select picks it up within its cache period; the learner's evidence for the previous objective
+        stays and is corrected by the new one's events."""
+        self._racing_state.set_objective(business_line, change.objective)
+        return LineObjective(business_line=business_line, objective=change.objective)
 
     def quality_policy(self, business_line: str) -> QualityPolicyView:
         line_policy = self._policies.overrides(business_line)
@@ -365,7 +397,10 @@ class OperatorService:
         self, *, business_line: str | None, limit: int, next_token: str | None
     ) -> CreativePage:
         page = self._creatives.list(business_line=business_line, limit=limit, next_token=next_token)
-        return CreativePage(items=[self.stats(c) for c in page.items], next_token=page.next_token)
+        totals = self._racing_state.totals([c.creative_id for c in page.items])
+        return CreativePage(
+            items=[self.stats(c, totals.get(c.creative_id)) for c in page.items], next_token=page.next_token
+        )
 
     def set_creative_status(
         self, creative_id: str, change: CreativeStatusChange, *, now: str
@@ -373,10 +408,11 @@ class OperatorService:
         creative = self._creatives.set_status(creative_id, change.status, now)
         if creative is None:
             raise NotFound(f"creative '{creative_id}' does not exist", code="unknown_creative")
-        return self.stats(creative)
+        return self.stats(creative, self._racing_state.totals([creative_id]).get(creative_id))
 
-    def stats(self, creative: Creative) -> CreativeStats:
-        posterior = BetaPosterior.of(creative.impressions, creative.clicks)
+    def stats(self, creative: Creative, totals: CounterTotals | None) -> CreativeStats:
+        totals = totals or CounterTotals()
+        posterior = BetaPosterior.of(totals.impressions, totals.clicks)
         return CreativeStats(
             creative_id=creative.creative_id,
             business_line=creative.business_line,
@@ -390,9 +426,13 @@ class OperatorService:
                 creative.image_bucket, creative.image_key, creative.image_version_id, self._image_url_ttl_s
             ),
             tags=creative.tags,
-            impressions=creative.impressions,
-            clicks=creative.clicks,
-            ctr=creative.clicks / creative.impressions if creative.impressions else None,
+            impressions=totals.impressions,
+            clicks=totals.clicks,
+            ctr=totals.clicks / totals.impressions if totals.impressions else None,
+            conversions=totals.conversions,
+            conversion_rate=totals.conversions / totals.impressions if totals.impressions else None,
+            value=totals.value,
+            value_per_impression=totals.value / totals.impressions if totals.impressions else None,
             posterior_mean=posterior.mean,
             posterior_ci95=posterior.interval95(),
             created_at=creative.created_at,

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
 from creative.creatives import Creative, CreativeStatus
-from creative.impressions import ClickOutcome, Impression
+from creative.impressions import FeedbackOutcome, Impression
 from creative.materials import Material, MaterialStatus
 from creative.quality.compliance import ComplianceList
 from creative.quality.policy import LinePolicy, QualityPolicy
+from creative.racing.state import CounterTotals, Objective, RacingState
 
 T = TypeVar("T")
 
@@ -126,12 +127,28 @@ class CreativeRepository(Protocol):
     def list(self, *, business_line: str | None, limit: int, next_token: str | None) -> Page[Creative]: ...
 
 
+class RacingStateStore(Protocol):
+    """Counters and learner statistics per creative and per business line (`creative.racing.state`)."""
+
+    def read(self, business_line: str) -> RacingState:
+        """The line's state, every shard summed."""
+
+    def totals(self, creative_ids: Sequence[str]) -> dict[str, CounterTotals]:
+        """All-time impressions, clicks, conversions and value of these creatives (absent ones have none)."""
+
+    def set_objective(self, business_line: str, objective: Objective) -> None:
+        """What the line's racer optimises from now on."""
+
+
 class ImpressionLog(Protocol):
     def record(self, impression: Impression) -> None:
-        """Counts the impression on its creative's arm and stores it."""
+        """Counts the impression (totals and the learner's serve-time update, on its shard) and stores it."""
 
-    def record_click(self, impression_id: str, clicked_at: str, now_epoch: int) -> ClickOutcome:
-        """Marks the impression clicked and counts the click on its arm, atomically and once.
+    def record_event(
+        self, impression_id: str, event: str, at: str, now_epoch: int, value: float | None = None
+    ) -> FeedbackOutcome:
+        """Marks the impression clicked (or converted, with its value) and counts it (totals and, when it is
+        the event the line optimises, the learner's update), atomically and once per impression and event.
 
         Raises NotFound for an unknown or expired impression (or a creative that is gone).
         """

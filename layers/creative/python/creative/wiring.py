@@ -11,19 +11,8 @@ from datetime import timedelta
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-import botocore.session
-import numpy as np
 from botocore.config import Config
 
-from creative.adapters.dynamodb_creatives import DynamoCreativeRepository
-from creative.adapters.dynamodb_impressions import DynamoImpressionLog
-from creative.adapters.dynamodb_line_settings import DynamoComplianceLists, DynamoQualityPolicies
-from creative.adapters.dynamodb_materials import DynamoMaterialRepository
-from creative.adapters.dynamodb_similarity_index import DynamoSimilarityIndex
-from creative.adapters.dynamodb_tag_index import DynamoTagIndex
-from creative.adapters.eventbridge import EventBridgeMaterialEvents
-from creative.adapters.model_registry import DynamoModelRegistry
-from creative.adapters.s3 import S3ObjectStore
 from creative.config import (
     AdmissionConfig,
     CompositionConfig,
@@ -33,17 +22,17 @@ from creative.config import (
     SelectConfig,
     TaggingConfig,
 )
-from creative.racing.active_model import ActiveModel
-from creative.racing.racer import ContextualRacer
-from creative.racing.service import FeedbackService, RacingService
 
-if TYPE_CHECKING:  # each function imports only the services it builds: cold starts pay for nothing else
+# Each factory imports the adapters and services it builds, so a function's cold start pays for nothing else.
+if TYPE_CHECKING:
+    import botocore.session
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
 
     from creative.admission.service import Admission
     from creative.composition import Composition
     from creative.operator import OperatorService
     from creative.racing.retraining import RetrainingService
+    from creative.racing.service import FeedbackService, RacingService
     from creative.tagging.service import Tagging
     from creative.tagging.vocabulary import TagVocabulary
 
@@ -55,6 +44,8 @@ _BATCH_CLIENT = Config(retries={"mode": "standard", "max_attempts": 5})
 @cache
 def _session() -> botocore.session.Session:
     """One session per cold start: its clients share credentials and the loaded service data."""
+    import botocore.session
+
     return botocore.session.get_session()
 
 
@@ -66,6 +57,10 @@ def _client(service: str, config: Config) -> Any:
 
 @cache
 def admission() -> Admission:
+    from creative.adapters.dynamodb_line_settings import DynamoComplianceLists, DynamoQualityPolicies
+    from creative.adapters.dynamodb_materials import DynamoMaterialRepository
+    from creative.adapters.eventbridge import EventBridgeMaterialEvents
+    from creative.adapters.s3 import S3ObjectStore
     from creative.admission.service import Admission
 
     config = AdmissionConfig.from_env()
@@ -85,7 +80,12 @@ def tagging() -> Tagging:
     /tmp (verified by sha256, reused while the container lives)."""
     from pathlib import Path
 
+    from creative.adapters.dynamodb_line_settings import DynamoQualityPolicies
+    from creative.adapters.dynamodb_materials import DynamoMaterialRepository
+    from creative.adapters.dynamodb_similarity_index import DynamoSimilarityIndex
+    from creative.adapters.dynamodb_tag_index import DynamoTagIndex
     from creative.adapters.model_files import model_directories
+    from creative.adapters.s3 import S3ObjectStore
     from creative.quality.near_duplicates import NearDuplicates
     from creative.tagging.service import Tagging
     from creative.tagging.taggers import IMAGE_MODEL_ARTIFACT, TAGGER_ARTIFACT, TEXT_ENCODER_ARTIFACT, Taggers
@@ -111,6 +111,8 @@ def tagging() -> Tagging:
 
 @cache
 def composition() -> Composition:
+    from creative.adapters.dynamodb_creatives import DynamoCreativeRepository
+    from creative.adapters.dynamodb_materials import DynamoMaterialRepository
     from creative.composition import Composition
 
     config = CompositionConfig.from_env()
@@ -124,34 +126,57 @@ def composition() -> Composition:
 
 @cache
 def racing() -> RacingService:
+    import numpy as np
+
+    from creative.adapters.dynamodb_creatives import DynamoCreativeRepository
+    from creative.adapters.dynamodb_impressions import DynamoImpressionLog
+    from creative.adapters.dynamodb_racing_state import DynamoRacingState
+    from creative.adapters.model_registry import DynamoModelRegistry
+    from creative.adapters.s3 import S3ObjectStore
+    from creative.racing.active_model import ActiveModel
+    from creative.racing.racer import ContextualRacer
+    from creative.racing.service import RacingService
+
     config = SelectConfig.from_env()
     dynamodb = _client("dynamodb", _API_CLIENT)
     s3 = _client("s3", _API_CLIENT)
     registry = DynamoModelRegistry(dynamodb, config.model_registry_table, s3, config.assets_bucket)
+    state = DynamoRacingState(dynamodb, config.racing_state_table)
     return RacingService(
         DynamoCreativeRepository(dynamodb, config.creatives_table),
-        DynamoImpressionLog(dynamodb, config.impressions_table, config.creatives_table),
+        state,
+        DynamoImpressionLog(dynamodb, config.impressions_table, state),
         S3ObjectStore(s3),
         ActiveModel(registry, refresh_s=config.model_refresh_seconds),
         ContextualRacer(config.racer_config()),
         np.random.default_rng(),
         max_candidates=config.max_candidates,
         impression_ttl=timedelta(days=config.impression_ttl_days),
+        cache_ttl_s=config.cache_ttl_seconds,
     )
 
 
 @cache
 def feedback() -> FeedbackService:
+    from creative.adapters.dynamodb_impressions import DynamoImpressionLog
+    from creative.adapters.dynamodb_racing_state import DynamoRacingState
+    from creative.racing.service import FeedbackService
+
     config = FeedbackConfig.from_env()
-    return FeedbackService(
-        DynamoImpressionLog(
-            _client("dynamodb", _API_CLIENT), config.impressions_table, config.creatives_table
-        )
-    )
+    dynamodb = _client("dynamodb", _API_CLIENT)
+    state = DynamoRacingState(dynamodb, config.racing_state_table)
+    return FeedbackService(DynamoImpressionLog(dynamodb, config.impressions_table, state))
 
 
 @cache
 def operator() -> OperatorService:
+    from creative.adapters.dynamodb_creatives import DynamoCreativeRepository
+    from creative.adapters.dynamodb_line_settings import DynamoComplianceLists, DynamoQualityPolicies
+    from creative.adapters.dynamodb_materials import DynamoMaterialRepository
+    from creative.adapters.dynamodb_racing_state import DynamoRacingState
+    from creative.adapters.dynamodb_tag_index import DynamoTagIndex
+    from creative.adapters.eventbridge import EventBridgeMaterialEvents
+    from creative.adapters.s3 import S3ObjectStore
     from creative.operator import OperatorService
 
     config = OperatorConfig.from_env()
@@ -179,19 +204,27 @@ def operator() -> OperatorService:
         DynamoComplianceLists(dynamodb, config.line_settings_table),
         EventBridgeMaterialEvents(_client("events", _API_CLIENT), config.material_events_bus),
         DynamoQualityPolicies(dynamodb, config.line_settings_table),
+        DynamoRacingState(dynamodb, config.racing_state_table),
     )
 
 
 @cache
 def retraining() -> RetrainingService:
     """Imports LightGBM (through training): only the retraining function's package carries it."""
+    from creative.adapters.dynamodb_creatives import DynamoCreativeRepository
+    from creative.adapters.dynamodb_impressions import DynamoImpressionLog
+    from creative.adapters.dynamodb_racing_state import DynamoRacingState
+    from creative.adapters.model_registry import DynamoModelRegistry
     from creative.racing.ctr_training import train_ctr_model
+    from creative.racing.racer import ContextualRacer
     from creative.racing.retraining import RetrainingRules, RetrainingService
 
     config = RetrainingConfig.from_env()
     dynamodb = _client("dynamodb", _BATCH_CLIENT)
     return RetrainingService(
-        DynamoImpressionLog(dynamodb, config.impressions_table, config.creatives_table),
+        DynamoImpressionLog(
+            dynamodb, config.impressions_table, DynamoRacingState(dynamodb, config.racing_state_table)
+        ),
         DynamoCreativeRepository(dynamodb, config.creatives_table),
         DynamoModelRegistry(
             dynamodb, config.model_registry_table, _client("s3", _BATCH_CLIENT), config.assets_bucket

@@ -1,4 +1,5 @@
-"""Creatives in DynamoDB, with the racer's arm counters as top-level attributes of each creative's item."""
+"""Creatives in DynamoDB: the catalog (what a creative shows and whether it races); its counters live in the
+racing state table (`dynamodb_racing_state`)."""
 
 from __future__ import annotations
 
@@ -12,20 +13,10 @@ from creative.ports import Page
 
 # Index name: infra/constructs/storage.py declares the same one.
 CREATIVES_BY_LINE = "by_business_line"
-# Arm counters are top-level attributes "n:<arm>", "c:<arm>", "e:<arm>" (impressions, clicks, clicks the
-# model expected) so that one ADD creates or bumps them; reading gathers them into the creative's maps.
-ARM_IMPRESSIONS, ARM_CLICKS, ARM_EXPECTED = "n:", "c:", "e:"
-_ARM_FIELDS = {ARM_IMPRESSIONS: "arm_impressions", ARM_CLICKS: "arm_clicks", ARM_EXPECTED: "arm_expected"}
 
 
 def creative_from_item(document: dict[str, Any]) -> Creative:
-    """One pass over the item gathers the arm counters into the creative's three counter maps."""
-    counters: dict[str, dict[str, float]] = {field: {} for field in _ARM_FIELDS.values()}
-    for name, value in document.items():
-        field = _ARM_FIELDS.get(name[:2])
-        if field is not None:
-            counters[field][name[2:]] = float(value)
-    return Creative.model_validate({**document, **counters})
+    return Creative.model_validate(document)
 
 
 class DynamoCreativeRepository:
@@ -44,7 +35,7 @@ class DynamoCreativeRepository:
     def put_new(self, creatives: Sequence[Creative]) -> int:
         return sum(
             self._table.put_if_absent(
-                c.model_dump(mode="json", exclude={"arm_impressions", "arm_clicks", "arm_expected"}),
+                c.model_dump(mode="json"),
                 "creative_id",
             )
             for c in creatives

@@ -1,4 +1,4 @@
-"""Impressions in DynamoDB, and the arm counters on the creatives they move."""
+"""Impressions in DynamoDB, and the racing state (counters, learner statistics) each one moves."""
 
 from __future__ import annotations
 
@@ -9,107 +9,101 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from creative.adapters.aws_errors import error_code, is_condition_failure, translated_errors
-from creative.adapters.dynamodb_creatives import ARM_CLICKS, ARM_EXPECTED, ARM_IMPRESSIONS
+from creative.adapters.aws_errors import error_code, translated_errors
 from creative.adapters.dynamodb_items import to_item
+from creative.adapters.dynamodb_racing_state import DynamoRacingState, state_update
 from creative.adapters.dynamodb_table import DYNAMODB, DynamoTable
-from creative.errors import Conflict, NotFound, TransientError
-from creative.impressions import ClickOutcome, Impression
+from creative.errors import NotFound, TransientError
+from creative.impressions import FeedbackOutcome, Impression
+from creative.racing.state import StateWrite, event_writes, serve_writes
+
+_NOTHING = StateWrite({}, [])  # impressions logged before the learner carried no deltas
 
 
 class DynamoImpressionLog:
-    # A transaction that meets another one in flight on the same creative is cancelled with
+    # A transaction that meets another one in flight on the same shard item is cancelled with
     # TransactionConflict; a short jittered retry resolves almost all of them.
     CONFLICT_RETRIES = 3
 
-    def __init__(self, client: Any, impressions_table: str, creatives_table: str, *, sleep=time.sleep):
+    def __init__(self, client: Any, impressions_table: str, state: DynamoRacingState, *, sleep=time.sleep):
         self._client = client
         self._impressions = DynamoTable(client, impressions_table)
-        self._creatives = creatives_table
+        self._state = state
         self._sleep = sleep
 
-    def _count_on_arm(self, impression: Impression, counter: str, arm_prefix: str) -> dict[str, Any]:
-        update: dict[str, Any] = {
-            "TableName": self._creatives,
-            "Key": to_item({"creative_id": impression.creative_id}),
-            "UpdateExpression": f"ADD {counter} :one",
-            "ConditionExpression": "attribute_exists(creative_id)",
-            "ExpressionAttributeValues": to_item({":one": 1}),
-        }
-        if impression.arm_key:
-            update["UpdateExpression"] += ", #arm :weight"
-            names = {"#arm": arm_prefix + impression.arm_key}
-            values = {":one": 1, ":weight": impression.arm_weight}
-            if arm_prefix == ARM_IMPRESSIONS:  # an impression also adds the clicks the model expected
-                update["UpdateExpression"] += ", #expected :expected"
-                names["#expected"] = ARM_EXPECTED + impression.arm_key
-                values[":expected"] = impression.expected_weight
-            update["ExpressionAttributeNames"] = names
-            update["ExpressionAttributeValues"] = to_item(values)
-        return update
+    def _state_update(self, impression: Impression, write: StateWrite, totals: dict) -> dict[str, Any]:
+        """The UpdateItem of the impression's creative shard: the learner's write and the totals."""
+        shard = impression.learner.shard if impression.learner else 0
+        return state_update(
+            self._state.name, impression.creative_id, shard, impression.business_line, write, totals
+        )
 
     def record(self, impression: Impression) -> None:
-        """Counts the impression on its arm, then logs it: two single-item writes, not a transaction.
+        """Counts the impression, then logs it: single-item writes, not a transaction.
 
-        Select is the hottest path; a transaction would double its write cost (and moto copies whole
-        tables per transaction). Counting first means a failure between the writes leaves the arm one
-        impression pessimistic, never a logged impression that was not served.
+        Select is the hottest path; a transaction would double its write cost. Counting first means a
+        failure between the writes leaves the counts one impression pessimistic, never a logged impression
+        that was not counted.
         """
-        try:
-            with translated_errors(DYNAMODB):
-                self._client.update_item(**self._count_on_arm(impression, "impressions", ARM_IMPRESSIONS))
-        except ClientError as exc:
-            if is_condition_failure(exc):
-                raise Conflict(
-                    "the creative was removed while it was being served", code="creative_gone"
-                ) from exc
-            raise
+        write = serve_writes(impression.learner) if impression.learner else _NOTHING
+        with translated_errors(DYNAMODB):
+            self._client.update_item(**self._state_update(impression, write, {"impressions": 1}))
         self._impressions.put(
             impression.model_dump(mode="json"), condition="attribute_not_exists(impression_id)"
         )
 
-    def record_click(self, impression_id: str, clicked_at: str, now_epoch: int) -> ClickOutcome:
+    def record_event(
+        self, impression_id: str, event: str, at: str, now_epoch: int, value: float | None = None
+    ) -> FeedbackOutcome:
         for attempt in range(self.CONFLICT_RETRIES + 1):
             impression = self._read(impression_id)
             if impression is None or impression.expires_at <= now_epoch:
                 raise NotFound(f"impression '{impression_id}' does not exist or has expired")
-            if impression.clicked_at is not None:
-                return ClickOutcome(impression, counted=False)
-            reasons = self._try_click(impression, clicked_at, now_epoch)
-            if reasons is None:
-                return ClickOutcome(impression.model_copy(update={"clicked_at": clicked_at}), counted=True)
-            if reasons[1] == "ConditionalCheckFailed":
-                raise NotFound(f"impression '{impression_id}' refers to a creative that no longer exists")
-            # Item 0 failing its condition means a concurrent click won (or the impression just
+            if (impression.clicked_at if event == "click" else impression.converted_at) is not None:
+                return FeedbackOutcome(impression, counted=False)
+            first_reason = self._try_event(impression, event, at, now_epoch, value)
+            if first_reason is None:
+                fields = (
+                    {"clicked_at": at}
+                    if event == "click"
+                    else {"converted_at": at, "conversion_value": value}
+                )
+                return FeedbackOutcome(impression.model_copy(update=fields), counted=True)
+            # The mark failing its condition means a concurrent report won (or the impression just
             # expired): the next read tells which. A conflict with another transaction: back off, retry.
-            if reasons[0] != "ConditionalCheckFailed" and attempt < self.CONFLICT_RETRIES:
+            if first_reason != "ConditionalCheckFailed" and attempt < self.CONFLICT_RETRIES:
                 self._sleep(random.uniform(0.01, 0.05) * (attempt + 1))
-        raise TransientError("the click could not be recorded because of concurrent updates; retry")
+        raise TransientError(f"the {event} could not be recorded because of concurrent updates; retry")
 
-    def _try_click(self, impression: Impression, clicked_at: str, now_epoch: int) -> list[str] | None:
-        """Marks the impression clicked and counts the click, atomically; None on success, else the
-        cancellation reason of each of the two items."""
+    def _try_event(
+        self, impression: Impression, event: str, at: str, now_epoch: int, value: float | None
+    ) -> str | None:
+        """Marks the impression and counts the event, atomically; None on success, else the cancellation
+        reason of the mark."""
+        field = "clicked_at" if event == "click" else "converted_at"
+        expression = f"SET {field} = :at" + (", conversion_value = :value" if event == "conversion" else "")
+        values: dict[str, Any] = {":at": at, ":now": now_epoch}
+        if event == "conversion":
+            values[":value"] = value
         mark = {
             "TableName": self._impressions.name,
             "Key": to_item({"impression_id": impression.impression_id}),
-            "UpdateExpression": "SET clicked_at = :at",
-            "ConditionExpression": "attribute_exists(impression_id) AND attribute_not_exists(clicked_at)"
+            "UpdateExpression": expression,
+            "ConditionExpression": f"attribute_exists(impression_id) AND attribute_not_exists({field})"
             " AND expires_at > :now",
-            "ExpressionAttributeValues": to_item({":at": clicked_at, ":now": now_epoch}),
+            "ExpressionAttributeValues": to_item(values),
         }
+        totals = {"clicks": 1} if event == "click" else {"conversions": 1, "value": value or 0.0}
+        write = event_writes(impression.learner, event) if impression.learner else _NOTHING
+        count = self._state_update(impression, write, totals)
         try:
             with translated_errors(DYNAMODB):
-                self._client.transact_write_items(
-                    TransactItems=[
-                        {"Update": mark},
-                        {"Update": self._count_on_arm(impression, "clicks", ARM_CLICKS)},
-                    ]
-                )
+                self._client.transact_write_items(TransactItems=[{"Update": mark}, {"Update": count}])
         except ClientError as exc:
             if error_code(exc) != "TransactionCanceledException":
                 raise
             reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
-            return (reasons + ["None", "None"])[:2]
+            return (reasons or ["None"])[0]
         return None
 
     def since(self, start: str) -> Iterator[Impression]:

@@ -17,6 +17,7 @@ from creative.errors import InvalidRequest, TransientError
 
 DYNAMODB = "DynamoDB"
 BATCH_LIMIT = 25  # BatchWriteItem's maximum
+BATCH_GET_LIMIT = 100  # BatchGetItem's maximum
 UNPROCESSED_RETRIES = 5
 
 
@@ -73,6 +74,26 @@ class DynamoTable:
                 sleep(random.uniform(0.05, 0.1) * 2**attempt)
             else:
                 raise TransientError(f"DynamoDB left writes to {self.name} unprocessed; retry")
+
+    def batch_get(
+        self, keys: list[dict[str, Any]], *, sleep: Callable[[float], None] = time.sleep
+    ) -> list[dict[str, Any]]:
+        """The items of these keys (those that exist), 100 keys a call, unprocessed keys retried with
+        backoff; raises TransientError when DynamoDB keeps leaving some."""
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(keys), BATCH_GET_LIMIT):
+            pending = {self.name: {"Keys": [to_item(k) for k in keys[start : start + BATCH_GET_LIMIT]]}}
+            for attempt in range(UNPROCESSED_RETRIES + 1):
+                with translated_errors(DYNAMODB):
+                    response = self.client.batch_get_item(RequestItems=pending)
+                found += [from_item(item) for item in response.get("Responses", {}).get(self.name, [])]
+                pending = response.get("UnprocessedKeys") or {}
+                if not pending:
+                    break
+                sleep(random.uniform(0.05, 0.1) * 2**attempt)
+            else:
+                raise TransientError(f"DynamoDB left reads of {self.name} unprocessed; retry")
+        return found
 
     def update(self, key: dict[str, Any], **kwargs: Any) -> dict[str, Any] | None:
         """An UpdateItem with the caller's expressions (values as a plain document); the new item when

@@ -1,19 +1,19 @@
 """Scheduled retraining: train a challenger CTR model on logged impressions, promote it only if it wins.
 
 The challenger and the champion are compared as policies, not as classifiers: each model's prior policy
-(the racer's choice probabilities with that model as a confident prior, `evaluation_strength` pseudo-
-impressions, and no arm evidence) is evaluated off-policy on a held-out recent window of the log, with the
-propensities the live racer recorded. The confident prior makes the policy follow the model's ranking;
-with the live prior strength (60) both policies would be near-uniform and indistinguishable. The challenger is
-promoted only when the paired bootstrap says it beats the champion with the configured probability. Too
-little data, a failed evaluation or an artifact that does not load back exactly leaves the champion in place.
+(the racer's choice probabilities with that model as the prior at the racer's own prior precision, and no
+online evidence: what select does with the model for a line it knows nothing else about) is evaluated
+off-policy on a held-out recent window of the log, with the propensities the live racer recorded. The
+challenger is promoted only when the paired bootstrap says it beats the champion with the configured
+probability. Too little data, a failed evaluation or an artifact that does not load back exactly leaves the
+champion in place.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -30,6 +30,7 @@ from creative.racing import ope
 from creative.racing.active_model import CTR_MODEL
 from creative.racing.ctr_model import ConstantCtrModel, CtrModel, OnnxCtrModel
 from creative.racing.features import CreativeFeatures, LoggedImpression
+from creative.racing.learner import logit
 from creative.racing.racer import ContextualRacer
 
 if TYPE_CHECKING:  # training imports lightgbm; only the retraining function's wiring passes it in
@@ -69,8 +70,14 @@ class RetrainingReport(BaseModel):
 @dataclass(frozen=True)
 class RetrainingRules:
     window: timedelta = timedelta(days=14)
+    # The holdout is the most recent settled impressions, sized by the traffic rather than by the clock:
+    # `holdout_share` of the window's rows, at least `min_holdout_rows` and at most `max_holdout_rows` (and
+    # never older than `holdout`). A line with 400 requests an hour has its first model in about 7 hours.
     holdout: timedelta = timedelta(hours=24)
-    # Impressions younger than this may still get their click: they are left out of both sets.
+    holdout_share: float = 0.2
+    # An impression is settled once this long has passed: its label is then whether it was clicked within
+    # it. A later click counts for the learner and the reports, never for training, so a retried run sees
+    # the same rows and labels whatever arrived in between.
     attribution_delay: timedelta = timedelta(hours=1)
     min_training_rows: int = 2000
     min_training_clicks: int = 50
@@ -78,7 +85,10 @@ class RetrainingRules:
     max_holdout_rows: int = 20_000
     min_win_probability: float = 0.8
     bootstrap_resamples: int = 500
-    evaluation_strength: float = 200.0
+    # How confident the judged policies are in their model (log-odds precision): confident enough that the
+    # model's ranking decides, as it would for a new creative. The live prior is weaker (online evidence
+    # takes over quickly), and a policy that barely uses the model could not tell two models apart.
+    evaluation_precision: float = 10.0
 
 
 Trainer = Callable[[Sequence[LoggedImpression]], "TrainedCtrModel"]
@@ -99,7 +109,8 @@ class RetrainingService:
         self._impressions = impressions
         self._creatives = creatives
         self._registry = registry
-        self._judge = ContextualRacer(replace(racer.config, prior_strength=rules.evaluation_strength))
+        self._judge = racer
+        self._judge_precision = rules.evaluation_precision
         self._rules = rules
         self._train = trainer
         self._seed = seed
@@ -116,21 +127,18 @@ class RetrainingService:
         rules = self._rules
         features = {c.creative_id: CreativeFeatures.of(c) for c in _all_creatives(self._creatives)}
         settled = (now - rules.attribution_delay).timestamp()
-        cutoff = (now - rules.holdout).timestamp()
         logged = sorted(
             (
-                i
+                _settled(i, rules.attribution_delay)
                 for i in self._impressions.since(iso(now - rules.window))
                 if i.creative_id in features and parse_iso(i.created_at).timestamp() < settled
             ),
             # A scan returns rows in no particular order; training and the holdout cut must not depend on it.
             key=lambda i: (i.created_at, i.impression_id),
         )
-        training = [_row(i, features) for i in logged if parse_iso(i.created_at).timestamp() < cutoff]
-        holdout = [
-            i for i in logged if parse_iso(i.created_at).timestamp() >= cutoff and _replayable(i, features)
-        ]
-        holdout = holdout[-rules.max_holdout_rows :]
+        cut = _holdout_start(logged, rules, now)
+        training = [_row(i, features) for i in logged[:cut]]
+        holdout = [i for i in logged[cut:] if _replayable(i, features)]
         clicks = sum(r.clicked for r in training)
         report = RetrainingReport(
             outcome=RetrainingOutcome.INSUFFICIENT_DATA,
@@ -253,7 +261,7 @@ class RetrainingService:
             at = parse_iso(impression.created_at).timestamp()
             prior = model.predict(impression.user_features, candidates, at)
             k = len(candidates)
-            dist[row, :k] = self._judge.probabilities(prior, np.zeros(k), np.zeros(k))
+            dist[row, :k] = self._judge.probabilities(logit(prior), np.full(k, 1.0 / self._judge_precision))
             q_hat[row, :k] = prior
             actions[row] = impression.candidate_ids.index(impression.creative_id)
         log = ope.BanditLog(
@@ -262,6 +270,26 @@ class RetrainingService:
             propensities=np.array([i.propensity for i in holdout]),
         )
         return log, dist, q_hat
+
+
+def _settled(impression: Impression, attribution: timedelta) -> Impression:
+    """The impression as its label settled: a click after the attribution window is no click here."""
+    if impression.clicked_at is None:
+        return impression
+    if parse_iso(impression.clicked_at) - parse_iso(impression.created_at) <= attribution:
+        return impression
+    return impression.model_copy(update={"clicked_at": None})
+
+
+def _holdout_start(logged: list[Impression], rules: RetrainingRules, now: datetime) -> int:
+    """Where the holdout begins in the time-sorted rows: the latest `holdout_share` of them, within
+    [min_holdout_rows, max_holdout_rows] and no older than `rules.holdout`."""
+    wanted = min(max(int(len(logged) * rules.holdout_share), rules.min_holdout_rows), rules.max_holdout_rows)
+    start = max(len(logged) - wanted, 0)
+    oldest = iso(now - rules.holdout)
+    while start < len(logged) and logged[start].created_at < oldest:
+        start += 1
+    return start
 
 
 def _all_creatives(repository: CreativeRepository) -> list[Creative]:

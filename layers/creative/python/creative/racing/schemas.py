@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from creative.impressions import FeatureName, FeatureValue
 
@@ -44,15 +44,31 @@ class SelectResponse(BaseModel):
     candidates: int
 
 
+FeedbackEvent = Literal["click", "conversion"]
+
+
 class FeedbackRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     impression_id: str = Field(min_length=1, max_length=64)
-    event: Literal["click"]
+    event: FeedbackEvent
+    value: float | None = Field(
+        default=None,
+        ge=0,
+        le=1e9,
+        allow_inf_nan=False,
+        description="A conversion's value (e.g. the order total); conversions only.",
+    )
+
+    @model_validator(mode="after")
+    def _value_only_on_conversions(self) -> FeedbackRequest:
+        if self.value is not None and self.event != "conversion":
+            raise ValueError("value is for conversions only")
+        return self
 
 
 class FeedbackResponse(BaseModel):
     impression_id: str
     creative_id: str
-    event: Literal["click"]
+    event: FeedbackEvent
     counted: bool = Field(description="False when this event was already counted for the impression.")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -11,10 +13,22 @@ from creative.clock import iso
 from creative.creatives import Creative, CreativeStatus
 from creative.errors import NotFound
 from creative.impressions import Impression
-from creative.ports import CreativeRepository, ImpressionLog, ObjectStore
+from creative.ports import CreativeRepository, ImpressionLog, ObjectStore, RacingStateStore
 from creative.racing.active_model import ActiveModel
 from creative.racing.features import CreativeFeatures
-from creative.racing.racer import POLICY_VERSION, ContextualRacer, segment_of
+from creative.racing.learner import (
+    CREATIVE,
+    Decay,
+    LearnerState,
+    OnlineLearner,
+    Scores,
+    fuse,
+    logit,
+    pair_keys,
+    sigmoid,
+    user_terms,
+)
+from creative.racing.racer import POLICY_VERSION, ContextualRacer
 from creative.racing.schemas import (
     CreativeElements,
     FeedbackRequest,
@@ -22,12 +36,24 @@ from creative.racing.schemas import (
     SelectRequest,
     SelectResponse,
 )
+from creative.racing.state import (
+    BASE_CLICKS,
+    BASE_IMPRESSIONS,
+    CounterTotals,
+    LearnerDeltas,
+    Objective,
+    RacingState,
+)
 
 
 class RacingService:
+    """select: the line's active creatives and racing state (each cached per container for `cache_ttl_s`),
+    the CTR model's prior, the online learner's evidence, one Thompson decision with an exact propensity."""
+
     def __init__(
         self,
         creatives: CreativeRepository,
+        state: RacingStateStore,
         impressions: ImpressionLog,
         images: ObjectStore,
         models: ActiveModel,
@@ -37,23 +63,47 @@ class RacingService:
         max_candidates: int = 100,
         impression_ttl: timedelta = timedelta(days=30),
         image_url_ttl_s: int = 3600,
+        cache_ttl_s: float = 2.0,
     ):
         self._creatives = creatives
+        self._state = state
         self._impressions = impressions
         self._images = images
         self._models = models
         self._racer = racer
+        self._learner = OnlineLearner(racer.config.learner)
+        self._decay = Decay(racer.config.half_life_hours * 3600.0)
         self._rng = rng
         self._max_candidates = max_candidates
         self._impression_ttl = impression_ttl
         self._image_url_ttl_s = image_url_ttl_s
+        self._cache_ttl_s = cache_ttl_s
         self._features: dict[tuple[str, str], CreativeFeatures] = {}
+        self._cached: dict[str, tuple[float, list[Creative], LineView]] = {}
 
     def candidates(self, business_line: str) -> list[Creative]:
         active = [
             c for c in self._creatives.for_business_line(business_line) if c.status is CreativeStatus.ACTIVE
         ]
         return sorted(active, key=lambda c: c.created_at, reverse=True)[: self._max_candidates]
+
+    def _line(self, business_line: str, at: float) -> tuple[list[Creative], LineView]:
+        """Candidates and state, re-read once they are `cache_ttl_s` old: a warm container's select then
+        reads nothing but the model pointer now and then. Staleness: a creative enabled or disabled, and
+        the evidence of the last `cache_ttl_s` seconds, reach this container that much later."""
+        cached = self._cached.get(business_line)
+        if cached is None or at >= cached[0] or at < cached[0] - self._cache_ttl_s:
+            candidates = self.candidates(business_line)
+            view = LineView.of(self._state.read(business_line), self._decay.scales(at))
+            cached = (at + self._cache_ttl_s, candidates, view)
+            if len(self._cached) > 1000:
+                self._cached.clear()
+            self._cached[business_line] = cached
+        return cached[1], cached[2]
+
+    def forget(self, business_line: str) -> None:
+        """Drops the line's cached candidates and state: the next select reads them afresh."""
+        self._cached.pop(business_line, None)
 
     def _creative_features(self, creative: Creative) -> CreativeFeatures:
         key = (creative.creative_id, creative.updated_at)
@@ -65,23 +115,20 @@ class RacingService:
         return features
 
     def select(self, request: SelectRequest, now: datetime) -> SelectResponse:
-        candidates = self.candidates(request.business_line)
+        at = now.timestamp()
+        candidates, view = self._line(request.business_line, at)
         if not candidates:
             raise NotFound(
                 f"business line '{request.business_line}' has no active creatives",
                 code="no_active_creatives",
             )
-        at = now.timestamp()
         model = self._models.current(at)
         user = request.user.features
         prior = model.predict(user, [self._creative_features(c) for c in candidates], at)
-        clock = self._racer.clock
-        segment = segment_of(user, self._racer.config.segment_by)
-        evidence = clock.reader(segment, model.version, at).evidence(candidates)
-        strength = None if model.trained else self._racer.config.untrained_prior_strength
-        decision = self._racer.choose(
-            prior, evidence.impressions, evidence.credited_clicks(prior), self._rng, prior_strength=strength
-        )
+        # The CTR model predicts clicks: it is the prior only for a line that optimises clicks.
+        use_model = model.trained and view.objective == "ctr"
+        posterior = self._posterior(user, candidates, view, prior, use_model, at)
+        decision = self._racer.choose(posterior.mean, posterior.variance, self._rng)
         creative = candidates[decision.index]
         impression = Impression(
             impression_id="imp_" + uuid.uuid4().hex,
@@ -93,12 +140,12 @@ class RacingService:
             candidate_count=len(candidates),
             propensity=decision.propensity,
             policy_version=POLICY_VERSION,
-            arm_key=clock.key(segment, at, model.version),
-            arm_weight=clock.weight(at),
-            segment=segment,
             prior_ctr=float(prior[decision.index]),
             model_version=model.version,
             candidate_ids=[c.creative_id for c in candidates],
+            learner=posterior.deltas(
+                decision.index, int(self._rng.integers(self._racer.config.counter_shards))
+            ),
             created_at=iso(now),
             expires_at=int((now + self._impression_ttl).timestamp()),
         )
@@ -124,15 +171,138 @@ class RacingService:
             candidates=len(candidates),
         )
 
+    def _posterior(
+        self,
+        user: Mapping[str, object],
+        candidates: Sequence[Creative],
+        view: LineView,
+        prior: np.ndarray,
+        trained: bool,
+        at: float,
+    ) -> Posterior:
+        config = self._racer.config
+        terms = user_terms(user, config.learner.max_features)
+        own = [view.creatives.get(c.creative_id, _EMPTY) for c in candidates]
+        scores = self._learner.score_pairs(view.base, terms, [c.tags for c in candidates], own, view.line)
+        if trained:
+            mean, variance = fuse(
+                scores,
+                view.base,
+                logit(prior),
+                config.model_prior_precision,
+                config.learner.creative_precision,
+            )
+        else:  # the constant prior knows nothing: the line's own rate, learned online, stands in
+            mean, variance = scores.mean, scores.variance + 1.0 / config.untrained_prior_precision
+        if view.objective == "value_per_impression":  # rank by P(conversion) x the value a conversion brings
+            mean = mean + np.log([view.value_per_conversion(c.creative_id) for c in candidates])
+        return Posterior(
+            self._learner,
+            self._decay,
+            at,
+            terms,
+            candidates,
+            own,
+            view.line,
+            scores,
+            mean,
+            variance,
+            view.objective,
+        )
+
+
+_EMPTY = LearnerState()
+
+
+@dataclass(frozen=True)
+class LineView:
+    """A line's racing state decayed to the moment it was read: what each select of the cache period uses."""
+
+    base: float  # the rate of the line's positive event (click or conversion), log-odds
+    line: LearnerState
+    creatives: dict[str, LearnerState]
+    objective: Objective = "ctr"
+    totals: dict[str, CounterTotals] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, state: RacingState, scales: Mapping[int, float]) -> LineView:
+        return cls(
+            base_logit(state.line, scales),
+            LearnerState.read(state.line, scales),
+            {cid: LearnerState.read(raw, scales) for cid, raw in state.creatives.items()},
+            state.objective,
+            state.totals,
+        )
+
+    def value_per_conversion(self, creative_id: str, pseudo_conversions: float = 5.0) -> float:
+        """The creative's mean conversion value, shrunk toward the line's (1 before any conversion)."""
+        conversions = sum(t.conversions for t in self.totals.values())
+        line_mean = sum(t.value for t in self.totals.values()) / conversions if conversions else 1.0
+        own = self.totals.get(creative_id, CounterTotals())
+        shrunk = (own.value + pseudo_conversions * line_mean) / (own.conversions + pseudo_conversions)
+        return max(shrunk, 1e-6)
+
+
+@dataclass(frozen=True)
+class Posterior:
+    learner: OnlineLearner
+    decay: Decay
+    at: float
+    terms: list[str]
+    candidates: Sequence[Creative]
+    own: list[LearnerState]
+    line: LearnerState
+    scores: Scores
+    mean: np.ndarray
+    variance: np.ndarray
+    objective: Objective
+
+    def deltas(self, index: int, shard: int) -> LearnerDeltas:
+        """The learner's serve-time update for the chosen candidate (keys that share a bucket add up)."""
+        predicted = sigmoid(float(self.scores.mean[index]))
+        keys = pair_keys(self.terms, self.candidates[index].tags, self.learner.config)
+        steps = self.learner.steps(keys, self.own[index], self.line, predicted)
+        creative_steps: dict[str, float] = {}
+        line_steps: dict[str, float] = {}
+        for key, step in zip(keys, steps, strict=True):
+            target = creative_steps if key.scope == CREATIVE else line_steps
+            target[key.name] = round(target.get(key.name, 0.0) + step, 9)
+        return LearnerDeltas(
+            shard=shard,
+            epoch=self.decay.epoch(self.at),
+            weight=self.decay.weight(self.at),
+            predicted=round(predicted, 9),
+            objective=self.objective,
+            creative_steps=creative_steps,
+            line_steps=line_steps,
+        )
+
+
+def base_logit(line: Mapping[str, float], scales: Mapping[int, float]) -> float:
+    """The line's click rate from its decayed impressions and clicks, 2% a priori (50 pseudo-impressions)."""
+    impressions = clicks = 0.0
+    for name, value in line.items():
+        prefix = name[:3]
+        if prefix in (BASE_IMPRESSIONS, BASE_CLICKS):
+            _, _, epoch = name.rpartition("@")
+            scale = scales.get(int(epoch), 0.0) if epoch.lstrip("-").isdigit() else 0.0
+            if prefix == BASE_IMPRESSIONS:
+                impressions += value * scale
+            else:
+                clicks += value * scale
+    return float(logit((clicks + 1.0) / (impressions + 50.0)))
+
 
 class FeedbackService:
     def __init__(self, impressions: ImpressionLog):
         self._impressions = impressions
 
     def record(self, request: FeedbackRequest, now: datetime) -> FeedbackResponse:
-        """Counts a click once per impression; a repeat is acknowledged but not counted again."""
+        """Counts a click or a conversion once per impression; a repeat is acknowledged but not counted."""
         try:
-            outcome = self._impressions.record_click(request.impression_id, iso(now), int(now.timestamp()))
+            outcome = self._impressions.record_event(
+                request.impression_id, request.event, iso(now), int(now.timestamp()), request.value
+            )
         except NotFound as missing:
             raise NotFound(missing.message, code="unknown_impression") from None
         return FeedbackResponse(

@@ -1,0 +1,107 @@
+"""Racing state in DynamoDB: one item per (creative id, shard), and "line:<business line>" for the line's
+settings (its objective).
+
+Counters and learner statistics are top-level numeric attributes, so an impression or a click is one ADD
+on one item whatever it touches (the line's shared statistics ride on the creative's item:
+`creative.racing.state`); the `by_business_line` index returns every shard of a line in one query.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from creative.adapters.dynamodb_items import to_item
+from creative.adapters.dynamodb_table import DynamoTable
+from creative.racing.state import CounterTotals, Objective, RacingState, StateWrite, merge, of_items
+
+# Index name: infra/constructs/storage.py declares the same one.
+STATE_BY_LINE = "by_business_line"
+_KEYS = ("state_id", "shard", "business_line", "objective")
+
+
+def line_state_id(business_line: str) -> str:
+    return f"line:{business_line}"
+
+
+def state_update(
+    table: str, state_id: str, shard: int, business_line: str, write: StateWrite, totals: dict[str, int]
+) -> dict[str, Any]:
+    """The UpdateItem of one shard: ADD every statistic and total, REMOVE the same stems two epochs back."""
+    names: dict[str, str] = {}
+    values: dict[str, Any] = {":line": business_line}
+    adds = []
+    for i, (name, amount) in enumerate({**write.values, **totals}.items()):
+        names[f"#a{i}"] = name
+        values[f":a{i}"] = amount
+        adds.append(f"#a{i} :a{i}")
+    removes = []
+    for i, name in enumerate(write.stale):
+        names[f"#r{i}"] = name
+        removes.append(f"#r{i}")
+    expression = "SET business_line = :line ADD " + ", ".join(adds)
+    if removes:
+        expression += " REMOVE " + ", ".join(removes)
+    return {
+        "TableName": table,
+        "Key": to_item({"state_id": state_id, "shard": str(shard)}),
+        "UpdateExpression": expression,
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": to_item(values),
+    }
+
+
+class DynamoRacingState:
+    def __init__(self, client: Any, table_name: str):
+        self._table = DynamoTable(client, table_name)
+
+    @property
+    def name(self) -> str:
+        return self._table.name
+
+    def read(self, business_line: str) -> RacingState:
+        creatives: dict[str, list[dict[str, float]]] = {}
+        objective: Objective = "ctr"
+        # The index projects keys only: an update that changes no key writes nothing to it, so the line's
+        # hot writes are not repeated on one index partition. The items themselves come in batches of 100.
+        keys = [
+            {"state_id": k["state_id"], "shard": k["shard"]}
+            for k in self._table.all(
+                "query",
+                IndexName=STATE_BY_LINE,
+                KeyConditionExpression="business_line = :bl",
+                ExpressionAttributeValues=to_item({":bl": business_line}),
+            )
+        ]
+        for item in self._table.batch_get(keys):
+            if item["state_id"] == line_state_id(business_line):
+                objective = item.get("objective", objective)
+            else:
+                counters = {k: v for k, v in item.items() if k not in _KEYS}
+                creatives.setdefault(item["state_id"], []).append(counters)
+        return of_items(business_line, {cid: merge(shards) for cid, shards in creatives.items()}, objective)
+
+    def totals(self, creative_ids: Sequence[str]) -> dict[str, CounterTotals]:
+        """Every shard's totals: one query per creative on the table's key (no statistics projected)."""
+        found = {}
+        for creative_id in creative_ids:
+            shards = list(
+                self._table.all(
+                    "query",
+                    KeyConditionExpression="state_id = :id",
+                    ProjectionExpression="impressions, clicks, conversions, #v",
+                    ExpressionAttributeNames={"#v": "value"},
+                    ExpressionAttributeValues=to_item({":id": creative_id}),
+                )
+            )
+            if shards:
+                found[creative_id] = CounterTotals.of(merge(shards))
+        return found
+
+    def set_objective(self, business_line: str, objective: Objective) -> None:
+        """On the line's first shard item, which every read of the line returns."""
+        self._table.update(
+            {"state_id": line_state_id(business_line), "shard": "0"},
+            UpdateExpression="SET objective = :objective, business_line = :line",
+            ExpressionAttributeValues={":objective": objective, ":line": business_line},
+        )
