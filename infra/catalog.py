@@ -78,6 +78,10 @@ class EventRoute:
 @dataclass(frozen=True)
 class ScheduleTrigger:
     expression: str  # EventBridge schedule expression, e.g. "rate(5 minutes)"
+    # Lambda's own retries of a failed asynchronous run (0-2), and how old a run may be when it starts: a
+    # long run is not retried blindly when the next scheduled one will do the same work.
+    retries: int = 2
+    max_event_age_s: int = 3600
 
 
 Trigger = ApiRoute | QueueTrigger | ScheduleTrigger
@@ -242,7 +246,8 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         capability="retraining",
         description="Trains a challenger CTR model hourly; promotes it only if it beats the champion off-policy.",
         config_model="RetrainingConfig",
-        triggers=(ScheduleTrigger(expression="rate(1 hour)"),),
+        # A failed 15-minute run is not retried: the next hourly run trains on the same rows and more.
+        triggers=(ScheduleTrigger(expression="rate(1 hour)", retries=0, max_event_age_s=900),),
         access=(
             Access("impressions_table", ("dynamodb:Scan",)),
             Access("creatives_table", ("dynamodb:Query", "dynamodb:Scan")),

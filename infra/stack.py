@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import CfnOutput, Duration, Stack
 from constructs import Construct
 
 from infra.catalog import FUNCTIONS, SERVICE_NAME, ApiRoute, FunctionSpec, QueueTrigger, ScheduleTrigger
@@ -79,6 +79,12 @@ class CreativeEngineStack(Stack):
             dead_letter_queue=self.schedules.dead_letter_queue if invoked_on_schedule else None,
         )
         function = catalog_function.function
+        schedules = [trigger for trigger in spec.triggers if isinstance(trigger, ScheduleTrigger)]
+        if schedules:  # one invoke configuration per function: the most cautious of its schedules
+            function.configure_async_invoke(
+                retry_attempts=min(t.retries for t in schedules),
+                max_event_age=Duration.seconds(min(t.max_event_age_s for t in schedules)),
+            )
         for index, trigger in enumerate(spec.triggers):
             match trigger:
                 case ApiRoute():

@@ -335,6 +335,27 @@ def test_function_schedules_are_wired_once_with_retries_and_dead_letters(
     if triggers:
         # And the function dead-letters runs that failed after Lambda's own retries
         assert "TargetArn" in properties["DeadLetterConfig"]
+        # And Lambda retries a failed run as often as the schedule declares, never one too old
+        (invoke_config,) = [
+            c["Properties"]
+            for c in of_type(resources, "AWS::Lambda::EventInvokeConfig").values()
+            if c["Properties"]["FunctionName"] == {"Ref": function_id}
+        ]
+        assert invoke_config["MaximumRetryAttempts"] == min(t.retries for t in triggers)
+        assert invoke_config["MaximumEventAgeInSeconds"] == min(t.max_event_age_s for t in triggers)
+
+
+def test_the_retraining_run_is_not_retried_blindly(resources: Resources, function_ids: dict) -> None:
+    # A 15-minute run that failed would run twice more for nothing: the next hourly run covers it
+    (spec,) = [s for s in FUNCTIONS if s.name == "retrain_ctr"]
+    function_id, _ = _function(spec, resources, function_ids)
+    (invoke_config,) = [
+        c["Properties"]
+        for c in of_type(resources, "AWS::Lambda::EventInvokeConfig").values()
+        if c["Properties"]["FunctionName"] == {"Ref": function_id}
+    ]
+    assert invoke_config["MaximumRetryAttempts"] == 0
+    assert invoke_config["MaximumEventAgeInSeconds"] <= spec.timeout_s
 
 
 def test_no_trigger_exists_that_the_catalog_does_not_declare(

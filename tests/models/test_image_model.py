@@ -5,6 +5,7 @@ import io
 import numpy as np
 import pytest
 from creative.inference.image_model import ImageModel
+from creative.untrusted_images import UnsafeImage
 from PIL import Image
 from skimage import data
 
@@ -100,3 +101,13 @@ def test_exif_orientation_is_applied_before_resizing(model):
 
 def test_no_images_give_no_predictions(model):
     assert model.predict([]) == []
+
+
+def test_image_bytes_are_opened_as_untrusted_uploads(image_model_dir):
+    # Given a model capped at 10,000 pixels and a PNG whose header declares 200 x 100
+    capped = ImageModel(image_model_dir, max_pixels=10_000)
+    buffer = io.BytesIO()
+    Image.new("RGB", (200, 100)).save(buffer, format="PNG")
+    # Then the bytes are refused before decoding, as admission and tagging refuse them
+    with pytest.raises(UnsafeImage):
+        capped.predict([buffer.getvalue()])

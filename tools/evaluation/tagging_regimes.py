@@ -304,8 +304,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one seed, ad copy only: a smoke run")
     parser.add_argument("--regimes", nargs="*", default=list(REGIMES), choices=REGIMES)
+    parser.add_argument(
+        "--datasets", nargs="*", default=None, help="ad_copy, ml100k, dslabs (default: all three)"
+    )
     args = parser.parse_args(argv)
-    chosen = datasets()
+    chosen = [d for d in datasets() if args.datasets is None or d.name in args.datasets]
     seeds = SEEDS
     if args.quick:
         chosen, seeds = [d for d in chosen if d.name == "ad_copy"], (0,)

@@ -2,11 +2,13 @@
 
 from pydantic import BaseModel, Field
 
+from creative.untrusted_images import DEFAULT_MAX_PIXELS
+
 
 class AdmissionLimits(BaseModel):
     max_image_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     # Checked from the header before any pixel is decoded: a decompression bomb never gets decoded.
-    max_image_pixels: int = Field(default=40_000_000, gt=0)
+    max_image_pixels: int = Field(default=DEFAULT_MAX_PIXELS, gt=0)
     min_image_width: int = Field(default=128, gt=0)
     min_image_height: int = Field(default=128, gt=0)
     max_copy_file_bytes: int = Field(default=1024 * 1024, gt=0)

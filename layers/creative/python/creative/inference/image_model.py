@@ -7,7 +7,6 @@ Class names ship inside the artifact (labels.json), so serving never imports ima
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from creative.inference.onnx_session import cpu_session
+from creative.untrusted_images import DEFAULT_MAX_PIXELS, open_untrusted
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,8 @@ class Preprocessing:
 
 
 class ImageModel:
-    def __init__(self, model_dir: Path, *, threads: int = 1) -> None:
+    def __init__(self, model_dir: Path, *, threads: int = 1, max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
+        self.max_pixels = max_pixels  # the cap on images given as bytes (opened here, untrusted)
         self.preprocess = Preprocessing.read(model_dir / "preprocess.json")
         labels = json.loads((model_dir / "labels.json").read_text())
         self.labels: list[str] = labels["names"]
@@ -81,7 +82,7 @@ class ImageModel:
     def predict(self, images: Sequence[Image.Image | bytes], *, top_k: int = 5) -> list[ImagePrediction]:
         if not images:
             return []
-        batch = np.stack([self.preprocess(_as_image(image)) for image in images])
+        batch = np.stack([self.preprocess(self._as_image(image)) for image in images])
         logits, embeddings = self.run(batch)
         unit = embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True).clip(min=1e-12)
         return [
@@ -96,6 +97,6 @@ class ImageModel:
         top = [ClassScore(int(i), self.labels[i], float(probabilities[i])) for i in best]
         return ImagePrediction(logits=logits, top=top, embedding=embedding.astype(np.float32, copy=False))
 
-
-def _as_image(image: Image.Image | bytes) -> Image.Image:
-    return Image.open(io.BytesIO(image)) if isinstance(image, bytes) else image
+    def _as_image(self, image: Image.Image | bytes) -> Image.Image:
+        """Bytes are an upload: opened with the pixel cap and bombs as errors (`open_untrusted`)."""
+        return open_untrusted(image, max_pixels=self.max_pixels) if isinstance(image, bytes) else image

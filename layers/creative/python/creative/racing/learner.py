@@ -17,12 +17,12 @@ atomic ADD and concurrent selects and feedback never race:
 - at serve time, as if not clicked: w_k -= s_k p and I_k += p (1 - p);
 - on a click: w_k += s_k, the step s_k the serve-time update used (carried by the impression).
 
-The two halves add up to the textbook step s_k (y - p). Every value is written with the racer's time weight
-(`ArmClock`), so old evidence fades with the same half-life as the arm counters, and keys are hashed into a
-bounded number of buckets per item, so no item grows without limit whatever features callers send.
+The two halves add up to the textbook step s_k (y - p). Every value is written with a time weight
+(`Decay`), so old evidence fades with the racer's half-life, and keys are hashed into a bounded number of
+buckets, so no item grows without limit whatever features callers send.
 
-Weights on a creative's keys live on that creative's items (`creative` scope); tag keys are shared by the
-creatives of a line and live on the line's state items (`line` scope).
+Weights on a creative's keys belong to that creative (`creative` scope); tag keys are shared by the
+creatives of a line (`line` scope: written with each creative's statistics, summed over the line on read).
 """
 
 from __future__ import annotations

@@ -83,7 +83,7 @@ class Taggers:
             for centre in [np.load(tagger_dir / f"{kind}_centre.npy")]
         }
         self.encoder = TextEncoder(text_encoder_dir)
-        self._image_model = ImageModel(image_model_dir)
+        self._image_model = ImageModel(image_model_dir, max_pixels=max_pixels)
         self._imagenet_to_iab: list[list[str]] = config["image"]["imagenet_to_iab"]
 
     def names(self) -> dict[str, str]:
