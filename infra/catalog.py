@@ -63,6 +63,10 @@ class QueueTrigger:
     queue: Resource
     batch_size: int = 10
     max_batching_window_s: int = 1
+    # At most this many concurrent invocations from the queue (2-1000). The cap belongs on the event source,
+    # not in reserved concurrency: a throttled SQS batch goes back to the queue and counts as a receive, so
+    # reserved concurrency below the pollers' scale would dead-letter messages that never ran.
+    max_concurrency: int = 20
 
 
 @dataclass(frozen=True)
@@ -117,6 +121,9 @@ class FunctionSpec:
     layers: tuple[str, ...] = ()
     memory_mb: int = 512
     timeout_s: int = 10
+    # Concurrency kept for this function and capped at that (None: the account's shared pool). Deploys with
+    # `-c creative:reservedConcurrency=false` leave it out, for accounts whose quota is too low to reserve.
+    reserved_concurrency: int | None = None
     handler: str = "handler.lambda_handler"
 
     @property
@@ -149,7 +156,11 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         capability="admission",
         description="Admits or rejects each uploaded image and copy line; one material record each.",
         config_model="AdmissionConfig",
-        triggers=(QueueTrigger(queue="upload_events_queue", batch_size=10, max_batching_window_s=2),),
+        triggers=(
+            QueueTrigger(
+                queue="upload_events_queue", batch_size=10, max_batching_window_s=2, max_concurrency=20
+            ),
+        ),
         access=(
             Access("uploads_bucket", (*OBJECT_READ, "s3:ListBucket"), UPLOAD_PREFIX),
             Access("materials_table", ("dynamodb:GetItem", "dynamodb:PutItem")),
@@ -178,7 +189,9 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             "the model quality checks: spam likeness and near-duplicates within the business line."
         ),
         config_model="TaggingConfig",
-        triggers=(QueueTrigger(queue="tagging_queue", batch_size=10, max_batching_window_s=1),),
+        triggers=(
+            QueueTrigger(queue="tagging_queue", batch_size=10, max_batching_window_s=1, max_concurrency=10),
+        ),
         access=(
             # Read, then written back whole and conditionally (revision): tags, state, labels kept.
             Access("materials_table", ("dynamodb:GetItem", "dynamodb:PutItem")),
@@ -259,6 +272,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         layers=("training",),
         memory_mb=2048,
         timeout_s=900,
+        reserved_concurrency=1,  # one run at a time: two would train and judge the same rows
     ),
     FunctionSpec(
         name="feedback",

@@ -51,7 +51,7 @@ def admit_record(record: SQSRecord) -> None:
     obj = event.detail.object
     upload = UploadedObject.from_event(event.detail.bucket.name, obj.key, obj.size, obj.etag, obj.version_id)
     result = admit_once()(upload=upload)
-    logger.info("admitted upload", extra={"upload": upload.model_dump(), "result": result.model_dump()})
+    logger.info("admitted upload", extra={"upload": upload.model_dump(), "result": result.log_summary()})
 
 
 @metrics.log_metrics

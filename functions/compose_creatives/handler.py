@@ -21,7 +21,10 @@ def lambda_handler(event: EventBridgeModel, context: LambdaContext) -> dict[str,
     reports = wiring.composition().compose_all(now=iso(utc_now()))
     created = sum(r.created for r in reports)
     metrics.add_metric("CreativesComposed", MetricUnit.Count, created)
+    changed = [r.__dict__ for r in reports if r.created or r.retagged or r.disabled]
+    # Bounded: the lines that changed, at most 20 of them; the metric counts them all.
     logger.info(
-        "composition sweep", extra={"schedule": event.resources, "reports": [r.__dict__ for r in reports]}
+        "composition sweep",
+        extra={"schedule": event.resources, "business_lines": len(reports), "changed": changed[:20]},
     )
     return {"business_lines": len(reports), "created": created}

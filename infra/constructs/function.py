@@ -42,6 +42,11 @@ class SharedResources:
         raise KeyError(f"no construct for catalog resource {resource!r}")
 
 
+# `cdk deploy -c creative:reservedConcurrency=false`: for accounts whose concurrency quota is too low to
+# reserve any (Lambda keeps at least 100 unreserved, 10 on new accounts).
+RESERVED_CONCURRENCY_CONTEXT = "creative:reservedConcurrency"
+
+
 class CatalogFunction(Construct):
     """The Lambda function of one catalog entry, tagged with the catalog name in its CFN metadata."""
 
@@ -89,6 +94,7 @@ class CatalogFunction(Construct):
             layers=layers.for_function(spec),
             environment=self._environment(),
             dead_letter_queue=dead_letter_queue,
+            reserved_concurrent_executions=spec.reserved_concurrency if self._may_reserve() else None,
         )
         self.function.node.default_child.add_metadata(constants.FUNCTION_METADATA_KEY, spec.name)
         Tags.of(self).add("capability", spec.capability)
@@ -96,6 +102,10 @@ class CatalogFunction(Construct):
         for access in spec.access:
             self._grant(access)
         self._acknowledge_nag_findings()
+
+    def _may_reserve(self) -> bool:
+        # Context from the command line is a string, from cdk.json a boolean.
+        return str(self.node.try_get_context(RESERVED_CONCURRENCY_CONTEXT)).lower() != "false"
 
     def _environment(self) -> dict[str, str]:
         resource_env = {

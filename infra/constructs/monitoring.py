@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from aws_cdk import CfnCondition, CfnParameter, Fn, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
@@ -39,6 +40,7 @@ class Monitoring(Construct):
             self, "AlarmTopic", display_name="Creative Engine alarms", enforce_ssl=True
         )
         notify = cloudwatch_actions.SnsAction(self.alarm_topic)
+        self._subscribe_email(self.alarm_topic)
 
         # (construct id, metric, description): each alarms on one event in ALARM_PERIOD.
         watched: list[tuple[str, cloudwatch.IMetric, str]] = [
@@ -69,3 +71,29 @@ class Monitoring(Construct):
                 self, construct_id, alarm_description=description, **AT_LEAST_ONE
             )
             alarm.add_alarm_action(notify)
+
+    def _subscribe_email(self, topic: sns.Topic) -> None:
+        """`cdk deploy --parameters AlarmEmail=ops@example.com` subscribes that address (SNS mails it a
+        confirmation link); left empty, no subscription is made and the topic is there for chat or paging
+        integrations to subscribe to."""
+        email = CfnParameter(
+            Stack.of(self),
+            "AlarmEmail",
+            type="String",
+            default="",
+            allowed_pattern=r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$",
+            description="An address that receives every alarm (empty: no email subscription).",
+        )
+        given = CfnCondition(
+            self,
+            "AlarmEmailGiven",
+            expression=Fn.condition_not(Fn.condition_equals(email.value_as_string, "")),
+        )
+        subscription = sns.CfnSubscription(
+            self,
+            "AlarmEmailSubscription",
+            topic_arn=topic.topic_arn,
+            protocol="email",
+            endpoint=email.value_as_string,
+        )
+        subscription.cfn_options.condition = given

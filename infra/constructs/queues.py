@@ -60,5 +60,6 @@ def subscribe(function: lambda_.IFunction, queue: sqs.IQueue, trigger: QueueTrig
             batch_size=trigger.batch_size,
             max_batching_window=Duration.seconds(trigger.max_batching_window_s),
             report_batch_item_failures=True,
+            max_concurrency=trigger.max_concurrency,
         )
     )

@@ -404,3 +404,22 @@ def test_the_model_deployment_handler_has_its_own_role_and_logs(
     # And it logs to a log group of the template that expires its events
     log_group = resources[handler["LoggingConfig"]["LogGroup"]["Ref"]]
     assert log_group["Properties"]["RetentionInDays"] == LOG_RETENTION_DAYS
+
+
+@pytest.mark.parametrize("spec", FUNCTIONS, ids=lambda s: s.name)
+def test_concurrency_is_capped_as_the_catalog_declares(
+    spec: FunctionSpec, resources: Resources, function_ids: dict
+) -> None:
+    function_id, properties = _function(spec, resources, function_ids)
+    # Reserved concurrency where declared (retraining: one run at a time), nowhere else
+    assert properties.get("ReservedConcurrentExecutions") == spec.reserved_concurrency
+    # And queue-fed functions are capped on their event source, where throttling cannot dead-letter
+    mappings = [
+        m["Properties"]
+        for m in of_type(resources, "AWS::Lambda::EventSourceMapping").values()
+        if m["Properties"]["FunctionName"] == {"Ref": function_id}
+    ]
+    declared = [t for t in spec.triggers if isinstance(t, QueueTrigger)]
+    assert sorted(m["ScalingConfig"]["MaximumConcurrency"] for m in mappings) == sorted(
+        t.max_concurrency for t in declared
+    )

@@ -1,5 +1,6 @@
 """Admission rules, run against in-memory fakes: every bad file ends REJECTED with its reason."""
 
+import json
 import random
 
 import pytest
@@ -303,3 +304,14 @@ def test_admitted_materials_are_announced_and_a_retry_announces_them_again():
     admitted = sorted(m.material_id for m in repo.items.values() if m.status is MaterialStatus.ADMITTED)
     assert sorted(first) == admitted and len(admitted) == 2
     assert sorted(events.announced) == sorted(admitted * 2)
+
+
+def test_the_log_line_of_a_large_copy_file_is_bounded():
+    # Given a copy file of 2,000 distinct lines
+    lines = "\n".join(f"Fresh roast number {i}, delivered today" for i in range(2000))
+    _, _, (result,) = admit({"uploads/food/coffee/many.txt": lines.encode()})
+    assert len(result.admitted) == 2000
+    # Then its log summary counts them all and names only the first few
+    summary = result.log_summary()
+    assert summary["admitted"] == 2000 and summary["admitted_first"] == result.admitted[:10]
+    assert len(json.dumps(summary)) < 1000

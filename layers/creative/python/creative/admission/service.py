@@ -31,6 +31,9 @@ from creative.uploads import UploadedObject, UploadPlacement, parse_upload_key
 UNKNOWN = "unknown"
 
 
+LOGGED_IDS = 10  # ids per list in a log line
+
+
 class AdmissionResult(BaseModel):
     object_key: str
     admitted: list[str] = Field(default_factory=list)
@@ -49,6 +52,17 @@ class AdmissionResult(BaseModel):
             listed.append(material.material_id)
             for reason in material.reasons:
                 self.reasons[reason.code.value] = self.reasons.get(reason.code.value, 0) + 1
+
+    def log_summary(self, ids_per_list: int = LOGGED_IDS) -> dict[str, object]:
+        """What a log line says of the result: counts, reason counts and the first few ids of each list. A
+        2,000-line copy file would otherwise put 2,000 ids on one line."""
+        summary: dict[str, object] = {"object_key": self.object_key, "reasons": self.reasons}
+        for name in ("admitted", "needs_review", "rejected", "already_recorded"):
+            ids: list[str] = getattr(self, name)
+            summary[name] = len(ids)
+            if ids:
+                summary[f"{name}_first"] = ids[:ids_per_list]
+        return summary
 
 
 class Admission:
