@@ -9,6 +9,7 @@ from typing import Any
 
 import creative.config as creative_config
 import pytest
+from creative import wiring
 
 from infra import constants
 from infra.catalog import FUNCTIONS, ApiRoute, FunctionSpec, QueueTrigger, Resource, ScheduleTrigger
@@ -423,3 +424,13 @@ def test_concurrency_is_capped_as_the_catalog_declares(
     assert sorted(m["ScalingConfig"]["MaximumConcurrency"] for m in mappings) == sorted(
         t.max_concurrency for t in declared
     )
+
+
+@pytest.mark.parametrize("name", ["select", "feedback", "operator_api"])
+def test_an_api_functions_aws_calls_give_up_before_the_function_does(name: str) -> None:
+    # A hung DynamoDB or S3 call must end in the function's own 503, not in a Lambda timeout (API
+    # Gateway's 502) or API Gateway's 29 s limit: its worst case leaves the function at least 1 s
+    (spec,) = [s for s in FUNCTIONS if s.name == name]
+    config = wiring.API_CLIENT
+    worst = (config.connect_timeout + config.read_timeout) * config.retries["max_attempts"]
+    assert worst + 1 <= min(spec.timeout_s, 29)

@@ -185,3 +185,23 @@ def test_materials_list_pages_with_tokens(aws, lambda_context):
         multiValueQueryStringParameters={"next_token": ["garbage!"]},
     )
     assert status == 400 and error["error"]["code"] == "invalid_token"
+
+
+def test_records_left_when_time_runs_short_are_reported_not_started(aws, lambda_context):
+    # Given a batch of two uploads, and a function with time for the first record only
+    s3 = aws["s3"]
+    batch = sqs_batch(
+        put(s3, "uploads/pets/cats/chelsea.png", image_files.photo_bytes("chelsea.png")),
+        put(s3, "uploads/pets/cats/coffee.png", image_files.photo_bytes("coffee.png")),
+    )
+    handler = load_handler("admission")
+
+    def remaining_ms() -> int:  # plenty until the first material is recorded, then too little
+        return 5_000 if table_items(aws["dynamodb"], "MATERIALS_TABLE") else 60_000
+
+    lambda_context.get_remaining_time_in_millis = remaining_ms
+    response = handler.lambda_handler(batch, lambda_context)
+    # Then the first is admitted and the second goes back to the queue untouched, with nothing recorded
+    assert response == {"batchItemFailures": [{"itemIdentifier": batch["Records"][1]["messageId"]}]}
+    materials = [m for m in table_items(aws["dynamodb"], "MATERIALS_TABLE") if "status" in m]
+    assert [m["source"]["key"] for m in materials] == ["uploads/pets/cats/chelsea.png"]

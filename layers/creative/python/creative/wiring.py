@@ -36,9 +36,13 @@ if TYPE_CHECKING:
     from creative.tagging.service import Tagging
     from creative.tagging.vocabulary import TagVocabulary
 
-# API paths fail fast; the SDK's standard retry mode backs off on throttling.
-_API_CLIENT = Config(connect_timeout=2, read_timeout=3, retries={"mode": "standard", "max_attempts": 3})
-_BATCH_CLIENT = Config(retries={"mode": "standard", "max_attempts": 5})
+# API paths fail fast: a call that hangs costs at most (connect + read) x attempts = 3 s, so select and
+# feedback (5 s) answer 503 (a TransientError) themselves, before their timeout and API Gateway's 29 s.
+# The SDK's standard retry mode backs off on throttling. (A read timeout is retried too, so an ADD whose
+# answer was lost may count twice: 1 s is far above DynamoDB's latency, which keeps that rare.)
+API_CLIENT = Config(connect_timeout=0.5, read_timeout=1.0, retries={"mode": "standard", "max_attempts": 2})
+# Batch paths (queues, schedules) have minutes: patient retries, and a bounded wait per call.
+BATCH_CLIENT = Config(connect_timeout=2, read_timeout=10, retries={"mode": "standard", "max_attempts": 5})
 
 
 @cache
@@ -65,12 +69,12 @@ def admission() -> Admission:
 
     config = AdmissionConfig.from_env()
     return Admission(
-        S3ObjectStore(_client("s3", _BATCH_CLIENT)),
-        DynamoMaterialRepository(_client("dynamodb", _BATCH_CLIENT), config.materials_table),
+        S3ObjectStore(_client("s3", BATCH_CLIENT)),
+        DynamoMaterialRepository(_client("dynamodb", BATCH_CLIENT), config.materials_table),
         config.limits,
-        EventBridgeMaterialEvents(_client("events", _BATCH_CLIENT), config.material_events_bus),
-        compliance=DynamoComplianceLists(_client("dynamodb", _BATCH_CLIENT), config.line_settings_table),
-        policies=DynamoQualityPolicies(_client("dynamodb", _BATCH_CLIENT), config.line_settings_table),
+        EventBridgeMaterialEvents(_client("events", BATCH_CLIENT), config.material_events_bus),
+        compliance=DynamoComplianceLists(_client("dynamodb", BATCH_CLIENT), config.line_settings_table),
+        policies=DynamoQualityPolicies(_client("dynamodb", BATCH_CLIENT), config.line_settings_table),
     )
 
 
@@ -91,8 +95,8 @@ def tagging() -> Tagging:
     from creative.tagging.taggers import IMAGE_MODEL_ARTIFACT, TAGGER_ARTIFACT, TEXT_ENCODER_ARTIFACT, Taggers
 
     config = TaggingConfig.from_env()
-    s3 = _client("s3", _BATCH_CLIENT)
-    dynamodb = _client("dynamodb", _BATCH_CLIENT)
+    s3 = _client("s3", BATCH_CLIENT)
+    dynamodb = _client("dynamodb", BATCH_CLIENT)
     cache_root = Path(config.model_cache_dir)
     directories = model_directories(
         s3, config.assets_bucket, [TAGGER_ARTIFACT, TEXT_ENCODER_ARTIFACT, IMAGE_MODEL_ARTIFACT], cache_root
@@ -116,7 +120,7 @@ def composition() -> Composition:
     from creative.composition import Composition
 
     config = CompositionConfig.from_env()
-    dynamodb = _client("dynamodb", _BATCH_CLIENT)
+    dynamodb = _client("dynamodb", BATCH_CLIENT)
     return Composition(
         DynamoMaterialRepository(dynamodb, config.materials_table),
         DynamoCreativeRepository(dynamodb, config.creatives_table),
@@ -138,8 +142,8 @@ def racing() -> RacingService:
     from creative.racing.service import RacingService
 
     config = SelectConfig.from_env()
-    dynamodb = _client("dynamodb", _API_CLIENT)
-    s3 = _client("s3", _API_CLIENT)
+    dynamodb = _client("dynamodb", API_CLIENT)
+    s3 = _client("s3", API_CLIENT)
     registry = DynamoModelRegistry(dynamodb, config.model_registry_table, s3, config.assets_bucket)
     state = DynamoRacingState(dynamodb, config.racing_state_table)
     return RacingService(
@@ -163,7 +167,7 @@ def feedback() -> FeedbackService:
     from creative.racing.service import FeedbackService
 
     config = FeedbackConfig.from_env()
-    dynamodb = _client("dynamodb", _API_CLIENT)
+    dynamodb = _client("dynamodb", API_CLIENT)
     state = DynamoRacingState(dynamodb, config.racing_state_table)
     return FeedbackService(DynamoImpressionLog(dynamodb, config.impressions_table, state))
 
@@ -180,8 +184,8 @@ def operator() -> OperatorService:
     from creative.operator import OperatorService
 
     config = OperatorConfig.from_env()
-    dynamodb = _client("dynamodb", _API_CLIENT)
-    s3 = _client("s3", _API_CLIENT)
+    dynamodb = _client("dynamodb", API_CLIENT)
+    s3 = _client("s3", API_CLIENT)
 
     @cache
     def vocabulary() -> TagVocabulary:
@@ -202,7 +206,7 @@ def operator() -> OperatorService:
         DynamoTagIndex(dynamodb, config.tags_table),
         vocabulary,
         DynamoComplianceLists(dynamodb, config.line_settings_table),
-        EventBridgeMaterialEvents(_client("events", _API_CLIENT), config.material_events_bus),
+        EventBridgeMaterialEvents(_client("events", API_CLIENT), config.material_events_bus),
         DynamoQualityPolicies(dynamodb, config.line_settings_table),
         DynamoRacingState(dynamodb, config.racing_state_table),
     )
@@ -220,14 +224,14 @@ def retraining() -> RetrainingService:
     from creative.racing.retraining import RetrainingRules, RetrainingService
 
     config = RetrainingConfig.from_env()
-    dynamodb = _client("dynamodb", _BATCH_CLIENT)
+    dynamodb = _client("dynamodb", BATCH_CLIENT)
     return RetrainingService(
         DynamoImpressionLog(
             dynamodb, config.impressions_table, DynamoRacingState(dynamodb, config.racing_state_table)
         ),
         DynamoCreativeRepository(dynamodb, config.creatives_table),
         DynamoModelRegistry(
-            dynamodb, config.model_registry_table, _client("s3", _BATCH_CLIENT), config.assets_bucket
+            dynamodb, config.model_registry_table, _client("s3", BATCH_CLIENT), config.assets_bucket
         ),
         ContextualRacer(config.racer_config()),
         RetrainingRules(
@@ -260,7 +264,8 @@ def admission_idempotency() -> Idempotency:
 
     config = AdmissionConfig.from_env()
     return Idempotency(
-        persistence=DynamoDBPersistenceLayer(table_name=config.idempotency_table),
+        # The SDK client configured as every other batch client (Powertools' default waits 60 s per read).
+        persistence=DynamoDBPersistenceLayer(table_name=config.idempotency_table, boto_config=BATCH_CLIENT),
         config=IdempotencyConfig(
             event_key_jmespath="[bucket, key, version_id, etag]",
             expires_after_seconds=7 * 24 * 3600,
