@@ -102,6 +102,13 @@ class CreativeEngineStack(Stack):
     def _add_outputs(self) -> None:
         CfnOutput(self, "ApiUrl", value=self.api.url, description="Base URL of the prod stage.")
         CfnOutput(self, "ApiKeyId", value=self.api.api_key.key_id, description="Id of the racing API key.")
+        for client, key in self.api.client_keys.items():
+            CfnOutput(
+                self,
+                f"ApiKeyId{client.title().replace('-', '')}",
+                value=key.key_id,
+                description=f"Id of the {client} client's racing API key.",
+            )
         for resource, bucket in self.storage.buckets.items():
             CfnOutput(self, f"{pascal_case(resource)}Name", value=bucket.bucket_name)
         for resource, stored in self.storage.tables.items():

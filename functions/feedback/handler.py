@@ -21,7 +21,7 @@ app = new_resolver(logger)
 )
 def feedback(request: FeedbackRequest) -> FeedbackResponse:
     service: FeedbackService = app.context["feedback"]
-    return service.record(request, utc_now())
+    return service.record(request, utc_now(), client_id=app.current_event.request_context.identity.api_key_id)
 
 
 def handle(event: dict[str, Any], context: LambdaContext, service: FeedbackService) -> dict[str, Any]:

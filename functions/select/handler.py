@@ -17,7 +17,8 @@ app = new_resolver(logger)
 @app.post("/v1/select", summary="Choose one creative for a request", tags=["racing"])
 def select(request: SelectRequest) -> SelectResponse:
     racing: RacingService = app.context["racing"]
-    return racing.select(request, utc_now())
+    # The API key that called: the impression is that client's, and only it may report on it.
+    return racing.select(request, utc_now(), client_id=app.current_event.request_context.identity.api_key_id)
 
 
 def handle(event: dict[str, Any], context: LambdaContext, racing: RacingService) -> dict[str, Any]:

@@ -21,6 +21,19 @@ from infra.catalog import SERVICE_NAME, ApiRoute
 PATH_PARAMETER = re.compile(r"{(\w+)}")
 
 
+RACING_CLIENTS_CONTEXT = "creative:racingClients"
+
+
+def racing_clients(value: object) -> list[str]:
+    """The client names a deploy asks keys for: a comma-separated string (command line) or a list."""
+    names = value.split(",") if isinstance(value, str) else list(value or [])
+    clients = [str(n).strip().lower() for n in names if str(n).strip()]
+    for client in clients:
+        if not re.fullmatch(r"[a-z][a-z0-9-]{0,30}", client):
+            raise ValueError(f"racing client names are lowercase slugs, got {client!r}")
+    return clients
+
+
 class CreativeApi(Construct):
     def __init__(self, scope: Construct, construct_id: str) -> None:
         super().__init__(scope, construct_id)
@@ -70,6 +83,16 @@ class CreativeApi(Construct):
             api_stages=[apigw.UsagePlanPerApiStage(api=self.rest_api, stage=self.stage)],
         )
         racing_plan.add_api_key(self.api_key)
+        # One key per further consumer (`-c creative:racingClients=web,app`), each revocable on its own; an
+        # impression belongs to the key that asked for it, and only that key may report on it.
+        self.client_keys: dict[str, apigw.IApiKey] = {}
+        for client in racing_clients(self.node.try_get_context(RACING_CLIENTS_CONTEXT)):
+            key = self.rest_api.add_api_key(
+                f"RacingApiKey{client.title().replace('-', '')}",
+                description=f"Racing routes, for the {client} client.",
+            )
+            racing_plan.add_api_key(key)
+            self.client_keys[client] = key
         self._acknowledge_nag_findings()
 
     @property

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from aws_cdk.assertions import Match, Template
 
 from infra import constants
 from infra.catalog import FUNCTIONS, ApiRoute
+from infra.constructs.api import racing_clients
 
 from .conftest import ApiMethod, Resources, of_type, ref_of
 
@@ -128,3 +130,11 @@ def test_stack_outputs_name_what_clients_and_the_local_runtime_need(outputs: dic
         "UploadEventsDlqUrl",
     }
     assert expected <= outputs.keys()
+
+
+def test_racing_clients_are_named_by_slugs_from_the_command_line_or_cdk_json() -> None:
+    assert racing_clients(None) == [] and racing_clients("") == []
+    assert racing_clients("web, app-ios") == ["web", "app-ios"]
+    assert racing_clients(["Web"]) == ["web"]
+    with pytest.raises(ValueError):
+        racing_clients("web;drop")

@@ -123,6 +123,21 @@ def test_unknown_business_line_is_404(world, lambda_context):
     assert status == 404 and error["error"]["code"] == "no_active_creatives"
 
 
+def test_feedback_from_another_api_key_is_404_and_counts_nothing(world, lambda_context):
+    # Given an impression served to the key in the select event
+    status, chosen = call("select", load_event("api_select.json"), world["racing"], lambda_context)
+    click = with_body(
+        load_event("api_feedback.json"), {"impression_id": chosen["impression_id"], "event": "click"}
+    )
+    # When another client's key reports a click on it
+    other = json.loads(json.dumps(click))
+    other["requestContext"]["identity"]["apiKeyId"] = "another-client"
+    status, error = call("feedback", other, world["feedback"], lambda_context)
+    # Then it is unknown to that client, and the owner's click still counts once
+    assert status == 404 and error["error"]["code"] == "unknown_impression"
+    assert call("feedback", click, world["feedback"], lambda_context)[1]["counted"] is True
+
+
 def test_click_on_unknown_impression_is_404_and_other_events_are_400(world, lambda_context):
     status, error = call("feedback", load_event("api_feedback.json"), world["feedback"], lambda_context)
     assert status == 404 and error["error"]["code"] == "unknown_impression"

@@ -185,6 +185,19 @@ def test_select_logs_the_impression_with_propensity_and_the_learners_update():
     assert response.creative.image_url.startswith("https://b.example/uploads/food/coffee/")
 
 
+def test_only_the_client_an_impression_was_served_to_may_report_on_it():
+    racing, feedback, _, log = racing_with(creative(1))
+    served = racing.select(select_request(), NOW, client_id="key-web")
+    assert log.items[served.impression_id].client_id == "key-web"
+    click = FeedbackRequest(impression_id=served.impression_id, event="click")
+    # Another key's report is refused as if the impression did not exist, and counts nothing
+    for other in ("key-app", None):
+        with pytest.raises(NotFound) as error:
+            feedback.record(click, NOW, client_id=other)
+        assert error.value.code == "unknown_impression"
+    assert feedback.record(click, NOW, client_id="key-web").counted is True
+
+
 def test_select_skips_disabled_creatives_and_other_lines():
     racing, _, _, _ = racing_with(
         creative(1, status=CreativeStatus.DISABLED), creative(2), creative(3, line="travel")

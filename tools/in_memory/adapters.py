@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 
 from creative.creatives import Creative, CreativeStatus
 from creative.errors import CorruptModel, NotFound
-from creative.impressions import FeedbackOutcome, Impression
+from creative.impressions import FeedbackOutcome, Impression, reportable
 from creative.materials import Material, MaterialStatus
 from creative.ports import ModelRef, ObjectHead, Page, TaggedMaterial
 from creative.quality.compliance import ComplianceList
@@ -198,10 +198,16 @@ class InMemoryImpressionLog:
         self.items[impression.impression_id] = impression
 
     def record_event(
-        self, impression_id: str, event: str, at: str, now_epoch: int, value: float | None = None
+        self,
+        impression_id: str,
+        event: str,
+        at: str,
+        now_epoch: int,
+        value: float | None = None,
+        client_id: str | None = None,
     ) -> FeedbackOutcome:
         impression = self.items.get(impression_id)
-        if impression is None or impression.expires_at <= now_epoch:
+        if impression is None or not reportable(impression, client_id, now_epoch):
             raise NotFound("unknown or expired")
         if (impression.clicked_at if event == "click" else impression.converted_at) is not None:
             return FeedbackOutcome(impression, counted=False)

@@ -37,11 +37,21 @@ class Impression(BaseModel):
     candidate_ids: list[str] = Field(default_factory=list)
     # The online learner's update (its shard, time weight and per-key steps): the click writes the rest.
     learner: LearnerDeltas | None = None
+    # The API key that asked for it (API Gateway's key id): only that client may report on it.
+    client_id: str | None = None
     created_at: str
     expires_at: int  # epoch seconds; DynamoDB TTL removes the row some time after this
     clicked_at: str | None = None
     converted_at: str | None = None
     conversion_value: float | None = None
+
+
+def reportable(impression: Impression | None, client_id: str | None, now_epoch: int) -> bool:
+    """Whether this client may report on the impression: it exists, has not expired, and was served to
+    the same API key (another client's impression is as unknown as a missing one)."""
+    if impression is None or impression.expires_at <= now_epoch:
+        return False
+    return impression.client_id is None or impression.client_id == client_id
 
 
 @dataclass(frozen=True)

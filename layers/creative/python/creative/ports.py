@@ -145,7 +145,13 @@ class ImpressionLog(Protocol):
         """Counts the impression (totals and the learner's serve-time update, on its shard) and stores it."""
 
     def record_event(
-        self, impression_id: str, event: str, at: str, now_epoch: int, value: float | None = None
+        self,
+        impression_id: str,
+        event: str,
+        at: str,
+        now_epoch: int,
+        value: float | None = None,
+        client_id: str | None = None,
     ) -> FeedbackOutcome:
         """Marks the impression clicked (or converted, with its value) and counts it (totals and, when it is
         the event the line optimises, the learner's update), atomically and once per impression and event.

@@ -14,7 +14,7 @@ from creative.adapters.dynamodb_items import to_item
 from creative.adapters.dynamodb_racing_state import DynamoRacingState, state_update
 from creative.adapters.dynamodb_table import DYNAMODB, DynamoTable
 from creative.errors import NotFound, TransientError
-from creative.impressions import FeedbackOutcome, Impression
+from creative.impressions import FeedbackOutcome, Impression, reportable
 from creative.racing.state import StateWrite, event_writes, serve_writes
 
 _NOTHING = StateWrite({}, [])  # impressions logged before the learner carried no deltas
@@ -53,11 +53,17 @@ class DynamoImpressionLog:
         )
 
     def record_event(
-        self, impression_id: str, event: str, at: str, now_epoch: int, value: float | None = None
+        self,
+        impression_id: str,
+        event: str,
+        at: str,
+        now_epoch: int,
+        value: float | None = None,
+        client_id: str | None = None,
     ) -> FeedbackOutcome:
         for attempt in range(self.CONFLICT_RETRIES + 1):
             impression = self._read(impression_id)
-            if impression is None or impression.expires_at <= now_epoch:
+            if impression is None or not reportable(impression, client_id, now_epoch):
                 raise NotFound(f"impression '{impression_id}' does not exist or has expired")
             if (impression.clicked_at if event == "click" else impression.converted_at) is not None:
                 return FeedbackOutcome(impression, counted=False)

@@ -114,7 +114,7 @@ class RacingService:
             features = self._features[key] = CreativeFeatures.of(creative)
         return features
 
-    def select(self, request: SelectRequest, now: datetime) -> SelectResponse:
+    def select(self, request: SelectRequest, now: datetime, client_id: str | None = None) -> SelectResponse:
         at = now.timestamp()
         candidates, view = self._line(request.business_line, at)
         if not candidates:
@@ -143,6 +143,7 @@ class RacingService:
             prior_ctr=float(prior[decision.index]),
             model_version=model.version,
             candidate_ids=[c.creative_id for c in candidates],
+            client_id=client_id,
             learner=posterior.deltas(
                 decision.index, int(self._rng.integers(self._racer.config.counter_shards))
             ),
@@ -297,11 +298,19 @@ class FeedbackService:
     def __init__(self, impressions: ImpressionLog):
         self._impressions = impressions
 
-    def record(self, request: FeedbackRequest, now: datetime) -> FeedbackResponse:
-        """Counts a click or a conversion once per impression; a repeat is acknowledged but not counted."""
+    def record(
+        self, request: FeedbackRequest, now: datetime, client_id: str | None = None
+    ) -> FeedbackResponse:
+        """Counts a click or a conversion once per impression; a repeat is acknowledged but not counted.
+        Only the client the impression was served to may report on it."""
         try:
             outcome = self._impressions.record_event(
-                request.impression_id, request.event, iso(now), int(now.timestamp()), request.value
+                request.impression_id,
+                request.event,
+                iso(now),
+                int(now.timestamp()),
+                request.value,
+                client_id=client_id,
             )
         except NotFound as missing:
             raise NotFound(missing.message, code="unknown_impression") from None
