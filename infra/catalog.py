@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from creative import materials
 from creative.config import RacerSettings
 from creative.tagging.events import EVENT_SOURCE as ADMISSION_EVENT_SOURCE
 from creative.tagging.events import MATERIAL_ADMITTED
@@ -45,6 +46,8 @@ Resource = Literal[
 ]
 
 UPLOAD_PREFIX = "uploads/"
+# Images as users see them, upright and without metadata (admission writes them, select signs them).
+SERVED_PREFIX = materials.SERVED_PREFIX
 MODELS_PREFIX = "models/"
 OBJECT_READ = ("s3:GetObject", "s3:GetObjectVersion")
 
@@ -163,6 +166,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         ),
         access=(
             Access("uploads_bucket", (*OBJECT_READ, "s3:ListBucket"), UPLOAD_PREFIX),
+            Access("uploads_bucket", ("s3:PutObject",), SERVED_PREFIX),
             Access("materials_table", ("dynamodb:GetItem", "dynamodb:PutItem")),
             Access(
                 "idempotency_table",
@@ -244,7 +248,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             # Counters and learner statistics: the line's shards in one query, each impression's ADDs.
             Access("racing_state_table", ("dynamodb:Query", "dynamodb:BatchGetItem", "dynamodb:UpdateItem")),
             Access("impressions_table", ("dynamodb:PutItem",)),
-            Access("uploads_bucket", OBJECT_READ, UPLOAD_PREFIX),  # signs image URLs
+            Access("uploads_bucket", OBJECT_READ, SERVED_PREFIX),  # signs URLs of served renditions only
             Access("model_registry_table", ("dynamodb:GetItem",)),  # the active CTR model's pointer
             # ListBucket: without it a missing artifact is a 403, which would read as "retry", not "gone".
             Access("assets_bucket", ("s3:GetObject", "s3:ListBucket"), MODELS_PREFIX),
@@ -327,7 +331,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             Access("line_settings_table", ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem")),
             # A material an operator admits that never went through the model checks is announced.
             Access("material_events_bus", ("events:PutEvents",)),
-            Access("uploads_bucket", OBJECT_READ, UPLOAD_PREFIX),  # signs image URLs
+            Access("uploads_bucket", OBJECT_READ, UPLOAD_PREFIX),  # signs image URLs (originals, for review)
             # The tagger's vocabulary (tagger.json), to validate and name the tags operators add.
             Access("assets_bucket", ("s3:GetObject", "s3:ListBucket"), MODELS_PREFIX),
         ),

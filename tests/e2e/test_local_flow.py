@@ -93,10 +93,17 @@ def test_upload_admit_compose_select_feedback_stats(runtime, s3):
     stats = {c["creative_id"]: c for c in creatives}[selection["creative"]["creative_id"]]
     assert (stats["impressions"], stats["clicks"], stats["ctr"]) == (1, 1, 1.0)
 
-    # And re-uploading that image's key does not change what the creative shows (URLs name the version)
+    # And the creative shows the image's served rendition, not the operator's upload
+    image_material = operator(runtime, "GET", f"/v1/materials/{stats['image_material_id']}").json()
+    assert (
+        stats["image_key"].startswith("served/e2e/") and image_material["source"]["key"] != stats["image_key"]
+    )
+    # And re-uploading the image's key does not change what the creative shows (URLs name the version)
     before = requests.get(selection["creative"]["image_url"], timeout=10).content
     s3.put_object(
-        Bucket=runtime.outputs["UploadsBucketName"], Key=stats["image_key"], Body=image_files.tiny_png()
+        Bucket=runtime.outputs["UploadsBucketName"],
+        Key=image_material["source"]["key"],
+        Body=image_files.tiny_png(),
     )
     runtime.drain_queues(timeout=60)
     assert requests.get(selection["creative"]["image_url"], timeout=10).content == before

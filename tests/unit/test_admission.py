@@ -1,5 +1,6 @@
 """Admission rules, run against in-memory fakes: every bad file ends REJECTED with its reason."""
 
+import io
 import json
 import random
 
@@ -16,6 +17,7 @@ from in_memory.adapters import (
     InMemoryObjectStore,
     InMemoryQualityPolicies,
 )
+from PIL import Image
 
 BUCKET = "uploads-bucket"
 NOW = "2026-11-25T12:00:00.000000Z"
@@ -315,3 +317,28 @@ def test_the_log_line_of_a_large_copy_file_is_bounded():
     summary = result.log_summary()
     assert summary["admitted"] == 2000 and summary["admitted_first"] == result.admitted[:10]
     assert len(json.dumps(summary)) < 1000
+
+
+def test_the_served_rendition_is_upright_and_carries_no_metadata():
+    # Given a real photo stored landscape, whose EXIF says to turn it, with a camera and a GPS position
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate a quarter turn to display
+    exif[0x010F] = "PhoneMaker"  # camera make
+    exif[0x8825] = {1: "N", 2: (48.0, 51.0, 29.0), 3: "E", 4: (2.0, 17.0, 40.0)}  # GPS
+    buffer = io.BytesIO()
+    Image.open(io.BytesIO(image_files.jpeg_of("coffee.png"))).save(buffer, "JPEG", exif=exif.tobytes())
+    repo, store, _ = admit({"uploads/food/coffee/from-phone.jpg": buffer.getvalue()})
+    material = only_material(repo)
+    assert material.status is not MaterialStatus.REJECTED  # (portrait: no placement fits, so review)
+    # Then its served rendition sits under served/, displayed size as stored, with no EXIF at all
+    assert material.served.key == f"served/food/{material.material_id}.jpg"
+    served = Image.open(io.BytesIO(store.objects[(BUCKET, material.served.key)]))
+    assert served.size == (material.image.width, material.image.height) == (400, 600)
+    assert not served.getexif() and "exif" not in served.info
+    assert store.content_types[(BUCKET, material.served.key)] == "image/jpeg"
+
+
+def test_a_rejected_image_gets_no_served_rendition():
+    repo, store, _ = admit({"uploads/food/coffee/small.png": image_files.tiny_png()})
+    assert only_material(repo).served is None
+    assert not [key for (_, key) in store.objects if key.startswith("served/")]

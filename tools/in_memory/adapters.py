@@ -32,6 +32,7 @@ class InMemoryObjectStore:
         self.objects = dict(objects or {})
         self.versions: dict[tuple[str, str], str] = {}
         self.etags: dict[tuple[str, str], str] = {}
+        self.content_types: dict[tuple[str, str], str] = {}
         self.reads: list[tuple[str, str]] = []
 
     def read(self, bucket: str, key: str, version_id: str | None, max_bytes: int) -> bytes | None:
@@ -53,6 +54,11 @@ class InMemoryObjectStore:
 
     def presigned_url(self, bucket: str, key: str, version_id: str | None, expires_s: int) -> str:
         return f"https://{bucket}.example/{key}?expires={expires_s}"
+
+    def write(self, bucket: str, key: str, data: bytes, content_type: str) -> str | None:
+        self.objects[(bucket, key)] = bytes(data)
+        self.content_types[(bucket, key)] = content_type
+        return self.versions.get((bucket, key))
 
 
 def _page(items: list, limit: int, next_token: str | None) -> Page:

@@ -108,9 +108,11 @@ def _creative(creative_id: str, image: Material, copy: Material, now: str) -> Cr
         category=image.category,
         image_material_id=image.material_id,
         copy_material_id=copy.material_id,
-        image_bucket=image.source.bucket,
-        image_key=image.source.key,
-        image_version_id=image.source.version_id,
+        # The served rendition (no metadata, upright); materials admitted before renditions existed have
+        # none, and show their original.
+        image_bucket=(image.served or image.source).bucket,
+        image_key=(image.served or image.source).key,
+        image_version_id=(image.served or image.source).version_id,
         headline=copy.text or "",
         tags=element_tags(image, copy),
         quality=element_quality(image, copy),

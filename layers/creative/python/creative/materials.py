@@ -80,6 +80,11 @@ class Reason(BaseModel):
     )
 
 
+# Where images are kept as users are shown them (beside the uploads, outside the prefix that triggers
+# admission): `served/<business line>/<material id>.<ext>`.
+SERVED_PREFIX = "served/"
+
+
 class SourceObject(BaseModel):
     """Where a material came from: the exact object version, and the line for copy files."""
 
@@ -131,6 +136,9 @@ class Material(BaseModel):
     business_line: str
     category: str
     source: SourceObject
+    # An image's served rendition: upright, re-encoded without metadata (creatives show this, never the
+    # operator's original with its EXIF and GPS). None for copy, and for images that were never admissible.
+    served: SourceObject | None = None
     content_hash: str | None = None
     duplicate_of: str | None = None
     image: ImageFacts | None = None

@@ -41,6 +41,9 @@ class ObjectStore(Protocol):
 
     def presigned_url(self, bucket: str, key: str, version_id: str | None, expires_s: int) -> str: ...
 
+    def write(self, bucket: str, key: str, data: bytes, content_type: str) -> str | None:
+        """Stores the bytes under the key; the new version's id (None in an unversioned bucket)."""
+
 
 class MaterialRepository(Protocol):
     def get(self, material_id: str) -> Material | None: ...

@@ -1,4 +1,4 @@
-"""S3 adapter: reads uploaded objects (bounded) and signs image URLs."""
+"""S3 adapter: reads uploaded objects (bounded), writes served renditions and signs image URLs."""
 
 from __future__ import annotations
 
@@ -65,3 +65,9 @@ class S3ObjectStore:
         return self._client.generate_presigned_url(
             "get_object", Params=self._object(bucket, key, version_id), ExpiresIn=expires_s
         )
+
+    def write(self, bucket: str, key: str, data: bytes, content_type: str) -> str | None:
+        with translated_errors(S3):
+            response = self._client.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type)
+        version = response.get("VersionId")
+        return None if version in (None, "null") else version

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 
-from PIL import Image
+from PIL import Image, ImageOps
 
 from creative.admission.limits import AdmissionLimits
 from creative.materials import ImageFacts, Reason, ReasonCode
 from creative.untrusted_images import UnsafeImage, open_untrusted
 
 _ALLOWED = ("PNG", "JPEG", "WEBP")
+_EXTENSIONS = {"PNG": ("png", "image/png"), "JPEG": ("jpg", "image/jpeg"), "WEBP": ("webp", "image/webp")}
 # EXIF orientations 5-8 rotate by 90°: the image is shown with width and height swapped.
 _QUARTER_TURNS = {5, 6, 7, 8}
 
@@ -79,3 +81,27 @@ def inspect_image(data: bytes, limits: AdmissionLimits) -> InspectedImage | list
         format=sniffed, width=width, height=height, mode=image.mode, exif_orientation=orientation
     )
     return InspectedImage(facts, image)
+
+
+@dataclass(frozen=True)
+class Rendition:
+    data: bytes
+    extension: str
+    content_type: str
+
+
+def served_rendition(image: Image.Image, image_format: str) -> Rendition:
+    """What users are shown: the pixels upright (EXIF orientation applied) and re-encoded in the upload's
+    format with no metadata at all, so no camera, owner or GPS position written by the operator's device
+    reaches a user. Only the colour profile is kept: it changes how the pixels look."""
+    upright = ImageOps.exif_transpose(image)
+    extension, content_type = _EXTENSIONS[image_format]
+    options: dict = {"icc_profile": image.info["icc_profile"]} if image.info.get("icc_profile") else {}
+    if image_format == "JPEG":
+        upright = upright.convert("RGB") if upright.mode not in ("RGB", "L", "CMYK") else upright
+        options |= {"quality": 90, "optimize": True}
+    elif image_format == "WEBP":
+        options |= {"quality": 90}
+    buffer = io.BytesIO()
+    upright.save(buffer, format=image_format, **options)
+    return Rendition(buffer.getvalue(), extension, content_type)

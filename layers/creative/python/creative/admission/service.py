@@ -10,15 +10,17 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from creative.admission.copy import decode_copy_file, split_copy_lines
-from creative.admission.images import inspect_image
+from creative.admission.images import inspect_image, served_rendition
 from creative.admission.limits import AdmissionLimits
 from creative.materials import (
+    SERVED_PREFIX,
     ImageFacts,
     Material,
     MaterialKind,
     MaterialStatus,
     Reason,
     ReasonCode,
+    SourceObject,
     hash_bytes,
     hash_copy,
     material_id_for,
@@ -154,6 +156,12 @@ class _ObjectAdmission:
         screened = self._screening.image(inspected.image, inspected.facts, self._placement.business_line)
         material = self._material(image=inspected.facts)
         material.quality, material.placements = screened.quality, screened.placements
+        if status_of(screened.findings) is not MaterialStatus.REJECTED:  # it may be served: render it
+            rendition = served_rendition(inspected.image, inspected.facts.format)
+            key = f"{SERVED_PREFIX}{material.business_line}/{material.material_id}.{rendition.extension}"
+            bucket = self._upload.bucket
+            version = self._store.write(bucket, key, rendition.data, rendition.content_type)
+            material.served = SourceObject(bucket=bucket, key=key, version_id=version)
         self._judge(material, hash_bytes(data), screened.findings)
 
     def _admit_copy_file(self) -> None:
