@@ -1,5 +1,6 @@
 """Retraining: a challenger is promoted only when it beats the champion off-policy, and never broken."""
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -219,3 +220,12 @@ def test_a_late_click_never_changes_a_runs_training_set(informative_world):
         assert again.challenger_version == first.challenger_version
     finally:
         late.clicked_at = None
+
+
+def test_training_takes_the_newest_rows_up_to_its_cap(informative_world):
+    creatives, log, _ = informative_world
+    capped = replace(RULES, max_training_rows=1200)
+    report = retraining(creatives, log, InMemoryModelRegistry(), capped).run(NOW)
+    uncapped = retraining(creatives, log, InMemoryModelRegistry()).run(NOW)
+    assert uncapped.training_rows > 1200 and report.training_rows == 1200
+    assert report.holdout_rows == uncapped.holdout_rows  # the cap never eats into the holdout

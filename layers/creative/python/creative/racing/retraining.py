@@ -83,6 +83,9 @@ class RetrainingRules:
     min_training_clicks: int = 50
     min_holdout_rows: int = 500
     max_holdout_rows: int = 20_000
+    # The newest this many rows before the holdout are trained on: a busy fortnight must not outgrow the
+    # function's memory and 15 minutes (the cap is not measured at scale yet; lower it if runs near either).
+    max_training_rows: int = 1_000_000
     min_win_probability: float = 0.8
     bootstrap_resamples: int = 500
     # How confident the judged policies are in their model (log-odds precision): confident enough that the
@@ -137,7 +140,7 @@ class RetrainingService:
             key=lambda i: (i.created_at, i.impression_id),
         )
         cut = _holdout_start(logged, rules, now)
-        training = [_row(i, features) for i in logged[:cut]]
+        training = [_row(i, features) for i in logged[max(0, cut - rules.max_training_rows) : cut]]
         holdout = [i for i in logged[cut:] if _replayable(i, features)]
         clicks = sum(r.clicked for r in training)
         report = RetrainingReport(
