@@ -12,9 +12,6 @@ import warnings
 
 from PIL import Image
 
-# Admission's default cap (`AdmissionLimits.max_image_pixels`), and the cap of code given no other.
-DEFAULT_MAX_PIXELS = 40_000_000
-
 
 class UnsafeImage(ValueError):
     """Too many pixels for the cap, or what Pillow calls a decompression bomb."""

@@ -2,7 +2,9 @@
 
 from pydantic import BaseModel, Field
 
-from creative.untrusted_images import DEFAULT_MAX_PIXELS
+# Admission's default pixel cap, and the cap of any code that opens images and is given no other. (Here,
+# not in `creative.untrusted_images`: every function reads its limits, few need Pillow.)
+DEFAULT_MAX_PIXELS = 40_000_000
 
 
 class AdmissionLimits(BaseModel):

@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
+from creative.admission.limits import DEFAULT_MAX_PIXELS
 from creative.inference.onnx_session import cpu_session
-from creative.untrusted_images import DEFAULT_MAX_PIXELS, open_untrusted
+from creative.untrusted_images import open_untrusted
 
 
 @dataclass(frozen=True)
