@@ -84,6 +84,7 @@ bench: synth models
 	$(PY) -m bench.generator
 	$(PY) -m bench.tagging
 	$(PY) -m bench.admission
+	$(PY) -m bench.racing_state_size
 
 # Off-policy evaluation on the Open Bandit Dataset and the MovieLens simulator against peer libraries; the
 # tagging regimes (fine-tuning needs torch: the models venv; each run cached by its inputs) and the tagging
