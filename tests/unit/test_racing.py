@@ -362,3 +362,22 @@ def test_a_line_that_optimises_value_prefers_the_creative_whose_conversions_are_
             )
     # Then it ends up serving the valuable one
     assert chosen[-500:].count("cr_2") / 500 > 0.8
+
+
+def test_extra_features_split_the_interaction_prior_instead_of_adding_to_it():
+    # Given one creative with a tag, scored for a user with 4 features and for one with 12
+    learner = OnlineLearner(LearnerConfig(reference_features=4))
+    empty = [LearnerState()]
+
+    def prior_variance(features: int) -> float:
+        terms = user_terms({f"f{i}": "x" for i in range(features)}, 16)
+        return float(learner.score_pairs(-3.0, terms, [["t"]], empty, LearnerState()).prior_variance[0])
+
+    config = learner.config
+    own_keys = 1 / config.creative_precision + 1 / config.tag_precision
+    # Then up to the reference every feature adds its crosses' prior variance, past it the total stays put
+    assert prior_variance(2) < prior_variance(4)
+    assert prior_variance(12) == pytest.approx(prior_variance(4))
+    assert prior_variance(4) - own_keys == pytest.approx(
+        4 / config.creative_x_user_precision + 4 / config.tag_x_user_precision
+    )

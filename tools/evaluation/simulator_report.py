@@ -346,6 +346,32 @@ def evaluate(config: TrafficConfig, seeds: tuple[int, ...], processes: int, out:
     return report
 
 
+def evaluate_racer_only(config: TrafficConfig, seeds: tuple[int, ...], processes: int, out: Path) -> dict:
+    """Re-runs the racer (and its noise ablation) against the peers stored in `simulator.json`: peers take
+    most of a full run and do not change when the racer does. Refuses a stored run of other seeds or traffic."""
+    stored = json.loads((out / "simulator.json").read_text())
+    if stored["seeds"] != list(seeds) or stored["config"] != {**config.__dict__, "noise_features": 0}:
+        raise SystemExit("simulator.json holds other seeds or traffic: run the full evaluation")
+    noisy = replace(config, noise_features=NOISE_FEATURES)
+    started = time.perf_counter()
+    every = run_all(
+        [(s, RACER, config, None) for s in seeds] + [(s, RACER, noisy, None) for s in seeds], processes
+    )
+    clean, with_noise = aggregate(every[: len(seeds)], seeds), aggregate(every[len(seeds) :], seeds)
+    summary = {**stored["policies"], RACER: clean[RACER]}
+    stored |= {
+        "racer_included": True,
+        "racer_missing_reason": None,
+        "policies": summary,
+        "lifts": lifts(summary, True),
+        "ablation": {"noise_features": noise_ablation(summary, with_noise)},
+        "racer_rerun_seconds": round(time.perf_counter() - started, 1),
+    }
+    (out / "simulator.json").write_text(json.dumps(stored, indent=2))
+    stored["plots"] = plot(summary, out)
+    return stored
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -356,6 +382,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--jobs", type=int, default=2, help="worker processes")
     parser.add_argument("--sweep", action="store_true", help="sweep the peers' knobs on the tuning seeds")
+    parser.add_argument(
+        "--racer-only", action="store_true", help="re-run the racer against the peers in simulator.json"
+    )
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
     config = QUICK if args.quick else TrafficConfig()
@@ -364,6 +393,10 @@ def main(argv: list[str] | None = None) -> int:
     prepare()
     if args.sweep:
         sweep(config, args.jobs, args.out)
+        return 0
+    if args.racer_only:
+        report = evaluate_racer_only(config, seeds, args.jobs, args.out)
+        print(table(report["policies"]))
         return 0
     report = evaluate(config, seeds, args.jobs, args.out)
     if not report["racer_included"]:

@@ -53,14 +53,23 @@ class LearnerConfig:
     creative_buckets: int = 64  # creative x user-feature keys per creative
     line_buckets: int = 1024  # tag and tag x user-feature keys per business line
     max_features: int = 16  # user features a request may bring into the learner (the rest are ignored)
+    # A request with more features than this splits the interaction prior among them (each cross family's
+    # precision times features / reference_features), so the prior variance of the whole interaction stays
+    # what it is at this many features, whatever callers send: noise features then cost the Thompson draw
+    # less exploration. None: every feature at full prior variance. On tuning seed 101 with five noise
+    # features added to MovieLens's four, expected CTR fell 5.3% with None and 2.6% with 4.
+    reference_features: int | None = 4
 
-    def precision(self, family: str) -> float:
-        return {
+    def precision(self, family: str, features: int = 0) -> float:
+        base = {
             "c": self.creative_precision,
             "t": self.tag_precision,
             "cu": self.creative_x_user_precision,
             "tu": self.tag_x_user_precision,
         }[family]
+        if family in ("cu", "tu") and self.reference_features and features > self.reference_features:
+            return base * features / self.reference_features
+        return base
 
 
 @dataclass(frozen=True)
@@ -182,9 +191,10 @@ class OnlineLearner:
         mean, variance, prior_variance = np.full(n, base_logit), np.zeros(n), np.zeros(n)
         own_information = np.array([max(s.information.get("c", 0.0), 0.0) for s in creative_states])
         for i, (pair, own) in enumerate(zip(keys, creative_states, strict=True)):
+            features = sum(key.family == "cu" for key in pair)
             for key in pair:
                 state = own if key.scope == CREATIVE else line_state
-                precision = self.config.precision(key.family)
+                precision = self.config.precision(key.family, features)
                 mean[i] += state.weights.get(key.name, 0.0)
                 variance[i] += 1.0 / (precision + max(state.information.get(key.name, 0.0), 0.0))
                 prior_variance[i] += 1.0 / precision
@@ -202,8 +212,8 @@ class OnlineLearner:
         the user's creative-scope stems are shared by all candidates and each tag's line-scope sums are
         computed once per request (select's hot path)."""
         config = self.config
-        lam_c, lam_cu = config.creative_precision, config.creative_x_user_precision
-        lam_t, lam_tu = config.tag_precision, config.tag_x_user_precision
+        lam_c, lam_cu = config.creative_precision, config.precision("cu", len(terms))
+        lam_t, lam_tu = config.tag_precision, config.precision("tu", len(terms))
         user_stems = [f"cu:{_bucket(term, config.creative_buckets)}" for term in terms]
         line_w, line_i = line_state.weights, line_state.information
         per_tag: dict[str, tuple[float, float]] = {}
@@ -245,10 +255,11 @@ class OnlineLearner:
     ) -> list[float]:
         """Each key's share of one impression's update (assumed density filtering): s_k = v_k / (1 + h V)
         with v_k the key's posterior variance, V their sum and h = p (1 - p)."""
+        features = sum(key.family == "cu" for key in keys)
         variances = [
             1.0
             / (
-                self.config.precision(key.family)
+                self.config.precision(key.family, features)
                 + max((own if key.scope == CREATIVE else line_state).information.get(key.name, 0.0), 0.0)
             )
             for key in keys
