@@ -23,9 +23,10 @@ class UnacknowledgedFindings(RuntimeError):
     """cdk-nag, CloudFormation's default rules or CDK itself reported a problem nobody acknowledged."""
 
 
-def build_app(outdir: str) -> App:
-    # cdk.json's context (feature flags) applies whether the CDK CLI or a test builds the app.
-    context = json.loads(CDK_JSON.read_text())["context"]
+def build_app(outdir: str, extra_context: dict[str, object] | None = None) -> App:
+    # cdk.json's context (feature flags) applies whether the CDK CLI or a test builds the app; a test adds
+    # what a deploy would pass with -c.
+    context = json.loads(CDK_JSON.read_text())["context"] | (extra_context or {})
     app = App(outdir=outdir, context=context)
     CreativeEngineStack(app, STACK_NAME)
     # cdk-nag v3 is a policy validation plugin: any finding without an acknowledgement fails synth().
