@@ -173,6 +173,7 @@ def bench_handler_on_moto(requests: int = 500) -> dict:
         AWS_SECRET_ACCESS_KEY="testing",
         AWS_DEFAULT_REGION="us-east-1",
         CREATIVES_TABLE="creatives",
+        RACING_STATE_TABLE="racing-state",
         IMPRESSIONS_TABLE="impressions",
         MODEL_REGISTRY_TABLE="model-registry",
         ASSETS_BUCKET="assets",
@@ -188,6 +189,7 @@ def bench_handler_on_moto(requests: int = 500) -> dict:
                     table
                     for prefix, table in (
                         ("Creatives", "creatives"),
+                        ("RacingState", "racing-state"),
                         ("Impressions", "impressions"),
                         ("ModelRegistry", "model-registry"),
                     )
