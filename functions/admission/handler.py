@@ -23,10 +23,10 @@ from creative.uploads import UploadedObject
 logger = Logger()
 metrics = Metrics()
 processor = BatchProcessor(event_type=EventType.SQS)
-# A record is started only with this much of the function's time left (the slowest record measured
-# takes a few seconds: a 10 MB image read, decoded and checked): the rest of a slow batch is reported as
-# failures, so SQS redelivers just those instead of the whole batch timing out and redelivering everything
-# until it dead-letters.
+# A record is started only with this much of the 60 s timeout left (a quarter, for the largest record
+# allowed: a 10 MB image read, decoded and checked; not measured at that size): the rest of a slow batch is
+# reported as failures, so SQS redelivers just those instead of the whole batch timing out and
+# redelivering everything until it dead-letters.
 RESERVE_MS = 15_000
 
 

@@ -25,7 +25,9 @@ PATH_PARAMETER = re.compile(r"{(\w+)}")
 RACING_CLIENTS_CONTEXT = "creative:racingClients"
 # `-c creative:waf=true`: a WAFv2 web ACL in front of the stage (per-IP rate limit, AWS managed rules).
 WAF_CONTEXT = "creative:waf"
-WAF_REQUESTS_PER_5_MIN_PER_IP = 6000  # 20/s sustained from one address: far above one ad server's share
+# Racing calls come server to server: one ad server's address may carry the whole stage's traffic, so one
+# address is blocked only past what the stage itself would serve in the rule's 5-minute window.
+WAF_REQUESTS_PER_5_MIN_PER_IP = constants.API_STAGE_RATE_LIMIT * 300
 
 
 def racing_clients(value: object) -> list[str]:

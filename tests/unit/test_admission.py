@@ -23,19 +23,24 @@ BUCKET = "uploads-bucket"
 NOW = "2026-11-25T12:00:00.000000Z"
 
 
+def admission_over(store, repo, limits: AdmissionLimits | None = None, events=None) -> Admission:
+    """Admission over in-memory fakes: these objects, this repository, no compliance list, default policy."""
+    return Admission(
+        store,
+        repo,
+        limits or AdmissionLimits(),
+        events or InMemoryMaterialEvents(),
+        compliance=InMemoryComplianceLists(),
+        policies=InMemoryQualityPolicies(),
+    )
+
+
 def admit(
     files: dict[str, bytes], limits: AdmissionLimits | None = None, sizes: dict[str, int] | None = None
 ):
     store = InMemoryObjectStore({(BUCKET, k): v for k, v in files.items()})
     repo = InMemoryMaterialRepository()
-    admission = Admission(
-        store,
-        repo,
-        limits or AdmissionLimits(),
-        InMemoryMaterialEvents(),
-        compliance=InMemoryComplianceLists(),
-        policies=InMemoryQualityPolicies(),
-    )
+    admission = admission_over(store, repo, limits)
     results = []
     for key, data in files.items():
         size = (sizes or {}).get(key, len(data))
@@ -126,14 +131,7 @@ def test_same_event_twice_changes_nothing_the_second_time():
     key = "uploads/pets/cats/chelsea.png"
     store = InMemoryObjectStore({(BUCKET, key): image_files.photo_bytes()})
     repo = InMemoryMaterialRepository()
-    admission = Admission(
-        store,
-        repo,
-        AdmissionLimits(),
-        InMemoryMaterialEvents(),
-        compliance=InMemoryComplianceLists(),
-        policies=InMemoryQualityPolicies(),
-    )
+    admission = admission_over(store, repo)
     upload = UploadedObject(bucket=BUCKET, key=key, size=None, etag="abc")
     first = admission.admit(upload, now=NOW)
     snapshot = {k: v.model_dump() for k, v in repo.items.items()}
@@ -193,14 +191,7 @@ def test_control_characters_are_rejected_but_emoji_joiners_are_not():
 
 def test_deleted_object_is_recorded_as_missing():
     repo = InMemoryMaterialRepository()
-    admission = Admission(
-        InMemoryObjectStore(),
-        repo,
-        AdmissionLimits(),
-        InMemoryMaterialEvents(),
-        compliance=InMemoryComplianceLists(),
-        policies=InMemoryQualityPolicies(),
-    )
+    admission = admission_over(InMemoryObjectStore(), repo)
     admission.admit(UploadedObject(bucket=BUCKET, key="uploads/a/b/c.png", size=10, etag="x"), now=NOW)
     assert only_material(repo).reasons[0].code is ReasonCode.OBJECT_MISSING
 
@@ -272,14 +263,7 @@ def test_a_key_with_a_literal_plus_sent_unencoded_is_still_found():
     upload = UploadedObject.from_event(BUCKET, key, None, "e", None)
     assert upload.key == "uploads/food/coffee/c  .png"  # what decoding alone would look for
     # When it is admitted, Then the raw spelling is used because the decoded one does not exist
-    Admission(
-        store,
-        repo,
-        AdmissionLimits(),
-        InMemoryMaterialEvents(),
-        compliance=InMemoryComplianceLists(),
-        policies=InMemoryQualityPolicies(),
-    ).admit(upload, now=NOW)
+    admission_over(store, repo).admit(upload, now=NOW)
     material = only_material(repo)
     assert material.status is MaterialStatus.ADMITTED and material.source.key == key
 
@@ -289,14 +273,7 @@ def test_admitted_materials_are_announced_and_a_retry_announces_them_again():
     key = "uploads/food/coffee/lines.txt"
     store = InMemoryObjectStore({(BUCKET, key): b"Fresh beans every morning\nok\nEspresso for two\n"})
     repo, events = InMemoryMaterialRepository(), InMemoryMaterialEvents()
-    admission = Admission(
-        store,
-        repo,
-        AdmissionLimits(),
-        events,
-        compliance=InMemoryComplianceLists(),
-        policies=InMemoryQualityPolicies(),
-    )
+    admission = admission_over(store, repo, events=events)
     upload = UploadedObject(bucket=BUCKET, key=key, size=None, etag="e1")
     # When it is admitted, and the same event is processed again
     admission.admit(upload, now=NOW)

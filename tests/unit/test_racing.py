@@ -102,6 +102,23 @@ def test_a_new_creative_starts_from_the_models_prediction_and_evidence_moves_it(
     assert sigmoid(mean[0]) < 0.05
 
 
+def test_the_models_prior_fades_as_the_creative_gathers_its_own_evidence():
+    # Evidence is the learner's alone, whichever model was live when it came: a promotion cannot make
+    # old clicks count twice. The model speaks for the creative until the creative speaks for itself.
+    learner = OnlineLearner()
+    keys = [pair_keys(user_terms({"gender": "f"}, 16), [], learner.config)]
+    own, line, base = LearnerState(), LearnerState(), -3.5
+    rng = np.random.default_rng(1)
+    for _ in range(1000):  # a creative that really converts at 3%, against a model that says 20%
+        learner.learn(base, keys[0], own, line, clicked=rng.random() < 0.03)
+    scores = learner.score(base, keys, [own], line)
+    model = np.array([float(np.log(0.2 / 0.8))])
+    unfaded, _ = fuse(scores, base, model, 10.0)
+    faded, _ = fuse(scores, base, model, 10.0, learner.config.creative_precision)
+    # Then with the fade the posterior sits near what was observed; without it the model still drags it up
+    assert sigmoid(faded[0]) < 0.04 < sigmoid(unfaded[0])
+
+
 def test_the_serve_and_click_halves_add_up_to_the_textbook_step():
     deltas = LearnerDeltas(
         shard=1, epoch=7, weight=2.0, predicted=0.04, creative_steps={"c": 0.1}, line_steps={"t:a": 0.02}

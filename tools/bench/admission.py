@@ -8,12 +8,13 @@ Target >= 20 images/s. Writes out/bench/admission.json.
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
 import statistics
 
-from bench.measure import in_fresh_interpreter, peak_rss_mb, pin_to_one_cpu, timed, write_report
+from bench.measure import (
+    one_core_main,
+    peak_rss_mb,
+    timed,
+)
 from bench.tagging import MEGAPIXEL, one_megapixel_jpegs
 
 TARGET_IMAGES_PER_S = 20
@@ -65,22 +66,9 @@ def bench() -> dict:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description="Image admission benchmark on one core.")
-    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.worker:
-        pin_to_one_cpu()
-        print(json.dumps(bench()))
-        return {}
-    result = {
-        "cpu_count": os.cpu_count(),
-        "one_core": True,
-        "load_average_1min_at_start": round(os.getloadavg()[0], 2),
-    }
-    result |= in_fresh_interpreter("bench.admission")
-    print(json.dumps(result, indent=2))
-    write_report("admission", result)
-    return result
+    return one_core_main(
+        argv, "bench.admission", "admission", bench, "Image admission benchmark on one core."
+    )
 
 
 if __name__ == "__main__":

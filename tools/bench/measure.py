@@ -3,6 +3,7 @@ empty cache, and a fresh interpreter pinned to one CPU per measurement."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import resource
@@ -78,6 +79,30 @@ def in_fresh_interpreter(module: str, *args: str) -> dict:
         env={**os.environ, "OMP_NUM_THREADS": "1"},
     )
     return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def one_core_main(
+    argv: list[str] | None, module: str, name: str, bench: Callable[[], dict], description: str, **facts
+) -> dict:
+    """The entry point of a one-core benchmark: as `--worker` (in a fresh interpreter pinned to one CPU)
+    it runs `bench` and prints its JSON; otherwise it starts that worker, adds the machine's facts and writes
+    out/bench/<name>.json."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    if parser.parse_args(argv).worker:
+        pin_to_one_cpu()
+        print(json.dumps(bench()))
+        return {}
+    result = {
+        "cpu_count": os.cpu_count(),
+        "one_core": True,
+        **facts,
+        "load_average_1min_at_start": round(os.getloadavg()[0], 2),  # other work on the machine skews timings
+    }
+    result |= in_fresh_interpreter(module)
+    print(json.dumps(result, indent=2))
+    write_report(name, result)
+    return result
 
 
 def pin_to_one_cpu() -> None:

@@ -14,14 +14,16 @@ Writes out/bench/tagging.json.
 
 from __future__ import annotations
 
-import argparse
 import io
-import json
-import os
 import statistics
 import time
 
-from bench.measure import cold_start, in_fresh_interpreter, peak_rss_mb, pin_to_one_cpu, timed, write_report
+from bench.measure import (
+    cold_start,
+    one_core_main,
+    peak_rss_mb,
+    timed,
+)
 
 COPY_TARGET_PER_S = 500
 IMAGE_TARGET_PER_S = 40
@@ -85,23 +87,9 @@ def bench() -> dict:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description="Tagging benchmark on one core.")
-    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.worker:
-        pin_to_one_cpu()
-        print(json.dumps(bench()))
-        return {}
-    result = {
-        "cpu_count": os.cpu_count(),
-        "one_core": True,
-        "intra_op_threads": 1,
-        "load_average_1min_at_start": round(os.getloadavg()[0], 2),  # other work on the machine skews timings
-    }
-    result |= in_fresh_interpreter("bench.tagging")
-    print(json.dumps(result, indent=2))
-    write_report("tagging", result)
-    return result
+    return one_core_main(
+        argv, "bench.tagging", "tagging", bench, "Tagging benchmark on one core.", intra_op_threads=1
+    )
 
 
 if __name__ == "__main__":

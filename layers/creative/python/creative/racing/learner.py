@@ -132,6 +132,23 @@ class Decay:
         return {e: 2.0 ** ((e * self.epoch_s - now) / self.half_life_s) for e in (current - 1, current)}
 
 
+def decayed_sums(
+    counters: Mapping[str, float], scales: Mapping[int, float], prefixes: Sequence[str]
+) -> dict[str, dict[str, float]]:
+    """Raw counters named "<prefix><stem>@<epoch>" (3-character prefixes), decayed to the moment of `scales`
+    and summed per stem: prefix -> stem -> value. Other names, and epochs `scales` does not hold, are left out."""
+    sums: dict[str, dict[str, float]] = {prefix: {} for prefix in prefixes}
+    for name, value in counters.items():
+        target = sums.get(name[:3])
+        if target is None:
+            continue
+        stem, _, epoch = name[3:].rpartition("@")
+        scale = scales.get(int(epoch)) if epoch.lstrip("-").isdigit() else None
+        if scale is not None:
+            target[stem] = target.get(stem, 0.0) + float(value) * scale
+    return sums
+
+
 @dataclass
 class LearnerState:
     """One item's learner statistics, decayed to a moment: stem -> (weight, information)."""
@@ -142,18 +159,8 @@ class LearnerState:
     @classmethod
     def read(cls, counters: Mapping[str, float], scales: Mapping[int, float]) -> LearnerState:
         """From raw counters named "lw:<stem>@<epoch>" / "li:<stem>@<epoch>" (other names are ignored)."""
-        state = cls()
-        for name, value in counters.items():
-            prefix = name[:3]
-            if prefix not in (WEIGHT, INFORMATION):
-                continue
-            stem, _, epoch = name[3:].rpartition("@")
-            scale = scales.get(int(epoch)) if epoch.lstrip("-").isdigit() else None
-            if scale is None:
-                continue
-            target = state.weights if prefix == WEIGHT else state.information
-            target[stem] = target.get(stem, 0.0) + float(value) * scale
-        return state
+        sums = decayed_sums(counters, scales, (WEIGHT, INFORMATION))
+        return cls(sums[WEIGHT], sums[INFORMATION])
 
     def merged(self, other: LearnerState) -> LearnerState:
         """The sum of two shards' statistics (statistics are sums, so shards add up exactly)."""

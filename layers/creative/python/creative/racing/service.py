@@ -22,6 +22,7 @@ from creative.racing.learner import (
     LearnerState,
     OnlineLearner,
     Scores,
+    decayed_sums,
     fuse,
     logit,
     pair_keys,
@@ -281,16 +282,8 @@ class Posterior:
 
 def base_logit(line: Mapping[str, float], scales: Mapping[int, float]) -> float:
     """The line's click rate from its decayed impressions and clicks, 2% a priori (50 pseudo-impressions)."""
-    impressions = clicks = 0.0
-    for name, value in line.items():
-        prefix = name[:3]
-        if prefix in (BASE_IMPRESSIONS, BASE_CLICKS):
-            _, _, epoch = name.rpartition("@")
-            scale = scales.get(int(epoch), 0.0) if epoch.lstrip("-").isdigit() else 0.0
-            if prefix == BASE_IMPRESSIONS:
-                impressions += value * scale
-            else:
-                clicks += value * scale
+    sums = decayed_sums(line, scales, (BASE_IMPRESSIONS, BASE_CLICKS))
+    impressions, clicks = sums[BASE_IMPRESSIONS].get("", 0.0), sums[BASE_CLICKS].get("", 0.0)
     return float(logit((clicks + 1.0) / (impressions + 50.0)))
 
 
