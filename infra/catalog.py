@@ -252,8 +252,10 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             Access("model_registry_table", ("dynamodb:GetItem",)),  # the active CTR model's pointer
             # ListBucket: without it a missing artifact is a 403, which would read as "retry", not "gone".
             Access("assets_bucket", ("s3:GetObject", "s3:ListBucket"), MODELS_PREFIX),
+            # Banned claims that filled phrases are checked against (read once a minute per line).
+            Access("line_settings_table", ("dynamodb:GetItem",)),
         ),
-        resource_env=RACING_STORES_ENV,
+        resource_env={**RACING_STORES_ENV, "LINE_SETTINGS_TABLE": "line_settings_table"},
         env=RACER_ENV,
         memory_mb=1024,
         timeout_s=5,
@@ -317,6 +319,12 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             ApiRoute("GET", "/v1/tag-labels", "operator"),
             ApiRoute("GET", "/v1/creatives", "operator"),
             ApiRoute("PATCH", "/v1/creatives/{creative_id}", "operator"),
+            ApiRoute("GET", "/v1/recall-rules/{business_line}", "operator"),
+            ApiRoute("PUT", "/v1/recall-rules/{business_line}", "operator"),
+            ApiRoute("GET", "/v1/phrase-banks/{business_line}", "operator"),
+            ApiRoute("PUT", "/v1/phrase-banks/{business_line}", "operator"),
+            ApiRoute("POST", "/v1/phrase-banks/{business_line}/preview", "operator"),
+            ApiRoute("GET", "/v1/asset-labels/{business_line}", "operator"),
         ),
         access=(
             # PutItem: tag edits write the material back conditionally (revision).
@@ -324,8 +332,12 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
                 "materials_table", ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:PutItem")
             ),
             Access("creatives_table", ("dynamodb:Query", "dynamodb:Scan", "dynamodb:UpdateItem")),
-            # Each listed creative's totals; a line's racing objective (read with the line, set on its item).
-            Access("racing_state_table", ("dynamodb:Query", "dynamodb:BatchGetItem", "dynamodb:UpdateItem")),
+            # Each listed creative's totals; a line's racing objective (read with the line, set on its item);
+            # its recall rules and phrase bank (PutItem: saved whole, conditional on their version).
+            Access(
+                "racing_state_table",
+                ("dynamodb:Query", "dynamodb:BatchGetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"),
+            ),
             Access("tags_table", ("dynamodb:Query", "dynamodb:BatchWriteItem")),
             # Compliance lists: read, and saved with their history in one transaction (PutItem on each).
             Access("line_settings_table", ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem")),

@@ -27,7 +27,17 @@ from creative.operator import (
     TagLabelPage,
     TagVocabularyPage,
 )
+from creative.phrase_banks import PhraseBank
 from creative.quality.compliance import ComplianceList
+from creative.racing_settings import (
+    AssetLabelPage,
+    PhraseBankChange,
+    PhrasePreviewPage,
+    PhrasePreviewRequest,
+    RacingSettings,
+    RecallRulesChange,
+)
+from creative.recall.rules import RecallRules
 from creative.tags import TAG_ID_PATTERN
 
 logger = Logger()
@@ -42,6 +52,10 @@ NextToken = Annotated[str | None, Query(max_length=2048)]
 
 def _service() -> OperatorService:
     return app.context["operator"]
+
+
+def _settings() -> RacingSettings:
+    return _service().racing_settings
 
 
 @app.get(
@@ -191,6 +205,56 @@ def set_creative_status(
     creative_id: Annotated[str, Path(max_length=128)], change: CreativeStatusChange
 ) -> CreativeStats:
     return _service().set_creative_status(creative_id, change, now=iso(utc_now()))
+
+
+@app.get(
+    "/v1/recall-rules/<business_line>",
+    summary="The line's recall rules: pins, blocks, schedules, user features mapped to tags, quotas",
+    tags=["recall"],
+)
+def get_recall_rules(business_line: Line) -> RecallRules:
+    return _settings().recall_rules(business_line)
+
+
+@app.put(
+    "/v1/recall-rules/<business_line>",
+    summary="Replace the line's recall rules (conditional on the version read); select applies them within seconds",
+    tags=["recall"],
+)
+def put_recall_rules(business_line: Line, change: RecallRulesChange) -> RecallRules:
+    return _settings().save_recall_rules(business_line, change, by=_operator(), now=iso(utc_now()))
+
+
+@app.get("/v1/phrase-banks/<business_line>", summary="The line's phrase bank", tags=["phrases"])
+def get_phrase_bank(business_line: Line) -> PhraseBank:
+    return _settings().phrase_bank(business_line)
+
+
+@app.put(
+    "/v1/phrase-banks/<business_line>",
+    summary="Replace the line's phrase bank (conditional on the version read)",
+    tags=["phrases"],
+)
+def put_phrase_bank(business_line: Line, change: PhraseBankChange) -> PhraseBank:
+    return _settings().save_phrase_bank(business_line, change, by=_operator(), now=iso(utc_now()))
+
+
+@app.post(
+    "/v1/phrase-banks/<business_line>/preview",
+    summary="Each phrase filled for a product, and why it would not be served",
+    tags=["phrases"],
+)
+def preview_phrases(business_line: Line, request: PhrasePreviewRequest) -> PhrasePreviewPage:
+    return _settings().preview(business_line, request)
+
+
+@app.get(
+    "/v1/asset-labels/<business_line>",
+    summary="PENDING / LEARNING / LOW / GOOD / BEST per image, headline, phrase and creative, with the why",
+    tags=["labels"],
+)
+def asset_labels(business_line: Line) -> AssetLabelPage:
+    return _settings().asset_labels(business_line, utc_now())
 
 
 def handle(event: dict[str, Any], context: LambdaContext, service: OperatorService) -> dict[str, Any]:

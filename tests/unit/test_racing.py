@@ -135,18 +135,30 @@ def test_the_serve_and_click_halves_add_up_to_the_textbook_step():
 
 
 def test_the_lines_statistics_are_the_sum_over_its_creatives_items():
-    # Given two creatives sharing a tag, each shown once (one write each, on its own item)
+    # Given two creatives sharing a tag and a phrase, each shown once (one write each, on its own item)
     items = {}
     for creative_id, step in (("cr_1", 0.1), ("cr_2", 0.3)):
         deltas = LearnerDeltas(
-            shard=0, epoch=7, weight=1.0, predicted=0.5, creative_steps={"c": step}, line_steps={"t:a": step}
+            shard=0,
+            epoch=7,
+            weight=1.0,
+            predicted=0.5,
+            creative_steps={"c": step},
+            line_steps={"t:a": step},
+            elements={"phrase": "ph_0123456789abcdef"},
         )
         items[creative_id] = serve_writes(deltas).values | {"impressions": 1}
     state = of_items("food", items)
-    # Then each creative keeps its own key, the tag key and base rate are the line's, summed
-    assert state.creatives["cr_1"] == {"lw:c@7": pytest.approx(-0.05), "li:c@7": pytest.approx(0.25)}
+    # Then each creative keeps its own key and its own impressions; the tag key, the base rate and the
+    # phrase's impressions are the line's, summed
+    assert state.creatives["cr_1"] == {
+        "lw:c@7": pytest.approx(-0.05),
+        "li:c@7": pytest.approx(0.25),
+        "cn:@7": 1.0,
+    }
     assert state.line["lw:t:a@7"] == pytest.approx(-0.05 - 0.15)
     assert state.line["li:t:a@7"] == pytest.approx(0.5) and state.line["bn:@7"] == 2.0
+    assert state.line["pn:ph_0123456789abcdef@7"] == 2.0
     assert state.totals["cr_2"].impressions == 1
 
 

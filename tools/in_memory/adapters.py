@@ -158,10 +158,18 @@ class InMemoryRacingState:
         self._merged: dict[str, dict[str, float]] = {}
         self._by_line: dict[str, set[str]] = {}
         self.objectives: dict[str, str] = {}
+        self.settings: dict[str, dict[str, dict]] = {}  # line -> setting name -> document
         self.reads = 0
 
     def set_objective(self, business_line: str, objective: str) -> None:
         self.objectives[business_line] = objective
+
+    def save_setting(self, business_line: str, name: str, document: dict, *, expected_version: int) -> bool:
+        line = self.settings.setdefault(business_line, {})
+        if line.get(name, {}).get("version", 0) != expected_version:
+            return False
+        line[name] = {**document, "version": expected_version + 1}
+        return True
 
     def apply(self, state_id: str, business_line: str, shard: int, write: StateWrite, totals: dict) -> None:
         item = self.items.setdefault((state_id, shard), {})
@@ -181,6 +189,7 @@ class InMemoryRacingState:
             business_line,
             {cid: self._merged[cid] for cid in self._by_line.get(business_line, ())},
             self.objectives.get(business_line, "ctr"),
+            self.settings.get(business_line, {}),
         )
 
     def totals(self, creative_ids: Sequence[str]) -> dict[str, CounterTotals]:

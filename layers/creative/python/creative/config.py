@@ -128,6 +128,9 @@ class _RacingStores(RacerSettings):
 
 class SelectConfig(_RacingStores):
     max_candidates: int = Field(default=100, gt=0, alias="MAX_CANDIDATES")
+    # Compliance lists (banned claims) that filled phrases are checked against before serving.
+    line_settings_table: str = Field(alias="LINE_SETTINGS_TABLE")
+    max_phrase_chars: int = Field(default=AdmissionLimits().max_copy_chars, gt=0, alias="MAX_PHRASE_CHARS")
     # Candidates and racing state are re-read once a container's copy is this old.
     cache_ttl_seconds: float = Field(default=2.0, ge=0, le=60, alias="SELECT_CACHE_TTL_SECONDS")
     impression_ttl_days: int = Field(default=30, gt=0, alias="IMPRESSION_TTL_DAYS")

@@ -29,12 +29,21 @@ class Impression(BaseModel):
     user_id: str
     user_features: dict[FeatureName, FeatureValue] = Field(default_factory=dict)
     candidate_count: int
+    # The creative's probability among `candidate_ids` (what off-policy evaluation of creative policies
+    # uses); the phrases' choices are independent draws, each with its own, and the combination's
+    # probability is the product.
     propensity: float
+    element_propensities: dict[str, float] = Field(default_factory=dict)  # phrase slot -> probability
+    combination_propensity: float | None = None
     policy_version: str
     prior_ctr: float | None = None  # the CTR model's prediction for the chosen creative
     model_version: str | None = None
     # What the policy chose among: off-policy evaluation recomputes other policies' choices over it.
     candidate_ids: list[str] = Field(default_factory=list)
+    # Recall strategy -> indexes into candidate_ids it proposed (pins and blocks included: what operators
+    # forced in or kept out stays visible to off-policy evaluation).
+    recall_sources: dict[str, list[int]] = Field(default_factory=dict)
+    elements: dict[str, str] = Field(default_factory=dict)  # phrase slot -> the phrase id served
     # The online learner's update (its shard, time weight and per-key steps): the click writes the rest.
     learner: LearnerDeltas | None = None
     # The API key that asked for it (API Gateway's key id): only that client may report on it.

@@ -25,6 +25,7 @@ from creative.ports import (
 from creative.quality.compliance import ComplianceList
 from creative.quality.policy import LinePolicy, QualityPolicy
 from creative.racing.state import CounterTotals, Objective
+from creative.racing_settings import RacingSettings
 from creative.tagging.vocabulary import TagVocabulary
 from creative.tags import OPERATOR_SOURCE, TAG_ID_PATTERN, TagLabel, with_labels
 
@@ -207,6 +208,7 @@ class OperatorService:
         self._tag_index = tag_index
         self._vocabulary = vocabulary  # loaded on first use: only the tag routes need the tagger's files
         self._image_url_ttl_s = image_url_ttl_s
+        self.racing_settings = RacingSettings(creatives, racing_state, compliance)
 
     def decide(self, material_id: str, decision: ReviewDecision, *, by: str, now: str) -> Material:
         """Admits or rejects the material, keeping who, when, what and why; the same decision twice in a row

@@ -142,6 +142,10 @@ class RacingStateStore(Protocol):
     def set_objective(self, business_line: str, objective: Objective) -> None:
         """What the line's racer optimises from now on."""
 
+    def save_setting(self, business_line: str, name: str, document: dict, *, expected_version: int) -> bool:
+        """Saves a racing setting of the line (recall rules, phrase bank) as version expected_version + 1;
+        False when the stored version is no longer `expected_version`."""
+
 
 class ImpressionLog(Protocol):
     def record(self, impression: Impression) -> None:

@@ -134,6 +134,7 @@ def racing() -> RacingService:
 
     from creative.adapters.dynamodb_creatives import DynamoCreativeRepository
     from creative.adapters.dynamodb_impressions import DynamoImpressionLog
+    from creative.adapters.dynamodb_line_settings import DynamoComplianceLists
     from creative.adapters.dynamodb_racing_state import DynamoRacingState
     from creative.adapters.model_registry import DynamoModelRegistry
     from creative.adapters.s3 import S3ObjectStore
@@ -157,6 +158,8 @@ def racing() -> RacingService:
         max_candidates=config.max_candidates,
         impression_ttl=timedelta(days=config.impression_ttl_days),
         cache_ttl_s=config.cache_ttl_seconds,
+        compliance=DynamoComplianceLists(dynamodb, config.line_settings_table),
+        max_phrase_chars=config.max_phrase_chars,
     )
 
 

@@ -1,5 +1,6 @@
 """Racing state in DynamoDB: one item per (creative id, shard), and "line:<business line>" for the line's
-settings (its objective).
+settings: its objective on shard "0", each saved setting document (recall rules, phrase bank) on shard
+"setting:<name>" (JSON, with its version for optimistic saves).
 
 Counters and learner statistics are top-level numeric attributes, so an impression or a click is one ADD
 on one item whatever it touches (the line's shared statistics ride on the creative's item:
@@ -8,16 +9,21 @@ on one item whatever it touches (the line's shared statistics ride on the creati
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
+from botocore.exceptions import ClientError
+
+from creative.adapters.aws_errors import error_code, translated_errors
 from creative.adapters.dynamodb_items import to_item
-from creative.adapters.dynamodb_table import DynamoTable
+from creative.adapters.dynamodb_table import DYNAMODB, DynamoTable
 from creative.racing.state import CounterTotals, Objective, RacingState, StateWrite, merge, of_items
 
 # Index name: infra/constructs/storage.py declares the same one.
 STATE_BY_LINE = "by_business_line"
 _KEYS = ("state_id", "shard", "business_line", "objective")
+SETTING_SHARD = "setting:"
 
 
 def line_state_id(business_line: str) -> str:
@@ -62,6 +68,7 @@ class DynamoRacingState:
     def read(self, business_line: str) -> RacingState:
         creatives: dict[str, list[dict[str, float]]] = {}
         objective: Objective = "ctr"
+        settings: dict[str, dict] = {}
         # The index projects keys only: an update that changes no key writes nothing to it, so the line's
         # hot writes are not repeated on one index partition. The items themselves come in batches of 100.
         keys = [
@@ -75,11 +82,15 @@ class DynamoRacingState:
         ]
         for item in self._table.batch_get(keys):
             if item["state_id"] == line_state_id(business_line):
-                objective = item.get("objective", objective)
+                if item["shard"].startswith(SETTING_SHARD):
+                    settings[item["shard"][len(SETTING_SHARD) :]] = json.loads(item["document"])
+                else:
+                    objective = item.get("objective", objective)
             else:
                 counters = {k: v for k, v in item.items() if k not in _KEYS}
                 creatives.setdefault(item["state_id"], []).append(counters)
-        return of_items(business_line, {cid: merge(shards) for cid, shards in creatives.items()}, objective)
+        merged = {cid: merge(shards) for cid, shards in creatives.items()}
+        return of_items(business_line, merged, objective, settings)
 
     def totals(self, creative_ids: Sequence[str]) -> dict[str, CounterTotals]:
         """Every shard's totals: one query per creative on the table's key (no statistics projected)."""
@@ -105,3 +116,30 @@ class DynamoRacingState:
             UpdateExpression="SET objective = :objective, business_line = :line",
             ExpressionAttributeValues={":objective": objective, ":line": business_line},
         )
+
+    def save_setting(self, business_line: str, name: str, document: dict, *, expected_version: int) -> bool:
+        """Saves the document as version expected_version + 1 if the stored one is still `expected_version`
+        (0: none yet); False when another operator saved first."""
+        item = {
+            "state_id": line_state_id(business_line),
+            "shard": SETTING_SHARD + name,
+            "business_line": business_line,
+            "version": expected_version + 1,
+            "document": json.dumps({**document, "version": expected_version + 1}, sort_keys=True),
+        }
+        condition = "attribute_not_exists(state_id)" if expected_version == 0 else "version = :expected"
+        request: dict[str, Any] = {
+            "TableName": self._table.name,
+            "Item": to_item(item),
+            "ConditionExpression": condition,
+        }
+        if expected_version:
+            request["ExpressionAttributeValues"] = to_item({":expected": expected_version})
+        try:
+            with translated_errors(DYNAMODB):
+                self._table.client.put_item(**request)
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from creative.impressions import FeatureName, FeatureValue
+from creative.phrase_banks import PhraseSlot, ProductContext
+from creative.tags import TAG_ID_PATTERN
 
 Slug = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
@@ -18,12 +20,27 @@ class UserContext(BaseModel):
     features: dict[FeatureName, FeatureValue] = Field(default_factory=dict, max_length=64)
 
 
+class RequestContext(BaseModel):
+    """What the page shows around the ad: recall by category and tag, and the values phrase slots take."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    category: str | None = Field(
+        default=None, min_length=1, max_length=64, description="e.g. the product category viewed"
+    )
+    tags: list[Annotated[str, StringConstraints(pattern=TAG_ID_PATTERN)]] = Field(
+        default_factory=list, max_length=20, description="Tag ids, e.g. iab:483"
+    )
+    product: ProductContext | None = None
+
+
 class SelectRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     business_line: str = Slug
     placement: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
     user: UserContext
+    context: RequestContext | None = None
 
 
 class CreativeElements(BaseModel):
@@ -34,10 +51,27 @@ class CreativeElements(BaseModel):
     copy_material_id: str
 
 
+class PhraseElement(BaseModel):
+    slot: PhraseSlot
+    phrase_id: str
+    text: str = Field(description="The phrase with its slots filled from the request's product context.")
+    propensity: float = Field(description="The exact probability with which this phrase was chosen.")
+
+
 class SelectResponse(BaseModel):
     impression_id: str
     creative: CreativeElements
-    propensity: float = Field(description="The exact probability with which this creative was chosen.")
+    phrases: list[PhraseElement] = Field(
+        default_factory=list,
+        description="A filled phrase per phrase slot of the placement (none if the bank has none).",
+    )
+    propensity: float = Field(
+        description="The exact probability with which everything served was chosen: the creative times each phrase."
+    )
+    creative_propensity: float = Field(
+        description="The exact probability with which the creative was chosen."
+    )
+    recall: list[str] = Field(description="The recall strategies that proposed the chosen creative.")
     policy_version: str
     model_version: str = Field(description="The CTR model whose prediction was the prior.")
     predicted_ctr: float = Field(description="That model's predicted CTR for this user and creative.")

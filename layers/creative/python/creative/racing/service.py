@@ -13,8 +13,12 @@ from creative.clock import iso
 from creative.creatives import Creative, CreativeStatus
 from creative.errors import NotFound
 from creative.impressions import Impression
-from creative.ports import CreativeRepository, ImpressionLog, ObjectStore, RacingStateStore
+from creative.phrase_banks import PhraseBank, render_candidates
+from creative.placements import phrase_slots_of
+from creative.ports import ComplianceStore, CreativeRepository, ImpressionLog, ObjectStore, RacingStateStore
+from creative.quality.compliance import ALL_LINES, ComplianceList
 from creative.racing.active_model import ActiveModel
+from creative.racing.elements import ElementChoice, choose_phrase
 from creative.racing.features import CreativeFeatures
 from creative.racing.learner import (
     CREATIVE,
@@ -34,22 +38,32 @@ from creative.racing.schemas import (
     CreativeElements,
     FeedbackRequest,
     FeedbackResponse,
+    PhraseElement,
     SelectRequest,
     SelectResponse,
 )
 from creative.racing.state import (
     BASE_CLICKS,
     BASE_IMPRESSIONS,
+    CREATIVE_IMPRESSIONS,
+    CREATIVE_POSITIVES,
+    ELEMENT_IMPRESSIONS,
+    ELEMENT_POSITIVES,
     CounterTotals,
     LearnerDeltas,
     Objective,
     RacingState,
 )
+from creative.recall.candidates import RecallRequest, recall
+from creative.recall.rules import RecallRules
+
+RECALL_SETTING, PHRASES_SETTING = "recall", "phrases"  # the line's setting documents (RacingState.settings)
 
 
 class RacingService:
     """select: the line's active creatives and racing state (each cached per container for `cache_ttl_s`),
-    the CTR model's prior, the online learner's evidence, one Thompson decision with an exact propensity."""
+    recall of a bounded candidate set, the CTR model's prior, the online learner's evidence, one Thompson
+    decision with an exact propensity; then a phrase per phrase slot of the placement, chosen on its own."""
 
     def __init__(
         self,
@@ -65,6 +79,9 @@ class RacingService:
         impression_ttl: timedelta = timedelta(days=30),
         image_url_ttl_s: int = 3600,
         cache_ttl_s: float = 2.0,
+        compliance: ComplianceStore | None = None,
+        max_phrase_chars: int = 90,
+        compliance_ttl_s: float = 60.0,
     ):
         self._creatives = creatives
         self._state = state
@@ -81,17 +98,23 @@ class RacingService:
         self._cache_ttl_s = cache_ttl_s
         self._features: dict[tuple[str, str], CreativeFeatures] = {}
         self._cached: dict[str, tuple[float, list[Creative], LineView]] = {}
+        self._compliance = compliance
+        self._max_phrase_chars = max_phrase_chars
+        self._compliance_ttl_s = compliance_ttl_s
+        self._compliance_cache: dict[str, tuple[float, list[ComplianceList]]] = {}
 
     def candidates(self, business_line: str) -> list[Creative]:
+        """The line's active creatives, newest first: the pool recall draws each request's candidates from."""
         active = [
             c for c in self._creatives.for_business_line(business_line) if c.status is CreativeStatus.ACTIVE
         ]
-        return sorted(active, key=lambda c: c.created_at, reverse=True)[: self._max_candidates]
+        return sorted(active, key=lambda c: c.created_at, reverse=True)
 
     def _line(self, business_line: str, at: float) -> tuple[list[Creative], LineView]:
-        """Candidates and state, re-read once they are `cache_ttl_s` old: a warm container's select then
-        reads nothing but the model pointer now and then. Staleness: a creative enabled or disabled, and
-        the evidence of the last `cache_ttl_s` seconds, reach this container that much later."""
+        """Creatives and state, re-read once they are `cache_ttl_s` old: a warm container's select then
+        reads nothing but the model pointer now and then. Staleness: a creative enabled or disabled, a
+        recall rule or phrase saved, and the evidence of the last `cache_ttl_s` seconds reach this container
+        that much later."""
         cached = self._cached.get(business_line)
         if cached is None or at >= cached[0] or at < cached[0] - self._cache_ttl_s:
             candidates = self.candidates(business_line)
@@ -117,12 +140,29 @@ class RacingService:
 
     def select(self, request: SelectRequest, now: datetime, client_id: str | None = None) -> SelectResponse:
         at = now.timestamp()
-        candidates, view = self._line(request.business_line, at)
+        pool, view = self._line(request.business_line, at)
+        context = request.context
+        recalled = recall(
+            pool,
+            view.recall_rules,
+            RecallRequest(
+                business_line=request.business_line,
+                placement=request.placement,
+                at=now,
+                category=context.category if context else None,
+                tags=frozenset(context.tags) if context else frozenset(),
+                user_features=request.user.features,
+            ),
+            view.recent,
+            prior_rate=float(sigmoid(view.base)),
+            max_candidates=self._max_candidates,
+        )
+        candidates = recalled.candidates
         if not candidates:
-            raise NotFound(
-                f"business line '{request.business_line}' has no active creatives",
-                code="no_active_creatives",
+            reason = (
+                "has no active creatives" if not pool else f"blocks every creative on '{request.placement}'"
             )
+            raise NotFound(f"business line '{request.business_line}' {reason}", code="no_active_creatives")
         model = self._models.current(at)
         user = request.user.features
         prior = model.predict(user, [self._creative_features(c) for c in candidates], at)
@@ -131,6 +171,8 @@ class RacingService:
         posterior = self._posterior(user, candidates, view, prior, use_model, at)
         decision = self._racer.choose(posterior.mean, posterior.variance, self._rng)
         creative = candidates[decision.index]
+        phrases = self._choose_phrases(request, view, at)
+        combination = decision.propensity * float(np.prod([c.propensity for c in phrases.values()]))
         impression = Impression(
             impression_id="imp_" + uuid.uuid4().hex,
             creative_id=creative.creative_id,
@@ -140,13 +182,19 @@ class RacingService:
             user_features=user,
             candidate_count=len(candidates),
             propensity=decision.propensity,
+            element_propensities={slot: c.propensity for slot, c in phrases.items()},
+            combination_propensity=combination,
             policy_version=POLICY_VERSION,
             prior_ctr=float(prior[decision.index]),
             model_version=model.version,
             candidate_ids=[c.creative_id for c in candidates],
+            recall_sources=recalled.sources,
+            elements={slot: c.phrase.phrase_id for slot, c in phrases.items()},
             client_id=client_id,
             learner=posterior.deltas(
-                decision.index, int(self._rng.integers(self._racer.config.counter_shards))
+                decision.index,
+                int(self._rng.integers(self._racer.config.counter_shards)),
+                {slot: c.phrase.phrase_id for slot, c in phrases.items()},
             ),
             created_at=iso(now),
             expires_at=int((now + self._impression_ttl).timestamp()),
@@ -166,12 +214,54 @@ class RacingService:
                 image_material_id=creative.image_material_id,
                 copy_material_id=creative.copy_material_id,
             ),
-            propensity=decision.propensity,
+            phrases=[
+                PhraseElement(
+                    slot=slot, phrase_id=c.phrase.phrase_id, text=c.phrase.text, propensity=c.propensity
+                )
+                for slot, c in phrases.items()
+            ],
+            propensity=combination,
+            creative_propensity=decision.propensity,
+            recall=recalled.strategies_of(decision.index),
             policy_version=POLICY_VERSION,
             model_version=model.version,
             predicted_ctr=float(prior[decision.index]),
             candidates=len(candidates),
         )
+
+    def _choose_phrases(self, request: SelectRequest, view: LineView, at: float) -> dict[str, ElementChoice]:
+        """A phrase for each phrase slot of the placement that the bank can fill for this request."""
+        slots = phrase_slots_of(request.placement)
+        if view.phrase_bank is None or not slots:
+            return {}
+        product = request.context.product if request.context else None
+        compliance = self._compliance_lists(request.business_line, at)
+        chosen = {}
+        for slot in slots:
+            rendered = render_candidates(
+                view.phrase_bank, slot, product, max_chars=self._max_phrase_chars, compliance=compliance
+            )
+            choice = choose_phrase(
+                rendered,
+                view.elements,
+                prior_rate=float(sigmoid(view.base)),
+                exploration_floor=self._racer.config.exploration_floor,
+                rng=self._rng,
+            )
+            if choice is not None:
+                chosen[slot] = choice
+        return chosen
+
+    def _compliance_lists(self, business_line: str, at: float) -> list[ComplianceList]:
+        """The line's and every line's compliance lists, re-read once `compliance_ttl_s` old: a claim banned
+        now stops being served in filled phrases that much later (templates are checked when saved)."""
+        if self._compliance is None:
+            return []
+        cached = self._compliance_cache.get(business_line)
+        if cached is None or at >= cached[0] or at < cached[0] - self._compliance_ttl_s:
+            lists = [self._compliance.current(business_line), self._compliance.current(ALL_LINES)]
+            cached = self._compliance_cache[business_line] = (at + self._compliance_ttl_s, lists)
+        return cached[1]
 
     def _posterior(
         self,
@@ -225,15 +315,39 @@ class LineView:
     creatives: dict[str, LearnerState]
     objective: Objective = "ctr"
     totals: dict[str, CounterTotals] = field(default_factory=dict)
+    recent: dict[str, tuple[float, float]] = field(default_factory=dict)  # creative -> decayed (n, positives)
+    elements: dict[str, tuple[float, float]] = field(
+        default_factory=dict
+    )  # phrase id -> decayed (n, positives)
+    recall_rules: RecallRules = field(default_factory=lambda: RecallRules(business_line="default"))
+    phrase_bank: PhraseBank | None = None
 
     @classmethod
     def of(cls, state: RacingState, scales: Mapping[int, float]) -> LineView:
+        recent = {}
+        for cid, raw in state.creatives.items():
+            sums = decayed_sums(raw, scales, (CREATIVE_IMPRESSIONS, CREATIVE_POSITIVES))
+            impressions = sums[CREATIVE_IMPRESSIONS].get("", 0.0)
+            if impressions > 0:
+                recent[cid] = (impressions, sums[CREATIVE_POSITIVES].get("", 0.0))
+        sums = decayed_sums(state.line, scales, (ELEMENT_IMPRESSIONS, ELEMENT_POSITIVES))
+        elements = {
+            pid: (n, sums[ELEMENT_POSITIVES].get(pid, 0.0)) for pid, n in sums[ELEMENT_IMPRESSIONS].items()
+        }
+        recall_rules = state.settings.get(RECALL_SETTING)
+        phrase_bank = state.settings.get(PHRASES_SETTING)
         return cls(
             base_logit(state.line, scales),
             LearnerState.read(state.line, scales),
             {cid: LearnerState.read(raw, scales) for cid, raw in state.creatives.items()},
             state.objective,
             state.totals,
+            recent,
+            elements,
+            RecallRules.model_validate(recall_rules)
+            if recall_rules
+            else RecallRules(business_line=state.business_line),
+            PhraseBank.model_validate(phrase_bank) if phrase_bank else None,
         )
 
     def value_per_conversion(self, creative_id: str, pseudo_conversions: float = 5.0) -> float:
@@ -259,7 +373,7 @@ class Posterior:
     variance: np.ndarray
     objective: Objective
 
-    def deltas(self, index: int, shard: int) -> LearnerDeltas:
+    def deltas(self, index: int, shard: int, elements: Mapping[str, str] | None = None) -> LearnerDeltas:
         """The learner's serve-time update for the chosen candidate (keys that share a bucket add up)."""
         predicted = sigmoid(float(self.scores.mean[index]))
         keys = pair_keys(self.terms, self.candidates[index].tags, self.learner.config)
@@ -277,6 +391,7 @@ class Posterior:
             objective=self.objective,
             creative_steps=creative_steps,
             line_steps=line_steps,
+            elements=dict(elements or {}),
         )
 
 

@@ -11,7 +11,8 @@ what that creative's impressions touched: a shared line item would grow with eve
 line, and DynamoDB bills each write by the size of the item it changes.
 
 Statistics are raw, time-weighted counters named "<prefix><stem>@<epoch>" (`learner.Decay`): "lw:"/"li:" the
-learner's weight and information per key, "bn:"/"bc:" the line's impressions and clicks (its base rate).
+learner's weight and information per key, "bn:"/"bc:" the line's impressions and clicks (its base rate),
+"cn:"/"cc:" the creative's own, "pn:"/"pc:" each phrase element's.
 All-time impressions and clicks per creative are plain integers (reporting).
 """
 
@@ -24,6 +25,10 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 BASE_IMPRESSIONS, BASE_CLICKS = "bn:", "bc:"  # bc: the line's positive events, whichever the objective
+# A creative's own time-weighted impressions and positive events (recall's hot strategy, asset labels), and
+# each phrase element's, keyed by phrase id (line-scoped: a phrase is shown with every creative).
+CREATIVE_IMPRESSIONS, CREATIVE_POSITIVES = "cn:", "cc:"
+ELEMENT_IMPRESSIONS, ELEMENT_POSITIVES = "pn:", "pc:"
 TOTALS = ("impressions", "clicks", "conversions", "value")
 
 # What a business line's racer optimises: clicks, conversions, or conversion value per impression.
@@ -61,18 +66,24 @@ class RacingState:
     totals: dict[str, CounterTotals] = field(default_factory=dict)
     line: dict[str, float] = field(default_factory=dict)  # raw statistics of the line's shared keys
     objective: Objective = "ctr"
+    # The line's racing settings operators save (recall rules, phrase bank): name -> document, read with
+    # the state so that select needs no other read.
+    settings: dict[str, dict] = field(default_factory=dict)
 
 
 def line_scoped(name: str) -> bool:
     """Whether a statistic belongs to the line (its base rate, tag keys) rather than to one creative."""
     prefix = name[:3]
-    if prefix in (BASE_IMPRESSIONS, BASE_CLICKS):
+    if prefix in (BASE_IMPRESSIONS, BASE_CLICKS, ELEMENT_IMPRESSIONS, ELEMENT_POSITIVES):
         return True
     return prefix in ("lw:", "li:") and name.startswith(("t:", "tu:"), 3)
 
 
 def of_items(
-    business_line: str, items: Mapping[str, Mapping[str, float]], objective: Objective = "ctr"
+    business_line: str,
+    items: Mapping[str, Mapping[str, float]],
+    objective: Objective = "ctr",
+    settings: Mapping[str, dict] | None = None,
 ) -> RacingState:
     """A line's state from its creatives' items (shards already merged): each creative keeps its own
     statistics and totals; the line-scoped ones are summed over every creative, as if on one line item."""
@@ -90,7 +101,7 @@ def of_items(
                 own[name] = value
         creatives[creative_id] = own
         totals[creative_id] = CounterTotals.of(merged)
-    return RacingState(business_line, creatives, totals, line, objective)
+    return RacingState(business_line, creatives, totals, line, objective, dict(settings or {}))
 
 
 def merge(shards: Iterable[Mapping[str, float]]) -> dict[str, float]:
@@ -111,6 +122,7 @@ class LearnerDeltas(BaseModel):
     objective: Objective = "ctr"  # which event completes the update: a click, or a conversion
     creative_steps: dict[str, float] = Field(default_factory=dict)  # key stem -> step
     line_steps: dict[str, float] = Field(default_factory=dict)
+    elements: dict[str, str] = Field(default_factory=dict)  # phrase slot -> the phrase id shown in it
 
 
 @dataclass(frozen=True)
@@ -130,7 +142,8 @@ def serve_writes(deltas: LearnerDeltas) -> StateWrite:
     conversion) never came, and one impression on the line's base rate."""
     p, w, e = deltas.predicted, deltas.weight, deltas.epoch
     curvature = round(p * (1.0 - p) * w, 9)
-    values = {_name(BASE_IMPRESSIONS, "", e): w}
+    values = {_name(BASE_IMPRESSIONS, "", e): w, _name(CREATIVE_IMPRESSIONS, "", e): w}
+    values |= {_name(ELEMENT_IMPRESSIONS, element, e): w for element in deltas.elements.values()}
     for stem, step in (deltas.creative_steps | deltas.line_steps).items():
         values[_name("lw:", stem, e)] = round(-step * p * w, 9)
         values[_name("li:", stem, e)] = curvature
@@ -148,7 +161,8 @@ def event_writes(deltas: LearnerDeltas, event: str) -> StateWrite:
 def click_writes(deltas: LearnerDeltas) -> StateWrite:
     """The write of the positive event: the other half of each key's step, one event on the base rate."""
     w, e = deltas.weight, deltas.epoch
-    values = {_name(BASE_CLICKS, "", e): w}
+    values = {_name(BASE_CLICKS, "", e): w, _name(CREATIVE_POSITIVES, "", e): w}
+    values |= {_name(ELEMENT_POSITIVES, element, e): w for element in deltas.elements.values()}
     for stem, step in (deltas.creative_steps | deltas.line_steps).items():
         values[_name("lw:", stem, e)] = round(step * w, 9)
     return StateWrite(values, [])

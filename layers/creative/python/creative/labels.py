@@ -1,0 +1,190 @@
+"""Per-asset labels: which image, headline, phrase or creative works, against the others of its slot in the
+same business line, and why.
+
+PENDING: no impressions yet. LEARNING: fewer than `min_impressions`, or no other asset of the slot to
+compare with yet. Otherwise, from each asset's Beta posterior of its recent rate (impressions and positive
+events weighted by the racer's decay) against the slot's pooled rate:
+LOW when P(rate < pooled) >= `confidence`; BEST when P(rate > pooled) >= `confidence` and the asset ranks in
+the slot's top `best_share`; GOOD otherwise. Fatigue: an asset whose recent rate has fallen below
+`fatigue_ratio` of its all-time rate, with `confidence`, is flagged (its own exposure wore it out).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+
+class AssetLabel(StrEnum):
+    PENDING = "PENDING"
+    LEARNING = "LEARNING"
+    LOW = "LOW"
+    GOOD = "GOOD"
+    BEST = "BEST"
+
+
+@dataclass(frozen=True)
+class LabelRules:
+    """Every threshold of the labels, in one place."""
+
+    min_impressions: float = 200.0
+    confidence: float = 0.9
+    best_share: float = 0.2  # BEST only within the slot's top fifth (at least the top asset)
+    fatigue_ratio: float = 0.75
+    min_lifetime_impressions: float = 1000.0
+    prior_impressions: float = 20.0  # the slot's pooled rate counts as this many impressions of each asset
+
+
+LABEL_RULES = LabelRules()
+
+
+@dataclass(frozen=True)
+class AssetEvidence:
+    slot: str  # "image", "headline", "phrase", "cta" or "creative"
+    asset_id: str
+    name: str  # what an operator recognises: the headline, the phrase, the image's key
+    impressions: float  # recent, time-weighted
+    positives: float
+    lifetime_impressions: float | None = None  # all-time counts, where kept (fatigue)
+    lifetime_positives: float | None = None
+    tags: tuple[str, ...] = ()
+
+
+class AssetPerformance(BaseModel):
+    slot: str
+    asset_id: str
+    name: str
+    label: AssetLabel
+    why: str
+    impressions: float = Field(description="Recent impressions, weighted by the racer's decay.")
+    positives: float
+    rate: float | None = Field(description="Posterior mean of the recent rate of the line's objective event.")
+    interval95: tuple[float, float] | None
+    rank: int | None = Field(description="1 = best of its slot among assets past LEARNING.")
+    of: int | None
+    probability_above_slot: float | None
+    fatigued: bool = False
+    tags: list[str] = Field(default_factory=list)
+
+
+def _normal_cdf(z: float) -> float:
+    return 0.5 * (1.0 + math.erf(z / math.sqrt(2.0)))
+
+
+def _beta(impressions: float, positives: float, prior_rate: float, strength: float) -> tuple[float, float]:
+    alpha = max(positives, 0.0) + prior_rate * strength
+    beta = max(impressions - positives, 0.0) + (1.0 - prior_rate) * strength
+    total = alpha + beta
+    return alpha / total, math.sqrt(alpha * beta / (total * total * (total + 1.0)))
+
+
+def label_slot(assets: Sequence[AssetEvidence], rules: LabelRules = LABEL_RULES) -> list[AssetPerformance]:
+    """Labels for the assets of one slot of one line."""
+    shown = sum(a.impressions for a in assets)
+    pooled = (sum(a.positives for a in assets) + 0.5) / (shown + 1.0) if shown else 0.0
+    judged = [a for a in assets if a.impressions >= rules.min_impressions]
+    moments = {a.asset_id: _beta(a.impressions, a.positives, pooled, rules.prior_impressions) for a in judged}
+    order = sorted(judged, key=lambda a: moments[a.asset_id][0], reverse=True)
+    ranks = {a.asset_id: i + 1 for i, a in enumerate(order)}
+    best_ranks = max(1, math.floor(len(order) * rules.best_share))
+    results = []
+    for asset in assets:
+        fatigued = _fatigued(asset, rules)
+        common = {
+            "slot": asset.slot,
+            "asset_id": asset.asset_id,
+            "name": asset.name,
+            "impressions": round(asset.impressions, 2),
+            "positives": round(asset.positives, 2),
+            "fatigued": fatigued,
+            "tags": list(asset.tags),
+        }
+        if asset.impressions <= 0:
+            results.append(
+                AssetPerformance(
+                    **common,
+                    label=AssetLabel.PENDING,
+                    why="no impressions yet",
+                    rate=None,
+                    interval95=None,
+                    rank=None,
+                    of=None,
+                    probability_above_slot=None,
+                )
+            )
+            continue
+        if asset.asset_id not in moments or len(judged) < 2:
+            why = (
+                f"{asset.impressions:,.0f} of the {rules.min_impressions:,.0f} impressions a label needs"
+                if asset.asset_id not in moments
+                else "no other asset of this slot has enough impressions to compare with yet"
+            )
+            results.append(
+                AssetPerformance(
+                    **common,
+                    label=AssetLabel.LEARNING,
+                    why=why,
+                    rate=None,
+                    interval95=None,
+                    rank=None,
+                    of=None,
+                    probability_above_slot=None,
+                )
+            )
+            continue
+        mean, sd = moments[asset.asset_id]
+        above = 1.0 - _normal_cdf((pooled - mean) / sd) if sd > 0 else float(mean > pooled)
+        rank = ranks[asset.asset_id]
+        if 1.0 - above >= rules.confidence:
+            label = AssetLabel.LOW
+        elif above >= rules.confidence and rank <= best_ranks:
+            label = AssetLabel.BEST
+        else:
+            label = AssetLabel.GOOD
+        interval = (max(0.0, mean - 1.96 * sd), min(1.0, mean + 1.96 * sd))
+        why = (
+            f"{asset.impressions:,.0f} recent impressions, rate {mean:.2%} ({interval[0]:.2%}-{interval[1]:.2%}), "
+            f"rank {rank} of {len(order)}, P(above the slot's {pooled:.2%}) = {above:.2f}"
+        )
+        if fatigued:
+            why += "; fatigued: its recent rate fell below its all-time rate"
+        results.append(
+            AssetPerformance(
+                **common,
+                label=label,
+                why=why,
+                rate=round(mean, 6),
+                interval95=(round(interval[0], 6), round(interval[1], 6)),
+                rank=rank,
+                of=len(order),
+                probability_above_slot=round(above, 4),
+            )
+        )
+    return results
+
+
+def _fatigued(asset: AssetEvidence, rules: LabelRules) -> bool:
+    if asset.lifetime_impressions is None or asset.lifetime_positives is None:
+        return False
+    if (
+        asset.lifetime_impressions < rules.min_lifetime_impressions
+        or asset.impressions < rules.min_impressions
+    ):
+        return False
+    lifetime = asset.lifetime_positives / asset.lifetime_impressions
+    mean, sd = _beta(asset.impressions, asset.positives, lifetime, rules.prior_impressions)
+    threshold = rules.fatigue_ratio * lifetime
+    below = _normal_cdf((threshold - mean) / sd) if sd > 0 else float(mean < threshold)
+    return below >= rules.confidence
+
+
+def label_assets(assets: Sequence[AssetEvidence], rules: LabelRules = LABEL_RULES) -> list[AssetPerformance]:
+    """Labels for every slot: each asset is judged against the others of its own slot."""
+    slots: dict[str, list[AssetEvidence]] = {}
+    for asset in assets:
+        slots.setdefault(asset.slot, []).append(asset)
+    return [result for slot_assets in slots.values() for result in label_slot(slot_assets, rules)]

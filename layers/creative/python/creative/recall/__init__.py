@@ -1,0 +1,1 @@
+"""Recall: the bounded, explained candidate set a select request races over."""
