@@ -185,3 +185,30 @@ def test_the_store_never_reads_past_the_cap(aws):
     with pytest.raises(ValueError):
         store.read(UPLOADS_BUCKET, "uploads/a/b/big.png", None, max_bytes=1000)
     assert store.read(UPLOADS_BUCKET, "uploads/a/b/gone.png", None, max_bytes=1000) is None
+
+
+def test_line_settings_ride_with_the_racing_state_and_saves_are_conditional(aws):
+    import os
+
+    from creative.adapters.dynamodb_racing_state import state_update
+    from creative.racing.state import LearnerDeltas, serve_writes
+
+    client = aws["dynamodb"]
+    state = DynamoRacingState(client, os.environ["RACING_STATE_TABLE"])
+    # Given a creative's counters and the line's objective
+    deltas = LearnerDeltas(
+        shard=0, epoch=7, weight=1.0, predicted=0.1, elements={"phrase": "ph_0123456789abcdef"}
+    )
+    client.update_item(
+        **state_update(state.name, "cr_1", 0, "food", serve_writes(deltas), {"impressions": 1})
+    )
+    state.set_objective("food", "ctr")
+    # When an operator saves recall rules, and a second operator saves over the same version
+    assert state.save_setting("food", "recall", {"business_line": "food", "pins": []}, expected_version=0)
+    assert not state.save_setting("food", "recall", {"business_line": "food"}, expected_version=0)
+    assert state.save_setting("food", "recall", {"business_line": "food", "pins": [1]}, expected_version=1)
+    # Then one read of the line returns its counters, its objective and the latest document with its version
+    read = state.read("food")
+    assert read.settings["recall"] == {"business_line": "food", "pins": [1], "version": 2}
+    assert read.totals["cr_1"].impressions == 1 and read.line["pn:ph_0123456789abcdef@7"] == 1.0
+    assert set(read.creatives) == {"cr_1"}  # settings are no creative

@@ -17,6 +17,7 @@ import sys
 import time
 
 import numpy as np
+from creative.placements import phrase_slots_of
 from creative.racing.racer import ContextualRacer
 
 from infra.paths import CDK_OUT_DIR, OUT_DIR, REPO_ROOT
@@ -54,21 +55,39 @@ def bench_choose(candidates: int, repeats: int = 3000) -> dict:
     return {"candidates": candidates, **_timed(lambda: racer.choose(mean, variance, rng), repeats)}
 
 
-def bench_select_warm(candidates: int = 100, requests: int = 3000, warmup: int = 2000) -> dict:
+def bench_select_warm(
+    candidates: int = 100,
+    requests: int = 3000,
+    warmup: int = 2000,
+    *,
+    phrases: int = 0,
+    ctas: int = 0,
+    placement: str = "feed",
+) -> dict:
     """The whole select in-process with its caches warm (candidates and racing state read once per
     `SELECT_CACHE_TTL_SECONDS`): CTR model, online learner, Thompson choice, impression built and logged
     to in-memory stores. What a warm Lambda adds on top is the impression's writes to DynamoDB."""
     from datetime import UTC, datetime, timedelta
 
+    from creative.phrase_banks import Phrase, PhraseBank
     from creative.racing.active_model import ActiveModel
     from creative.racing.ctr_training import train_ctr_model
-    from creative.racing.schemas import FeedbackRequest, SelectRequest, UserContext
+    from creative.racing.schemas import FeedbackRequest, RequestContext, SelectRequest, UserContext
+    from creative.racing.service import PHRASES_SETTING
     from in_memory.adapters import InMemoryModelRegistry
 
     from tests.factories import creative, logged_rows, racing_world
 
     world = racing_world(*[creative(i, line="fashion") for i in range(candidates)], seed=3)
     racing = world.racing
+    if phrases or ctas:
+        bank = PhraseBank(
+            business_line="fashion",
+            phrases=[Phrase(text=f"Offer {i}: from {{price}} in {{city}}") for i in range(phrases)]
+            + [Phrase(text=f"Action {i}", slot="cta") for i in range(ctas)],
+        )
+        world.state.save_setting("fashion", PHRASES_SETTING, bank.model_dump(mode="json"), expected_version=0)
+    context = RequestContext(product={"price": 19.99, "city": "Paris"})
     trained = train_ctr_model(logged_rows(6000))
     # A promoted model, as select holds one between registry refreshes.
     racing._models = ActiveModel(InMemoryModelRegistry(), fallback=trained.scorer(), refresh_s=1e9)
@@ -81,8 +100,9 @@ def bench_select_warm(candidates: int = 100, requests: int = 3000, warmup: int =
     def request(i: int) -> SelectRequest:
         return SelectRequest(
             business_line="fashion",
-            placement="feed",
+            placement=placement,
             user=UserContext(id=f"u{i % 500}", features=features[i % len(features)]),
+            context=context,
         )
 
     for i in range(warmup):  # evidence on every family of keys
@@ -94,8 +114,16 @@ def bench_select_warm(candidates: int = 100, requests: int = 3000, warmup: int =
     at = start + timedelta(seconds=warmup)
     racing.select(request(0), at)  # fills the caches
     counter = iter(range(10**9))
+    slots = {"phrase": phrases, "cta": ctas}
+    combinations = candidates
+    for slot in phrase_slots_of(placement):
+        combinations *= max(slots[slot], 1)
     return {
         "candidates": candidates,
+        "phrases": phrases,
+        "ctas": ctas,
+        "placement": placement,
+        "combinations": combinations,
         "cache": "warm",
         **_timed(lambda: racing.select(request(next(counter)), at), requests),
         "target_p50_ms": 2.0,
@@ -236,6 +264,11 @@ def main() -> None:
         "racer_choose": [bench_choose(n) for n in (10, 100)],
         "racer_score_and_choose": bench_score_and_choose(),
         "select_in_process_warm": bench_select_warm(),
+        # Element-level: 50 creatives x 20 phrases (1,000 combinations), and 100 x 20 x 5 CTAs (10,000).
+        "select_in_process_warm_1000_combinations": bench_select_warm(50, phrases=20, placement="story"),
+        "select_in_process_warm_10000_combinations": bench_select_warm(
+            100, phrases=20, ctas=5, placement="home_feed"
+        ),
         "select_cold_import": bench_cold_import(),
         "select_handler_on_moto": bench_handler_on_moto(),
     }

@@ -3,9 +3,10 @@
 Starts the local runtime (moto + the synthesized stack + the real handlers), saves each business line's
 compliance list through the operator API, uploads real photos, copy, deliberately bad files and material
 the quality checks must catch through the S3 API, waits for admission and the model checks, admits two
-reviewed lines as an operator would, composes creatives, then drives select/feedback over HTTP from a click
-simulator with hidden CTRs and compares the racer with uniform random choice on the same simulator. Writes
-out/demo/summary.json.
+reviewed lines as an operator would, composes creatives, saves each line's phrase bank and recall rules, then
+drives select/feedback over HTTP (requests carry a product, whose price, discount and city fill the phrase
+slots) from a click simulator with hidden CTRs, and compares the racer with uniform random choice of creative
+and phrases on the same simulator. Writes out/demo/summary.json.
 """
 
 from __future__ import annotations
@@ -22,12 +23,14 @@ import requests
 from local_runtime.runtime import LocalRuntime
 
 from demo.clicks import ClickSimulator
+from demo.phrases import PRODUCTS, save_racing_settings, servable_phrases
 from demo.uploads import DemoUpload, bad_uploads, good_uploads, quality_uploads
 from infra.paths import OUT_DIR, REPO_ROOT
 
 COMPLIANCE_LISTS = REPO_ROOT / "tools" / "corpora" / "data" / "compliance_lists.json"
 
 OUT = OUT_DIR / "demo"
+PLACEMENT = "home_feed"  # an image, a headline, a phrase and a call to action
 
 
 def upload_all(s3, bucket: str, uploads: list[DemoUpload]) -> None:
@@ -120,23 +123,31 @@ def race(
     rng = np.random.default_rng(seed)
     lines = sorted({c["business_line"] for c in creatives})
     by_id = {c["creative_id"]: c for c in creatives}
-    chosen, clicks, latencies_ms, duplicate_clicks_counted = [], 0, [], 0
+    chosen, phrases, clicks, latencies_ms, duplicate_clicks_counted = [], [], 0, [], 0
+    recall_mix: Counter = Counter()
     for i in range(selections):
         line = lines[i % len(lines)]
         body = {
             "business_line": line,
-            "placement": "home_feed",
+            "placement": PLACEMENT,
             "user": {
                 "id": f"user-{rng.integers(10_000)}",
-                "features": {"device": str(rng.choice(["ios", "android", "web"]))},
+                "features": {
+                    "device": str(rng.choice(["ios", "android", "web"])),
+                    "segment": str(rng.choice(["enthusiast", "casual"])),
+                },
             },
+            "context": {"product": PRODUCTS[line]},
         }
         started = time.perf_counter()
         selection = api.post("/v1/select", body)
         latencies_ms.append((time.perf_counter() - started) * 1000)
         creative = by_id[selection["creative"]["creative_id"]]
+        phrase_ids = tuple(p["phrase_id"] for p in selection["phrases"])
         chosen.append(creative)
-        if simulator.clicked(creative, rng):
+        phrases.append(phrase_ids)
+        recall_mix.update(selection["recall"])
+        if simulator.clicked(creative, rng, phrase_ids):
             clicks += 1
             feedback = {"impression_id": selection["impression_id"], "event": "click"}
             api.post("/v1/feedback", feedback)
@@ -144,6 +155,8 @@ def race(
                 duplicate_clicks_counted += int(api.post("/v1/feedback", feedback)["counted"])
     return {
         "chosen": chosen,
+        "phrases": phrases,
+        "recall_mix": dict(recall_mix.most_common()),
         "clicks": clicks,
         "latencies_ms": latencies_ms,
         "duplicates_counted": duplicate_clicks_counted,
@@ -151,9 +164,10 @@ def race(
 
 
 def uniform_baseline(
-    creatives: list[dict], lines_order: list[str], simulator: ClickSimulator, seed: int
+    creatives: list[dict], lines_order: list[str], simulator: ClickSimulator, seed: int, servable: dict
 ) -> tuple[int, list[float]]:
-    """The same simulator and the same sequence of business lines, with the creative chosen uniformly."""
+    """The same simulator and the same sequence of business lines, with the creative and each phrase chosen
+    uniformly among what select could serve."""
     rng = np.random.default_rng(seed + 1)
     by_line = defaultdict(list)
     for c in creatives:
@@ -161,9 +175,21 @@ def uniform_baseline(
     clicks, expected = 0, []
     for line in lines_order:
         creative = by_line[line][rng.integers(len(by_line[line]))]
-        expected.append(simulator.ctr(creative))
-        clicks += simulator.clicked(creative, rng)
+        phrase_ids = tuple(
+            options[rng.integers(len(options))].phrase_id for options in servable[line].values() if options
+        )
+        expected.append(simulator.ctr(creative, phrase_ids))
+        clicks += simulator.clicked(creative, rng, phrase_ids)
     return clicks, expected
+
+
+def best_phrases(simulator: ClickSimulator, creative: dict, servable: dict[str, list]) -> tuple[str, ...]:
+    """The best phrase of each slot (phrase appeals add up on the log-odds, so each slot is best alone)."""
+    return tuple(
+        max(options, key=lambda p: simulator.ctr(creative, (p.phrase_id,))).phrase_id
+        for options in servable.values()
+        if options
+    )
 
 
 def main() -> int:
@@ -201,23 +227,28 @@ def main() -> int:
 
         runtime.fire_schedule("compose_creatives")
         creatives = api.all_pages("/v1/creatives", limit=200)
+        banks = save_racing_settings(api, creatives)
+        servable = {line: servable_phrases(bank, line, PLACEMENT) for line, bank in banks.items()}
         started = time.perf_counter()
         raced = race(api, creatives, simulator, args.selections, args.seed)
         race_seconds = time.perf_counter() - started
         final_stats = {c["creative_id"]: c for c in api.all_pages("/v1/creatives", limit=200)}
+        labels = {line: api.get(f"/v1/asset-labels/{line}")["items"] for line in sorted(banks)}
         # The hourly retraining, fired once: minutes of traffic are still inside its attribution delay and
         # holdout window, so it should refuse (insufficient data) and leave select on the constant prior.
         retraining = runtime.fire_schedule("retrain_ctr")
 
     chosen = raced["chosen"]
     lines_order = [c["business_line"] for c in chosen]
-    uniform_clicks, uniform_expected = uniform_baseline(creatives, lines_order, simulator, args.seed)
+    uniform_clicks, uniform_expected = uniform_baseline(
+        creatives, lines_order, simulator, args.seed, servable
+    )
     best_by_line = {}
     for c in creatives:
-        ctr = simulator.ctr(c)
+        ctr = simulator.ctr(c, best_phrases(simulator, c, servable[c["business_line"]]))
         if ctr > best_by_line.get(c["business_line"], (None, -1))[1]:
             best_by_line[c["business_line"]] = (c["creative_id"], ctr)
-    racer_expected = [simulator.ctr(c) for c in chosen]
+    racer_expected = [simulator.ctr(c, p) for c, p in zip(chosen, raced["phrases"], strict=True)]
     oracle_expected = [best_by_line[line][1] for line in lines_order]
     second_half = chosen[len(chosen) // 2 :]
     rejections = Counter(r["code"] for m in judged if m["status"] == "REJECTED" for r in m["reasons"])
@@ -248,6 +279,10 @@ def main() -> int:
             c["creative_id"] == best_by_line[c["business_line"]][0] for c in second_half
         )
         / len(second_half),
+        "selections_with_phrases": sum(bool(p) for p in raced["phrases"]),
+        "phrases_served": dict(Counter(len(p) for p in raced["phrases"])),
+        "recall_strategy_mix": raced["recall_mix"],
+        "labels_by_asset": labels_by_asset(labels),
         "duplicate_clicks_counted": raced["duplicates_counted"],
         "clicks_recorded_by_api": sum(s["clicks"] for s in final_stats.values()),
         "select_latency_ms_p50": latencies[len(latencies) // 2],
@@ -270,9 +305,19 @@ def main() -> int:
         and summary["expected_ctr_racer"] > summary["expected_ctr_uniform"]
         and summary["clicks_recorded_by_api"] == summary["clicks"]
         and summary["duplicate_clicks_counted"] == 0
+        and summary["selections_with_phrases"] == summary["selections"]
     )
     print(f"\nwrote {OUT.relative_to(REPO_ROOT)}/summary.json — {'OK' if ok else 'CHECK FAILED'}")
     return 0 if ok else 1
+
+
+def labels_by_asset(labels: dict[str, list[dict]]) -> dict[str, dict[str, int]]:
+    """Per slot (creative, image, headline, phrase, cta), how many assets carry each label, over every line."""
+    counts: dict[str, Counter] = defaultdict(Counter)
+    for rows in labels.values():
+        for row in rows:
+            counts[row["slot"]][row["label"]] += 1
+    return {slot: dict(sorted(c.items())) for slot, c in sorted(counts.items())}
 
 
 def tagging_summary(materials: list[dict], top: int = 5) -> dict:
@@ -342,6 +387,10 @@ def print_summary(s: dict) -> None:
     print(
         f"  best creative share (2nd half)  {s['best_creative_share']:.3f} ({s['best_creative_share_second_half']:.3f})"
     )
+    print(f"  selections with phrases         {s['selections_with_phrases']} {s['phrases_served']}")
+    print(f"  recall strategies of the served {s['recall_strategy_mix']}")
+    for slot, counts in s["labels_by_asset"].items():
+        print(f"    labels {slot:<10} " + ", ".join(f"{label} x{n}" for label, n in counts.items()))
     print(
         f"  select latency over HTTP        p50 {s['select_latency_ms_p50']:.1f} ms, p99 {s['select_latency_ms_p99']:.1f} ms"
     )

@@ -153,6 +153,8 @@ def servable_text(text: str, *, max_chars: int, compliance: list[ComplianceList]
     """Why a rendered phrase may not be served (too long, a banned claim), or None when it may."""
     if len(text) > max_chars:
         return f"{len(text)} characters, over the limit of {max_chars}"
+    if not any(listing.banned_claims for listing in compliance):
+        return None
     rejected = [f.detail for f in compliance_findings(text, compliance) if f.verdict is Verdict.REJECT]
     return rejected[0] if rejected else None
 

@@ -13,7 +13,7 @@ from creative.clock import iso
 from creative.creatives import Creative, CreativeStatus
 from creative.errors import NotFound
 from creative.impressions import Impression
-from creative.phrase_banks import PhraseBank, render_candidates
+from creative.phrase_banks import PhraseBank, ProductContext, RenderedPhrase, render_candidates
 from creative.placements import phrase_slots_of
 from creative.ports import ComplianceStore, CreativeRepository, ImpressionLog, ObjectStore, RacingStateStore
 from creative.quality.compliance import ALL_LINES, ComplianceList
@@ -102,6 +102,7 @@ class RacingService:
         self._max_phrase_chars = max_phrase_chars
         self._compliance_ttl_s = compliance_ttl_s
         self._compliance_cache: dict[str, tuple[float, list[ComplianceList]]] = {}
+        self._rendered: dict[tuple, list[RenderedPhrase]] = {}
 
     def candidates(self, business_line: str) -> list[Creative]:
         """The line's active creatives, newest first: the pool recall draws each request's candidates from."""
@@ -238,8 +239,8 @@ class RacingService:
         compliance = self._compliance_lists(request.business_line, at)
         chosen = {}
         for slot in slots:
-            rendered = render_candidates(
-                view.phrase_bank, slot, product, max_chars=self._max_phrase_chars, compliance=compliance
+            rendered = self._rendered_phrases(
+                request.business_line, view.phrase_bank, slot, product, compliance
             )
             choice = choose_phrase(
                 rendered,
@@ -251,6 +252,32 @@ class RacingService:
             if choice is not None:
                 chosen[slot] = choice
         return chosen
+
+    def _rendered_phrases(
+        self,
+        business_line: str,
+        bank: PhraseBank,
+        slot: str,
+        product: ProductContext | None,
+        compliance: list[ComplianceList],
+    ) -> list[RenderedPhrase]:
+        """The slot's servable phrases for this product, memoised: requests for the same product repeat, and
+        a saved bank or compliance list has a new version, so a stale entry is never used."""
+        key = (
+            business_line,
+            bank.version,
+            slot,
+            product.model_dump_json() if product else None,
+            tuple((c.business_line, c.version) for c in compliance),
+        )
+        rendered = self._rendered.get(key)
+        if rendered is None:
+            if len(self._rendered) > 4096:
+                self._rendered.clear()
+            rendered = self._rendered[key] = render_candidates(
+                bank, slot, product, max_chars=self._max_phrase_chars, compliance=compliance
+            )
+        return rendered
 
     def _compliance_lists(self, business_line: str, at: float) -> list[ComplianceList]:
         """The line's and every line's compliance lists, re-read once `compliance_ttl_s` old: a claim banned
