@@ -321,6 +321,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             ApiRoute("PATCH", "/v1/creatives/{creative_id}", "operator"),
             ApiRoute("GET", "/v1/recall-rules/{business_line}", "operator"),
             ApiRoute("PUT", "/v1/recall-rules/{business_line}", "operator"),
+            ApiRoute("GET", "/v1/placements", "operator"),
             ApiRoute("GET", "/v1/phrase-banks/{business_line}", "operator"),
             ApiRoute("PUT", "/v1/phrase-banks/{business_line}", "operator"),
             ApiRoute("POST", "/v1/phrase-banks/{business_line}/preview", "operator"),

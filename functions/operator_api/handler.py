@@ -28,6 +28,7 @@ from creative.operator import (
     TagVocabularyPage,
 )
 from creative.phrase_banks import PhraseBank
+from creative.placements import PLACEMENTS, PlacementSpec
 from creative.quality.compliance import ComplianceList
 from creative.racing_settings import (
     AssetLabelPage,
@@ -223,6 +224,15 @@ def get_recall_rules(business_line: Line) -> RecallRules:
 )
 def put_recall_rules(business_line: Line, change: RecallRulesChange) -> RecallRules:
     return _settings().save_recall_rules(business_line, change, by=_operator(), now=iso(utc_now()))
+
+
+@app.get(
+    "/v1/placements",
+    summary="Placements: the image shapes each accepts and its slots (image, headline, phrase, cta)",
+    tags=["phrases"],
+)
+def list_placements() -> dict[str, PlacementSpec]:
+    return PLACEMENTS
 
 
 @app.get("/v1/phrase-banks/<business_line>", summary="The line's phrase bank", tags=["phrases"])

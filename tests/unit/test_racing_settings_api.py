@@ -202,3 +202,14 @@ def test_asset_labels_list_every_slot_with_a_why(world, lambda_context):
     assert shown["label"] == "LEARNING" and shown["impressions"] > 0 and shown["why"]
     assert slots[("phrase", served.phrases[0].phrase_id)]["label"] == "LEARNING"
     assert {row["label"] for row in page["items"]} <= {"PENDING", "LEARNING"}
+
+
+def test_placements_declare_their_slots(world, lambda_context):
+    _, operator = world
+    event = line_event("GET", "/v1/placements", "food")
+    event["pathParameters"] = None
+    response = load_handler("operator_api").handle(event, lambda_context, operator)
+    placements = json.loads(response["body"])
+    assert response["statusCode"] == 200
+    assert placements["home_feed"]["slots"] == ["image", "headline", "phrase", "cta"]
+    assert placements["banner"]["min_aspect"] == 2.0

@@ -1,5 +1,6 @@
 """`make evaluate`: the Open Bandit Dataset evaluation, the MovieLens simulator, the tagging report (whose
-regime comparison `make evaluate` runs first, in the models venv) and the quality report.
+regime comparison `make evaluate` runs first, in the models venv), the quality report and element-level
+against per-combination racing.
 
 Each runs in its own interpreter: the OBD run trains LightGBM models (OpenMP threads), and a process that
 has started OpenMP threads must not fork the simulator's workers (libgomp deadlocks in the children).
@@ -28,6 +29,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     _run("evaluation.simulator_report", "--out", str(args.out_dir), *quick)
     _run("evaluation.tagging_report", *quick)
     _run("evaluation.quality_report")
+    _run("evaluation.element_report", *(["--seeds", "11", "--days", "1", "--per-day", "500"] if args.quick else []))
     outputs = sorted(str(path) for path in args.out_dir.glob("*") if path.suffix in (".json", ".png"))
     print("evaluate: outputs\n  " + "\n  ".join(outputs))
 
