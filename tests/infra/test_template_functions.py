@@ -434,3 +434,18 @@ def test_an_api_functions_aws_calls_give_up_before_the_function_does(name: str) 
     config = wiring.API_CLIENT
     worst = (config.connect_timeout + config.read_timeout) * config.retries["max_attempts"]
     assert worst + 1 <= min(spec.timeout_s, 29)
+
+
+def test_deployed_api_functions_keep_the_bounds_only_the_local_runtime_relaxes(monkeypatch) -> None:
+    # No variable in the template relaxes them; the local runtime sets its own for moto on a laptop
+    template_env = {name for spec in FUNCTIONS for name in (*spec.env, *spec.resource_env)}
+    assert wiring.LOCAL_READ_TIMEOUT_ENV not in template_env
+    monkeypatch.delenv(wiring.LOCAL_READ_TIMEOUT_ENV, raising=False)
+    wiring.api_client.cache_clear()
+    assert wiring.api_client() is wiring.API_CLIENT
+    monkeypatch.setenv(wiring.LOCAL_READ_TIMEOUT_ENV, "10")
+    wiring.api_client.cache_clear()
+    relaxed = wiring.api_client()
+    assert relaxed.read_timeout == 10 and relaxed.connect_timeout == wiring.API_CLIENT.connect_timeout
+    assert relaxed.retries == wiring.API_CLIENT.retries
+    wiring.api_client.cache_clear()

@@ -29,7 +29,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     _run("evaluation.simulator_report", "--out", str(args.out_dir), *quick)
     _run("evaluation.tagging_report", *quick)
     _run("evaluation.quality_report")
-    _run("evaluation.element_report", *(["--seeds", "11", "--days", "1", "--per-day", "500"] if args.quick else []))
+    _run(
+        "evaluation.element_report",
+        *(["--seeds", "11", "--days", "1", "--per-day", "500"] if args.quick else []),
+    )
     outputs = sorted(str(path) for path in args.out_dir.glob("*") if path.suffix in (".json", ".png"))
     print("evaluate: outputs\n  " + "\n  ".join(outputs))
 

@@ -257,6 +257,9 @@ def lambda_environment(
     defaults = {
         "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here
         "POWERTOOLS_DEV": "false",
+        # moto on a busy laptop is far slower than DynamoDB: API functions wait up to 10 s per call here
+        # instead of failing with 503 after 1 s (creative.wiring.api_client).
+        "CREATIVE_LOCAL_READ_TIMEOUT_S": "10",
     }
     runtime = {
         "AWS_LAMBDA_FUNCTION_NAME": physical_name,

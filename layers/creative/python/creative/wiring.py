@@ -41,6 +41,19 @@ if TYPE_CHECKING:
 # The SDK's standard retry mode backs off on throttling. (A read timeout is retried too, so an ADD whose
 # answer was lost may count twice: 1 s is far above DynamoDB's latency, which keeps that rare.)
 API_CLIENT = Config(connect_timeout=0.5, read_timeout=1.0, retries={"mode": "standard", "max_attempts": 2})
+# The local runtime's moto answers in milliseconds when idle but can take seconds on a loaded laptop; only
+# it sets this variable, so deployed functions keep the bounds above.
+LOCAL_READ_TIMEOUT_ENV = "CREATIVE_LOCAL_READ_TIMEOUT_S"
+
+
+@cache
+def api_client() -> Config:
+    import os
+
+    local = os.environ.get(LOCAL_READ_TIMEOUT_ENV)
+    return API_CLIENT.merge(Config(read_timeout=float(local))) if local else API_CLIENT
+
+
 # Batch paths (queues, schedules) have minutes: patient retries, and a bounded wait per call.
 BATCH_CLIENT = Config(connect_timeout=2, read_timeout=10, retries={"mode": "standard", "max_attempts": 5})
 
@@ -143,8 +156,8 @@ def racing() -> RacingService:
     from creative.racing.service import RacingService
 
     config = SelectConfig.from_env()
-    dynamodb = _client("dynamodb", API_CLIENT)
-    s3 = _client("s3", API_CLIENT)
+    dynamodb = _client("dynamodb", api_client())
+    s3 = _client("s3", api_client())
     registry = DynamoModelRegistry(dynamodb, config.model_registry_table, s3, config.assets_bucket)
     state = DynamoRacingState(dynamodb, config.racing_state_table)
     return RacingService(
@@ -170,7 +183,7 @@ def feedback() -> FeedbackService:
     from creative.racing.service import FeedbackService
 
     config = FeedbackConfig.from_env()
-    dynamodb = _client("dynamodb", API_CLIENT)
+    dynamodb = _client("dynamodb", api_client())
     state = DynamoRacingState(dynamodb, config.racing_state_table)
     return FeedbackService(DynamoImpressionLog(dynamodb, config.impressions_table, state))
 
@@ -187,8 +200,8 @@ def operator() -> OperatorService:
     from creative.operator import OperatorService
 
     config = OperatorConfig.from_env()
-    dynamodb = _client("dynamodb", API_CLIENT)
-    s3 = _client("s3", API_CLIENT)
+    dynamodb = _client("dynamodb", api_client())
+    s3 = _client("s3", api_client())
 
     @cache
     def vocabulary() -> TagVocabulary:
@@ -209,7 +222,7 @@ def operator() -> OperatorService:
         DynamoTagIndex(dynamodb, config.tags_table),
         vocabulary,
         DynamoComplianceLists(dynamodb, config.line_settings_table),
-        EventBridgeMaterialEvents(_client("events", API_CLIENT), config.material_events_bus),
+        EventBridgeMaterialEvents(_client("events", api_client()), config.material_events_bus),
         DynamoQualityPolicies(dynamodb, config.line_settings_table),
         DynamoRacingState(dynamodb, config.racing_state_table),
     )
