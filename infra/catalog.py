@@ -48,6 +48,7 @@ Resource = Literal[
 UPLOAD_PREFIX = "uploads/"
 # Images as users see them, upright and without metadata (admission writes them, select signs them).
 SERVED_PREFIX = materials.SERVED_PREFIX
+GENERATED_PREFIX = materials.GENERATED_PREFIX  # generated copy's provenance records
 MODELS_PREFIX = "models/"
 OBJECT_READ = ("s3:GetObject", "s3:GetObjectVersion")
 
@@ -259,6 +260,37 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         env=RACER_ENV,
         memory_mb=1024,
         timeout_s=5,
+    ),
+    FunctionSpec(
+        name="generate_copy",
+        capability="copy_generation",
+        description="Writes new headlines per business line from its best performers; admission judges them.",
+        config_model="GenerationConfig",
+        # Every 6 hours: copy wears out over days, and a line's review queue should see a handful of new
+        # lines per window, not a flood. One run per window: a retry finds the window's file and stops.
+        triggers=(ScheduleTrigger(expression="rate(6 hours)", retries=1, max_event_age_s=3600),),
+        access=(
+            Access("materials_table", ("dynamodb:Query", "dynamodb:Scan")),
+            Access("creatives_table", ("dynamodb:Query",)),
+            Access("racing_state_table", ("dynamodb:Query",)),  # the best performers' totals
+            # Writes the copy file into uploads/ (its event starts admission); HeadObject finds a window
+            # already written, and ListBucket makes a missing key a 404 rather than a 403.
+            Access("uploads_bucket", ("s3:GetObject", "s3:PutObject", "s3:ListBucket"), UPLOAD_PREFIX),
+            Access("uploads_bucket", ("s3:PutObject",), GENERATED_PREFIX),  # provenance records
+            Access("assets_bucket", ("s3:GetObject", "s3:ListBucket"), MODELS_PREFIX),  # the generator
+        ),
+        resource_env={
+            "MATERIALS_TABLE": "materials_table",
+            "CREATIVES_TABLE": "creatives_table",
+            "RACING_STATE_TABLE": "racing_state_table",
+            "UPLOADS_BUCKET": "uploads_bucket",
+            "ASSETS_BUCKET": "assets_bucket",
+        },
+        layers=("generation",),
+        # The 287 MB model in memory and onnxruntime's buffers; 2 GB also buys more than one vCPU.
+        memory_mb=2048,
+        timeout_s=600,
+        reserved_concurrency=1,  # one run at a time: two would race for the same windows
     ),
     FunctionSpec(
         name="retrain_ctr",

@@ -205,3 +205,44 @@ def test_records_left_when_time_runs_short_are_reported_not_started(aws, lambda_
     assert response == {"batchItemFailures": [{"itemIdentifier": batch["Records"][1]["messageId"]}]}
     materials = [m for m in table_items(aws["dynamodb"], "MATERIALS_TABLE") if "status" in m]
     assert [m["source"]["key"] for m in materials] == ["uploads/pets/cats/chelsea.png"]
+
+
+@pytest.mark.skipif(not MODELS_MANIFEST.is_file(), reason="models are not built (`make models`)")
+def test_generated_copy_is_written_once_per_window_and_admitted_like_an_upload(
+    aws, lambda_context, monkeypatch, tmp_path
+):
+    from types import SimpleNamespace
+
+    s3, dynamodb = aws["s3"], aws["dynamodb"]
+    deploy_models(s3, names=("generator",))
+    monkeypatch.setenv("MODEL_CACHE_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("UPLOADS_BUCKET", UPLOADS_BUCKET)
+    monkeypatch.setenv("GENERATED_PER_LINE", "3")  # a few lines are enough to follow them through
+    context = SimpleNamespace(**{**vars(lambda_context), "get_remaining_time_in_millis": lambda: 600_000})
+    admission = load_handler("admission")
+    # Given a line with admitted copy
+    copy = b"Fresh roast every morning\nYour cup, your way\nCold brew, warm smiles\n"
+    batch = sqs_batch(put(s3, "uploads/food/coffee/copy.txt", copy))
+    assert admission.lambda_handler(batch, context) == {"batchItemFailures": []}
+    # When the schedule fires, and fires again in the same window
+    generate = load_handler("generate_copy")
+    first = generate.lambda_handler(load_event("schedule_generate_copy.json"), context)
+    again = generate.lambda_handler(load_event("schedule_generate_copy.json"), context)
+    # Then new lines were written once, with their provenance beside them
+    assert first["written"] >= 1 and first["outcomes"] == {"written": 1}
+    assert again == {"business_lines": 1, "written": 0, "outcomes": {"already_written": 1}}
+    key = "uploads/food/coffee/generated-20261125T12.txt"
+    lines = s3.get_object(Bucket=UPLOADS_BUCKET, Key=key)["Body"].read().decode().splitlines()
+    provenance = json.loads(
+        s3.get_object(Bucket=UPLOADS_BUCKET, Key="generated/food/20261125T12.json")["Body"].read()
+    )
+    assert provenance["lines"] == lines and provenance["generator"].startswith("smollm2-135m-instruct@")
+    assert len(lines) == first["written"] and not set(lines) & set(copy.decode().splitlines())
+    # And admission judges the file like any upload: one record per line, each with a status and its reasons
+    head = s3.head_object(Bucket=UPLOADS_BUCKET, Key=key)
+    assert admission.lambda_handler(sqs_batch((UPLOADS_BUCKET, key, head)), context) == {
+        "batchItemFailures": []
+    }
+    generated = [m for m in table_items(dynamodb, "MATERIALS_TABLE") if m.get("source", {}).get("key") == key]
+    assert len(generated) == len(lines)
+    assert all(m["status"] == "ADMITTED" or m["reasons"] for m in generated)

@@ -160,3 +160,15 @@ class OperatorConfig(_EnvConfig):
     material_events_bus: str = Field(alias="MATERIAL_EVENTS_BUS")  # a material admitted on review
     assets_bucket: str = Field(alias="ASSETS_BUCKET")  # the tagger's vocabulary, under models/
     model_cache_dir: str = Field(default="/tmp/models", alias="MODEL_CACHE_DIR")
+
+
+class GenerationConfig(_EnvConfig):
+    materials_table: str = Field(alias="MATERIALS_TABLE")
+    creatives_table: str = Field(alias="CREATIVES_TABLE")
+    racing_state_table: str = Field(alias="RACING_STATE_TABLE")
+    uploads_bucket: str = Field(alias="UPLOADS_BUCKET")
+    assets_bucket: str = Field(alias="ASSETS_BUCKET")  # the generator's files, under models/
+    model_cache_dir: str = Field(default="/tmp/models", alias="MODEL_CACHE_DIR")
+    per_line_cap: int = Field(default=8, gt=0, le=100, alias="GENERATED_PER_LINE")
+    max_pending_review: int = Field(default=50, gt=0, alias="GENERATION_MAX_PENDING_REVIEW")
+    window_hours: int = Field(default=6, gt=0, le=24, alias="GENERATION_WINDOW_HOURS")

@@ -83,6 +83,8 @@ class Reason(BaseModel):
 # Where images are kept as users are shown them (beside the uploads, outside the prefix that triggers
 # admission): `served/<business line>/<material id>.<ext>`.
 SERVED_PREFIX = "served/"
+# Provenance records of generated copy (creative.generation); outside uploads/, so admission never reads them.
+GENERATED_PREFIX = "generated/"
 
 
 class SourceObject(BaseModel):

@@ -17,6 +17,7 @@ from creative.config import (
     AdmissionConfig,
     CompositionConfig,
     FeedbackConfig,
+    GenerationConfig,
     OperatorConfig,
     RetrainingConfig,
     SelectConfig,
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 
     from creative.admission.service import Admission
     from creative.composition import Composition
+    from creative.generation.service import CopyGeneration
     from creative.operator import OperatorService
     from creative.racing.retraining import RetrainingService
     from creative.racing.service import FeedbackService, RacingService
@@ -259,6 +261,45 @@ def retraining() -> RetrainingService:
             min_win_probability=config.min_win_probability,
         ),
         train_ctr_model,
+    )
+
+
+@cache
+def copy_generation() -> CopyGeneration:
+    """Imports onnxruntime-genai only when a line needs new copy: the generator's layer carries it."""
+    from pathlib import Path
+
+    from creative.adapters.dynamodb_creatives import DynamoCreativeRepository
+    from creative.adapters.dynamodb_materials import DynamoMaterialRepository
+    from creative.adapters.dynamodb_racing_state import DynamoRacingState
+    from creative.adapters.model_files import model_directory
+    from creative.adapters.s3 import S3ObjectStore
+    from creative.generation.service import CopyGeneration, GenerationRules
+
+    config = GenerationConfig.from_env()
+    dynamodb = _client("dynamodb", BATCH_CLIENT)
+    s3 = _client("s3", BATCH_CLIENT)
+
+    @cache
+    def writer():
+        from creative.generation.smollm import GENERATOR_ARTIFACT, SmolLMCopyWriter
+
+        return SmolLMCopyWriter.load(
+            model_directory(s3, config.assets_bucket, GENERATOR_ARTIFACT, Path(config.model_cache_dir))
+        )
+
+    return CopyGeneration(
+        DynamoMaterialRepository(dynamodb, config.materials_table),
+        DynamoCreativeRepository(dynamodb, config.creatives_table),
+        DynamoRacingState(dynamodb, config.racing_state_table),
+        S3ObjectStore(s3),
+        writer,
+        uploads_bucket=config.uploads_bucket,
+        rules=GenerationRules(
+            per_line_cap=config.per_line_cap,
+            max_pending_review=config.max_pending_review,
+            window_hours=config.window_hours,
+        ),
     )
 
 

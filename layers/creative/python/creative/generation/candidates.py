@@ -1,0 +1,36 @@
+"""From a model's raw answer to a candidate line of copy: one line, no decoration, within length, new."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from creative.quality.compliance import normal_form
+
+_DECORATION = re.compile(r"^\s*(?:[-*•\d.)]+\s*|headline\s*:\s*)", re.IGNORECASE)
+_EMOJI = re.compile("[\U0001f300-\U0001faff\u2600-\u27bf]")
+
+
+def clean(raw: str, *, min_chars: int, max_chars: int) -> str | None:
+    """The first non-empty line without list marks, a "Headline:" label, quotes, hashtags or emoji; None
+    when what is left is too short or too long to be copy."""
+    for line in raw.splitlines():
+        text = _DECORATION.sub("", line).strip()
+        text = _EMOJI.sub("", text).replace("#", "").strip().strip("\"'“”‘’").strip()
+        text = re.sub(r"\s+", " ", text)
+        if text:
+            return text if min_chars <= len(text) <= max_chars else None
+    return None
+
+
+def novel(candidates: Iterable[str], existing: Iterable[str]) -> list[str]:
+    """Candidates whose normal form (case, accents, punctuation, look-alikes) is neither an existing line's
+    nor an earlier candidate's. Near-duplicates beyond that are the tagging pass's job, as for uploads."""
+    seen = {normal_form(text) for text in existing}
+    kept = []
+    for text in candidates:
+        form = normal_form(text)
+        if form and form not in seen:
+            seen.add(form)
+            kept.append(text)
+    return kept
