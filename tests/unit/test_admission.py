@@ -319,3 +319,37 @@ def test_a_rejected_image_gets_no_served_rendition():
     repo, store, _ = admit({"uploads/food/coffee/small.png": image_files.tiny_png()})
     assert only_material(repo).served is None
     assert not [key for (_, key) in store.objects if key.startswith("served/")]
+
+
+def test_generated_copy_waits_for_review_only_where_the_line_asks():
+    from creative.quality.policy import LinePolicy
+
+    files = {
+        "uploads/food/coffee/generated-20261130T12.txt": b"Fresh roast for early birds\n",
+        "uploads/food/coffee/headlines.txt": b"Cold brew, warm smiles\n",
+        "uploads/pets/cats/generated-20261130T12.txt": b"Naps, upgraded\n",
+    }
+    store = InMemoryObjectStore({(BUCKET, k): v for k, v in files.items()})
+    repo = InMemoryMaterialRepository()
+    admission = Admission(
+        store,
+        repo,
+        AdmissionLimits(),
+        InMemoryMaterialEvents(),
+        compliance=InMemoryComplianceLists(),
+        policies=InMemoryQualityPolicies(
+            LinePolicy(business_line="food", overrides={"review_generated_copy": True})
+        ),
+    )
+    for key, data in files.items():
+        admission.admit(UploadedObject(bucket=BUCKET, key=key, size=len(data), etag=f"e-{key}"), now=NOW)
+    by_key = {m.source.key: m for m in repo.items.values()}
+    reviewed = by_key["uploads/food/coffee/generated-20261130T12.txt"]
+    assert reviewed.status is MaterialStatus.NEEDS_REVIEW
+    assert [r.code for r in reviewed.reasons] == [ReasonCode.GENERATED_COPY_REVIEW]
+    assert (
+        by_key["uploads/food/coffee/headlines.txt"].status is MaterialStatus.ADMITTED
+    )  # an operator's upload
+    assert (
+        by_key["uploads/pets/cats/generated-20261130T12.txt"].status is MaterialStatus.ADMITTED
+    )  # pets does not ask

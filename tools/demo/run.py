@@ -232,6 +232,9 @@ def main() -> int:
         judged = api.all_pages("/v1/materials", limit=200)
         problems = check_admission(judged, good + bad + caught)
         decisions = review(api, caught)
+        # Copy generation, as its schedule would run it: the new lines are uploads admission then judges.
+        generation_run = runtime.fire_schedule("generate_copy")
+        runtime.drain_queues(timeout=180)
         materials = api.all_pages("/v1/materials", limit=200)
 
         runtime.fire_schedule("compose_creatives")
@@ -273,6 +276,7 @@ def main() -> int:
         "compliance_lists_saved": compliance_lists,
         "admission_problems": problems,
         **tagging_summary(materials),
+        "generated_copy": generated_summary(materials, generation_run),
         "creatives": len(creatives),
         "creatives_by_business_line": dict(Counter(c["business_line"] for c in creatives)),
         "selections": len(chosen),
@@ -320,6 +324,18 @@ def main() -> int:
     )
     print(f"\nwrote {OUT.relative_to(REPO_ROOT)}/summary.json — {'OK' if ok else 'CHECK FAILED'}")
     return 0 if ok else 1
+
+
+def generated_summary(materials: list[dict], run: dict) -> dict:
+    """What generate_copy wrote and what admission and the model checks made of it."""
+    generated = [m for m in materials if "/generated-" in m["source"]["key"]]
+    return {
+        "run": run,
+        "lines": len(generated),
+        "by_status": dict(Counter(m["status"] for m in generated)),
+        "reasons": dict(Counter(r["code"] for m in generated for r in m["reasons"])),
+        "examples": [f"{m['business_line']}: {m['text']} ({m['status']})" for m in generated[:8]],
+    }
 
 
 def labels_by_asset(labels: dict[str, list[dict]]) -> dict[str, dict[str, int]]:
@@ -389,6 +405,10 @@ def print_summary(s: dict) -> None:
     )
     for line, tags in s["top_tags_by_business_line"].items():
         print(f"    {line:<10} " + ", ".join(f"{tag} x{n}" for tag, n in list(tags.items())[:3]))
+    generated = s["generated_copy"]
+    print(f"  generated copy lines            {generated['lines']} {generated['by_status']}")
+    for example in generated["examples"][:4]:
+        print(f"    {example}")
     print(f"  creatives                       {s['creatives']} {s['creatives_by_business_line']}")
     print(f"  selections / clicks             {s['selections']} / {s['clicks']}")
     print(f"  CTR racer / uniform             {s['ctr_racer']:.4f} / {s['ctr_uniform']:.4f}")

@@ -39,6 +39,7 @@ class ReasonCode(StrEnum):
     COPY_TOO_MANY_LINES = "copy_too_many_lines"
     COPY_TOO_SHORT = "copy_too_short"
     COPY_TOO_LONG = "copy_too_long"
+    GENERATED_COPY_REVIEW = "generated_copy_review"
     COPY_INVALID_CHARACTERS = "copy_invalid_characters"
     COPY_MALFORMED_LINE = "copy_malformed_line"
     DUPLICATE_CONTENT = "duplicate_content"

@@ -15,6 +15,7 @@ _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp"}
 COPY_EXTENSIONS = {".txt", ".jsonl"}
+GENERATED_FILE_PREFIX = "generated-"  # copy files the generator writes: generated-<window>.txt
 
 
 class UploadedObject(BaseModel):
@@ -58,6 +59,10 @@ class UploadPlacement:
     def extension(self) -> str:
         dot = self.filename.rfind(".")
         return self.filename[dot:].lower() if dot > 0 else ""
+
+    @property
+    def generated(self) -> bool:
+        return self.filename.startswith(GENERATED_FILE_PREFIX)
 
     @property
     def declared_kind(self) -> MaterialKind | None:

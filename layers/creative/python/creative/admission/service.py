@@ -31,6 +31,11 @@ from creative.quality.verdicts import Finding, Verdict, reasons_of, status_of
 from creative.uploads import UploadedObject, UploadPlacement, parse_upload_key
 
 UNKNOWN = "unknown"
+GENERATED_REVIEW = Finding(
+    ReasonCode.GENERATED_COPY_REVIEW,
+    Verdict.REVIEW,
+    "generated copy: this business line reviews it before it may be served",
+)
 
 
 LOGGED_IDS = 10  # ids per list in a log line
@@ -185,7 +190,13 @@ class _ObjectAdmission:
                 continue
             screened = self._screening.copy(line.text, material.business_line)
             material.quality = screened.quality
-            self._judge(material, hash_copy(line.text), screened.findings)
+            findings = screened.findings
+            if (
+                self._placement.generated
+                and self._screening.policy(material.business_line).review_generated_copy
+            ):
+                findings = [*findings, GENERATED_REVIEW]
+            self._judge(material, hash_copy(line.text), findings)
 
     def _read(self, max_bytes: int) -> bytes | None:
         """The object's bytes, or None after recording why it cannot be admitted.

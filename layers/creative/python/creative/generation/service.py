@@ -26,9 +26,7 @@ from creative.generation.prompts import few_shot_prompt
 from creative.impressions import BetaPosterior
 from creative.materials import GENERATED_PREFIX, Material, MaterialKind, MaterialStatus
 from creative.ports import CreativeRepository, MaterialRepository, ObjectStore, RacingStateStore
-from creative.uploads import UPLOAD_PREFIX
-
-GENERATED_FILE_PREFIX = "generated-"  # the copy file's name: generated-<window>.txt
+from creative.uploads import GENERATED_FILE_PREFIX, UPLOAD_PREFIX
 
 
 class CopyWriter(Protocol):

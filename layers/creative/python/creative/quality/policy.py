@@ -48,6 +48,8 @@ class QualityPolicy(BaseModel):
     phash_distance: Cuts = (10, 6)
 
     caps_min_letters: int = Field(default=8, ge=1)
+    # Generated copy (creative.generation) waits for an operator before it may be served, when a line asks.
+    review_generated_copy: bool = False
 
     def with_overrides(self, overrides: dict) -> QualityPolicy:
         return self.model_validate({**self.model_dump(), **overrides})
