@@ -16,6 +16,7 @@ from creative.operator import (
     CreativeStats,
     CreativeStatusChange,
     LineObjective,
+    MaterialImage,
     MaterialPage,
     OperatorService,
     PolicyChange,
@@ -29,6 +30,7 @@ from creative.operator import (
 )
 from creative.quality.compliance import ComplianceList
 from creative.tags import TAG_ID_PATTERN
+from creative.upload_forms import UploadForm, UploadRequest
 
 logger = Logger()
 app = new_resolver(logger)
@@ -68,6 +70,24 @@ def list_materials(
 @app.get("/v1/materials/<material_id>", summary="One material with its rejection reasons", tags=["operator"])
 def get_material(material_id: Annotated[str, Path(max_length=128)]) -> Material:
     return _service().get_material(material_id)
+
+
+@app.get(
+    "/v1/materials/<material_id>/image",
+    summary="A short-lived signed URL of a material's image (its served rendition, else the upload)",
+    tags=["operator"],
+)
+def material_image(material_id: Annotated[str, Path(max_length=128)]) -> MaterialImage:
+    return _service().material_image(material_id)
+
+
+@app.post(
+    "/v1/uploads",
+    summary="A presigned POST that uploads one file into the uploads prefix (admission then runs on it)",
+    tags=["operator"],
+)
+def upload_form(request: UploadRequest) -> UploadForm:
+    return _service().upload_form(request)
 
 
 @app.post(

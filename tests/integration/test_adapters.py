@@ -5,6 +5,7 @@ import json
 
 import boto3
 import pytest
+import requests
 from botocore.stub import Stubber
 from creative.adapters.dynamodb_impressions import DynamoImpressionLog
 from creative.adapters.dynamodb_items import to_item
@@ -185,3 +186,21 @@ def test_the_store_never_reads_past_the_cap(aws):
     with pytest.raises(ValueError):
         store.read(UPLOADS_BUCKET, "uploads/a/b/big.png", None, max_bytes=1000)
     assert store.read(UPLOADS_BUCKET, "uploads/a/b/gone.png", None, max_bytes=1000) is None
+
+
+def test_a_presigned_upload_form_lands_the_file_under_its_key_with_its_type(aws):
+    # Given a form for one JPEG under the uploads prefix
+    form = S3ObjectStore(aws["s3"]).presigned_post(
+        UPLOADS_BUCKET, "uploads/food/burgers/a.jpg", "image/jpeg", max_bytes=1000, expires_s=60
+    )
+    # Then it binds the key, the content type and the byte range in its signed policy
+    policy = json.loads(base64.b64decode(form.fields["policy"]))
+    assert {"Content-Type": "image/jpeg"} in policy["conditions"]
+    assert ["content-length-range", 1, 1000] in policy["conditions"]
+    assert form.fields["key"] == "uploads/food/burgers/a.jpg"
+    # When a browser posts the form with the file
+    posted = requests.post(form.url, data=form.fields, files={"file": ("a.jpg", b"\xff\xd8\xff" + b"0" * 10)})
+    # Then the object is there, typed as declared
+    assert posted.status_code in (200, 204), posted.text
+    head = aws["s3"].head_object(Bucket=UPLOADS_BUCKET, Key="uploads/food/burgers/a.jpg")
+    assert head["ContentType"] == "image/jpeg"

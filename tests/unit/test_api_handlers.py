@@ -50,6 +50,7 @@ def world():
             events,
             policies,
             racing.state,
+            uploads_bucket="uploads-bucket",
         ),
     }
 
@@ -464,3 +465,81 @@ def test_conversions_with_their_value_show_in_the_creatives_stats(world, lambda_
         lambda_context,
     )
     assert status == 400
+
+
+def image_material(world, material_id: str, *, served: bool) -> None:
+    world["materials"].put_new(
+        Material(
+            material_id=material_id,
+            kind=MaterialKind.IMAGE,
+            status=MaterialStatus.ADMITTED if served else MaterialStatus.REJECTED,
+            business_line="food",
+            category="burgers",
+            source=SourceObject(bucket="uploads-bucket", key="uploads/food/burgers/a.jpg", version_id="v1"),
+            served=(
+                SourceObject(bucket="uploads-bucket", key=f"served/food/{material_id}.jpg", version_id="v2")
+                if served
+                else None
+            ),
+            created_at="2026-11-25T00:00:00.000000Z",
+        )
+    )
+
+
+def image_event(material_id: str) -> dict:
+    event = load_event("api_material_image.json")
+    event["path"] = f"/v1/materials/{material_id}/image"
+    event["pathParameters"] = {"material_id": material_id}
+    return event
+
+
+def test_a_thumbnail_is_a_short_lived_url_of_the_served_rendition_else_of_the_upload(world, lambda_context):
+    # Given an admitted image with a served rendition and a rejected one without
+    image_material(world, "mat_served", served=True)
+    image_material(world, "mat_rejected", served=False)
+    # When the console asks for their images
+    status, served = call("operator_api", image_event("mat_served"), world["operator"], lambda_context)
+    _, original = call("operator_api", image_event("mat_rejected"), world["operator"], lambda_context)
+    # Then the admitted one shows what users see, the rejected one its upload, both signed for 5 minutes
+    assert (
+        status == 200 and served["rendition"] == "served" and "/served/food/mat_served.jpg" in served["url"]
+    )
+    assert original["rendition"] == "original" and "/uploads/food/burgers/a.jpg" in original["url"]
+    assert served["expires_in"] == original["expires_in"] == 300
+
+
+def test_copy_has_no_image_and_an_unknown_material_none_either(world, lambda_context):
+    admitted_material(world, "mat_copy")
+    status, error = call("operator_api", image_event("mat_copy"), world["operator"], lambda_context)
+    assert status == 404 and error["error"]["code"] == "not_an_image"
+    status, error = call("operator_api", image_event("mat_unknown"), world["operator"], lambda_context)
+    assert status == 404 and error["error"]["code"] == "unknown_material"
+
+
+def test_an_upload_form_posts_one_key_under_the_uploads_prefix_with_the_kinds_byte_cap(world, lambda_context):
+    # When the console asks to upload a JPEG into food/burgers
+    status, form = call("operator_api", load_event("api_upload_form.json"), world["operator"], lambda_context)
+    # Then the form names the exact key admission watches, the declared type and the image cap
+    assert status == 200
+    assert form["key"] == "uploads/food/burgers/smash burger.jpg" == form["fields"]["key"]
+    assert form["fields"]["Content-Type"] == "image/jpeg"
+    assert form["max_bytes"] == 10 * 1024 * 1024 and form["expires_in"] == 600
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        ({"size": 11 * 1024 * 1024}, "too_large"),  # past the image cap
+        ({"filename": "menu.pdf", "content_type": "application/pdf"}, "invalid_request"),
+        ({"filename": "burger.png"}, "invalid_request"),  # named PNG, declared JPEG
+        ({"filename": "../../served/x.jpg"}, "invalid_request"),  # no escaping the prefix
+        ({"business_line": "Food Line"}, "invalid_request"),
+        ({"size": 0}, "invalid_request"),
+    ],
+)
+def test_an_upload_form_is_refused_with_the_reason_admission_would_give(world, lambda_context, change, code):
+    body = {**json.loads(load_event("api_upload_form.json")["body"]), **change}
+    status, error = call(
+        "operator_api", with_body(load_event("api_upload_form.json"), body), world["operator"], lambda_context
+    )
+    assert status == 400 and error["error"]["code"] == code

@@ -209,6 +209,8 @@ def operator() -> OperatorService:
         EventBridgeMaterialEvents(_client("events", API_CLIENT), config.material_events_bus),
         DynamoQualityPolicies(dynamodb, config.line_settings_table),
         DynamoRacingState(dynamodb, config.racing_state_table),
+        uploads_bucket=config.uploads_bucket,
+        limits=config.limits,
     )
 
 
