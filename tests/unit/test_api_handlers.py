@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from creative.materials import Material, MaterialKind, MaterialStatus, SourceObject
+from creative.materials import ImageFacts, Material, MaterialKind, MaterialStatus, SourceObject
 from creative.operator import OperatorService
 from creative.tagging.vocabulary import TagVocabulary
 from creative.tags import MaterialTag
@@ -467,7 +467,9 @@ def test_conversions_with_their_value_show_in_the_creatives_stats(world, lambda_
     assert status == 400
 
 
-def image_material(world, material_id: str, *, served: bool) -> None:
+def image_material(
+    world, material_id: str, *, served: bool, pixels: tuple[int, int] | None = (640, 480)
+) -> None:
     world["materials"].put_new(
         Material(
             material_id=material_id,
@@ -481,6 +483,9 @@ def image_material(world, material_id: str, *, served: bool) -> None:
                 if served
                 else None
             ),
+            image=ImageFacts(format="JPEG", width=pixels[0], height=pixels[1], mode="RGB")
+            if pixels
+            else None,
             created_at="2026-11-25T00:00:00.000000Z",
         )
     )
@@ -506,6 +511,16 @@ def test_a_thumbnail_is_a_short_lived_url_of_the_served_rendition_else_of_the_up
     )
     assert original["rendition"] == "original" and "/uploads/food/burgers/a.jpg" in original["url"]
     assert served["expires_in"] == original["expires_in"] == 300
+
+
+def test_an_image_admission_could_not_read_safely_is_never_signed(world, lambda_context):
+    # Given a decompression bomb (facts past the pixel cap) and a file admission could not decode at all
+    image_material(world, "mat_bomb", served=False, pixels=(30_000, 30_000))
+    image_material(world, "mat_corrupt", served=False, pixels=None)
+    for material_id in ("mat_bomb", "mat_corrupt"):
+        # When the console asks for its image, Then it gets a reason, not a URL
+        status, error = call("operator_api", image_event(material_id), world["operator"], lambda_context)
+        assert status == 404 and error["error"]["code"] == "no_safe_image"
 
 
 def test_copy_has_no_image_and_an_unknown_material_none_either(world, lambda_context):

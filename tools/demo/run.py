@@ -179,6 +179,9 @@ def main() -> int:
         print(
             f"local runtime up: API {runtime.api_url}  S3 {runtime.endpoint_url}  logs {OUT.relative_to(REPO_ROOT)}/logs/"
         )
+        print(
+            f"console {runtime.console_url}  (operator key {runtime.operator_key}; live while the demo runs)"
+        )
         s3 = boto3.client(
             "s3",
             endpoint_url=runtime.endpoint_url,

@@ -417,11 +417,23 @@ class OperatorService:
         material = self.get_material(material_id)
         if material.kind is not MaterialKind.IMAGE:
             raise NotFound(f"material '{material_id}' is not an image", code="not_an_image")
-        source, rendition = (material.served, "served") if material.served else (material.source, "original")
+        if material.served is not None:
+            source, rendition = material.served, "served"
+        elif material.image is not None and self._safe_to_show(material):
+            source, rendition = material.source, "original"
+        else:  # never decoded, or past the pixel cap (a decompression bomb): not for an operator's browser
+            raise NotFound(
+                f"material '{material_id}' has no image that is safe to show: admission could not read it",
+                code="no_safe_image",
+            )
         url = self._images.presigned_url(source.bucket, source.key, source.version_id, THUMBNAIL_URL_TTL_S)
         return MaterialImage(
             material_id=material_id, url=url, rendition=rendition, expires_in=THUMBNAIL_URL_TTL_S
         )
+
+    def _safe_to_show(self, material: Material) -> bool:
+        facts = material.image
+        return facts is not None and facts.width * facts.height <= self._limits.max_image_pixels
 
     def upload_form(self, request: UploadRequest) -> UploadForm:
         """A presigned POST of exactly one key under the uploads prefix: admission runs on it as on any

@@ -1,0 +1,169 @@
+"""The operator console in a real headless browser (Debian's chromium, driven by Playwright) on the local
+runtime: sign-in, materials with thumbnails and reasons, a tag edit, an upload from the browser.
+
+Each step saves a screenshot under out/console/ and asserts on what the page shows.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import boto3
+import pytest
+import requests
+from demo import image_files
+
+from infra.paths import OUT_DIR
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or shutil.which("chromium-browser")
+SCREENSHOTS = OUT_DIR / "console"
+LINE = "console"
+# Playwright waits up to this long for what a step expects (admission of an upload included).
+WAIT_MS = 60_000
+
+if CHROMIUM is None:
+    pytest.skip(
+        "no chromium on this machine: `make test` installs Debian's chromium (apt-get install chromium)",
+        allow_module_level=True,
+    )
+playwright_api = pytest.importorskip("playwright.sync_api")
+playwright_api.expect.set_options(timeout=WAIT_MS)
+
+
+@pytest.fixture(scope="module")
+def runtime():
+    from local_runtime.runtime import LocalRuntime
+    from stack_build.synth import synthesize
+
+    synthesize()
+    with LocalRuntime() as running:
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=running.endpoint_url,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        bucket = running.outputs["UploadsBucketName"]
+        # Given a photo that admission admits and a decompression bomb it rejects
+        s3.put_object(Bucket=bucket, Key=f"uploads/{LINE}/cats/chelsea.png", Body=image_files.photo_bytes())
+        s3.put_object(
+            Bucket=bucket, Key=f"uploads/{LINE}/cats/bomb.png", Body=image_files.decompression_bomb_png()
+        )
+        running.drain_queues(timeout=120)
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    opened = context.new_page()
+    opened.set_default_timeout(WAIT_MS)
+    errors: list[str] = []
+    opened.on("pageerror", lambda error: errors.append(str(error)))
+    yield opened
+    context.close()
+    assert not errors, f"the page raised: {errors}"
+
+
+def screenshot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def sign_in(page, runtime, key: str | None = None) -> None:
+    page.goto(runtime.console_url)
+    page.get_by_label("Operator key").fill(key or runtime.operator_key)
+    page.get_by_role("button", name="Sign in").click()
+    if key is None:
+        playwright_api.expect(page.get_by_role("navigation", name="Views")).to_be_visible()
+
+
+def test_nothing_shows_without_sign_in_and_a_wrong_key_is_refused(runtime, page):
+    # When someone opens the console without signing in
+    page.goto(runtime.console_url + "#/materials")
+    # Then they see the sign-in form and no material, thumbnail or navigation
+    playwright_api.expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    assert page.locator("article.material").count() == 0 and page.locator("img").count() == 0
+    assert page.get_by_role("navigation", name="Views").is_hidden()
+    # When they try a wrong key, the API's refusal is shown and they stay signed out
+    sign_in(page, runtime, key="not-the-key")
+    playwright_api.expect(page.get_by_role("alert")).to_contain_text("Sign-in failed")
+    screenshot(page, "sign-in-refused")
+    assert page.evaluate("sessionStorage.length") == 0
+
+
+def test_materials_show_thumbnails_reasons_and_tags_can_be_changed(runtime, page):
+    # When the operator signs in with the printed key and filters the materials to the test line
+    sign_in(page, runtime)
+    page.get_by_label("Business line").fill(LINE)
+    page.get_by_role("button", name="Filter").click()
+    photo = page.locator("article.material", has_text="cats/chelsea.png")
+    bomb = page.locator("article.material", has_text="cats/bomb.png")
+    # Then the admitted photo shows its thumbnail (a signed URL of its served rendition, loaded)
+    thumbnail = photo.get_by_role("img")
+    playwright_api.expect(thumbnail).to_have_attribute("alt", "cats image (served)")
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=thumbnail.element_handle())
+    # And the rejected bomb says why, and its upload is never handed to the browser to decode
+    playwright_api.expect(bomb.locator(".status")).to_have_text("REJECTED")
+    playwright_api.expect(bomb.locator(".thumb")).to_contain_text("no image that is safe to show")
+    assert bomb.locator("img").count() == 0
+    playwright_api.expect(bomb.locator(".reasons")).to_contain_text("too_many_pixels")
+    screenshot(page, "materials")
+
+    # When the operator adds a tag the photo does not carry yet, then removes it
+    vocabulary = requests.get(
+        runtime.api_url + "v1/tags", headers={"Authorization": f"Bearer {runtime.operator_key}"}, timeout=30
+    ).json()["items"]
+    carried = set(photo.locator("li.tag").evaluate_all("tags => tags.map(t => t.dataset.tag)"))
+    tag = next(t["tag"] for t in vocabulary if t["tag"] not in carried)
+    photo.get_by_label("Tag to add").fill(tag)
+    photo.get_by_role("button", name="Add tag").click()
+    added = photo.locator(f'li.tag[data-tag="{tag}"]')
+    # Then it shows as the operator's tag
+    playwright_api.expect(added).to_contain_text("operator")
+    screenshot(page, "tag-added")
+    added.get_by_role("button", name=f"Remove tag {tag}").click()
+    playwright_api.expect(added).to_have_count(0)
+
+
+def test_an_operator_uploads_a_photo_and_sees_admission_decide(runtime, page):
+    # When the operator uploads a photo from the browser
+    sign_in(page, runtime)
+    page.get_by_role("link", name="Upload").click()
+    page.get_by_label("Business line").fill(LINE)
+    page.get_by_label("Category").fill("coffee")
+    page.get_by_label("Files").set_input_files(
+        files=[{"name": "coffee.jpg", "mimeType": "image/jpeg", "buffer": image_files.jpeg_of("coffee.png")}]
+    )
+    page.get_by_role("button", name="Upload").click()
+    # Then the upload completes and the page shows what admission decided
+    row = page.locator(".upload", has_text="coffee.jpg")
+    playwright_api.expect(row.locator(".upload-state")).to_have_text("admission: ADMITTED")
+    assert row.get_by_role("progressbar").get_attribute("value") == "100"
+    screenshot(page, "uploaded")
+
+
+def test_an_upload_past_the_cap_shows_the_apis_reason(runtime, page):
+    sign_in(page, runtime)
+    page.goto(runtime.console_url + "#/upload")
+    page.get_by_label("Business line").fill(LINE)
+    page.get_by_label("Category").fill("coffee")
+    page.get_by_label("Files").set_input_files(
+        files=[
+            {"name": "huge.png", "mimeType": "image/png", "buffer": b"\x89PNG" + b"0" * (11 * 1024 * 1024)}
+        ]
+    )
+    page.get_by_role("button", name="Upload").click()
+    playwright_api.expect(page.locator(".upload", has_text="huge.png")).to_contain_text("too_large")
