@@ -194,9 +194,17 @@ def tag_labels(limit: Limit = 100, next_token: NextToken = None) -> TagLabelPage
 
 
 def _operator() -> str:
-    """Who is calling: the IAM principal API Gateway authenticated (locally, the operator key's user)."""
-    identity = app.current_event.request_context.identity
-    return (identity.user_arn if identity else None) or "operator"
+    """Who is calling: the console user the Cognito authorizer verified, else the IAM principal API Gateway
+    authenticated (locally, the operator key's user)."""
+    context = app.current_event.request_context
+    claims = (context.authorizer.claims if context.authorizer else None) or {}
+    identity = context.identity
+    return (
+        claims.get("email")
+        or claims.get("cognito:username")
+        or (identity.user_arn if identity else None)
+        or "operator"
+    )
 
 
 @app.get("/v1/creatives", summary="Creatives with impressions, clicks, CTR and posterior", tags=["operator"])

@@ -558,3 +558,19 @@ def test_an_upload_form_is_refused_with_the_reason_admission_would_give(world, l
         "operator_api", with_body(load_event("api_upload_form.json"), body), world["operator"], lambda_context
     )
     assert status == 400 and error["error"]["code"] == code
+
+
+def test_a_console_operators_decision_is_recorded_under_their_sign_in(world, lambda_context):
+    # Given a material under review and a call the Cognito authorizer let through for ana@example.com
+    admitted_material(world)
+    material_id = "mat_3f2a1b0c9d8e7f6a5b4c3d2e"
+    stored = world["materials"].items[material_id]
+    world["materials"].items[material_id] = stored.model_copy(update={"status": MaterialStatus.NEEDS_REVIEW})
+    event = decision_event(material_id, {"decision": "reject", "comment": "off brand"})
+    event["requestContext"]["authorizer"] = {
+        "claims": {"sub": "0f1e", "cognito:username": "ana", "email": "ana@example.com"}
+    }
+    # When the decision is made
+    status, material = call("operator_api", event, world["operator"], lambda_context)
+    # Then the audit trail names the signed-in operator
+    assert status == 200 and material["decisions"][-1]["by"] == "ana@example.com"
