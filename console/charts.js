@@ -26,7 +26,7 @@ function fmt(value) {
 
 // series: [{name, points: [[x, y], ...], dashed?}], x and y numbers.
 export function lineChart(series, { title, xLabel = "", yLabel = "", width = 640, height = 280 } = {}) {
-  const pad = { left: 56, right: 16, top: 16, bottom: 44 };
+  const pad = { left: 64, right: 16, top: 24, bottom: 44 };
   const all = series.flatMap((s) => s.points);
   const root = frame(width, height, title);
   if (!all.length) return root;
@@ -42,7 +42,8 @@ export function lineChart(series, { title, xLabel = "", yLabel = "", width = 640
     root.append(svg("text", { x: sx(x), y: height - pad.bottom + 16, "text-anchor": "middle", class: "tick" }, fmt(x)));
   }
   root.append(svg("text", { x: (width + pad.left) / 2, y: height - 6, "text-anchor": "middle", class: "axis" }, xLabel));
-  root.append(svg("text", { x: 12, y: pad.top + 4, class: "axis" }, yLabel));
+  const middle = (pad.top + height - pad.bottom) / 2;
+  root.append(svg("text", { x: 12, y: middle, transform: `rotate(-90 12 ${middle})`, "text-anchor": "middle", class: "axis" }, yLabel));
   series.forEach((s, i) => {
     const d = s.points.map((p, j) => `${j ? "L" : "M"}${sx(p[0]).toFixed(1)},${sy(p[1]).toFixed(1)}`).join("");
     root.append(

@@ -12,7 +12,7 @@ import shutil
 import boto3
 import pytest
 import requests
-from demo import image_files
+from demo import image_files, report
 
 from infra.paths import OUT_DIR
 
@@ -167,3 +167,21 @@ def test_an_upload_past_the_cap_shows_the_apis_reason(runtime, page):
     )
     page.get_by_role("button", name="Upload").click()
     playwright_api.expect(page.locator(".upload", has_text="huge.png")).to_contain_text("too_large")
+
+
+def test_the_demo_report_draws_its_charts_from_disk(page, tmp_path):
+    from tests.unit.test_demo_report import SUMMARY
+
+    # Given a report written as `make demo` writes it
+    racer = [0.02 + i / 40_000 for i in range(1000)]
+    written = report.write(
+        tmp_path / "report.html", SUMMARY, report.timeline(racer, [0.03] * 1000, [0.06] * 1000)
+    )
+    # When it is opened from disk, with no server
+    page.goto(written.as_uri())
+    # Then its five charts are drawn, with the racer's line and the rejection bars
+    playwright_api.expect(page.locator("svg.chart")).to_have_count(5)
+    assert page.locator("#ctr svg path").count() == 2
+    assert page.locator("#rejections svg rect").count() == 2
+    playwright_api.expect(page.get_by_text("Not built yet.")).to_be_visible()
+    screenshot(page, "demo-report")

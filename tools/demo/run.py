@@ -5,7 +5,7 @@ compliance list through the operator API, uploads real photos, copy, deliberatel
 the quality checks must catch through the S3 API, waits for admission and the model checks, admits two
 reviewed lines as an operator would, composes creatives, then drives select/feedback over HTTP from a click
 simulator with hidden CTRs and compares the racer with uniform random choice on the same simulator. Writes
-out/demo/summary.json.
+out/demo/summary.json and out/demo/report.html (charts of the run, readable from disk).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import numpy as np
 import requests
 from local_runtime.runtime import LocalRuntime
 
+from demo import report
 from demo.clicks import ClickSimulator
 from demo.uploads import DemoUpload, bad_uploads, good_uploads, quality_uploads
 from infra.paths import OUT_DIR, REPO_ROOT
@@ -263,6 +264,9 @@ def main() -> int:
         ),
     }
     (OUT / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    report.write(
+        OUT / "report.html", summary, report.timeline(racer_expected, uniform_expected, oracle_expected)
+    )
     print_summary(summary)
     # Judged on expected CTR (the hidden CTRs of what was served): realised clicks add binomial noise,
     # and the server's sampler is unseeded, as it is in production.
@@ -274,7 +278,10 @@ def main() -> int:
         and summary["clicks_recorded_by_api"] == summary["clicks"]
         and summary["duplicate_clicks_counted"] == 0
     )
-    print(f"\nwrote {OUT.relative_to(REPO_ROOT)}/summary.json — {'OK' if ok else 'CHECK FAILED'}")
+    print(
+        f"\nwrote {OUT.relative_to(REPO_ROOT)}/summary.json and report.html (open it from disk) — "
+        f"{'OK' if ok else 'CHECK FAILED'}"
+    )
     return 0 if ok else 1
 
 
