@@ -56,13 +56,15 @@ local: synth
 	$(VENV)/bin/creative local up
 
 # The console's browser tests drive Debian's chromium through Playwright (Playwright's own browser download
-# needs a host this machine may not reach). Installed once, as root or through passwordless sudo; without
-# either, the browser tests skip and say why.
-browser:
+# needs a host this machine may not reach): installed once, as root or through passwordless sudo; without
+# either, the browser tests skip and say why. axe-core (their accessibility pass) comes from npm, pinned in
+# tools/browser_tools (AXE_CORE_VERSION), under build/npm.
+browser: $(VENV)/.installed
 	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
 		|| { if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
 		elif sudo -n true 2>/dev/null; then sudo apt-get update -qq && sudo apt-get install -y -qq chromium; \
 		else echo "chromium is not installed and cannot be (not root, no sudo): browser tests will skip"; fi; }
+	$(PY) -m browser_tools
 
 test: models synth browser
 	$(PY) -m pytest -q -p no:cacheprovider tests
@@ -73,6 +75,7 @@ test: models synth browser
 unit: $(VENV)/.installed
 	$(PY) -m pytest -q tests/unit
 
+e2e: browser
 integration infra e2e: synth
 	$(PY) -m pytest -q tests/$@
 
