@@ -49,8 +49,9 @@ layers: $(VENV)/.installed
 synth: layers
 	$(PY) -c "from stack_build.synth import synthesize; print(synthesize())"
 
+# `make demo DEMO_ARGS=--serve` keeps the runtime and its console up after the run, until Ctrl-C.
 demo: models synth
-	$(PY) -m demo.run
+	$(PY) -m demo.run $(DEMO_ARGS)
 
 local: synth
 	$(VENV)/bin/creative local up

@@ -36,8 +36,10 @@ async function start() {
     return;
   }
   whenSignInRefused(() => {
+    keepDraft();
     session.signOut();
     route();
+    toast("Your sign-in was refused or has expired: sign in again; what you typed is kept.", "error");
   });
   document.getElementById("sign-out").addEventListener("click", () => {
     session.signOut();
@@ -98,6 +100,7 @@ function signInView(root) {
           await api("GET", "/v1/materials", { query: { limit: 1 }, checkingSignIn: true });
           toast("Signed in.");
           route();
+          restoreDraft();
         } catch (error) {
           session.signOut();
           message.hidden = false;
@@ -111,6 +114,50 @@ function signInView(root) {
     message,
   );
   replace(root, form);
+}
+
+// What an operator typed when their sign-in ran out: kept for this tab, put back once they sign in again.
+const DRAFT_KEY = "creative-engine.draft";
+const RESTORE_FOR_MS = 15000;
+
+function fieldKey(field) {
+  const owner = field.closest("[data-material-id], [data-creative-id]");
+  const scope = owner ? owner.dataset.materialId || owner.dataset.creativeId : "";
+  return `${scope}|${field.id || field.name || field.getAttribute("aria-label") || ""}`;
+}
+
+function keepDraft() {
+  const fields = [...view().querySelectorAll("input, textarea, select")]
+    .filter((f) => f.value && f.type !== "file" && f.type !== "password")
+    .map((f) => [fieldKey(f), f.value]);
+  if (fields.length) sessionStorage.setItem(DRAFT_KEY, JSON.stringify({ hash: window.location.hash, fields }));
+}
+
+function restoreDraft() {
+  let draft;
+  try {
+    draft = JSON.parse(sessionStorage.getItem(DRAFT_KEY) || "null");
+  } catch {
+    draft = null;
+  }
+  sessionStorage.removeItem(DRAFT_KEY);
+  if (!draft || draft.hash !== window.location.hash) return;
+  const pending = new Map(draft.fields);
+  // Views fill in as their data arrives: put each value back when its field appears.
+  const fill = () => {
+    for (const field of view().querySelectorAll("input, textarea, select")) {
+      const key = fieldKey(field);
+      if (pending.has(key) && !field.value) {
+        field.value = pending.get(key);
+        pending.delete(key);
+      }
+    }
+    if (!pending.size) observer.disconnect();
+  };
+  const observer = new MutationObserver(fill);
+  observer.observe(view(), { childList: true, subtree: true });
+  setTimeout(() => observer.disconnect(), RESTORE_FOR_MS);
+  fill();
 }
 
 start();

@@ -255,3 +255,64 @@ def test_axe_finds_no_serious_accessibility_violation(runtime, page, view):
         if v["impact"] in ("serious", "critical")
     ]
     assert not serious, serious
+
+
+def test_an_expired_sign_in_returns_to_sign_in_without_losing_what_was_typed(runtime, page):
+    # Given an operator writing a comment on the rejected bomb
+    sign_in(page, runtime)
+    page.get_by_label("Business line").fill(LINE)
+    page.get_by_role("button", name="Filter").click()
+    bomb = page.locator("article.material", has_text="cats/bomb.png")
+    bomb.get_by_label("Comment on").fill("still a bomb, keep it out")
+    # When their sign-in is no longer accepted (expired) and they press Admit
+    page.evaluate(
+        "sessionStorage.setItem('creative-engine.sign-in', JSON.stringify({mode: 'key', key: 'expired'}))"
+    )
+    bomb.get_by_role("button", name="Admit").click()
+    # Then they are back at the sign-in form, told why
+    playwright_api.expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    playwright_api.expect(page.locator("#toast")).to_contain_text("sign in again")
+    # And after signing in again, the same view holds what they typed, and nothing was decided
+    page.get_by_label("Operator key").fill(runtime.operator_key)
+    page.get_by_role("button", name="Sign in").click()
+    playwright_api.expect(bomb.get_by_label("Comment on")).to_have_value("still a bomb, keep it out")
+    playwright_api.expect(bomb.locator(".status")).to_have_text("REJECTED")
+
+
+def test_on_aws_the_console_signs_in_to_cognito_and_sends_the_id_token(runtime, browser):
+    # (Cognito is not in moto: its endpoint and the API are answered here, as AWS would answer them.)
+    context = browser.new_context(bypass_csp=True)  # the local CSP names no Cognito endpoint
+    page = context.new_page()
+    seen: list[str] = []
+    page.route(
+        "**/console/config.json",
+        lambda route: route.fulfill(
+            json={"api_base": "/prod/", "auth": {"mode": "cognito", "region": "eu-west-1", "client_id": "c1"}}
+        ),
+    )
+
+    def cognito(route):
+        body = route.request.post_data_json
+        assert route.request.headers["x-amz-target"] == "AWSCognitoIdentityProviderService.InitiateAuth"
+        assert body == {
+            "AuthFlow": "USER_PASSWORD_AUTH",
+            "ClientId": "c1",
+            "AuthParameters": {"USERNAME": "ana@example.com", "PASSWORD": "correct horse"},
+        }
+        route.fulfill(json={"AuthenticationResult": {"IdToken": "id-token-1", "ExpiresIn": 3600}})
+
+    def operator_api(route):  # every operator call (materials, the tag vocabulary) answers empty
+        seen.append(route.request.headers.get("authorization", ""))
+        route.fulfill(json={"items": [], "next_token": None, "version": "t"})
+
+    page.route("https://cognito-idp.eu-west-1.amazonaws.com/", cognito)
+    page.route("**/prod/v1/**", operator_api)
+    # When an operator signs in with their user name and password
+    page.goto(runtime.console_url)
+    page.get_by_label("User name").fill("ana@example.com")
+    page.get_by_label("Password").fill("correct horse")
+    page.get_by_role("button", name="Sign in").click()
+    # Then the console shows the (empty) materials, having sent the ID token, not a key
+    playwright_api.expect(page.get_by_text("No materials match.")).to_be_visible()
+    assert seen and set(seen) == {"id-token-1"}
+    context.close()

@@ -11,8 +11,10 @@ out/demo/summary.json and out/demo/report.html (charts of the run, readable from
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import statistics
+import threading
 import time
 from collections import Counter, defaultdict
 
@@ -171,6 +173,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--selections", type=int, default=4000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--serve",
+        action="store_true",
+        help="keep the runtime (and the console) up after the run, until Ctrl-C",
+    )
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     simulator = ClickSimulator()
@@ -212,6 +219,13 @@ def main() -> int:
         # The hourly retraining, fired once: minutes of traffic are still inside its attribution delay and
         # holdout window, so it should refuse (insufficient data) and leave select on the constant prior.
         retraining = runtime.fire_schedule("retrain_ctr")
+        if args.serve:
+            print(
+                f"\nserving the demo's data: console {runtime.console_url} (operator key {runtime.operator_key})"
+            )
+            print("Ctrl-C stops (the summary and report.html are written after)")
+            with contextlib.suppress(KeyboardInterrupt):
+                threading.Event().wait()
 
     chosen = raced["chosen"]
     lines_order = [c["business_line"] for c in chosen]
