@@ -69,7 +69,7 @@ async function uploadOne(file, businessLine, category, results) {
     return;
   }
   progress.value = 100;
-  state.textContent = "uploaded; admission running…";
+  state.textContent = "uploaded; admission and tagging running…";
   const material = await waitForAdmission(businessLine, form.key, startedAt);
   if (!material) {
     state.textContent = `uploaded; admission has not answered in ${WAIT_FOR_ADMISSION_S}s: look in Materials later.`;
@@ -105,7 +105,8 @@ async function waitForAdmission(businessLine, key, startedAt) {
     try {
       const page = await api("GET", "/v1/materials", { query: { business_line: businessLine, limit: 200 } });
       const found = page.items.filter((m) => m.source.key === key && m.created_at.slice(0, 19) >= startedAt).sort((a, b) => (a.created_at < b.created_at ? 1 : -1));
-      if (found.length) return found[0];
+      // Admitted images and copy are tagged next (a queue away): wait for the tags too, not only the verdict.
+      if (found.length && (found[0].status !== "ADMITTED" || found[0].tagging)) return found[0];
     } catch {
       // keep waiting: a failed poll says nothing about the upload
     }

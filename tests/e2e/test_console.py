@@ -142,7 +142,7 @@ def test_materials_show_thumbnails_reasons_and_tags_can_be_changed(runtime, page
     playwright_api.expect(added).to_have_count(0)
 
 
-def test_an_operator_uploads_a_photo_and_sees_admission_decide(runtime, page):
+def test_an_operator_uploads_a_photo_sees_it_admitted_with_tags_and_rejects_it(runtime, page):
     # When the operator uploads a photo from the browser
     sign_in(page, runtime)
     page.get_by_role("link", name="Upload").click()
@@ -156,7 +156,19 @@ def test_an_operator_uploads_a_photo_and_sees_admission_decide(runtime, page):
     row = page.locator(".upload", has_text="coffee.jpg")
     playwright_api.expect(row.locator(".upload-state")).to_have_text("admission: ADMITTED")
     assert row.get_by_role("progressbar").get_attribute("value") == "100"
+    # And its card shows the tags tagging gave it, with their source
+    card = row.locator("article.material")
+    assert card.locator("li.tag").count() > 0
+    playwright_api.expect(card.locator("li.tag").first).to_contain_text("model:")
     screenshot(page, "uploaded")
+    # When the operator rejects it with a comment
+    card.get_by_label("Comment on").fill("a competitor's cup in the corner")
+    card.get_by_role("button", name="Reject").click()
+    # Then it is rejected, the comment is its reason, and the audit trail names the decision
+    playwright_api.expect(card.locator(".status")).to_have_text("REJECTED")
+    playwright_api.expect(card.locator(".reasons")).to_contain_text("a competitor's cup in the corner")
+    playwright_api.expect(card.locator("details summary")).to_have_text("1 decision(s)")
+    screenshot(page, "rejected-with-comment")
 
 
 def test_an_upload_past_the_cap_shows_the_apis_reason(runtime, page):
