@@ -319,6 +319,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             ApiRoute("GET", "/v1/tag-labels", "operator"),
             ApiRoute("GET", "/v1/creatives", "operator"),
             ApiRoute("PATCH", "/v1/creatives/{creative_id}", "operator"),
+            ApiRoute("GET", "/v1/racing-models", "operator"),
         ),
         access=(
             # PutItem: tag edits write the material back conditionally (revision).
@@ -339,6 +340,8 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             Access("uploads_bucket", ("s3:PutObject",), UPLOAD_PREFIX),
             # The tagger's vocabulary (tagger.json), to validate and name the tags operators add.
             Access("assets_bucket", ("s3:GetObject", "s3:ListBucket"), MODELS_PREFIX),
+            # The active CTR model's pointer and the retraining runs' reports (read only).
+            Access("model_registry_table", ("dynamodb:GetItem", "dynamodb:Query")),
         ),
         resource_env={
             "MATERIALS_TABLE": "materials_table",
@@ -349,6 +352,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             "MATERIAL_EVENTS_BUS": "material_events_bus",
             "ASSETS_BUCKET": "assets_bucket",
             "UPLOADS_BUCKET": "uploads_bucket",
+            "MODEL_REGISTRY_TABLE": "model_registry_table",
         },
         memory_mb=512,
         timeout_s=10,

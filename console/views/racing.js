@@ -1,7 +1,7 @@
-// Racing: each business line's objective and totals from the creatives' counters. Retraining runs and model
-// versions are not exposed by the operator API yet: an empty state says so.
+// Racing: each business line's objective and totals from the creatives' counters; the CTR model select
+// serves and the retraining runs with their off-policy evaluation.
 import { api, reasonOf } from "../api.js";
-import { barChart } from "../charts.js";
+import { barChart, lineChart } from "../charts.js";
 import { emptyState, errorBox, h, percent, replace } from "../dom.js";
 import { allCreatives } from "./creatives.js";
 
@@ -64,11 +64,60 @@ export async function racingView(root) {
         ]
       : emptyState("Nothing is racing yet.", "Admit images and copy, compose creatives, then call /v1/select."),
     h("h2", {}, "Retraining runs and the promoted model"),
-    h(
-      "div",
-      { class: "empty not-built" },
-      h("p", { class: "empty-title" }, "Not exposed by the API yet"),
-      h("p", {}, "Hourly retraining (retrain_ctr) keeps its runs and the promoted model in the model registry; no operator route reads it yet."),
-    ),
+    await modelsSection(),
   );
+}
+
+async function modelsSection() {
+  let models;
+  try {
+    models = await api("GET", "/v1/racing-models", { query: { limit: 50 } });
+  } catch (error) {
+    return errorBox(`Could not read the retraining runs: ${reasonOf(error)}`);
+  }
+  const active = models.active
+    ? h("p", { class: "active-model" }, "Select serves CTR model ", h("code", {}, models.active.version), ` (${models.active.bytes} bytes).`)
+    : h("p", { class: "active-model" }, "Select serves the constant prior: no CTR model has been promoted yet.");
+  if (!models.runs.length) {
+    return [
+      active,
+      emptyState("No retraining run yet.", "Retraining runs hourly; locally `creative local fire retrain_ctr` runs it now."),
+    ];
+  }
+  const judged = [...models.runs].reverse().filter((r) => r.champion_value !== null && r.challenger_value !== null);
+  return [
+    active,
+    judged.length
+      ? lineChart(
+          [
+            { name: "champion", points: judged.map((r, i) => [i + 1, r.champion_value]) },
+            { name: "challenger", points: judged.map((r, i) => [i + 1, r.challenger_value]), dashed: true },
+          ],
+          { title: "Off-policy value of champion and challenger per run", xLabel: "judged run", yLabel: "value" },
+        )
+      : null,
+    h(
+      "table",
+      { class: "runs" },
+      h("caption", {}, `${models.runs.length} latest retraining runs, newest first`),
+      h("thead", {}, h("tr", {}, ["Started", "Outcome", "Why", "Rows (clicks)", "Champion", "Challenger", "P(win)"].map((t) => h("th", { scope: "col" }, t)))),
+      h(
+        "tbody",
+        {},
+        models.runs.map((r) =>
+          h(
+            "tr",
+            {},
+            h("td", {}, r.started_at),
+            h("td", {}, h("code", {}, r.outcome)),
+            h("td", {}, r.reason),
+            h("td", { class: "num" }, `${r.training_rows} (${r.training_clicks})`),
+            h("td", {}, r.champion_version || "prior", r.champion_value !== null ? ` ${r.champion_value.toFixed(4)}` : ""),
+            h("td", {}, r.challenger_version || "—", r.challenger_value !== null ? ` ${r.challenger_value.toFixed(4)}` : ""),
+            h("td", { class: "num" }, r.win_probability !== null ? r.win_probability.toFixed(2) : "—"),
+          ),
+        ),
+      ),
+    ),
+  ];
 }

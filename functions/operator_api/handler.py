@@ -21,6 +21,7 @@ from creative.operator import (
     OperatorService,
     PolicyChange,
     QualityPolicyView,
+    RacingModels,
     RacingObjective,
     ReviewDecision,
     TagChange,
@@ -219,6 +220,15 @@ def set_creative_status(
     creative_id: Annotated[str, Path(max_length=128)], change: CreativeStatusChange
 ) -> CreativeStats:
     return _service().set_creative_status(creative_id, change, now=iso(utc_now()))
+
+
+@app.get(
+    "/v1/racing-models",
+    summary="The CTR model select serves and the latest retraining runs with their off-policy outcome",
+    tags=["operator"],
+)
+def racing_models(limit: Annotated[int, Query(ge=1, le=100)] = 20) -> RacingModels:
+    return _service().racing_models(limit=limit)
 
 
 def handle(event: dict[str, Any], context: LambdaContext, service: OperatorService) -> dict[str, Any]:

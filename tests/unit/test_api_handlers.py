@@ -11,6 +11,7 @@ from in_memory.adapters import (
     InMemoryComplianceLists,
     InMemoryMaterialEvents,
     InMemoryMaterialRepository,
+    InMemoryModelRegistry,
     InMemoryObjectStore,
     InMemoryQualityPolicies,
     InMemoryTagIndex,
@@ -29,6 +30,7 @@ def world():
         InMemoryMaterialEvents(),
         InMemoryQualityPolicies(),
     )
+    models = InMemoryModelRegistry()
     return {
         "creatives": racing.creatives,
         "state": racing.state,
@@ -40,6 +42,7 @@ def world():
         "compliance": compliance,
         "events": events,
         "policies": policies,
+        "models": models,
         "operator": OperatorService(
             materials,
             racing.creatives,
@@ -51,6 +54,7 @@ def world():
             policies,
             racing.state,
             uploads_bucket="uploads-bucket",
+            models=models,
         ),
     }
 
@@ -574,3 +578,47 @@ def test_a_console_operators_decision_is_recorded_under_their_sign_in(world, lam
     status, material = call("operator_api", event, world["operator"], lambda_context)
     # Then the audit trail names the signed-in operator
     assert status == 200 and material["decisions"][-1]["by"] == "ana@example.com"
+
+
+def models_event(limit: int | None = None) -> dict:
+    event = load_event("api_list_creatives.json")
+    event |= {"resource": "/v1/racing-models", "path": "/v1/racing-models"}
+    query = {"limit": str(limit)} if limit else None
+    event["queryStringParameters"] = query
+    event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()} if query else None
+    return event
+
+
+def test_racing_models_show_the_served_model_and_the_latest_runs_with_their_outcome(world, lambda_context):
+    # Given no model yet: select serves the constant prior, and the API says so
+    status, empty = call("operator_api", models_event(), world["operator"], lambda_context)
+    assert status == 200 and empty == {"name": "ctr", "active": None, "runs": []}
+    # Given two retraining runs, the second promoted
+    registry = world["models"]
+    refused = {
+        "outcome": "insufficient_data",
+        "reason": "0 rows",
+        "started_at": "2026-11-30T10:00:00Z",
+        "finished_at": "2026-11-30T10:00:01Z",
+    }
+    promoted = {
+        "outcome": "promoted",
+        "reason": "won",
+        "started_at": "2026-11-30T11:00:00Z",
+        "finished_at": "2026-11-30T11:05:00Z",
+        "challenger_version": "v2",
+        "champion_value": 0.031,
+        "challenger_value": 0.036,
+        "win_probability": 0.93,
+        "training_rows": 52000,
+        "training_clicks": 1700,
+    }
+    registry.record_run("ctr", refused)
+    registry.record_run("ctr", promoted)
+    registry.promote(registry.store("ctr", "v2", b"onnx"), replacing=None, report=promoted)
+    # When the console asks, Then it gets the served version and the runs newest first, with their OPE
+    status, models = call("operator_api", models_event(limit=5), world["operator"], lambda_context)
+    assert status == 200 and models["active"]["version"] == "v2"
+    assert [r["outcome"] for r in models["runs"]] == ["promoted", "insufficient_data"]
+    assert models["runs"][0]["win_probability"] == 0.93
+    assert call("operator_api", models_event(limit=500), world["operator"], lambda_context)[0] == 400

@@ -18,6 +18,7 @@ from creative.ports import (
     CreativeRepository,
     MaterialEvents,
     MaterialRepository,
+    ModelRegistry,
     ObjectStore,
     QualityPolicyStore,
     RacingStateStore,
@@ -25,6 +26,8 @@ from creative.ports import (
 )
 from creative.quality.compliance import ComplianceList
 from creative.quality.policy import LinePolicy, QualityPolicy
+from creative.racing.active_model import CTR_MODEL
+from creative.racing.retraining import RetrainingReport
 from creative.racing.state import CounterTotals, Objective
 from creative.tagging.vocabulary import TagVocabulary
 from creative.tags import OPERATOR_SOURCE, TAG_ID_PATTERN, TagLabel, with_labels
@@ -196,6 +199,22 @@ class MaterialImage(BaseModel):
     expires_in: int
 
 
+class ModelVersion(BaseModel):
+    version: str
+    key: str = Field(description="Where the artifact is in the assets bucket.")
+    sha256: str
+    bytes: int
+
+
+class RacingModels(BaseModel):
+    """The CTR model select serves (none: the constant prior) and the latest retraining runs, newest first,
+    each with its off-policy evaluation and outcome."""
+
+    name: str
+    active: ModelVersion | None
+    runs: list[RetrainingReport]
+
+
 class OperatorService:
     def __init__(
         self,
@@ -212,7 +231,9 @@ class OperatorService:
         image_url_ttl_s: int = 3600,
         uploads_bucket: str | None = None,
         limits: AdmissionLimits | None = None,
+        models: ModelRegistry | None = None,
     ):
+        self._models = models  # the CTR model registry (None: this service reports no models)
         self._uploads_bucket = uploads_bucket  # browser uploads go there (None: this service signs none)
         self._limits = limits or AdmissionLimits()
         self._compliance = compliance
@@ -451,6 +472,20 @@ class OperatorService:
             key=request.key,
             max_bytes=max_bytes,
             expires_in=UPLOAD_FORM_TTL_S,
+        )
+
+    def racing_models(self, *, limit: int) -> RacingModels:
+        if self._models is None:
+            return RacingModels(name=CTR_MODEL, active=None, runs=[])
+        active = self._models.active(CTR_MODEL)
+        return RacingModels(
+            name=CTR_MODEL,
+            active=ModelVersion(
+                version=active.version, key=active.key, sha256=active.sha256, bytes=active.bytes
+            )
+            if active
+            else None,
+            runs=[RetrainingReport.model_validate(run) for run in self._models.runs(CTR_MODEL, limit)],
         )
 
     def list_creatives(
