@@ -22,9 +22,13 @@ export async function materialsView(root, params, { title, fixedStatus = false }
 
 let vocabularyPromise = null;
 function loadVocabulary() {
+  // The tag names help an operator type a tag id; without them (tagger not deployed yet) free text works.
   vocabularyPromise ||= api("GET", "/v1/tags")
     .then((page) => page.items)
-    .catch(() => []);
+    .catch(() => {
+      vocabularyPromise = null; // ask again next time
+      return [];
+    });
   return vocabularyPromise;
 }
 

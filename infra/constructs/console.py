@@ -29,7 +29,8 @@ from infra.paths import CONSOLE_DIR
 
 # ID tokens an operator's sign-in lasts; the console returns to its sign-in page when one expires.
 ID_TOKEN_VALIDITY = Duration.hours(1)
-# How long a browser may cache the console's files (config.json is never cached: it names the API).
+# How long a browser may cache the console's files. A deploy invalidates the distribution's copies, and the
+# console reads config.json with `cache: "no-store"`, so a new app client id is read at the next load.
 FILE_CACHE = Duration.minutes(5)
 
 
