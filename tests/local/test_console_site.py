@@ -84,3 +84,19 @@ def test_cloudfront_and_cognito_are_stood_in_for_and_references_to_them_become_v
     assert method["Properties"]["AuthorizerId"] == f"{PLACEHOLDER}Auth" and method["DependsOn"] == ["Bucket"]
     # And the template itself is left as it was
     assert "Dist" in template["Resources"]
+
+
+def test_the_local_banner_prints_the_console_url_to_sign_in_with_the_operator_key():
+    from local_runtime.cli import banner
+
+    printed = banner(
+        "http://127.0.0.1:8000/prod/",
+        "api-key",
+        "operator-key",
+        "http://127.0.0.1:5000",
+        {"UploadsBucketName": "uploads"},
+        console_url="http://127.0.0.1:8000/console/",
+    )
+    console_line = next(line for line in printed.splitlines() if "console" in line and "http" in line)
+    assert "http://127.0.0.1:8000/console/" in console_line and "operator key" in console_line
+    assert "operator-key" in printed
