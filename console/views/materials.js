@@ -15,7 +15,8 @@ export async function materialsView(root, params, { title, fixedStatus = false }
   };
   const list = h("div", { class: "materials", "aria-live": "polite" });
   const more = h("div", { class: "more" });
-  replace(root, h("h1", {}, title), filterForm(filters, fixedStatus, title), list, more);
+  const note = h("p", { class: "muted" }, "Business line and status are filtered by the API; kind, tag and reason over the loaded pages (Load more searches further).");
+  replace(root, h("h1", {}, title), filterForm(filters, fixedStatus, title), note, list, more);
   const vocabulary = loadVocabulary();
   await loadPage(list, more, filters, null, vocabulary, fixedStatus);
 }

@@ -134,10 +134,17 @@ def test_materials_show_thumbnails_reasons_and_tags_can_be_changed(runtime, page
     carried = set(photo.locator("li.tag").evaluate_all("tags => tags.map(t => t.dataset.tag)"))
     tag = next(t["tag"] for t in vocabulary if t["tag"] not in carried)
     photo.get_by_label("Tag to add").fill(tag)
-    photo.get_by_role("button", name="Add tag").click()
+    photo.get_by_role("button", name="Add tag").dblclick()  # an impatient double click
     added = photo.locator(f'li.tag[data-tag="{tag}"]')
-    # Then it shows as the operator's tag
+    # Then it shows as the operator's tag, recorded once
     playwright_api.expect(added).to_contain_text("operator")
+    material_id = photo.get_attribute("data-material-id")
+    stored = requests.get(
+        f"{runtime.api_url}v1/materials/{material_id}",
+        headers={"Authorization": f"Bearer {runtime.operator_key}"},
+        timeout=30,
+    ).json()
+    assert [label["tag"] for label in stored["tag_labels"]].count(tag) == 1
     screenshot(page, "tag-added")
     added.get_by_role("button", name=f"Remove tag {tag}").click()
     playwright_api.expect(added).to_have_count(0)
