@@ -136,7 +136,7 @@ def banner(
             f"  API (stage prod)  {api_url}",
             f"  API key           {api_key}   (x-api-key header: /v1/select, /v1/feedback)",
             f"  operator key      {operator_key}   (Authorization: Bearer <key>: /v1/materials, /v1/creatives;"
-            " stands in for SigV4)",
+            " stands in for a console sign-in)",
             f"  AWS endpoint      {endpoint_url}   (moto: any credentials, region us-east-1)",
             f"  uploads bucket    {bucket}",
             "",
