@@ -108,6 +108,20 @@ class Console(Construct):
         # The API by its id, not its URL: the URL names the deployed stage, which depends on every method
         # and so on every function; the distribution needs the API to exist, nothing more.
         api_domain = f"{rest_api.rest_api_id}.execute-api.{region}.{Aws.URL_SUFFIX}"
+        # CloudFront forwards the Authorization header (the operator's ID token) only when it is part of the
+        # cache key, which a policy that caches nothing (all TTLs 0) may not have: so the default TTL is 0
+        # (API Gateway sends no Cache-Control, nothing is kept) and the maximum 1 second.
+        self.api_cache_policy = cloudfront.CachePolicy(
+            self,
+            "ApiPassThrough",
+            comment="The API behind the console's origin: not cached; the ID token reaches the authorizer.",
+            default_ttl=Duration.seconds(0),
+            min_ttl=Duration.seconds(0),
+            max_ttl=Duration.seconds(1),
+            header_behavior=cloudfront.CacheHeaderBehavior.allow_list("Authorization"),
+            query_string_behavior=cloudfront.CacheQueryStringBehavior.all(),
+            cookie_behavior=cloudfront.CacheCookieBehavior.none(),
+        )
         self.distribution = cloudfront.Distribution(
             self,
             "Distribution",
@@ -126,9 +140,9 @@ class Console(Construct):
                     ),
                     viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
                     allowed_methods=cloudfront.AllowedMethods.ALLOW_ALL,
-                    cache_policy=cloudfront.CachePolicy.CACHING_DISABLED,
-                    # Everything the API reads (Authorization, query, body) but the Host header, which must
-                    # name the API, not the distribution.
+                    cache_policy=self.api_cache_policy,
+                    # Every other header and the query string, but not Host, which must name the API, not
+                    # the distribution.
                     origin_request_policy=cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
                     response_headers_policy=self.headers,
                 )

@@ -69,7 +69,15 @@ def test_the_distribution_uses_origin_access_control_and_https(resources: Resour
     # And the API's stage is under the console's origin (no CORS), never cached, over HTTPS only
     assert api["PathPattern"] == f"/{constants.API_STAGE_NAME}/*"
     assert api["ViewerProtocolPolicy"] == "https-only"
-    assert api["CachePolicyId"] == "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # Managed-CachingDisabled
+    # And the operator's ID token reaches the API (CloudFront forwards Authorization only as part of the
+    # cache key), while nothing is kept: API Gateway sends no Cache-Control, and the default TTL is 0
+    policy_id = api["CachePolicyId"]["Ref"]
+    cache = resources[policy_id]["Properties"]["CachePolicyConfig"]
+    assert cache["DefaultTTL"] == 0 and cache["MinTTL"] == 0 and cache["MaxTTL"] <= 1
+    key = cache["ParametersInCacheKeyAndForwardedToOrigin"]
+    assert key["HeadersConfig"] == {"HeaderBehavior": "whitelist", "Headers": ["Authorization"]}
+    assert key["QueryStringsConfig"]["QueryStringBehavior"] == "all"
+    assert api["OriginRequestPolicyId"] == "b689b0a8-53d0-40ab-baf2-68738e2966ac"  # AllViewerExceptHostHeader
 
 
 def test_every_console_response_carries_the_security_headers(resources: Resources) -> None:

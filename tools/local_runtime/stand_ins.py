@@ -16,6 +16,7 @@ STOOD_IN: dict[str, str] = {
     "AWS::CloudFront::Distribution": "console_site serves the console's files at /console/",
     "AWS::CloudFront::OriginAccessControl": "no distribution reads the console's bucket locally",
     "AWS::CloudFront::ResponseHeadersPolicy": "console_site sends the same headers (infra.console_policy)",
+    "AWS::CloudFront::CachePolicy": "the local API is called directly, with nothing in between to cache",
     "AWS::Cognito::UserPool": "the printed operator key stands in for an operator's sign-in",
     "AWS::Cognito::UserPoolClient": "the console signs in with the operator key locally",
     "AWS::ApiGateway::Authorizer": "api_gateway checks the operator key on COGNITO_USER_POOLS methods",
