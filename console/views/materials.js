@@ -15,7 +15,7 @@ export async function materialsView(root, params, { title, fixedStatus = false }
   };
   const list = h("div", { class: "materials", "aria-live": "polite" });
   const more = h("div", { class: "more" });
-  const note = h("p", { class: "muted" }, "Business line and status are filtered by the API; kind, tag and reason over the loaded pages (Load more searches further).");
+  const note = h("p", { class: "muted" }, "Business line and status are filtered by the API, a tag within a business line by the tag index (admitted materials); kind, reason and a tag without a line over the loaded pages (Load more searches further).");
   replace(root, h("h1", {}, title), filterForm(filters, fixedStatus, title), note, list, more);
   const vocabulary = loadVocabulary();
   await loadPage(list, more, filters, null, vocabulary, fixedStatus);
@@ -79,7 +79,7 @@ async function loadPage(list, more, filters, nextToken, vocabulary, fixedStatus)
   replace(more, h("p", { class: "muted" }, "Loading…"));
   let page;
   try {
-    page = await api("GET", "/v1/materials", {
+    page = filters.tag && filters.business_line ? await taggedPage(filters, nextToken) : await api("GET", "/v1/materials", {
       query: {
         business_line: filters.business_line,
         status: filters.status,
@@ -119,6 +119,18 @@ async function loadPage(list, more, filters, nextToken, vocabulary, fixedStatus)
       ),
     );
   }
+}
+
+// A tag within a business line is looked up in the tag index (what recall reads: admitted materials only),
+// then each material is read whole.
+async function taggedPage(filters, nextToken) {
+  // ":" is safe in a path and tag ids have one ("iab:422"); API Gateway hands path parameters on undecoded.
+  const tag = encodeURIComponent(filters.tag).replace(/%3A/gi, ":");
+  const index = await api("GET", `/v1/tags/${tag}/materials`, {
+    query: { business_line: filters.business_line, limit: 50, next_token: nextToken },
+  });
+  const items = await Promise.all(index.items.map((entry) => api("GET", `/v1/materials/${encodeURIComponent(entry.material_id)}`)));
+  return { items: items.filter((m) => !filters.status || m.status === filters.status), next_token: index.next_token };
 }
 
 export function materialCard(material, vocabulary) {

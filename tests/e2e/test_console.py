@@ -149,6 +149,14 @@ def test_materials_show_thumbnails_reasons_and_tags_can_be_changed(runtime, page
     added.get_by_role("button", name=f"Remove tag {tag}").click()
     playwright_api.expect(added).to_have_count(0)
 
+    # When the operator filters the line by one of the photo's model tags (the tag index)
+    model_tag = sorted(carried)[0]
+    page.get_by_label("Tag", exact=True).fill(model_tag)
+    page.get_by_role("button", name="Filter").click()
+    # Then the photo is listed and the rejected bomb (in no index) is not
+    playwright_api.expect(page.locator("article.material", has_text="cats/chelsea.png")).to_have_count(1)
+    playwright_api.expect(page.locator("article.material", has_text="cats/bomb.png")).to_have_count(0)
+
 
 def test_an_operator_uploads_a_photo_sees_it_admitted_with_tags_and_rejects_it(runtime, page):
     # When the operator uploads a photo from the browser
