@@ -3,6 +3,8 @@
 Same origin as the API stage (`/prod/...`), as on AWS where CloudFront serves both: the console calls the
 API without CORS. `config.json` is made here (on AWS the stack writes it): where the API is, and that
 sign-in is the printed operator key. Every response carries the headers CloudFront's policy adds.
+Browser uploads post straight to moto, whose server answers CORS for any origin (on AWS the uploads bucket's
+CORS rule names the distribution, which the runtime stands in for: local_runtime.stand_ins).
 """
 
 from __future__ import annotations
