@@ -7,7 +7,7 @@ UV := $(PYTHON) -m uv
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: uv demo test unit integration infra e2e lint format openapi synth layers local bench clean models evaluate
+.PHONY: uv browser demo test unit integration infra e2e lint format openapi synth layers local bench clean models evaluate
 
 # uv installs from PyPI about ten times faster than pip; it is the one thing taken from the system Python.
 uv:
@@ -49,13 +49,25 @@ layers: $(VENV)/.installed
 synth: layers
 	$(PY) -c "from stack_build.synth import synthesize; print(synthesize())"
 
+# `make demo DEMO_ARGS=--serve` keeps the runtime and its console up after the run, until Ctrl-C.
 demo: models synth
-	$(PY) -m demo.run
+	$(PY) -m demo.run $(DEMO_ARGS)
 
 local: synth
 	$(VENV)/bin/creative local up
 
-test: models synth
+# The console's browser tests drive Debian's chromium through Playwright (Playwright's own browser download
+# needs a host this machine may not reach): installed once, as root or through passwordless sudo; without
+# either, the browser tests skip and say why. axe-core (their accessibility pass) comes from npm, pinned in
+# tools/browser_tools (AXE_CORE_VERSION), under build/npm.
+browser: $(VENV)/.installed
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
+		|| { if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
+		elif sudo -n true 2>/dev/null; then sudo apt-get update -qq && sudo apt-get install -y -qq chromium; \
+		else echo "chromium is not installed and cannot be (not root, no sudo): browser tests will skip"; fi; }
+	$(PY) -m browser_tools
+
+test: models synth browser
 	$(PY) -m pytest -q -p no:cacheprovider tests
 	$(PY) tools/scripts/generate_openapi.py --check
 	$(VENV)/bin/ruff check .
@@ -64,6 +76,7 @@ test: models synth
 unit: $(VENV)/.installed
 	$(PY) -m pytest -q tests/unit
 
+e2e: browser
 integration infra e2e: synth
 	$(PY) -m pytest -q tests/$@
 

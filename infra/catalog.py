@@ -337,6 +337,8 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         triggers=(
             ApiRoute("GET", "/v1/materials", "operator"),
             ApiRoute("GET", "/v1/materials/{material_id}", "operator"),
+            ApiRoute("GET", "/v1/materials/{material_id}/image", "operator"),
+            ApiRoute("POST", "/v1/uploads", "operator"),
             ApiRoute("POST", "/v1/materials/{material_id}/tags", "operator"),
             ApiRoute("POST", "/v1/materials/{material_id}/decision", "operator"),
             ApiRoute("GET", "/v1/compliance/{business_line}", "operator"),
@@ -358,6 +360,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             ApiRoute("PUT", "/v1/phrase-banks/{business_line}", "operator"),
             ApiRoute("POST", "/v1/phrase-banks/{business_line}/preview", "operator"),
             ApiRoute("GET", "/v1/asset-labels/{business_line}", "operator"),
+            ApiRoute("GET", "/v1/racing-models", "operator"),
         ),
         access=(
             # PutItem: tag edits write the material back conditionally (revision).
@@ -377,8 +380,13 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             # A material an operator admits that never went through the model checks is announced.
             Access("material_events_bus", ("events:PutEvents",)),
             Access("uploads_bucket", OBJECT_READ, UPLOAD_PREFIX),  # signs image URLs (originals, for review)
+            Access("uploads_bucket", OBJECT_READ, SERVED_PREFIX),  # and of served renditions (thumbnails)
+            # Signs browser upload forms (presigned POST): the upload is made with this role's grant.
+            Access("uploads_bucket", ("s3:PutObject",), UPLOAD_PREFIX),
             # The tagger's vocabulary (tagger.json), to validate and name the tags operators add.
             Access("assets_bucket", ("s3:GetObject", "s3:ListBucket"), MODELS_PREFIX),
+            # The active CTR model's pointer and the retraining runs' reports (read only).
+            Access("model_registry_table", ("dynamodb:GetItem", "dynamodb:Query")),
         ),
         resource_env={
             "MATERIALS_TABLE": "materials_table",
@@ -388,6 +396,8 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             "LINE_SETTINGS_TABLE": "line_settings_table",
             "MATERIAL_EVENTS_BUS": "material_events_bus",
             "ASSETS_BUCKET": "assets_bucket",
+            "UPLOADS_BUCKET": "uploads_bucket",
+            "MODEL_REGISTRY_TABLE": "model_registry_table",
         },
         memory_mb=512,
         timeout_s=10,

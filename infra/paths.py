@@ -22,3 +22,4 @@ BUILD_DIR = REPO_ROOT / "build"  # layers, model artifacts, downloaded wheels an
 MODELS_BUILD_DIR = BUILD_DIR / "models"
 OUT_DIR = REPO_ROOT / "out"  # reports: demo, evaluation, benchmarks
 CDK_OUT_DIR = REPO_ROOT / "cdk.out"
+CONSOLE_DIR = REPO_ROOT / "console"  # the operator console: static files, served as they are (no build)

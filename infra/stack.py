@@ -7,6 +7,7 @@ from constructs import Construct
 
 from infra.catalog import FUNCTIONS, SERVICE_NAME, ApiRoute, FunctionSpec, QueueTrigger, ScheduleTrigger
 from infra.constructs.api import CreativeApi
+from infra.constructs.console import Console
 from infra.constructs.function import CatalogFunction, SharedResources
 from infra.constructs.layers import Layers
 from infra.constructs.material_events import MaterialEvents
@@ -37,6 +38,14 @@ class CreativeEngineStack(Stack):
         self.layers = Layers(self, "Layers")
         self.models = ModelArtifacts(self, "Models", assets_bucket=self.storage.assets_bucket)
         self.api = CreativeApi(self, "Api")
+        self.console = Console(
+            self,
+            "Console",
+            rest_api=self.api.rest_api,
+            uploads_bucket=self.storage.uploads_bucket,
+            bucket_props=self.storage.private_bucket_props("console-site/"),
+        )
+        self.api.operator_authorizer = self.console.authorizer
         self.schedules = Schedules(self, "Schedules")
         self.resources = SharedResources(
             buckets=self.storage.buckets,
@@ -121,4 +130,7 @@ class CreativeEngineStack(Stack):
         for resource, bus in self.resources.buses.items():
             CfnOutput(self, f"{pascal_case(resource)}Name", value=bus.event_bus_name)
         CfnOutput(self, "ScheduledInvocationsDlqUrl", value=self.schedules.dead_letter_queue.queue_url)
+        CfnOutput(self, "ConsoleUrl", value=self.console.url, description="The operator console.")
+        CfnOutput(self, "OperatorUserPoolId", value=self.console.user_pool.user_pool_id)
+        CfnOutput(self, "ConsoleClientId", value=self.console.client.user_pool_client_id)
         CfnOutput(self, "AlarmTopicArn", value=self.monitoring.alarm_topic.topic_arn)

@@ -16,10 +16,12 @@ from creative.operator import (
     CreativeStats,
     CreativeStatusChange,
     LineObjective,
+    MaterialImage,
     MaterialPage,
     OperatorService,
     PolicyChange,
     QualityPolicyView,
+    RacingModels,
     RacingObjective,
     ReviewDecision,
     TagChange,
@@ -40,6 +42,7 @@ from creative.racing_settings import (
 )
 from creative.recall.rules import RecallRules
 from creative.tags import TAG_ID_PATTERN
+from creative.upload_forms import UploadForm, UploadRequest
 
 logger = Logger()
 app = new_resolver(logger)
@@ -83,6 +86,24 @@ def list_materials(
 @app.get("/v1/materials/<material_id>", summary="One material with its rejection reasons", tags=["operator"])
 def get_material(material_id: Annotated[str, Path(max_length=128)]) -> Material:
     return _service().get_material(material_id)
+
+
+@app.get(
+    "/v1/materials/<material_id>/image",
+    summary="A short-lived signed URL of a material's image (its served rendition, else the upload)",
+    tags=["operator"],
+)
+def material_image(material_id: Annotated[str, Path(max_length=128)]) -> MaterialImage:
+    return _service().material_image(material_id)
+
+
+@app.post(
+    "/v1/uploads",
+    summary="A presigned POST that uploads one file into the uploads prefix (admission then runs on it)",
+    tags=["operator"],
+)
+def upload_form(request: UploadRequest) -> UploadForm:
+    return _service().upload_form(request)
 
 
 @app.post(
@@ -189,9 +210,17 @@ def tag_labels(limit: Limit = 100, next_token: NextToken = None) -> TagLabelPage
 
 
 def _operator() -> str:
-    """Who is calling: the IAM principal API Gateway authenticated (locally, the operator key's user)."""
-    identity = app.current_event.request_context.identity
-    return (identity.user_arn if identity else None) or "operator"
+    """Who is calling: the console user the Cognito authorizer verified, else the IAM principal API Gateway
+    authenticated (locally, the operator key's user)."""
+    context = app.current_event.request_context
+    claims = (context.authorizer.claims if context.authorizer else None) or {}
+    identity = context.identity
+    return (
+        claims.get("email")
+        or claims.get("cognito:username")
+        or (identity.user_arn if identity else None)
+        or "operator"
+    )
 
 
 @app.get("/v1/creatives", summary="Creatives with impressions, clicks, CTR and posterior", tags=["operator"])
@@ -265,6 +294,15 @@ def preview_phrases(business_line: Line, request: PhrasePreviewRequest) -> Phras
 )
 def asset_labels(business_line: Line) -> AssetLabelPage:
     return _settings().asset_labels(business_line, utc_now())
+
+
+@app.get(
+    "/v1/racing-models",
+    summary="The CTR model select serves and the latest retraining runs with their off-policy outcome",
+    tags=["operator"],
+)
+def racing_models(limit: Annotated[int, Query(ge=1, le=100)] = 20) -> RacingModels:
+    return _service().racing_models(limit=limit)
 
 
 def handle(event: dict[str, Any], context: LambdaContext, service: OperatorService) -> dict[str, Any]:

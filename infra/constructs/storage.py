@@ -140,6 +140,14 @@ class Storage(Construct):
             for design in TABLE_DESIGNS
         }
 
+    def private_bucket_props(self, access_log_prefix: str) -> dict:
+        """What every private bucket of the stack is: locked down, access-logged here."""
+        return {
+            **_locked_down_bucket_props(),
+            "server_access_logs_bucket": self.access_logs_bucket,
+            "server_access_logs_prefix": access_log_prefix,
+        }
+
     def _data_bucket(self, construct_id: str, access_log_prefix: str) -> s3.Bucket:
         return s3.Bucket(
             self,

@@ -105,8 +105,12 @@ def test_the_deployed_model_files_are_the_manifests_and_go_under_models(resource
     files = model_staging.deployed_files()
     if files is None:
         pytest.skip("build/models/manifest.json is absent (run `make models`): the stack deploys no models")
-    # Given the stack's one BucketDeployment
-    (deployment,) = of_type(resources, "Custom::CDKBucketDeployment").values()
+    # Given the stack's one BucketDeployment into the assets bucket (the other deploys the console)
+    (deployment,) = [
+        d
+        for d in of_type(resources, "Custom::CDKBucketDeployment").values()
+        if d["Properties"]["DestinationBucketName"]["Ref"].startswith("StorageAssetsBucket")
+    ]
     properties = deployment["Properties"]
     # Then it writes under models/ of the assets bucket, and never prunes what retraining put there
     assert properties["DestinationBucketKeyPrefix"] == MODELS_PREFIX

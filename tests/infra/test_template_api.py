@@ -30,13 +30,23 @@ def test_racing_routes_require_an_api_key(api_methods: list[ApiMethod]) -> None:
         assert properties["AuthorizationType"] == "NONE", route
 
 
-def test_operator_routes_require_iam_signatures(api_methods: list[ApiMethod]) -> None:
+def test_operator_routes_require_a_console_sign_in(
+    api_methods: list[ApiMethod], resources: Resources
+) -> None:
+    # (Until the console, operator routes took IAM signatures; they now take the user pool's ID tokens.)
+    (authorizer_id,) = of_type(resources, "AWS::ApiGateway::Authorizer")
+    authorizer = resources[authorizer_id]["Properties"]
+    (pool_id,) = of_type(resources, "AWS::Cognito::UserPool")
+    assert authorizer["Type"] == "COGNITO_USER_POOLS"
+    assert authorizer["ProviderARNs"] == [{"Fn::GetAtt": [pool_id, "Arn"]}]
     operator_routes = [route for route in ROUTES if route.auth == "operator"]
     assert operator_routes
     for route in operator_routes:
         properties = _method_for(route, api_methods).properties
-        # Then API Gateway rejects calls not signed with IAM credentials allowed to invoke the route
-        assert properties["AuthorizationType"] == "AWS_IAM", route
+        # Then API Gateway rejects calls without an operator's valid ID token from the console's user pool
+        assert properties["AuthorizationType"] == "COGNITO_USER_POOLS", route
+        assert properties["AuthorizerId"] == {"Ref": authorizer_id}, route
+        assert properties.get("ApiKeyRequired") in (None, False), route
 
 
 def test_every_method_validates_requests(api_methods: list[ApiMethod], resources: Resources) -> None:

@@ -375,12 +375,25 @@ def test_no_trigger_exists_that_the_catalog_does_not_declare(
     assert len(schedules) == sum(isinstance(t, ScheduleTrigger) for t in declared)
 
 
-def test_the_model_deployment_handler_has_its_own_role_and_logs(
+def _deployment_handler_ids(resources: Resources, function_ids: dict) -> list[str]:
+    catalog_ids = {logical_id for ids in function_ids.values() for logical_id in ids}
+    return sorted(set(of_type(resources, "AWS::Lambda::Function")) - catalog_ids)
+
+
+def test_there_are_two_deployment_handlers_models_and_console(
     resources: Resources, function_ids: dict
 ) -> None:
-    # Given the one function the catalog does not declare: CDK's BucketDeployment handler for the models
+    # CDK makes one handler per memory size: the models' (1 GiB, large files) and the console's (default)
+    assert len(_deployment_handler_ids(resources, function_ids)) == 2
+
+
+@pytest.mark.parametrize("index", [0, 1])
+def test_the_deployment_handlers_have_their_own_role_and_logs(
+    resources: Resources, function_ids: dict, index: int
+) -> None:
+    # Given a function the catalog does not declare: CDK's BucketDeployment handler (models, console)
     catalog_ids = {logical_id for ids in function_ids.values() for logical_id in ids}
-    (handler_id,) = set(of_type(resources, "AWS::Lambda::Function")) - catalog_ids
+    handler_id = _deployment_handler_ids(resources, function_ids)[index]
     handler = resources[handler_id]["Properties"]
     role_id = handler["Role"]["Fn::GetAtt"][0]
     # Then its role is its own: no catalog function assumes it

@@ -22,7 +22,15 @@ ACKNOWLEDGED_RULES = {
     "AwsSolutions-IAM4",  # API Gateway's account-level CloudWatch role; CDK's BucketDeployment handler
     "AwsSolutions-APIG3",  # no WAF in the self-hosted default
     "AwsSolutions-APIG4",  # racing routes use API keys
-    "AwsSolutions-COG4",  # no Cognito: IAM and API keys
+    "AwsSolutions-COG4",  # racing routes: API keys, not a user pool
+    "AwsSolutions-COG2",  # console user pool: MFA optional (TOTP), invited operators only
+    "AwsSolutions-COG3",  # console user pool: no paid threat protection
+    "AwsSolutions-COG8",  # console user pool: Essentials feature plan
+    "AwsSolutions-CFR1",  # console distribution: no geo restriction
+    "AwsSolutions-CFR2",  # console distribution: no WAF by default
+    "AwsSolutions-CFR3",  # console distribution: no standard logs (API access logs record the calls)
+    "AwsSolutions-CFR4",  # console distribution: default certificate, no TLS policy choice
+    "AwsSolutions-CFR7",  # console distribution: OAC, which cdk-nag does not recognise
 }
 
 

@@ -65,6 +65,7 @@ def aws(template, monkeypatch):
         s3 = boto3.client("s3", region_name=REGION)
         s3.create_bucket(Bucket=UPLOADS_BUCKET)
         s3.put_bucket_versioning(Bucket=UPLOADS_BUCKET, VersioningConfiguration={"Status": "Enabled"})
+        monkeypatch.setenv("UPLOADS_BUCKET", UPLOADS_BUCKET)
         s3.create_bucket(Bucket=ASSETS_BUCKET)
         monkeypatch.setenv("ASSETS_BUCKET", ASSETS_BUCKET)
         sqs, tagging_queue = _material_events(monkeypatch)

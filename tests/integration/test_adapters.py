@@ -5,6 +5,7 @@ import json
 
 import boto3
 import pytest
+import requests
 from botocore.stub import Stubber
 from creative.adapters.dynamodb_impressions import DynamoImpressionLog
 from creative.adapters.dynamodb_items import to_item
@@ -212,3 +213,21 @@ def test_line_settings_ride_with_the_racing_state_and_saves_are_conditional(aws)
     assert read.settings["recall"] == {"business_line": "food", "pins": [1], "version": 2}
     assert read.totals["cr_1"].impressions == 1 and read.line["pn:ph_0123456789abcdef@7"] == 1.0
     assert set(read.creatives) == {"cr_1"}  # settings are no creative
+
+
+def test_a_presigned_upload_form_lands_the_file_under_its_key_with_its_type(aws):
+    # Given a form for one JPEG under the uploads prefix
+    form = S3ObjectStore(aws["s3"]).presigned_post(
+        UPLOADS_BUCKET, "uploads/food/burgers/a.jpg", "image/jpeg", max_bytes=1000, expires_s=60
+    )
+    # Then it binds the key, the content type and the byte range in its signed policy
+    policy = json.loads(base64.b64decode(form.fields["policy"]))
+    assert {"Content-Type": "image/jpeg"} in policy["conditions"]
+    assert ["content-length-range", 1, 1000] in policy["conditions"]
+    assert form.fields["key"] == "uploads/food/burgers/a.jpg"
+    # When a browser posts the form with the file
+    posted = requests.post(form.url, data=form.fields, files={"file": ("a.jpg", b"\xff\xd8\xff" + b"0" * 10)})
+    # Then the object is there, typed as declared
+    assert posted.status_code in (200, 204), posted.text
+    head = aws["s3"].head_object(Bucket=UPLOADS_BUCKET, Key="uploads/food/burgers/a.jpg")
+    assert head["ContentType"] == "image/jpeg"

@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from creative.materials import Material, MaterialKind, MaterialStatus, SourceObject
+from creative.materials import ImageFacts, Material, MaterialKind, MaterialStatus, SourceObject
 from creative.operator import OperatorService
 from creative.tagging.vocabulary import TagVocabulary
 from creative.tags import MaterialTag
@@ -11,6 +11,7 @@ from in_memory.adapters import (
     InMemoryComplianceLists,
     InMemoryMaterialEvents,
     InMemoryMaterialRepository,
+    InMemoryModelRegistry,
     InMemoryObjectStore,
     InMemoryQualityPolicies,
     InMemoryTagIndex,
@@ -29,6 +30,7 @@ def world():
         InMemoryMaterialEvents(),
         InMemoryQualityPolicies(),
     )
+    models = InMemoryModelRegistry()
     return {
         "creatives": racing.creatives,
         "state": racing.state,
@@ -40,6 +42,7 @@ def world():
         "compliance": compliance,
         "events": events,
         "policies": policies,
+        "models": models,
         "operator": OperatorService(
             materials,
             racing.creatives,
@@ -50,6 +53,8 @@ def world():
             events,
             policies,
             racing.state,
+            uploads_bucket="uploads-bucket",
+            models=models,
         ),
     }
 
@@ -464,3 +469,156 @@ def test_conversions_with_their_value_show_in_the_creatives_stats(world, lambda_
         lambda_context,
     )
     assert status == 400
+
+
+def image_material(
+    world, material_id: str, *, served: bool, pixels: tuple[int, int] | None = (640, 480)
+) -> None:
+    world["materials"].put_new(
+        Material(
+            material_id=material_id,
+            kind=MaterialKind.IMAGE,
+            status=MaterialStatus.ADMITTED if served else MaterialStatus.REJECTED,
+            business_line="food",
+            category="burgers",
+            source=SourceObject(bucket="uploads-bucket", key="uploads/food/burgers/a.jpg", version_id="v1"),
+            served=(
+                SourceObject(bucket="uploads-bucket", key=f"served/food/{material_id}.jpg", version_id="v2")
+                if served
+                else None
+            ),
+            image=ImageFacts(format="JPEG", width=pixels[0], height=pixels[1], mode="RGB")
+            if pixels
+            else None,
+            created_at="2026-11-25T00:00:00.000000Z",
+        )
+    )
+
+
+def image_event(material_id: str) -> dict:
+    event = load_event("api_material_image.json")
+    event["path"] = f"/v1/materials/{material_id}/image"
+    event["pathParameters"] = {"material_id": material_id}
+    return event
+
+
+def test_a_thumbnail_is_a_short_lived_url_of_the_served_rendition_else_of_the_upload(world, lambda_context):
+    # Given an admitted image with a served rendition and a rejected one without
+    image_material(world, "mat_served", served=True)
+    image_material(world, "mat_rejected", served=False)
+    # When the console asks for their images
+    status, served = call("operator_api", image_event("mat_served"), world["operator"], lambda_context)
+    _, original = call("operator_api", image_event("mat_rejected"), world["operator"], lambda_context)
+    # Then the admitted one shows what users see, the rejected one its upload, both signed for 5 minutes
+    assert (
+        status == 200 and served["rendition"] == "served" and "/served/food/mat_served.jpg" in served["url"]
+    )
+    assert original["rendition"] == "original" and "/uploads/food/burgers/a.jpg" in original["url"]
+    assert served["expires_in"] == original["expires_in"] == 300
+
+
+def test_an_image_admission_could_not_read_safely_is_never_signed(world, lambda_context):
+    # Given a decompression bomb (facts past the pixel cap) and a file admission could not decode at all
+    image_material(world, "mat_bomb", served=False, pixels=(30_000, 30_000))
+    image_material(world, "mat_corrupt", served=False, pixels=None)
+    for material_id in ("mat_bomb", "mat_corrupt"):
+        # When the console asks for its image, Then it gets a reason, not a URL
+        status, error = call("operator_api", image_event(material_id), world["operator"], lambda_context)
+        assert status == 404 and error["error"]["code"] == "no_safe_image"
+
+
+def test_copy_has_no_image_and_an_unknown_material_none_either(world, lambda_context):
+    admitted_material(world, "mat_copy")
+    status, error = call("operator_api", image_event("mat_copy"), world["operator"], lambda_context)
+    assert status == 404 and error["error"]["code"] == "not_an_image"
+    status, error = call("operator_api", image_event("mat_unknown"), world["operator"], lambda_context)
+    assert status == 404 and error["error"]["code"] == "unknown_material"
+
+
+def test_an_upload_form_posts_one_key_under_the_uploads_prefix_with_the_kinds_byte_cap(world, lambda_context):
+    # When the console asks to upload a JPEG into food/burgers
+    status, form = call("operator_api", load_event("api_upload_form.json"), world["operator"], lambda_context)
+    # Then the form names the exact key admission watches, the declared type and the image cap
+    assert status == 200
+    assert form["key"] == "uploads/food/burgers/smash burger.jpg" == form["fields"]["key"]
+    assert form["fields"]["Content-Type"] == "image/jpeg"
+    assert form["max_bytes"] == 10 * 1024 * 1024 and form["expires_in"] == 600
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        ({"size": 11 * 1024 * 1024}, "too_large"),  # past the image cap
+        ({"filename": "menu.pdf", "content_type": "application/pdf"}, "invalid_request"),
+        ({"filename": "burger.png"}, "invalid_request"),  # named PNG, declared JPEG
+        ({"filename": "../../served/x.jpg"}, "invalid_request"),  # no escaping the prefix
+        ({"business_line": "Food Line"}, "invalid_request"),
+        ({"size": 0}, "invalid_request"),
+    ],
+)
+def test_an_upload_form_is_refused_with_the_reason_admission_would_give(world, lambda_context, change, code):
+    body = {**json.loads(load_event("api_upload_form.json")["body"]), **change}
+    status, error = call(
+        "operator_api", with_body(load_event("api_upload_form.json"), body), world["operator"], lambda_context
+    )
+    assert status == 400 and error["error"]["code"] == code
+
+
+def test_a_console_operators_decision_is_recorded_under_their_sign_in(world, lambda_context):
+    # Given a material under review and a call the Cognito authorizer let through for ana@example.com
+    admitted_material(world)
+    material_id = "mat_3f2a1b0c9d8e7f6a5b4c3d2e"
+    stored = world["materials"].items[material_id]
+    world["materials"].items[material_id] = stored.model_copy(update={"status": MaterialStatus.NEEDS_REVIEW})
+    event = decision_event(material_id, {"decision": "reject", "comment": "off brand"})
+    event["requestContext"]["authorizer"] = {
+        "claims": {"sub": "0f1e", "cognito:username": "ana", "email": "ana@example.com"}
+    }
+    # When the decision is made
+    status, material = call("operator_api", event, world["operator"], lambda_context)
+    # Then the audit trail names the signed-in operator
+    assert status == 200 and material["decisions"][-1]["by"] == "ana@example.com"
+
+
+def models_event(limit: int | None = None) -> dict:
+    event = load_event("api_list_creatives.json")
+    event |= {"resource": "/v1/racing-models", "path": "/v1/racing-models"}
+    query = {"limit": str(limit)} if limit else None
+    event["queryStringParameters"] = query
+    event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()} if query else None
+    return event
+
+
+def test_racing_models_show_the_served_model_and_the_latest_runs_with_their_outcome(world, lambda_context):
+    # Given no model yet: select serves the constant prior, and the API says so
+    status, empty = call("operator_api", models_event(), world["operator"], lambda_context)
+    assert status == 200 and empty == {"name": "ctr", "active": None, "runs": []}
+    # Given two retraining runs, the second promoted
+    registry = world["models"]
+    refused = {
+        "outcome": "insufficient_data",
+        "reason": "0 rows",
+        "started_at": "2026-11-30T10:00:00Z",
+        "finished_at": "2026-11-30T10:00:01Z",
+    }
+    promoted = {
+        "outcome": "promoted",
+        "reason": "won",
+        "started_at": "2026-11-30T11:00:00Z",
+        "finished_at": "2026-11-30T11:05:00Z",
+        "challenger_version": "v2",
+        "champion_value": 0.031,
+        "challenger_value": 0.036,
+        "win_probability": 0.93,
+        "training_rows": 52000,
+        "training_clicks": 1700,
+    }
+    registry.record_run("ctr", refused)
+    registry.record_run("ctr", promoted)
+    registry.promote(registry.store("ctr", "v2", b"onnx"), replacing=None, report=promoted)
+    # When the console asks, Then it gets the served version and the runs newest first, with their OPE
+    status, models = call("operator_api", models_event(limit=5), world["operator"], lambda_context)
+    assert status == 200 and models["active"]["version"] == "v2"
+    assert [r["outcome"] for r in models["runs"]] == ["promoted", "insufficient_data"]
+    assert models["runs"][0]["win_probability"] == 0.93
+    assert call("operator_api", models_event(limit=500), world["operator"], lambda_context)[0] == 400

@@ -1,12 +1,13 @@
 """Architecture rules that keep the code easy to change: checked on the source, so they cannot rot."""
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
 
 from infra.catalog import FUNCTIONS
-from infra.paths import DOMAIN_PACKAGE_PARENT, FUNCTIONS_DIR
+from infra.paths import CONSOLE_DIR, DOMAIN_PACKAGE_PARENT, FUNCTIONS_DIR
 
 PACKAGE = DOMAIN_PACKAGE_PARENT / "creative"
 AWS_SDK = {"boto3", "botocore"}
@@ -86,3 +87,23 @@ def test_every_module_of_the_layer_is_reachable_from_a_function():
             frontier += [parent] if parent else []
     # Then no module ships in every Lambda that no Lambda uses
     assert sorted(set(modules) - reachable - NOT_YET_SERVED) == []
+
+
+CONSOLE_SCRIPTS = sorted(CONSOLE_DIR.rglob("*.js"))
+# Markup from strings is how API data (a file name, a copy line, a tag) would become script in an operator's
+# browser; the console builds elements and text nodes only (console/dom.js), and the CSP forbids eval.
+MARKUP_SINKS = ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function")
+
+
+@pytest.mark.parametrize("script", CONSOLE_SCRIPTS, ids=lambda p: str(p.relative_to(CONSOLE_DIR)))
+def test_the_console_never_turns_strings_into_markup_or_code(script):
+    source = script.read_text()
+    assert not [sink for sink in MARKUP_SINKS if sink in source]
+
+
+def test_the_console_loads_nothing_from_another_origin():
+    # No CDN: every script, style and font is served with the console (the CSP allows only 'self').
+    for page in [*CONSOLE_DIR.rglob("*.html"), *CONSOLE_SCRIPTS]:
+        assert "//cdn" not in page.read_text() and "https://unpkg" not in page.read_text()
+        for src in re.findall(r"(?:src|href)=\"([^\"]+)\"", page.read_text()):
+            assert not src.startswith(("http:", "https:", "//")), (page, src)

@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.parser.models import (
 from creative.operator import CreativeStatusChange, TagChange
 from creative.racing.schemas import FeedbackRequest, SelectRequest
 from creative.tagging.events import EVENT_SOURCE, MATERIAL_ADMITTED, MaterialAdmitted
+from creative.upload_forms import UploadRequest
 
 from infra.catalog import FUNCTIONS, ApiRoute
 from infra.paths import REPO_ROOT, TOOLS_DIR
@@ -24,6 +25,7 @@ API_BODIES = {
     "api_feedback.json": FeedbackRequest,
     "api_disable_creative.json": CreativeStatusChange,
     "api_change_tags.json": TagChange,
+    "api_upload_form.json": UploadRequest,
 }
 
 

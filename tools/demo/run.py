@@ -3,17 +3,20 @@
 Starts the local runtime (moto + the synthesized stack + the real handlers), saves each business line's
 compliance list through the operator API, uploads real photos, copy, deliberately bad files and material
 the quality checks must catch through the S3 API, waits for admission and the model checks, admits two
-reviewed lines as an operator would, composes creatives, saves each line's phrase bank and recall rules, then
-drives select/feedback over HTTP (requests carry a product, whose price, discount and city fill the phrase
-slots) from a click simulator with hidden CTRs, and compares the racer with uniform random choice of creative
-and phrases on the same simulator. Writes out/demo/summary.json.
+reviewed lines as an operator would, fires copy generation, composes creatives, saves each line's phrase bank
+and recall rules, then drives select/feedback over HTTP (requests carry a product, whose price, discount and
+city fill the phrase slots) from a click simulator with hidden CTRs, and compares the racer with uniform
+random choice of creative and phrases on the same simulator. Writes out/demo/summary.json and
+out/demo/report.html (charts of the run, readable from disk).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import statistics
+import threading
 import time
 from collections import Counter, defaultdict
 
@@ -22,6 +25,7 @@ import numpy as np
 import requests
 from local_runtime.runtime import LocalRuntime
 
+from demo import report
 from demo.clicks import ClickSimulator
 from demo.phrases import PRODUCTS, save_racing_settings, servable_phrases
 from demo.uploads import DemoUpload, bad_uploads, good_uploads, quality_uploads
@@ -205,6 +209,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--selections", type=int, default=4000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--serve",
+        action="store_true",
+        help="keep the runtime (and the console) up after the run, until Ctrl-C",
+    )
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     simulator = ClickSimulator()
@@ -213,6 +222,9 @@ def main() -> int:
     with LocalRuntime(log_dir=OUT / "logs") as runtime:
         print(
             f"local runtime up: API {runtime.api_url}  S3 {runtime.endpoint_url}  logs {OUT.relative_to(REPO_ROOT)}/logs/"
+        )
+        print(
+            f"console {runtime.console_url}  (operator key {runtime.operator_key}; live while the demo runs)"
         )
         s3 = boto3.client(
             "s3",
@@ -249,6 +261,13 @@ def main() -> int:
         # The hourly retraining, fired once: minutes of traffic are still inside its attribution delay and
         # holdout window, so it should refuse (insufficient data) and leave select on the constant prior.
         retraining = runtime.fire_schedule("retrain_ctr")
+        if args.serve:
+            print(
+                f"\nserving the demo's data: console {runtime.console_url} (operator key {runtime.operator_key})"
+            )
+            print("Ctrl-C stops (the summary and report.html are written after)")
+            with contextlib.suppress(KeyboardInterrupt):
+                threading.Event().wait()
 
     chosen = raced["chosen"]
     lines_order = [c["business_line"] for c in chosen]
@@ -310,6 +329,9 @@ def main() -> int:
         ),
     }
     (OUT / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    report.write(
+        OUT / "report.html", summary, report.timeline(racer_expected, uniform_expected, oracle_expected)
+    )
     print_summary(summary)
     # Judged on expected CTR (the hidden CTRs of what was served): realised clicks add binomial noise,
     # and the server's sampler is unseeded, as it is in production.
@@ -322,7 +344,10 @@ def main() -> int:
         and summary["duplicate_clicks_counted"] == 0
         and summary["selections_with_phrases"] == summary["selections"]
     )
-    print(f"\nwrote {OUT.relative_to(REPO_ROOT)}/summary.json — {'OK' if ok else 'CHECK FAILED'}")
+    print(
+        f"\nwrote {OUT.relative_to(REPO_ROOT)}/summary.json and report.html (open it from disk) — "
+        f"{'OK' if ok else 'CHECK FAILED'}"
+    )
     return 0 if ok else 1
 
 

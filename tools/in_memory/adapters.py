@@ -25,6 +25,7 @@ from creative.racing.state import (
     of_items,
     serve_writes,
 )
+from creative.upload_forms import PresignedPost
 
 
 class InMemoryObjectStore:
@@ -54,6 +55,14 @@ class InMemoryObjectStore:
 
     def presigned_url(self, bucket: str, key: str, version_id: str | None, expires_s: int) -> str:
         return f"https://{bucket}.example/{key}?expires={expires_s}"
+
+    def presigned_post(
+        self, bucket: str, key: str, content_type: str, max_bytes: int, expires_s: int
+    ) -> PresignedPost:
+        return PresignedPost(
+            url=f"https://{bucket}.example/",
+            fields={"key": key, "Content-Type": content_type, "policy": f"max={max_bytes};ttl={expires_s}"},
+        )
 
     def write(self, bucket: str, key: str, data: bytes, content_type: str) -> str | None:
         self.objects[(bucket, key)] = bytes(data)

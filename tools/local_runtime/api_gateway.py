@@ -3,8 +3,9 @@
 Requests to `/{stage}/...` (served by `api_server`) become the proxy events API Gateway sends a Lambda (AWS_PROXY integration),
 routed by the resource tree and methods the template declares. `ApiKeyRequired` methods need an
 `x-api-key` header holding a key that a usage plan grants for this API and stage, as on AWS.
-`AWS_IAM` methods need SigV4 on AWS; locally they need `Authorization: Bearer <operator key>` instead,
-a key the runtime generates at start: signing is AWS's job, knowing who the operator is is ours.
+`AWS_IAM` methods need SigV4 on AWS and `COGNITO_USER_POOLS` methods a user pool's ID token; locally both
+need `Authorization: Bearer <operator key>` instead, a key the runtime generates at start: signing and
+signing in are AWS's job, knowing who the operator is is ours.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ from local_runtime.template import ApiRoute
 
 log = logging.getLogger(__name__)
 LOCAL_OPERATOR_ARN_TEMPLATE = "arn:aws:iam::{account}:user/local-operator"
+# Signed requests (SigV4) and user-pool ID tokens both stand for an operator: locally, the operator key.
+OPERATOR_AUTHORIZATION_TYPES = ("AWS_IAM", "COGNITO_USER_POOLS")
 
 
 def missing_parameters(route: ApiRoute, request: HttpRequest, path_parameters: dict[str, str]) -> list[str]:
@@ -118,7 +121,7 @@ class RestApi:
 
     def _authorize(self, route: ApiRoute, request: HttpRequest) -> tuple[ApiIdentity, HttpResponse | None]:
         identity = ApiIdentity()
-        if route.authorization_type == "AWS_IAM":
+        if route.authorization_type in OPERATOR_AUTHORIZATION_TYPES:
             authorization = header(request.headers, "authorization")
             if not authorization:
                 return identity, HttpResponse.json(HTTPStatus.FORBIDDEN, MISSING_TOKEN)

@@ -1,4 +1,5 @@
-"""The local API Gateway's HTTP server: `/{stage}/...` for the API, `/_local/...` for the runtime's admin routes."""
+"""The local API Gateway's HTTP server: `/{stage}/...` for the API, `/_local/...` for the runtime's admin routes,
+`/console/` for the operator console's files."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from local_runtime.api_events import (
     header,
 )
 from local_runtime.api_gateway import RestApi
+from local_runtime.console_site import ConsoleSite
 
 log = logging.getLogger(__name__)
 AdminHandler = Callable[[HttpRequest], HttpResponse]
@@ -31,9 +33,16 @@ class ApiServer:
 
     ADMIN_PREFIX = "/_local"
 
-    def __init__(self, api: RestApi, admin: AdminHandler | None = None, port: int = 0) -> None:
+    def __init__(
+        self,
+        api: RestApi,
+        admin: AdminHandler | None = None,
+        port: int = 0,
+        console: ConsoleSite | None = None,
+    ) -> None:
         self.api = api
         self.admin = admin
+        self.console = console
         self._server = ThreadingHTTPServer(("127.0.0.1", port), _request_handler(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="api-gateway", daemon=True)
@@ -67,6 +76,8 @@ class ApiServer:
             return self.admin(
                 HttpRequest(method, path, "", parse_qsl(split.query, True), headers, body, source_ip, host)
             )
+        if self.console is not None and self.console.serves(path):
+            return self.console.handle(HttpRequest(method, path, "", [], headers, body, source_ip, host))
         stage_prefix = f"/{self.api.stage}"
         if path != stage_prefix and not path.startswith(stage_prefix + "/"):
             return HttpResponse.json(NO_SUCH_RESOURCE_STATUS, MISSING_TOKEN)

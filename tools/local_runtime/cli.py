@@ -67,7 +67,12 @@ def _up(args: argparse.Namespace) -> int:
         write_session(SESSION_FILE, runtime)
         print(
             banner(
-                runtime.api_url, runtime.api_key, runtime.operator_key, runtime.endpoint_url, runtime.outputs
+                runtime.api_url,
+                runtime.api_key,
+                runtime.operator_key,
+                runtime.endpoint_url,
+                runtime.outputs,
+                console_url=runtime.console_url,
             )
         )
         print(f"ready in {time.monotonic() - started:.1f}s; Ctrl-C stops (state is in memory only)")
@@ -110,15 +115,28 @@ def upload_command(endpoint_url: str, bucket: str) -> str:
     )
 
 
-def banner(api_url: str, api_key: str, operator_key: str, endpoint_url: str, outputs: dict[str, str]) -> str:
+def banner(
+    api_url: str,
+    api_key: str,
+    operator_key: str,
+    endpoint_url: str,
+    outputs: dict[str, str],
+    *,
+    console_url: str | None = None,
+) -> str:
     bucket = outputs.get("UploadsBucketName", "<uploads bucket>")
     return "\n".join(
         [
             "",
+            *(
+                [f"  console           {console_url}   (sign in with the operator key below)"]
+                if console_url
+                else []
+            ),
             f"  API (stage prod)  {api_url}",
             f"  API key           {api_key}   (x-api-key header: /v1/select, /v1/feedback)",
             f"  operator key      {operator_key}   (Authorization: Bearer <key>: /v1/materials, /v1/creatives;"
-            " stands in for SigV4)",
+            " stands in for a console sign-in)",
             f"  AWS endpoint      {endpoint_url}   (moto: any credentials, region us-east-1)",
             f"  uploads bucket    {bucket}",
             "",

@@ -22,11 +22,13 @@ from typing import Any
 from stack_build import model_staging
 
 from infra import catalog
-from infra.paths import CDK_OUT_DIR
+from infra.console_policy import LOCAL_CONSOLE_PATH
+from infra.paths import CDK_OUT_DIR, CONSOLE_DIR
 from local_runtime.api_events import HttpRequest, HttpResponse
 from local_runtime.api_gateway import ApiKeys, RestApi
 from local_runtime.api_routes import RouteTable
 from local_runtime.api_server import ApiServer
+from local_runtime.console_site import ConsoleSite
 from local_runtime.deploy import deploy
 from local_runtime.deployed_stack import DeployedStack
 from local_runtime.functions import FunctionError, LocalFunction, lambda_environment
@@ -60,6 +62,7 @@ class LocalRuntime:
         layer_dirs_for: Callable[[str], list[Path]] = catalog_layer_dirs,
         layer_dirs: tuple[Path, ...] = (),
         log_dir: Path | None = None,
+        console_dir: Path | None = CONSOLE_DIR,
     ) -> None:
         self._assembly_dir = Path(assembly_dir)
         self._stack_name = stack_name
@@ -70,6 +73,7 @@ class LocalRuntime:
         self._layer_dirs_for = layer_dirs_for
         self._layer_dirs = list(layer_dirs)
         self._log_dir = Path(log_dir) if log_dir else None
+        self._console_dir = console_dir  # None: no console (stacks without the operator API)
         self.operator_key = operator_key or secrets.token_urlsafe(24)
         self._moto = MotoServer(moto_port)
         self.endpoint: MotoEndpoint | None = None
@@ -139,6 +143,11 @@ class LocalRuntime:
     @property
     def admin_url(self) -> str:
         return f"http://127.0.0.1:{self._require(self._api_server).port}{ApiServer.ADMIN_PREFIX}/"
+
+    @property
+    def console_url(self) -> str:
+        """The operator console, on the API's origin (sign in with `operator_key`)."""
+        return f"http://127.0.0.1:{self._require(self._api_server).port}{LOCAL_CONSOLE_PATH}"
 
     @property
     def api_key(self) -> str:
@@ -274,7 +283,14 @@ class LocalRuntime:
             operator_key=self.operator_key,
             binary_media_types=declared.binary_media_types,
         )
-        return ApiServer(api, admin=self._admin, port=self._api_port)
+        console = None
+        if self._console_dir is not None and self._console_dir.is_dir():
+            console = ConsoleSite(
+                self._console_dir,
+                {"api_base": f"/{declared.stage_name}/", "auth": {"mode": "key"}},
+                aws_endpoint=self._require(self.endpoint).url,
+            )
+        return ApiServer(api, admin=self._admin, port=self._api_port, console=console)
 
     def _admin(self, request: HttpRequest) -> HttpResponse:
         """POST /_local/schedules/<function> fires a schedule; GET /_local/status tells what is served."""
@@ -350,6 +366,7 @@ def write_session(path: Path, runtime: LocalRuntime) -> None:
         json.dumps(
             {
                 "api_url": runtime.api_url,
+                "console_url": runtime.console_url,
                 "admin_url": runtime.admin_url,
                 "endpoint_url": runtime.endpoint_url,
                 "api_key": runtime.api_key,

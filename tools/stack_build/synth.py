@@ -27,7 +27,14 @@ STAMP_NAME = ".source-fingerprint"
 LOCK_NAME = ".synth.lock"
 # Layer requirements stand for the built layers (their build is stamped on them); the models manifest
 # stands for the model files it lists with their sha256.
-SOURCE_PATTERNS = ("infra/**/*.py", "tools/stack_build/**/*.py", "functions/**/*", "layers/**/*", "cdk.json")
+SOURCE_PATTERNS = (
+    "infra/**/*.py",
+    "tools/stack_build/**/*.py",
+    "functions/**/*",
+    "layers/**/*",
+    "console/**/*",  # the console construct deploys these files as an asset
+    "cdk.json",
+)
 # Byproducts of running code and tests; they never reach an asset (see constants.ASSET_EXCLUDES).
 IGNORED_PARTS = {"__pycache__", ".pytest_cache", ".ruff_cache"}
 TOOL_DISTRIBUTIONS = ("aws-cdk-lib", "constructs", "cdk-nag")

@@ -151,7 +151,11 @@ class FeedbackConfig(_EnvConfig):
     impressions_table: str = Field(alias="IMPRESSIONS_TABLE")
 
 
-class OperatorConfig(_EnvConfig):
+class OperatorConfig(_WithAdmissionLimits):
+    """Admission's limits too: a browser upload form carries the byte cap admission will apply."""
+
+    uploads_bucket: str = Field(alias="UPLOADS_BUCKET")  # presigned upload forms, image URLs
+    model_registry_table: str = Field(alias="MODEL_REGISTRY_TABLE")  # the CTR model and retraining runs
     materials_table: str = Field(alias="MATERIALS_TABLE")
     creatives_table: str = Field(alias="CREATIVES_TABLE")
     racing_state_table: str = Field(alias="RACING_STATE_TABLE")

@@ -8,15 +8,17 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
+from creative.admission.limits import AdmissionLimits
 from creative.creatives import Creative, CreativeStatus
 from creative.errors import Conflict, InvalidRequest, NotFound
 from creative.impressions import BetaPosterior
-from creative.materials import Decision, Material, MaterialStatus, Reason, ReasonCode
+from creative.materials import Decision, Material, MaterialKind, MaterialStatus, Reason, ReasonCode
 from creative.ports import (
     ComplianceStore,
     CreativeRepository,
     MaterialEvents,
     MaterialRepository,
+    ModelRegistry,
     ObjectStore,
     QualityPolicyStore,
     RacingStateStore,
@@ -24,10 +26,16 @@ from creative.ports import (
 )
 from creative.quality.compliance import ComplianceList
 from creative.quality.policy import LinePolicy, QualityPolicy
+from creative.racing.active_model import CTR_MODEL
+from creative.racing.retraining import RetrainingReport
 from creative.racing.state import CounterTotals, Objective
 from creative.racing_settings import RacingSettings
 from creative.tagging.vocabulary import TagVocabulary
 from creative.tags import OPERATOR_SOURCE, TAG_ID_PATTERN, TagLabel, with_labels
+from creative.upload_forms import UPLOAD_FORM_TTL_S, UploadForm, UploadRequest, check_size
+
+# Thumbnails in the console: long enough to render a page, short enough that a copied link soon stops working.
+THUMBNAIL_URL_TTL_S = 300
 
 
 class MaterialPage(BaseModel):
@@ -183,6 +191,31 @@ class TagLabelPage(BaseModel):
     next_token: str | None = None
 
 
+class MaterialImage(BaseModel):
+    material_id: str
+    url: str = Field(description="A presigned GET of the image, valid for `expires_in` seconds.")
+    rendition: Literal["served", "original"] = Field(
+        description="`served` (upright, without metadata) when admission made one, else the upload itself."
+    )
+    expires_in: int
+
+
+class ModelVersion(BaseModel):
+    version: str
+    key: str = Field(description="Where the artifact is in the assets bucket.")
+    sha256: str
+    bytes: int
+
+
+class RacingModels(BaseModel):
+    """The CTR model select serves (none: the constant prior) and the latest retraining runs, newest first,
+    each with its off-policy evaluation and outcome."""
+
+    name: str
+    active: ModelVersion | None
+    runs: list[RetrainingReport]
+
+
 class OperatorService:
     def __init__(
         self,
@@ -197,7 +230,13 @@ class OperatorService:
         racing_state: RacingStateStore,
         *,
         image_url_ttl_s: int = 3600,
+        uploads_bucket: str | None = None,
+        limits: AdmissionLimits | None = None,
+        models: ModelRegistry | None = None,
     ):
+        self._models = models  # the CTR model registry (None: this service reports no models)
+        self._uploads_bucket = uploads_bucket  # browser uploads go there (None: this service signs none)
+        self._limits = limits or AdmissionLimits()
         self._compliance = compliance
         self._policies = policies
         self._racing_state = racing_state
@@ -394,6 +433,62 @@ class OperatorService:
         if material is None:
             raise NotFound(f"material '{material_id}' does not exist", code="unknown_material")
         return material
+
+    def material_image(self, material_id: str) -> MaterialImage:
+        """A short-lived URL of the material's image: the served rendition when there is one (what users
+        see), else the upload (a rejected image has no rendition, and the operator must still see it)."""
+        material = self.get_material(material_id)
+        if material.kind is not MaterialKind.IMAGE:
+            raise NotFound(f"material '{material_id}' is not an image", code="not_an_image")
+        if material.served is not None:
+            source, rendition = material.served, "served"
+        elif material.image is not None and self._safe_to_show(material):
+            source, rendition = material.source, "original"
+        else:  # never decoded, or past the pixel cap (a decompression bomb): not for an operator's browser
+            raise NotFound(
+                f"material '{material_id}' has no image that is safe to show: admission could not read it",
+                code="no_safe_image",
+            )
+        url = self._images.presigned_url(source.bucket, source.key, source.version_id, THUMBNAIL_URL_TTL_S)
+        return MaterialImage(
+            material_id=material_id, url=url, rendition=rendition, expires_in=THUMBNAIL_URL_TTL_S
+        )
+
+    def _safe_to_show(self, material: Material) -> bool:
+        facts = material.image
+        return facts is not None and facts.width * facts.height <= self._limits.max_image_pixels
+
+    def upload_form(self, request: UploadRequest) -> UploadForm:
+        """A presigned POST of exactly one key under the uploads prefix: admission runs on it as on any
+        upload. The same request twice gets a fresh form for the same key (a second upload replaces the
+        first as a new object version)."""
+        if self._uploads_bucket is None:
+            raise InvalidRequest("this deployment signs no browser uploads", code="uploads_disabled")
+        max_bytes = check_size(request, self._limits)
+        form = self._images.presigned_post(
+            self._uploads_bucket, request.key, request.content_type, max_bytes, UPLOAD_FORM_TTL_S
+        )
+        return UploadForm(
+            url=form.url,
+            fields=form.fields,
+            key=request.key,
+            max_bytes=max_bytes,
+            expires_in=UPLOAD_FORM_TTL_S,
+        )
+
+    def racing_models(self, *, limit: int) -> RacingModels:
+        if self._models is None:
+            return RacingModels(name=CTR_MODEL, active=None, runs=[])
+        active = self._models.active(CTR_MODEL)
+        return RacingModels(
+            name=CTR_MODEL,
+            active=ModelVersion(
+                version=active.version, key=active.key, sha256=active.sha256, bytes=active.bytes
+            )
+            if active
+            else None,
+            runs=[RetrainingReport.model_validate(run) for run in self._models.runs(CTR_MODEL, limit)],
+        )
 
     def list_creatives(
         self, *, business_line: str | None, limit: int, next_token: str | None

@@ -12,6 +12,7 @@ from creative.materials import Material, MaterialStatus
 from creative.quality.compliance import ComplianceList
 from creative.quality.policy import LinePolicy, QualityPolicy
 from creative.racing.state import CounterTotals, Objective, RacingState
+from creative.upload_forms import PresignedPost
 
 T = TypeVar("T")
 
@@ -40,6 +41,11 @@ class ObjectStore(Protocol):
         """The key's current version (None when the key has none: deleted)."""
 
     def presigned_url(self, bucket: str, key: str, version_id: str | None, expires_s: int) -> str: ...
+
+    def presigned_post(
+        self, bucket: str, key: str, content_type: str, max_bytes: int, expires_s: int
+    ) -> PresignedPost:
+        """A form that uploads exactly this key, of this content type and at most `max_bytes`."""
 
     def write(self, bucket: str, key: str, data: bytes, content_type: str) -> str | None:
         """Stores the bytes under the key; the new version's id (None in an unversioned bucket)."""

@@ -198,6 +198,7 @@ def operator() -> OperatorService:
     from creative.adapters.dynamodb_racing_state import DynamoRacingState
     from creative.adapters.dynamodb_tag_index import DynamoTagIndex
     from creative.adapters.eventbridge import EventBridgeMaterialEvents
+    from creative.adapters.model_registry import DynamoModelRegistry
     from creative.adapters.s3 import S3ObjectStore
     from creative.operator import OperatorService
 
@@ -227,6 +228,9 @@ def operator() -> OperatorService:
         EventBridgeMaterialEvents(_client("events", api_client()), config.material_events_bus),
         DynamoQualityPolicies(dynamodb, config.line_settings_table),
         DynamoRacingState(dynamodb, config.racing_state_table),
+        uploads_bucket=config.uploads_bucket,
+        limits=config.limits,
+        models=DynamoModelRegistry(dynamodb, config.model_registry_table, s3, config.assets_bucket),
     )
 
 

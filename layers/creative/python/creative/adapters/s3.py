@@ -1,4 +1,4 @@
-"""S3 adapter: reads uploaded objects (bounded), writes served renditions and signs image URLs."""
+"""S3 adapter: reads uploaded objects (bounded), writes served renditions, signs image URLs and upload forms."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from botocore.exceptions import ClientError
 
 from creative.adapters.aws_errors import is_missing_object, translated_errors
 from creative.ports import ObjectHead
+from creative.upload_forms import PresignedPost
 
 S3 = "S3"
 
@@ -65,6 +66,18 @@ class S3ObjectStore:
         return self._client.generate_presigned_url(
             "get_object", Params=self._object(bucket, key, version_id), ExpiresIn=expires_s
         )
+
+    def presigned_post(
+        self, bucket: str, key: str, content_type: str, max_bytes: int, expires_s: int
+    ) -> PresignedPost:
+        form = self._client.generate_presigned_post(
+            Bucket=bucket,
+            Key=key,
+            Fields={"Content-Type": content_type},
+            Conditions=[{"Content-Type": content_type}, ["content-length-range", 1, max_bytes]],
+            ExpiresIn=expires_s,
+        )
+        return PresignedPost(url=form["url"], fields=dict(form["fields"]))
 
     def write(self, bucket: str, key: str, data: bytes, content_type: str) -> str | None:
         with translated_errors(S3):

@@ -1,0 +1,347 @@
+"""The operator console in a real headless browser (Debian's chromium, driven by Playwright) on the local
+runtime: sign-in, materials with thumbnails and reasons, a tag edit, an upload from the browser.
+
+Each step saves a screenshot under out/console/ and asserts on what the page shows.
+"""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+import requests
+from browser_tools import AXE_CORE_JS, chromium
+from demo import image_files, report
+
+from infra.paths import OUT_DIR
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = chromium()
+SCREENSHOTS = OUT_DIR / "console"
+LINE = "console"
+# Playwright waits up to this long for what a step expects (admission of an upload included).
+WAIT_MS = 60_000
+
+if CHROMIUM is None:
+    pytest.skip(
+        "no chromium on this machine: `make test` installs Debian's chromium (apt-get install chromium)",
+        allow_module_level=True,
+    )
+playwright_api = pytest.importorskip("playwright.sync_api")
+playwright_api.expect.set_options(timeout=WAIT_MS)
+
+
+@pytest.fixture(scope="module")
+def runtime():
+    from local_runtime.runtime import LocalRuntime
+    from stack_build.synth import synthesize
+
+    synthesize()
+    with LocalRuntime() as running:
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=running.endpoint_url,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        bucket = running.outputs["UploadsBucketName"]
+        # Given a photo that admission admits and a decompression bomb it rejects
+        s3.put_object(Bucket=bucket, Key=f"uploads/{LINE}/cats/chelsea.png", Body=image_files.photo_bytes())
+        s3.put_object(
+            Bucket=bucket, Key=f"uploads/{LINE}/cats/bomb.png", Body=image_files.decompression_bomb_png()
+        )
+        s3.put_object(
+            Bucket=bucket, Key=f"uploads/{LINE}/cats/copy.txt", Body=b"Cats love this\nNap-tested beds\n"
+        )
+        running.drain_queues(timeout=120)
+        running.fire_schedule("compose_creatives")
+        running.fire_schedule("retrain_ctr")  # too few impressions: a run that says so, no model
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser, request):
+    # The accessibility pass injects axe-core as an inline script, which the console's CSP forbids.
+    bypass_csp = "axe" in request.node.name
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=bypass_csp)
+    opened = context.new_page()
+    opened.set_default_timeout(WAIT_MS)
+    errors: list[str] = []
+    opened.on("pageerror", lambda error: errors.append(str(error)))
+    yield opened
+    context.close()
+    assert not errors, f"the page raised: {errors}"
+
+
+def screenshot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def sign_in(page, runtime, key: str | None = None) -> None:
+    page.goto(runtime.console_url)
+    page.get_by_label("Operator key").fill(key or runtime.operator_key)
+    page.get_by_role("button", name="Sign in").click()
+    if key is None:
+        playwright_api.expect(page.get_by_role("navigation", name="Views")).to_be_visible()
+
+
+def test_nothing_shows_without_sign_in_and_a_wrong_key_is_refused(runtime, page):
+    # When someone opens the console without signing in
+    page.goto(runtime.console_url + "#/materials")
+    # Then they see the sign-in form and no material, thumbnail or navigation
+    playwright_api.expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    assert page.locator("article.material").count() == 0 and page.locator("img").count() == 0
+    assert page.get_by_role("navigation", name="Views").is_hidden()
+    # When they try a wrong key, the API's refusal is shown and they stay signed out
+    sign_in(page, runtime, key="not-the-key")
+    playwright_api.expect(page.get_by_role("alert")).to_contain_text("Sign-in failed")
+    screenshot(page, "sign-in-refused")
+    assert page.evaluate("sessionStorage.length") == 0
+
+
+def test_materials_show_thumbnails_reasons_and_tags_can_be_changed(runtime, page):
+    # When the operator signs in with the printed key and filters the materials to the test line
+    sign_in(page, runtime)
+    page.get_by_label("Business line").fill(LINE)
+    page.get_by_role("button", name="Filter").click()
+    photo = page.locator("article.material", has_text="cats/chelsea.png")
+    bomb = page.locator("article.material", has_text="cats/bomb.png")
+    # Then the admitted photo shows its thumbnail (a signed URL of its served rendition, loaded)
+    thumbnail = photo.get_by_role("img")
+    playwright_api.expect(thumbnail).to_have_attribute("alt", "cats image (served)")
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=thumbnail.element_handle())
+    # And the rejected bomb says why, and its upload is never handed to the browser to decode
+    playwright_api.expect(bomb.locator(".status")).to_have_text("REJECTED")
+    playwright_api.expect(bomb.locator(".thumb")).to_contain_text("no image that is safe to show")
+    assert bomb.locator("img").count() == 0
+    playwright_api.expect(bomb.locator(".reasons")).to_contain_text("too_many_pixels")
+    screenshot(page, "materials")
+
+    # When the operator adds a tag the photo does not carry yet, then removes it
+    vocabulary = requests.get(
+        runtime.api_url + "v1/tags", headers={"Authorization": f"Bearer {runtime.operator_key}"}, timeout=30
+    ).json()["items"]
+    carried = set(photo.locator("li.tag").evaluate_all("tags => tags.map(t => t.dataset.tag)"))
+    tag = next(t["tag"] for t in vocabulary if t["tag"] not in carried)
+    photo.get_by_label("Tag to add").fill(tag)
+    photo.get_by_role("button", name="Add tag").dblclick()  # an impatient double click
+    added = photo.locator(f'li.tag[data-tag="{tag}"]')
+    # Then it shows as the operator's tag, recorded once
+    playwright_api.expect(added).to_contain_text("operator")
+    material_id = photo.get_attribute("data-material-id")
+    stored = requests.get(
+        f"{runtime.api_url}v1/materials/{material_id}",
+        headers={"Authorization": f"Bearer {runtime.operator_key}"},
+        timeout=30,
+    ).json()
+    assert [label["tag"] for label in stored["tag_labels"]].count(tag) == 1
+    screenshot(page, "tag-added")
+    added.get_by_role("button", name=f"Remove tag {tag}").click()
+    playwright_api.expect(added).to_have_count(0)
+
+    # When the operator filters the line by one of the photo's model tags (the tag index)
+    model_tag = sorted(carried)[0]
+    page.get_by_label("Tag", exact=True).fill(model_tag)
+    page.get_by_role("button", name="Filter").click()
+    # Then the photo is listed and the rejected bomb (in no index) is not
+    playwright_api.expect(page.locator("article.material", has_text="cats/chelsea.png")).to_have_count(1)
+    playwright_api.expect(page.locator("article.material", has_text="cats/bomb.png")).to_have_count(0)
+
+
+def test_an_operator_uploads_a_photo_sees_it_admitted_with_tags_and_rejects_it(runtime, page):
+    # When the operator uploads a photo from the browser
+    sign_in(page, runtime)
+    page.get_by_role("link", name="Upload").click()
+    page.get_by_label("Business line").fill(LINE)
+    page.get_by_label("Category").fill("coffee")
+    page.get_by_label("Files").set_input_files(
+        files=[{"name": "coffee.jpg", "mimeType": "image/jpeg", "buffer": image_files.jpeg_of("coffee.png")}]
+    )
+    page.get_by_role("button", name="Upload").click()
+    # Then the upload completes and the page shows what admission decided
+    row = page.locator(".upload", has_text="coffee.jpg")
+    playwright_api.expect(row.locator(".upload-state")).to_have_text("admission: ADMITTED")
+    assert row.get_by_role("progressbar").get_attribute("value") == "100"
+    # And its card shows the tags tagging gave it, with their source
+    card = row.locator("article.material")
+    assert card.locator("li.tag").count() > 0
+    playwright_api.expect(card.locator("li.tag").first).to_contain_text("model:")
+    screenshot(page, "uploaded")
+    # When the operator rejects it with a comment
+    card.get_by_label("Comment on").fill("a competitor's cup in the corner")
+    card.get_by_role("button", name="Reject").click()
+    # Then it is rejected, the comment is its reason, and the audit trail names the decision
+    playwright_api.expect(card.locator(".status")).to_have_text("REJECTED")
+    playwright_api.expect(card.locator(".reasons")).to_contain_text("a competitor's cup in the corner")
+    playwright_api.expect(card.locator("details summary")).to_have_text("1 decision(s)")
+    screenshot(page, "rejected-with-comment")
+
+
+def test_an_upload_past_the_cap_shows_the_apis_reason(runtime, page):
+    sign_in(page, runtime)
+    page.goto(runtime.console_url + "#/upload")
+    page.get_by_label("Business line").fill(LINE)
+    page.get_by_label("Category").fill("coffee")
+    page.get_by_label("Files").set_input_files(
+        files=[
+            {"name": "huge.png", "mimeType": "image/png", "buffer": b"\x89PNG" + b"0" * (11 * 1024 * 1024)}
+        ]
+    )
+    page.get_by_role("button", name="Upload").click()
+    playwright_api.expect(page.locator(".upload", has_text="huge.png")).to_contain_text("too_large")
+
+
+def test_the_demo_report_draws_its_charts_from_disk(page, tmp_path):
+    from tests.unit.test_demo_report import SUMMARY
+
+    # Given a report written as `make demo` writes it
+    racer = [0.02 + i / 40_000 for i in range(1000)]
+    written = report.write(
+        tmp_path / "report.html", SUMMARY, report.timeline(racer, [0.03] * 1000, [0.06] * 1000)
+    )
+    # When it is opened from disk, with no server
+    page.goto(written.as_uri())
+    # Then its five charts are drawn, with the racer's line and the rejection bars
+    playwright_api.expect(page.locator("svg.chart")).to_have_count(5)
+    assert page.locator("#ctr svg path").count() == 2
+    assert page.locator("#rejections svg rect").count() == 2
+    playwright_api.expect(page.get_by_text("Not built yet.")).to_be_visible()
+    screenshot(page, "demo-report")
+
+
+def test_creatives_show_posterior_intervals_and_can_be_disabled_and_enabled(runtime, page):
+    # When the operator opens the creatives of the test line
+    sign_in(page, runtime)
+    page.get_by_role("link", name="Creatives").click()
+    page.get_by_label("Business line").fill(LINE)
+    page.get_by_role("button", name="Filter").click()
+    rows = page.locator("table.creatives tbody tr")
+    # Then each composed creative is listed with its image, counters and posterior, under an interval chart
+    playwright_api.expect(rows).to_have_count(2)  # one photo x two copy lines
+    playwright_api.expect(page.locator("svg.chart circle")).to_have_count(2)
+    first = rows.first
+    playwright_api.expect(first.locator(".status")).to_have_text("ACTIVE")
+    assert first.get_by_role("img").count() == 1
+    # When the operator disables it, Then it shows disabled; enabling it again restores it
+    first.get_by_role("button", name="Disable").click()
+    playwright_api.expect(first.locator(".status")).to_have_text("DISABLED")
+    screenshot(page, "creatives")
+    first.get_by_role("button", name="Enable").click()
+    playwright_api.expect(first.locator(".status")).to_have_text("ACTIVE")
+
+
+def test_review_racing_and_views_without_an_api_say_what_they_are(runtime, page):
+    sign_in(page, runtime)
+    # The review queue lists only materials waiting for review, or says nothing waits
+    page.get_by_role("link", name="Review queue").click()
+    playwright_api.expect(page.get_by_role("heading", name="Review queue")).to_be_visible()
+    page.wait_for_selector("article.material, .empty")
+    statuses = page.locator("article.material .status").all_inner_texts()
+    assert all(status == "NEEDS_REVIEW" for status in statuses)
+    if not statuses:
+        playwright_api.expect(page.get_by_text("Nothing waits for review.")).to_be_visible()
+    # Racing shows the line's objective and totals, the model select serves and the retraining run
+    page.get_by_role("link", name="Racing").click()
+    line = page.locator("table.racing tbody tr", has_text=LINE)
+    playwright_api.expect(line).to_contain_text("ctr")
+    playwright_api.expect(page.locator(".active-model")).to_contain_text("constant prior")
+    playwright_api.expect(page.locator("table.runs tbody tr").first).to_contain_text("insufficient_data")
+    screenshot(page, "racing")
+    # Phrase banks (and the other views without an API) are marked as not built, not faked
+    page.get_by_role("link", name="Phrase banks").click()
+    playwright_api.expect(page.get_by_text("Not built yet")).to_be_visible()
+
+
+@pytest.mark.parametrize("view", ["sign-in", "materials", "review", "upload", "creatives", "racing"])
+def test_axe_finds_no_serious_accessibility_violation(runtime, page, view):
+    if not AXE_CORE_JS.is_file():
+        pytest.skip(
+            f"axe-core is not installed at {AXE_CORE_JS}: run `python -m browser_tools` (make browser)"
+        )
+    if view == "sign-in":
+        page.goto(runtime.console_url)
+        page.get_by_label("Operator key").wait_for()
+    else:
+        sign_in(page, runtime)
+        page.goto(f"{runtime.console_url}#/{view}?business_line={LINE}")
+        page.wait_for_selector("main h1")
+        page.wait_for_load_state("networkidle")
+    page.add_script_tag(path=str(AXE_CORE_JS))
+    result = page.evaluate("axe.run(document, { resultTypes: ['violations'] })")
+    serious = [
+        f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']][:3]}"
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+    assert not serious, serious
+
+
+def test_an_expired_sign_in_returns_to_sign_in_without_losing_what_was_typed(runtime, page):
+    # Given an operator writing a comment on the rejected bomb
+    sign_in(page, runtime)
+    page.get_by_label("Business line").fill(LINE)
+    page.get_by_role("button", name="Filter").click()
+    bomb = page.locator("article.material", has_text="cats/bomb.png")
+    bomb.get_by_label("Comment on").fill("still a bomb, keep it out")
+    # When their sign-in is no longer accepted (expired) and they press Admit
+    page.evaluate(
+        "sessionStorage.setItem('creative-engine.sign-in', JSON.stringify({mode: 'key', key: 'expired'}))"
+    )
+    bomb.get_by_role("button", name="Admit").click()
+    # Then they are back at the sign-in form, told why
+    playwright_api.expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    playwright_api.expect(page.locator("#toast")).to_contain_text("sign in again")
+    # And after signing in again, the same view holds what they typed, and nothing was decided
+    page.get_by_label("Operator key").fill(runtime.operator_key)
+    page.get_by_role("button", name="Sign in").click()
+    playwright_api.expect(bomb.get_by_label("Comment on")).to_have_value("still a bomb, keep it out")
+    playwright_api.expect(bomb.locator(".status")).to_have_text("REJECTED")
+
+
+def test_on_aws_the_console_signs_in_to_cognito_and_sends_the_id_token(runtime, browser):
+    # (Cognito is not in moto: its endpoint and the API are answered here, as AWS would answer them.)
+    context = browser.new_context(bypass_csp=True)  # the local CSP names no Cognito endpoint
+    page = context.new_page()
+    seen: list[str] = []
+    page.route(
+        "**/console/config.json",
+        lambda route: route.fulfill(
+            json={"api_base": "/prod/", "auth": {"mode": "cognito", "region": "eu-west-1", "client_id": "c1"}}
+        ),
+    )
+
+    def cognito(route):
+        body = route.request.post_data_json
+        assert route.request.headers["x-amz-target"] == "AWSCognitoIdentityProviderService.InitiateAuth"
+        assert body == {
+            "AuthFlow": "USER_PASSWORD_AUTH",
+            "ClientId": "c1",
+            "AuthParameters": {"USERNAME": "ana@example.com", "PASSWORD": "correct horse"},
+        }
+        route.fulfill(json={"AuthenticationResult": {"IdToken": "id-token-1", "ExpiresIn": 3600}})
+
+    def operator_api(route):  # every operator call (materials, the tag vocabulary) answers empty
+        seen.append(route.request.headers.get("authorization", ""))
+        route.fulfill(json={"items": [], "next_token": None, "version": "t"})
+
+    page.route("https://cognito-idp.eu-west-1.amazonaws.com/", cognito)
+    page.route("**/prod/v1/**", operator_api)
+    # When an operator signs in with their user name and password
+    page.goto(runtime.console_url)
+    page.get_by_label("User name").fill("ana@example.com")
+    page.get_by_label("Password").fill("correct horse")
+    page.get_by_role("button", name="Sign in").click()
+    # Then the console shows the (empty) materials, having sent the ID token, not a key
+    playwright_api.expect(page.get_by_text("No materials match.")).to_be_visible()
+    assert seen and set(seen) == {"id-token-1"}
+    context.close()
