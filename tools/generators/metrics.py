@@ -1,0 +1,60 @@
+"""What a generated line is worth, measured the same way for every generator (no torch here)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+from creative.admission.copy import split_copy_lines
+from creative.admission.limits import AdmissionLimits
+from creative.quality.compliance import normal_form
+from creative.quality.copy_checks import copy_findings
+from creative.quality.policy import DEFAULT_POLICY
+from creative.quality.verdicts import Verdict
+
+_WORD = re.compile(r"[a-z]+")
+
+
+def passes_admission_form(text: str, limits: AdmissionLimits | None = None) -> bool:
+    """Admission's rules for a copy line that need no model: length, characters, caps, punctuation, emoji,
+    URLs, phone numbers, digits only."""
+    lines = split_copy_lines(text, json_lines=False, limits=limits or AdmissionLimits())
+    if not isinstance(lines, list) or len(lines) != 1 or lines[0].rejections:
+        return False
+    findings, _ = copy_findings(lines[0].text, DEFAULT_POLICY)
+    return all(f.verdict is Verdict.PASS for f in findings)
+
+
+def distinct_n(texts: Sequence[str], n: int) -> float:
+    """Unique word n-grams over all word n-grams of the samples (1.0: no repetition at all)."""
+    grams = [
+        tuple(words[i : i + n])
+        for t in texts
+        for words in [_WORD.findall(t.lower())]
+        for i in range(len(words) - n + 1)
+    ]
+    return len(set(grams)) / len(grams) if grams else 0.0
+
+
+def score_samples(
+    samples: Sequence[str],
+    training: Iterable[str],
+    vocabulary: set[str],
+    keywords: Sequence[Sequence[str]] | None = None,
+) -> dict:
+    seen = {normal_form(t) for t in training}
+    words = [w for s in samples for w in _WORD.findall(s.lower())]
+    report = {
+        "samples": len(samples),
+        "admission_form_pass": sum(passes_admission_form(s) for s in samples) / len(samples),
+        "novel": sum(normal_form(s) not in seen for s in samples) / len(samples),
+        "unique": len({normal_form(s) for s in samples}) / len(samples),
+        "distinct_1": round(distinct_n(samples, 1), 4),
+        "distinct_2": round(distinct_n(samples, 2), 4),
+        "known_word_share": sum(w in vocabulary for w in words) / len(words) if words else 0.0,
+        "mean_chars": sum(len(s) for s in samples) / len(samples),
+    }
+    if keywords is not None:
+        asked = [(k, s.lower()) for ks, s in zip(keywords, samples, strict=True) for k in ks]
+        report["keyword_hit"] = sum(k in s for k, s in asked) / len(asked) if asked else 0.0
+    return {k: round(v, 4) if isinstance(v, float) else v for k, v in report.items()}
