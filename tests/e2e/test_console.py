@@ -211,11 +211,13 @@ def test_the_demo_report_draws_its_charts_from_disk(page, tmp_path):
     )
     # When it is opened from disk, with no server
     page.goto(written.as_uri())
-    # Then its five charts are drawn, with the racer's line and the rejection bars
-    playwright_api.expect(page.locator("svg.chart")).to_have_count(5)
+    # Then its six charts are drawn, with the racer's line, the rejection and recall strategy bars
+    playwright_api.expect(page.locator("svg.chart")).to_have_count(6)
     assert page.locator("#ctr svg path").count() == 2
     assert page.locator("#rejections svg rect").count() == 2
-    playwright_api.expect(page.get_by_text("Not built yet.")).to_be_visible()
+    assert page.locator("#recall svg rect").count() == 3
+    # And the labels by asset are a table per slot
+    playwright_api.expect(page.get_by_role("cell", name="creative", exact=True)).to_be_visible()
     screenshot(page, "demo-report")
 
 
