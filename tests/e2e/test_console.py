@@ -6,10 +6,13 @@ Each step saves a screenshot under out/console/ and asserts on what the page sho
 
 from __future__ import annotations
 
+import time
+
 import boto3
 import pytest
 import requests
 from browser_tools import AXE_CORE_JS, chromium
+from creative.config import SelectConfig
 from demo import image_files, report
 
 from infra.paths import OUT_DIR
@@ -277,6 +280,15 @@ def _operator_api(runtime, method: str, path: str, **kwargs) -> requests.Respons
     )
 
 
+def _select(runtime, placement: str) -> dict:
+    request = {"business_line": LINE, "placement": placement, "user": {"id": "console-user"}}
+    answer = requests.post(
+        runtime.api_url + "v1/select", json=request, headers={"x-api-key": runtime.api_key}, timeout=30
+    )
+    answer.raise_for_status()
+    return answer.json()
+
+
 def test_a_phrase_bank_is_saved_its_preview_fills_the_slots_and_a_bad_slot_is_refused(runtime, page):
     # When the operator writes two phrases for the test line and saves them
     sign_in(page, runtime)
@@ -311,7 +323,7 @@ def test_a_phrase_bank_is_saved_its_preview_fills_the_slots_and_a_bad_slot_is_re
     assert _operator_api(runtime, "GET", f"v1/phrase-banks/{LINE}").json()["version"] == 1
 
 
-def test_a_creative_is_pinned_and_a_pin_on_a_disabled_creative_is_refused(runtime, page):
+def test_a_pinned_creative_is_served_by_the_pin_and_a_pin_on_a_disabled_creative_is_refused(runtime, page):
     # Given the line's two creatives, the second disabled
     creatives = _operator_api(runtime, "GET", "v1/creatives", params={"business_line": LINE}).json()["items"]
     active, disabled = creatives[0]["creative_id"], creatives[1]["creative_id"]
@@ -330,6 +342,12 @@ def test_a_creative_is_pinned_and_a_pin_on_a_disabled_creative_is_refused(runtim
         playwright_api.expect(page.locator("table.rules caption")).to_contain_text("1 rule(s), version 1")
         stored = _operator_api(runtime, "GET", f"v1/recall-rules/{LINE}").json()
         assert [(p["creative_id"], p["placements"]) for p in stored["pins"]] == [(active, ["home_feed"])]
+        # And select honours it (once its per-container cache has expired): on the home feed the creative
+        # comes from the pin strategy, on a placement the pin does not name it does not
+        time.sleep(SelectConfig.model_fields["cache_ttl_seconds"].default + 0.2)
+        served = {placement: _select(runtime, placement) for placement in ("home_feed", "feed")}
+        assert served["home_feed"]["creative"]["creative_id"] == active
+        assert "pin" in served["home_feed"]["recall"] and "pin" not in served["feed"]["recall"]
         # When they also pin the disabled creative, Then the API's reason shows and nothing changes
         page.get_by_role("button", name="Add pin").click()
         page.get_by_label("Rule 2 creative").select_option(disabled)
