@@ -268,6 +268,23 @@ def test_review_racing_and_generation_views_show_what_they_have(runtime, page):
     playwright_api.expect(page.locator("main").get_by_role("link", name="review queue")).to_have_attribute(
         "href", f"#/review?business_line={LINE}&kind=copy"
     )
+    # Given the line reviews generated copy, and a file of it as generate_copy names its uploads
+    policy = {"overrides": {"review_generated_copy": True}}
+    _operator_api(runtime, "PUT", f"v1/quality-policy/{LINE}", json=policy).raise_for_status()
+    runtime.client("s3").put_object(
+        Bucket=runtime.outputs["UploadsBucketName"],
+        Key=f"uploads/{LINE}/cats/generated-20261130T12.txt",
+        Body=b"Warm naps for every whisker\n",
+    )
+    runtime.drain_queues(timeout=60)
+    # Then the view lists it, waiting for review with its reason, and says the line's policy sends it there
+    page.reload()
+    row = page.locator("table.generated tbody tr")
+    playwright_api.expect(row).to_have_count(1)
+    playwright_api.expect(row.locator(".status")).to_have_text("NEEDS_REVIEW")
+    playwright_api.expect(row).to_contain_text("generated_copy_review")
+    playwright_api.expect(page.locator(".policy")).to_contain_text("sends generated copy to the review queue")
+    screenshot(page, "generation")
 
 
 def _operator_api(runtime, method: str, path: str, **kwargs) -> requests.Response:
