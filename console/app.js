@@ -3,9 +3,12 @@ import { api, setApiBase, whenSignInRefused } from "./api.js";
 import { session } from "./auth.js";
 import { h, replace, toast } from "./dom.js";
 import { creativesView } from "./views/creatives.js";
+import { generationView } from "./views/generation.js";
+import { labelsView } from "./views/labels.js";
 import { materialsView } from "./views/materials.js";
-import { notBuiltView } from "./views/not_built.js";
+import { phraseBanksView } from "./views/phrases.js";
 import { racingView } from "./views/racing.js";
+import { recallView } from "./views/recall.js";
 import { uploadView } from "./views/upload.js";
 
 const VIEWS = {
@@ -15,13 +18,10 @@ const VIEWS = {
   upload: uploadView,
   creatives: creativesView,
   racing: racingView,
-  recall: notBuiltView("Recall rules", "Recall rules pick which materials a request may see; the API has no recall routes yet."),
-  "phrase-banks": notBuiltView(
-    "Phrase banks and templates",
-    "Phrase banks fill slots in copy templates; the API has no phrase bank routes yet.",
-  ),
-  labels: notBuiltView("Asset labels", "Per-asset performance labels (best, good, low) with their why are not computed yet."),
-  generation: notBuiltView("Generation", "Generated copy waits in the review queue once generation exists; it does not yet."),
+  recall: recallView,
+  "phrase-banks": phraseBanksView,
+  labels: labelsView,
+  generation: generationView,
 };
 
 const view = () => document.getElementById("view");

@@ -6,10 +6,13 @@ Each step saves a screenshot under out/console/ and asserts on what the page sho
 
 from __future__ import annotations
 
+import time
+
 import boto3
 import pytest
 import requests
 from browser_tools import AXE_CORE_JS, chromium
+from creative.config import SelectConfig
 from demo import image_files, report
 
 from infra.paths import OUT_DIR
@@ -211,11 +214,13 @@ def test_the_demo_report_draws_its_charts_from_disk(page, tmp_path):
     )
     # When it is opened from disk, with no server
     page.goto(written.as_uri())
-    # Then its five charts are drawn, with the racer's line and the rejection bars
-    playwright_api.expect(page.locator("svg.chart")).to_have_count(5)
+    # Then its six charts are drawn, with the racer's line, the rejection and recall strategy bars
+    playwright_api.expect(page.locator("svg.chart")).to_have_count(6)
     assert page.locator("#ctr svg path").count() == 2
     assert page.locator("#rejections svg rect").count() == 2
-    playwright_api.expect(page.get_by_text("Not built yet.")).to_be_visible()
+    assert page.locator("#recall svg rect").count() == 3
+    # And the labels by asset are a table per slot
+    playwright_api.expect(page.get_by_role("cell", name="creative", exact=True)).to_be_visible()
     screenshot(page, "demo-report")
 
 
@@ -240,7 +245,7 @@ def test_creatives_show_posterior_intervals_and_can_be_disabled_and_enabled(runt
     playwright_api.expect(first.locator(".status")).to_have_text("ACTIVE")
 
 
-def test_review_racing_and_views_without_an_api_say_what_they_are(runtime, page):
+def test_review_racing_and_generation_views_show_what_they_have(runtime, page):
     sign_in(page, runtime)
     # The review queue lists only materials waiting for review, or says nothing waits
     page.get_by_role("link", name="Review queue").click()
@@ -257,12 +262,155 @@ def test_review_racing_and_views_without_an_api_say_what_they_are(runtime, page)
     playwright_api.expect(page.locator(".active-model")).to_contain_text("constant prior")
     playwright_api.expect(page.locator("table.runs tbody tr").first).to_contain_text("insufficient_data")
     screenshot(page, "racing")
-    # Phrase banks (and the other views without an API) are marked as not built, not faked
-    page.get_by_role("link", name="Phrase banks").click()
-    playwright_api.expect(page.get_by_text("Not built yet")).to_be_visible()
+    # Generation lists the line's generated copy, or says how to get some, and points to the review queue
+    page.goto(f"{runtime.console_url}#/generation?business_line={LINE}")
+    playwright_api.expect(page.get_by_text("No generated copy for this line yet.")).to_be_visible()
+    playwright_api.expect(page.locator("main").get_by_role("link", name="review queue")).to_have_attribute(
+        "href", f"#/review?business_line={LINE}&kind=copy"
+    )
+    # Given the line reviews generated copy, and a file of it as generate_copy names its uploads
+    policy = {"overrides": {"review_generated_copy": True}}
+    _operator_api(runtime, "PUT", f"v1/quality-policy/{LINE}", json=policy).raise_for_status()
+    runtime.client("s3").put_object(
+        Bucket=runtime.outputs["UploadsBucketName"],
+        Key=f"uploads/{LINE}/cats/generated-20261130T12.txt",
+        Body=b"Warm naps for every whisker\n",
+    )
+    runtime.drain_queues(timeout=60)
+    # Then the view lists it, waiting for review with its reason, and says the line's policy sends it there
+    page.reload()
+    row = page.locator("table.generated tbody tr")
+    playwright_api.expect(row).to_have_count(1)
+    playwright_api.expect(row.locator(".status")).to_have_text("NEEDS_REVIEW")
+    playwright_api.expect(row).to_contain_text("generated_copy_review")
+    playwright_api.expect(page.locator(".policy")).to_contain_text("sends generated copy to the review queue")
+    screenshot(page, "generation")
 
 
-@pytest.mark.parametrize("view", ["sign-in", "materials", "review", "upload", "creatives", "racing"])
+def _operator_api(runtime, method: str, path: str, **kwargs) -> requests.Response:
+    return requests.request(
+        method,
+        runtime.api_url + path,
+        headers={"Authorization": f"Bearer {runtime.operator_key}"},
+        timeout=30,
+        **kwargs,
+    )
+
+
+def _select(runtime, placement: str) -> dict:
+    request = {"business_line": LINE, "placement": placement, "user": {"id": "console-user"}}
+    answer = requests.post(
+        runtime.api_url + "v1/select", json=request, headers={"x-api-key": runtime.api_key}, timeout=30
+    )
+    answer.raise_for_status()
+    return answer.json()
+
+
+def test_a_phrase_bank_is_saved_its_preview_fills_the_slots_and_a_bad_slot_is_refused(runtime, page):
+    # When the operator writes two phrases for the test line and saves them
+    sign_in(page, runtime)
+    page.goto(f"{runtime.console_url}#/phrase-banks?business_line={LINE}")
+    page.get_by_label("Phrase 1 text").fill("Only {price} in {city}")
+    page.get_by_role("button", name="Add phrase").click()
+    page.get_by_label("Phrase 2 text").fill("{discount} off {product}")
+    page.get_by_label("Phrase 2 slot").select_option("cta")
+    page.get_by_role("button", name="Save phrases").dblclick()  # an impatient double click
+    # Then the bank is stored once, as version 1
+    playwright_api.expect(page.locator("table.phrases caption")).to_contain_text("2 phrase(s), version 1")
+    assert _operator_api(runtime, "GET", f"v1/phrase-banks/{LINE}").json()["version"] == 1
+    # When they type a product's price and city, Then the preview fills the slots it can, and says why not
+    page.get_by_label("Price").fill("12.5")
+    page.get_by_label("City").fill("Lisbon")
+    preview = page.locator("table.phrase-preview tbody tr")
+    playwright_api.expect(preview.filter(has_text="Only {price}")).to_contain_text("Only $12.50 in Lisbon")
+    playwright_api.expect(preview.filter(has_text="Only {price}").locator(".serves")).to_have_text("yes")
+    playwright_api.expect(preview.filter(has_text="{discount} off")).to_contain_text(
+        "no: no value for {discount}, {product}"
+    )
+    page.get_by_label("Discount %").fill("20")
+    page.get_by_label("Product name").fill("Cat bed")
+    playwright_api.expect(preview.filter(has_text="{discount} off")).to_contain_text("20% off Cat bed")
+    screenshot(page, "phrase-bank")
+    # When they add a phrase with a slot that does not exist, Then the API's reason shows and nothing is stored
+    page.get_by_role("button", name="Add phrase").click()
+    page.get_by_label("Phrase 3 text").fill("Win a {prize}")
+    page.get_by_role("button", name="Save phrases").click()
+    playwright_api.expect(page.get_by_role("alert")).to_contain_text("unknown slot '{prize}'")
+    screenshot(page, "phrase-bank-refused")
+    assert _operator_api(runtime, "GET", f"v1/phrase-banks/{LINE}").json()["version"] == 1
+
+
+def test_a_pinned_creative_is_served_by_the_pin_and_a_pin_on_a_disabled_creative_is_refused(runtime, page):
+    # Given the line's two creatives, the second disabled
+    creatives = _operator_api(runtime, "GET", "v1/creatives", params={"business_line": LINE}).json()["items"]
+    active, disabled = creatives[0]["creative_id"], creatives[1]["creative_id"]
+    _operator_api(
+        runtime, "PATCH", f"v1/creatives/{disabled}", json={"status": "DISABLED"}
+    ).raise_for_status()
+    try:
+        # When the operator pins the active one on the home feed and saves
+        sign_in(page, runtime)
+        page.goto(f"{runtime.console_url}#/recall?business_line={LINE}")
+        page.get_by_role("button", name="Add pin").click()
+        page.get_by_label("Rule 1 creative").select_option(active)
+        page.locator("tr.rule").first.get_by_role("checkbox", name="home_feed").check()
+        page.get_by_role("button", name="Save rules").click()
+        # Then the rule is stored, version 1, on that placement
+        playwright_api.expect(page.locator("table.rules caption")).to_contain_text("1 rule(s), version 1")
+        stored = _operator_api(runtime, "GET", f"v1/recall-rules/{LINE}").json()
+        assert [(p["creative_id"], p["placements"]) for p in stored["pins"]] == [(active, ["home_feed"])]
+        # And select honours it (once its per-container cache has expired): on the home feed the creative
+        # comes from the pin strategy, on a placement the pin does not name it does not
+        time.sleep(SelectConfig.model_fields["cache_ttl_seconds"].default + 0.2)
+        served = {placement: _select(runtime, placement) for placement in ("home_feed", "feed")}
+        assert served["home_feed"]["creative"]["creative_id"] == active
+        assert "pin" in served["home_feed"]["recall"] and "pin" not in served["feed"]["recall"]
+        # When they also pin the disabled creative, Then the API's reason shows and nothing changes
+        page.get_by_role("button", name="Add pin").click()
+        page.get_by_label("Rule 2 creative").select_option(disabled)
+        page.get_by_role("button", name="Save rules").click()
+        playwright_api.expect(page.get_by_role("alert")).to_contain_text("is DISABLED; enable it first")
+        playwright_api.expect(page.get_by_role("alert")).to_contain_text("creative_not_active")
+        screenshot(page, "recall-pin-refused")
+        assert _operator_api(runtime, "GET", f"v1/recall-rules/{LINE}").json()["version"] == 1
+    finally:
+        _operator_api(runtime, "PATCH", f"v1/creatives/{disabled}", json={"status": "ACTIVE"})
+
+
+def test_labels_list_the_lines_assets_per_slot_with_their_label_and_why(runtime, page):
+    # Given one creative of the line has been served (the others may not have been)
+    served = _select(runtime, "feed")["creative"]["creative_id"]
+    sign_in(page, runtime)
+    page.goto(f"{runtime.console_url}#/labels?business_line={LINE}")
+    # Then each slot has a table: two creatives, one image, two headlines
+    creatives = page.locator('section[data-slot="creative"] tbody tr')
+    playwright_api.expect(creatives).to_have_count(2)
+    playwright_api.expect(page.locator('section[data-slot="image"] tbody tr')).to_have_count(1)
+    playwright_api.expect(page.locator('section[data-slot="headline"] tbody tr')).to_have_count(2)
+    # And the served creative is LEARNING, with how many impressions a label needs; none is past LEARNING
+    row = page.locator(f'section[data-slot="creative"] tr[data-asset-id="{served}"]')
+    playwright_api.expect(row.locator(".label")).to_have_text("LEARNING")
+    playwright_api.expect(row.locator("td.why")).to_contain_text("impressions a label needs")
+    labels = set(page.locator("section.slot-labels tbody .label").all_inner_texts())
+    assert labels <= {"PENDING", "LEARNING"}, labels
+    screenshot(page, "labels")
+
+
+@pytest.mark.parametrize(
+    "view",
+    [
+        "sign-in",
+        "materials",
+        "review",
+        "upload",
+        "creatives",
+        "racing",
+        "phrase-banks",
+        "recall",
+        "labels",
+        "generation",
+    ],
+)
 def test_axe_finds_no_serious_accessibility_violation(runtime, page, view):
     if not AXE_CORE_JS.is_file():
         pytest.skip(

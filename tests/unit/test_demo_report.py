@@ -24,6 +24,18 @@ SUMMARY = {
     "best_creative_share_second_half": 1.0,
     "retraining_outcome": "skipped",
     "retraining_reason": "insufficient_data </script><b>",
+    "labels_by_asset": {
+        "creative": {"GOOD": 3, "LEARNING": 8, "BEST": 1},
+        "phrase": {"PENDING": 2},
+    },
+    "recall_strategy_mix": {"business_line": 40, "hot": 12, "pin": 1},
+    "generated_copy": {
+        "run": {"written": 1},
+        "lines": 3,
+        "by_status": {"ADMITTED": 2, "NEEDS_REVIEW": 1},
+        "reasons": {"generated_copy_review": 1},
+        "examples": ["food: Fresh <i>bread</i> daily (ADMITTED)"],
+    },
     "by_business_line": {
         "food": {
             "selections": 4,
@@ -53,4 +65,35 @@ def test_the_page_carries_the_numbers_in_tables_and_escapes_what_the_run_wrote()
     assert json.loads(data)["tags"] == {"selling:gift (Gift)": 5}
     # And the chart module is inlined, without its exports (an inline module exports to nobody)
     assert "function lineChart(" in page and "export function" not in page
-    assert "Labels by asset" in page and "Not built yet" in page
+    assert "Not built yet" not in page
+
+
+def test_the_labels_table_counts_each_slots_labels_best_first_with_zeros_where_none():
+    page = report.render(SUMMARY, report.timeline([0.1], [0.1], [0.3], window=1))
+    labels = re.search(r"<h2>Labels by asset</h2>.*?(<table>.*?</table>)", page, re.S).group(1)
+    header = re.findall(r"<th scope='col'>(.*?)</th>", labels)
+    assert header == ["Slot", "BEST", "GOOD", "LEARNING", "PENDING", "Assets"]
+    assert "<td>creative</td><td>1</td><td>3</td><td>8</td><td>0</td><td>12</td>" in labels
+    assert "<td>phrase</td><td>0</td><td>0</td><td>0</td><td>2</td><td>2</td>" in labels
+
+
+def test_the_recall_mix_and_generated_copy_are_shown_with_their_counts():
+    page = report.render(SUMMARY, report.timeline([0.1], [0.1], [0.3], window=1))
+    data = re.search(r'<script type="application/json" id="data">(.*?)</script>', page, re.S).group(1)
+    assert json.loads(data)["recall"] == {"business_line": 40, "hot": 12, "pin": 1}
+    assert "<td>hot</td><td>12</td>" in page and '<figure id="recall">' in page
+    assert "<td>Lines written</td><td>3</td>" in page
+    assert "<td>status NEEDS_REVIEW</td><td>1</td>" in page
+    assert "<td>reason generated_copy_review</td><td>1</td>" in page
+    # generated text is the run's own output: escaped like everything else
+    assert "Fresh &lt;i&gt;bread&lt;/i&gt; daily" in page
+
+
+def test_a_summary_from_before_labels_renders_with_empty_sections():
+    older = {
+        k: v
+        for k, v in SUMMARY.items()
+        if k not in ("labels_by_asset", "recall_strategy_mix", "generated_copy")
+    }
+    page = report.render(older, report.timeline([0.1], [0.1], [0.3], window=1))
+    assert page.count("none in this run") >= 3

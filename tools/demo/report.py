@@ -16,6 +16,8 @@ from typing import Any
 from infra.paths import CONSOLE_DIR
 
 CHARTS_MODULE = CONSOLE_DIR / "charts.js"
+# The per-asset labels, best first (creative.labels.AssetLabel).
+LABELS = ("BEST", "GOOD", "LOW", "LEARNING", "PENDING")
 # Selections per point of the over-time charts.
 WINDOW = 200
 
@@ -53,7 +55,9 @@ def render(summary: dict[str, Any], series: dict[str, list[list[float]]]) -> str
         "rejections": summary.get("rejections_by_reason", {}),
         "reviews": summary.get("reviews_by_reason", {}),
         "tags": dict(sorted(tags.items(), key=lambda item: -item[1])[:15]),
+        "recall": summary.get("recall_strategy_mix", {}),
     }
+    generated = summary.get("generated_copy") or {}
     charts = re.sub(r"^export\s+", "", CHARTS_MODULE.read_text(), flags=re.MULTILINE)
     # "</" cannot appear inside a script element's text; JSON allows "<\/".
     payload = json.dumps(data).replace("</", "<\\/")
@@ -75,6 +79,19 @@ def render(summary: dict[str, Any], series: dict[str, list[list[float]]]) -> str
                 )
                 for line, row in summary.get("by_business_line", {}).items()
             ],
+        ),
+        labels=_labels(summary.get("labels_by_asset", {})),
+        recall=_table(("Recall strategy", "Candidates of served selections"), data["recall"].items()),
+        generated=_table(
+            ("Generated copy", ""),
+            [
+                ("Lines written", generated.get("lines", 0)),
+                *((f"status {k}", v) for k, v in generated.get("by_status", {}).items()),
+                *((f"reason {k}", v) for k, v in generated.get("reasons", {}).items()),
+            ],
+        ),
+        generated_examples=_table(
+            ("Examples (line: copy (status))",), ((e,) for e in generated.get("examples", []))
         ),
         window=WINDOW,
         data=payload,
@@ -108,6 +125,18 @@ def _headline(s: dict[str, Any]) -> str:
         ("Retraining", f"{s['retraining_outcome']}: {s['retraining_reason']}"),
     ]
     return _table(("", ""), facts, show_header=False)
+
+
+def _labels(by_slot: dict[str, dict[str, int]]) -> str:
+    """Per slot, how many assets carry each label; labels the run did not see are 0."""
+    seen = [label for label in LABELS if any(label in counts for counts in by_slot.values())]
+    extra = sorted({label for c in by_slot.values() for label in c} - set(LABELS))
+    columns = [*seen, *extra]
+    rows = [
+        (slot, *(counts.get(label, 0) for label in columns), sum(counts.values()))
+        for slot, counts in by_slot.items()
+    ]
+    return _table(("Slot", *columns, "Assets"), rows)
 
 
 def _table(columns: tuple[str, ...], rows, *, show_header: bool = True) -> str:
@@ -160,8 +189,15 @@ figure {{ margin: 0 0 1.5rem; }}
 <figure id="tags"></figure>
 {tags}
 <h2>Labels by asset</h2>
-<div class="empty"><strong>Not built yet.</strong> Per-asset performance labels (best, good, low) are not computed
-by the system yet; this section fills in when they are.</div>
+<p class="muted">How many assets of each slot ended the run with each label (BEST / GOOD / LOW against the
+others of their slot in their line; LEARNING: too little evidence; PENDING: never shown), over every line.</p>
+{labels}
+<h2>Recall strategies of the served selections</h2>
+<figure id="recall"></figure>
+{recall}
+<h2>Generated copy</h2>
+{generated}
+{generated_examples}
 <script type="application/json" id="data">{data}</script>
 <script type="module">
 {charts}
@@ -179,6 +215,7 @@ const bars = (values) => Object.entries(values).map(([label, value]) => ({{ labe
 put("rejections", barChart(bars(data.rejections), {{ title: "Rejections by reason" }}));
 put("reviews", barChart(bars(data.reviews), {{ title: "Reviews by reason" }}));
 put("tags", barChart(bars(data.tags), {{ title: "Most frequent tags" }}));
+put("recall", barChart(bars(data.recall), {{ title: "Recall strategies of the served selections" }}));
 </script>
 </body>
 </html>
