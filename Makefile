@@ -104,6 +104,7 @@ bench: synth models
 # report (out/tagging/report.json).
 evaluate: $(VENV)/.installed models synth
 	PYTHONPATH=.:$(MODELS_PATH) $(MODELS_PY) -m evaluation.tagging_regimes
+	PYTHONPATH=.:$(MODELS_PATH) $(MODELS_PY) -m generators.compare
 	$(PY) -m evaluation.run
 
 clean:
