@@ -14,6 +14,7 @@ from creative.adapters.s3 import S3ObjectStore
 from creative.errors import InvalidRequest, NotFound, TransientError
 from creative.impressions import Impression
 from creative.materials import Material, MaterialKind, MaterialStatus, SourceObject
+from creative.tags import TagLabel
 
 from tests.integration.conftest import UPLOADS_BUCKET
 
@@ -60,6 +61,18 @@ def test_materials_by_content_hash(materials):
     materials.put_new(material(1, content_hash="a" * 64))
     materials.put_new(material(2, content_hash="b" * 64))
     page = materials.list(business_line=None, status=None, limit=10, next_token=None, content_hash="a" * 64)
+    assert [m.material_id for m in page.items] == ["mat_001"]
+
+
+def test_labelled_materials_are_listed_beside_claims_and_unlabelled_records(materials):
+    # Given a labelled material, an unlabelled one and a content claim (no tag_labels attribute at all)
+    label = TagLabel(tag="iab:food", present=True, by="op", at=NOW)
+    materials.put_new(material(1).model_copy(update={"tag_labels": [label]}))
+    materials.put_new(material(2))
+    materials.claim_content("food", "h1", "mat_002")
+    # When the operator export lists labelled materials
+    page = materials.labelled(limit=50, next_token=None)
+    # Then it answers with the one labelled material (found by fuzzing GET /v1/tag-labels: a 500 before)
     assert [m.material_id for m in page.items] == ["mat_001"]
 
 
