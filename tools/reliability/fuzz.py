@@ -57,7 +57,9 @@ def fuzz(runtime, *, examples_per_operation: int, seed: int = 0) -> FuzzFigures:
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             _fuzz_operation(
                 operation.as_strategy(generation_mode=mode),
-                lambda case, name=name: _exercise(case, name, base_url, session, headers, figures),
+                lambda case, name=name, headers=headers: _exercise(
+                    case, name, base_url, session, headers, figures
+                ),
                 examples_per_operation,
                 seed,
             )
@@ -93,7 +95,12 @@ def _exercise(case, name: str, base_url: str, session: requests.Session, headers
     case.headers = {**{k: v for k, v in (case.headers or {}).items() if k.lower() not in _AUTH}, **headers}
     try:
         response = case.call(base_url=base_url, session=session, timeout=30)
-    except (requests.exceptions.InvalidHeader, requests.exceptions.InvalidURL, UnicodeEncodeError, ValueError):
+    except (
+        requests.exceptions.InvalidHeader,
+        requests.exceptions.InvalidURL,
+        UnicodeEncodeError,
+        ValueError,
+    ):
         return  # a case no HTTP client can send (e.g. a newline in a header) never reaches the API
     figures.requests += 1
     figures.per_operation[name] = figures.per_operation.get(name, 0) + 1

@@ -45,7 +45,9 @@ class _Client:
         if session is None:
             session = self._local.session = requests.Session()
         for _ in range(MAX_ATTEMPTS):
-            response = session.post(self._base + path, json=body, headers=self._headers, timeout=HTTP_TIMEOUT_S)
+            response = session.post(
+                self._base + path, json=body, headers=self._headers, timeout=HTTP_TIMEOUT_S
+            )
             if response.status_code not in RETRYABLE:
                 return response
         return response

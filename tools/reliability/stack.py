@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
-
 from demo import image_files
 
 # One photo and one copy line: composition makes exactly one creative of them.
