@@ -98,6 +98,7 @@ evaluate: $(VENV)/.installed models synth
 # admission with a dead-letter redrive. Writes out/reliability/report.json; fails when an invariant does.
 # A quick version runs in `make test` (tests/e2e/test_reliability.py).
 reliability: synth models
+	RELIABILITY_EXAMPLES=2000 $(PY) -m pytest -q -p no:cacheprovider tests/unit/test_admission_properties.py
 	$(PY) -m reliability.run
 
 clean:

@@ -30,8 +30,6 @@ from demo.image_files import package_file
 from local_runtime.queues import LONG_POLL_S
 from PIL import Image
 
-from reliability.stack import operator
-
 # Short enough that five receives take seconds, not the stack's six minutes (set on the local queue only).
 VISIBILITY_TIMEOUT_S = 1
 LINE = "faults"
@@ -261,21 +259,21 @@ def _recorded_or_dead_lettered(runtime, sqs, dlq_url: str, files: dict, doomed: 
 
 
 def _recorded_keys(runtime) -> set[str]:
-    keys: set[str] = set()
-    token = None
-    while True:
-        params = {"business_line": LINE, "limit": 100, **({"next_token": token} if token else {})}
-        page = operator(runtime, "GET", "/v1/materials", params=params)
-        page.raise_for_status()
-        body = page.json()
-        keys |= {
-            m["source"]["key"]
-            for m in body["items"]
-            if m["status"] in ("ADMITTED", "REJECTED", "NEEDS_REVIEW")
-        }
-        token = body.get("next_token")
-        if not token:
-            return keys
+    """Upload keys of the line that have a material record with a status, read from the table itself (the
+    operator API would wait behind an admission run that is backing off)."""
+    from creative.adapters.dynamodb_items import from_item
+
+    pages = (
+        runtime.client("dynamodb")
+        .get_paginator("scan")
+        .paginate(
+            TableName=runtime.outputs["MaterialsTableName"],
+            FilterExpression="business_line = :line AND attribute_exists(#status)",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={":line": {"S": LINE}},
+        )
+    )
+    return {from_item(item)["source"]["key"] for page in pages for item in page["Items"]}
 
 
 def _queue_depth(sqs: Any, url: str) -> int:

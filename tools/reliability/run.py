@@ -50,24 +50,29 @@ def measure(sizes: Sizes, out_dir: Path) -> tuple[dict, dict]:
     log_dir.mkdir(parents=True, exist_ok=True)
     for old in log_dir.glob("*.log"):
         old.unlink()
-    seconds: dict[str, float] = {}
     with running_stack(log_dir=log_dir) as runtime:
-        started = time.monotonic()
-        line = seed_one_creative(runtime, LINE)
-        seconds["seed"] = _lap(started)
-        load = race(runtime, line, selects=sizes.selects, clicks=sizes.clicks)
-        seconds["load"] = _lap(started, seconds)
-        faults = storm(
-            runtime,
-            count=sizes.fault_uploads,
-            doomed=sizes.doomed_uploads,
-            probability=sizes.fault_probability,
-            log_dir=log_dir,
-        )
-        seconds["faults"] = _lap(started, seconds)
-        # Last: fuzzing writes whatever the schema allows (policies, objectives, decisions).
-        fuzzed = fuzz(runtime, examples_per_operation=sizes.fuzz_examples)
-        seconds["fuzz"] = _lap(started, seconds)
+        return measure_on(runtime, sizes, log_dir)
+
+
+def measure_on(runtime, sizes: Sizes, log_dir: Path) -> tuple[dict, dict]:
+    """The figures, on a started runtime whose function logs go to `log_dir`."""
+    seconds: dict[str, float] = {}
+    started = time.monotonic()
+    line = seed_one_creative(runtime, LINE)
+    seconds["seed"] = _lap(started)
+    load = race(runtime, line, selects=sizes.selects, clicks=sizes.clicks)
+    seconds["load"] = _lap(started, seconds)
+    faults = storm(
+        runtime,
+        count=sizes.fault_uploads,
+        doomed=sizes.doomed_uploads,
+        probability=sizes.fault_probability,
+        log_dir=log_dir,
+    )
+    seconds["faults"] = _lap(started, seconds)
+    # Last: fuzzing writes whatever the schema allows (policies, objectives, decisions).
+    fuzzed = fuzz(runtime, examples_per_operation=sizes.fuzz_examples)
+    seconds["fuzz"] = _lap(started, seconds)
     report = {
         "fuzz_requests": fuzzed.requests,
         "fuzz_5xx": fuzzed.server_errors,
