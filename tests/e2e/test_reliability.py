@@ -36,7 +36,7 @@ def test_fuzzing_load_and_faults_lose_nothing_and_break_no_schema(runtime):
     assert report["impressions_counted"] == report["selects_sent"] == QUICK.selects
     assert report["concurrent_feedback_counted"] == report["concurrent_feedback_sent"] == QUICK.clicks
     assert report["events_lost"] == 0
-    assert report["dead_lettered_then_redriven"] == QUICK.doomed_uploads
+    assert report["dead_lettered_then_redriven"] >= QUICK.doomed_uploads
 
 
 def _materials_of(runtime, key: str) -> list[dict]:

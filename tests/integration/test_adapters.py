@@ -198,3 +198,33 @@ def test_the_store_never_reads_past_the_cap(aws):
     with pytest.raises(ValueError):
         store.read(UPLOADS_BUCKET, "uploads/a/b/big.png", None, max_bytes=1000)
     assert store.read(UPLOADS_BUCKET, "uploads/a/b/gone.png", None, max_bytes=1000) is None
+
+
+def test_the_impressions_of_a_window_are_read_day_by_day_from_the_index_never_scanned(aws):
+    import os
+
+    from creative.adapters.dynamodb_impressions import DAY_INDEX, DAY_SHARDS
+
+    # Given impressions logged over five days, a few hours apart
+    client = aws["dynamodb"]
+    log = DynamoImpressionLog(
+        client, os.environ["IMPRESSIONS_TABLE"], DynamoRacingState(client, os.environ["RACING_STATE_TABLE"])
+    )
+    for day in range(20, 25):
+        for hour in range(0, 24, 5):
+            at = f"2026-11-{day}T{hour:02d}:30:00.000000Z"
+            log.record(impression(impression_id=f"imp_{day}_{hour}", created_at=at))
+    calls = []
+    client.meta.events.register(
+        "before-parameter-build.dynamodb.*", lambda model, params, **_: calls.append((model.name, params))
+    )
+    # When retraining asks for the window from the 21st at noon to the 23rd at noon
+    found = {i.impression_id for i in log.since("2026-11-21T12:00:00.000000Z", "2026-11-23T12:00:00.000000Z")}
+    # Then it gets exactly the impressions of the window
+    window = [(d, h) for d in range(20, 25) for h in range(0, 24, 5)]
+    expected = {f"imp_{d}_{h}" for d, h in window if (21, 12) <= (d, h) < (23, 12)}
+    assert found == expected
+    # And read them with Queries of the by_day index, one per day and shard, never a Scan
+    assert {name for name, _ in calls} == {"Query"}
+    assert {params["IndexName"] for _, params in calls} == {DAY_INDEX}
+    assert len(calls) == 3 * DAY_SHARDS

@@ -25,6 +25,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote_plus
 
 from demo.image_files import package_file
 from local_runtime.queues import LONG_POLL_S
@@ -208,7 +209,8 @@ def storm(
     for key, data in files.items():
         s3.put_object(Bucket=bucket, Key=key, Body=data)
     deadline = started + timeout_s
-    recorded = _wait_for(lambda: _recorded_or_dead_lettered(runtime, sqs, dlq_url, files, doomed), deadline)
+    # Every upload event is either handled (a record) or in the dead-letter queue: the upload queue is empty.
+    _wait_for(lambda: _queue_depth(sqs, queue_url) == 0 and _queue_depth(sqs, dlq_url) >= doomed, deadline)
     injector.enabled = False
     dead_lettered = _queue_depth(sqs, dlq_url)
     redriven = redrive(sqs, dlq_url, queue_url)
@@ -221,17 +223,17 @@ def storm(
         faults_injected=sum(injector.injected.values()),
         faults_by_code=dict(injector.injected),
         dead_lettered=dead_lettered,
-        dead_lettered_then_redriven=sum(1 for k in doomed_keys if k in recorded) if redriven else 0,
+        dead_lettered_then_redriven=sum(1 for key in redriven if key in recorded),
         events_lost=len(set(files) - recorded),
         doomed_logged=sum(1 for k in doomed_keys if _logged_failure(admission_log, k)),
         seconds=round(time.monotonic() - started, 1),
     )
 
 
-def redrive(sqs: Any, dlq_url: str, source_url: str) -> int:
+def redrive(sqs: Any, dlq_url: str, source_url: str) -> list[str]:
     """Moves every message of the dead-letter queue back to its source queue (what the console's "start
-    DLQ redrive" does); returns how many moved."""
-    moved = 0
+    DLQ redrive" does); returns the upload keys of the messages moved."""
+    moved = []
     while True:
         messages = sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get(
             "Messages", []
@@ -241,7 +243,7 @@ def redrive(sqs: Any, dlq_url: str, source_url: str) -> int:
         for message in messages:
             sqs.send_message(QueueUrl=source_url, MessageBody=message["Body"])
             sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"])
-            moved += 1
+            moved.append(unquote_plus(json.loads(message["Body"])["detail"]["object"]["key"]))
 
 
 def _shorten_visibility(runtime, sqs: Any, queue_url: str) -> None:
@@ -251,11 +253,6 @@ def _shorten_visibility(runtime, sqs: Any, queue_url: str) -> None:
             poller.source = dataclasses.replace(poller.source, visibility_timeout_s=VISIBILITY_TIMEOUT_S)
     # A receive already long-polling took the old timeout with it: let it end before anything is sent.
     time.sleep(LONG_POLL_S + 0.5)
-
-
-def _recorded_or_dead_lettered(runtime, sqs, dlq_url: str, files: dict, doomed: int) -> bool:
-    retried = {k for k in files if not k.startswith(DOOMED_PREFIX)}
-    return retried <= _recorded_keys(runtime) and _queue_depth(sqs, dlq_url) >= doomed
 
 
 def _recorded_keys(runtime) -> set[str]:

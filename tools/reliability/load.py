@@ -29,7 +29,9 @@ class LoadFigures:
     concurrent_feedback_sent: int  # distinct clicks, each sent twice concurrently
     concurrent_feedback_counted: int
     feedback_calls: int  # every call, duplicates included
-    counted_true: int  # calls answered {"counted": true}: exactly one per distinct click
+    counted_true: int  # calls answered {"counted": true}: at most one per distinct click
+    impressions_logged: int  # rows in the impressions table for the line's creative
+    retried: dict[str, int]  # answers 429/503 the client retried, by path
 
 
 class _Client:
@@ -39,6 +41,8 @@ class _Client:
         self._base = runtime.api_url.rstrip("/")
         self._headers = {"x-api-key": runtime.api_key}
         self._local = threading.local()
+        self._lock = threading.Lock()
+        self.retried: dict[str, int] = {}
 
     def post(self, path: str, body: dict) -> requests.Response:
         session = getattr(self._local, "session", None)
@@ -50,6 +54,8 @@ class _Client:
             )
             if response.status_code not in RETRYABLE:
                 return response
+            with self._lock:
+                self.retried[path] = self.retried.get(path, 0) + 1
         return response
 
 
@@ -91,4 +97,20 @@ def race(runtime, line: SeededLine, *, selects: int, clicks: int, seed: int = 0)
         concurrent_feedback_counted=clicks_counted - before_clicks,
         feedback_calls=len(calls),
         counted_true=counted_true,
+        impressions_logged=_logged_impressions(runtime, line),
+        retried=dict(client.retried),
     )
+
+
+def _logged_impressions(runtime, line: SeededLine) -> int:
+    pages = (
+        runtime.client("dynamodb")
+        .get_paginator("scan")
+        .paginate(
+            TableName=runtime.outputs["ImpressionsTableName"],
+            FilterExpression="creative_id = :creative",
+            ExpressionAttributeValues={":creative": {"S": line.creative_id}},
+            Select="COUNT",
+        )
+    )
+    return sum(page["Count"] for page in pages)
