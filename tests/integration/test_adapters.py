@@ -228,3 +228,29 @@ def test_the_impressions_of_a_window_are_read_day_by_day_from_the_index_never_sc
     assert {name for name, _ in calls} == {"Query"}
     assert {params["IndexName"] for _, params in calls} == {DAY_INDEX}
     assert len(calls) == 3 * DAY_SHARDS
+
+
+def test_an_impression_recorded_again_after_a_lost_answer_is_counted_and_logged_once(aws):
+    import os
+
+    # Given an impression recorded, whose answer the caller never saw
+    client = aws["dynamodb"]
+    state = DynamoRacingState(client, os.environ["RACING_STATE_TABLE"])
+    log = DynamoImpressionLog(client, os.environ["IMPRESSIONS_TABLE"], state)
+    log.record(impression(impression_id="imp_lost"))
+    # When the same call is made again (the SDK's retry, or the caller's)
+    log.record(impression(impression_id="imp_lost"))
+    # Then the creative counts one impression, and the log holds it once
+    assert state.totals(["cr_1"])["cr_1"].impressions == 1
+    assert client.scan(TableName=os.environ["IMPRESSIONS_TABLE"])["Count"] == 1
+
+
+def test_an_impression_that_meets_a_concurrent_transaction_is_retried_not_lost():
+    # Given a transaction on the creative's shard in flight (cancelled once with TransactionConflict)
+    _, stub, log = stubbed_log()
+    stub.add_client_error("transact_write_items", **cancelled("TransactionConflict", "None"))
+    stub.add_response("transact_write_items", {})
+    # When the impression is recorded, Then the second attempt records it
+    with stub:
+        log.record(impression())
+    stub.assert_no_pending_responses()

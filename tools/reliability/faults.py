@@ -61,6 +61,9 @@ class FaultRule:
     operations: tuple[str, ...] = ()
     bucket: str | None = None
     key_prefix: str = ""
+    # > 0: not an error but a lost answer: the call reaches moto (the write lands) and its answer is held
+    # back this long, past the caller's read timeout.
+    late_answer_s: float = 0.0
 
 
 class FaultInjector:
@@ -84,11 +87,12 @@ class FaultInjector:
     def _fault_for(self, environ: dict) -> Any:
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         if target.startswith("DynamoDB_"):
-            body = _peek_body(environ)
-            table = json.loads(body or b"{}").get("TableName")
+            tables = _tables_named(json.loads(_peek_body(environ) or b"{}"))
             operation = target.split(".", 1)[1]
             for rule in self._rules:
-                if rule.table == table and operation in rule.operations and self._draw(rule):
+                if rule.table in tables and operation in rule.operations and self._draw(rule):
+                    if rule.late_answer_s:
+                        return self._late_answer(environ, rule.late_answer_s)
                     return self._dynamodb_error()
             return None
         if environ["REQUEST_METHOD"] in ("GET", "HEAD"):
@@ -108,6 +112,17 @@ class FaultInjector:
             self.injected[code] += 1
         return status, code, message
 
+    def _late_answer(self, environ: dict, delay_s: float) -> Any:
+        with self._lock:
+            self.injected["LateAnswer"] += 1
+
+        def answer(start_response: Any) -> Any:
+            body = self._app(environ, start_response)
+            time.sleep(delay_s)
+            return body
+
+        return answer
+
     def _dynamodb_error(self) -> Any:
         status, code, message = self._choice(_DYNAMODB_ERRORS)
         body = json.dumps({"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": message}).encode()
@@ -117,6 +132,14 @@ class FaultInjector:
         status, code, message = self._choice(_S3_ERRORS)
         body = f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code><Message>{message}</Message></Error>'
         return _respond(status, "application/xml", b"" if method == "HEAD" else body.encode())
+
+
+def _tables_named(request: dict) -> set[str]:
+    """The tables a DynamoDB request touches (a transaction names one per item)."""
+    tables = {request["TableName"]} if "TableName" in request else set()
+    for item in request.get("TransactItems", []):
+        tables |= {action["TableName"] for action in item.values() if "TableName" in action}
+    return tables
 
 
 def _peek_body(environ: dict) -> bytes:
@@ -295,4 +318,46 @@ def _logged_failure(log: str, key: str) -> bool:
     return any(
         key in line and ('"level":"WARNING"' in line or '"level":"ERROR"' in line)
         for line in log.splitlines()
+    )
+
+
+@dataclass(frozen=True)
+class LostAnswerFigures:
+    selects_answered: int  # 200s the client got (after retrying 503s)
+    impressions_counted: int  # the creative's counter, moved by these selects
+    impressions_logged: int  # rows in the impressions table, added by these selects
+    late_answers: int
+
+
+def lost_answers(
+    runtime, line, *, selects: int, probability: float, late_answer_s: float
+) -> LostAnswerFigures:
+    """Selects whose writes land while their answers come too late: counters must still equal the log."""
+    from reliability.load import _Client, _logged_impressions
+    from reliability.stack import creative_counters
+
+    rules = [
+        FaultRule(
+            probability,
+            table=runtime.outputs["RacingStateTableName"],
+            operations=("UpdateItem", "TransactWriteItems"),
+            late_answer_s=late_answer_s,
+        )
+    ]
+    injectors: list[FaultInjector] = []
+    runtime.intercept_aws(lambda app: injectors.append(FaultInjector(app, rules, seed=1)) or injectors[0])
+    client = _Client(runtime)
+    counted_before, _ = creative_counters(runtime, line)
+    logged_before = _logged_impressions(runtime, line)
+    answered = 0
+    for n in range(selects):
+        body = {"business_line": line.business_line, "placement": "feed", "user": {"id": f"late{n}"}}
+        answered += client.post("/v1/select", body).status_code == 200
+    injectors[0].enabled = False
+    counted_after, _ = creative_counters(runtime, line)
+    return LostAnswerFigures(
+        selects_answered=answered,
+        impressions_counted=counted_after - counted_before,
+        impressions_logged=_logged_impressions(runtime, line) - logged_before,
+        late_answers=injectors[0].injected["LateAnswer"],
     )

@@ -18,13 +18,15 @@ import time
 from pathlib import Path
 
 from infra.paths import REPO_ROOT
-from reliability.faults import storm
+from reliability.faults import lost_answers, storm
 from reliability.fuzz import fuzz
 from reliability.load import race
 from reliability.stack import running_stack, seed_one_creative
 
 OUT_DIR = REPO_ROOT / "out" / "reliability"
 LINE = "reliability"
+# Past select's read timeout (1 s, creative.wiring.API_CLIENT): the caller gives up on a write that landed.
+LATE_ANSWER_S = 1.5
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,13 +37,26 @@ class Sizes:
     fault_uploads: int
     doomed_uploads: int
     fault_probability: float
+    late_answer_selects: int  # selects while 30% of their writes' answers come back too late
 
 
 FULL = Sizes(
-    fuzz_examples=300, selects=5000, clicks=1000, fault_uploads=40, doomed_uploads=5, fault_probability=0.3
+    fuzz_examples=300,
+    selects=5000,
+    clicks=1000,
+    fault_uploads=40,
+    doomed_uploads=5,
+    fault_probability=0.3,
+    late_answer_selects=100,
 )
 QUICK = Sizes(
-    fuzz_examples=10, selects=200, clicks=100, fault_uploads=6, doomed_uploads=1, fault_probability=0.3
+    fuzz_examples=10,
+    selects=200,
+    clicks=100,
+    fault_uploads=6,
+    doomed_uploads=1,
+    fault_probability=0.3,
+    late_answer_selects=20,
 )
 
 
@@ -69,6 +84,9 @@ def measure_on(runtime, sizes: Sizes, log_dir: Path) -> tuple[dict, dict]:
         probability=sizes.fault_probability,
         log_dir=log_dir,
     )
+    late = lost_answers(
+        runtime, line, selects=sizes.late_answer_selects, probability=0.3, late_answer_s=LATE_ANSWER_S
+    )
     seconds["faults"] = _lap(started, seconds)
     # Last: fuzzing writes whatever the schema allows (policies, objectives, decisions).
     fuzzed = fuzz(runtime, examples_per_operation=sizes.fuzz_examples)
@@ -91,6 +109,7 @@ def measure_on(runtime, sizes: Sizes, log_dir: Path) -> tuple[dict, dict]:
         "fuzz": {"per_operation": fuzzed.per_operation, "failures": fuzzed.samples},
         "load": dataclasses.asdict(load),
         "faults": dataclasses.asdict(faults),
+        "late_answers": dataclasses.asdict(late),
     }
     return report, details
 
@@ -105,6 +124,14 @@ def violations(report: dict, details: dict) -> list[str]:
         found.append("impressions counted differ from selects sent")
     if details["load"]["counted_true"] > report["concurrent_feedback_sent"]:
         found.append("a duplicate click was answered counted")
+    if details["load"]["impressions_logged"] != report["impressions_counted"]:
+        found.append("impressions counted differ from impressions logged")
+    late = details["late_answers"]
+    if (
+        late["impressions_counted"] != late["impressions_logged"]
+        or late["selects_answered"] > late["impressions_logged"]
+    ):
+        found.append("a select whose answer came late was counted twice or not logged")
     faults = details["faults"]
     if faults["dead_lettered"] < details["sizes"]["doomed_uploads"]:
         found.append("a doomed upload was not dead-lettered")

@@ -66,18 +66,41 @@ class DynamoImpressionLog:
         )
 
     def record(self, impression: Impression) -> None:
-        """Counts the impression, then logs it: single-item writes, not a transaction.
+        """Counts the impression and logs it in one transaction, idempotent under a lost answer.
 
-        Select is the hottest path; a transaction would double its write cost. Counting first means a
-        failure between the writes leaves the counts one impression pessimistic, never a logged impression
-        that was not counted.
+        Two single-item writes (the count, then the log) cost half as much, but a count whose answer is lost
+        past the client's 1 s read timeout is retried by the SDK and counted twice: `make reliability` holding
+        back 18 of 30 answers counted 48 impressions for 30 logged. One transaction, with a request token
+        named after the impression, applies both writes exactly once: DynamoDB answers a retry with the same
+        token as the first success, and a retry that finds the impression already logged (where the token is
+        not honoured, or after its 10 minutes) is that first success too, since impression ids are random.
         """
         write = serve_writes(impression.learner) if impression.learner else _NOTHING
-        with translated_errors(DYNAMODB):
-            self._client.update_item(**self._state_update(impression, write, {"impressions": 1}))
         document = impression.model_dump(mode="json")
         document["day_bucket"] = day_bucket(impression.impression_id, impression.created_at)
-        self._impressions.put(document, condition="attribute_not_exists(impression_id)")
+        count = {"Update": self._state_update(impression, write, {"impressions": 1})}
+        log = {
+            "Put": {
+                "TableName": self._impressions.name,
+                "Item": to_item(document),
+                "ConditionExpression": "attribute_not_exists(impression_id)",
+            }
+        }
+        token = hashlib.sha256(impression.impression_id.encode()).hexdigest()[:36]
+        for attempt in range(self.CONFLICT_RETRIES + 1):
+            try:
+                with translated_errors(DYNAMODB):
+                    self._client.transact_write_items(TransactItems=[count, log], ClientRequestToken=token)
+                return
+            except ClientError as exc:
+                if error_code(exc) != "TransactionCanceledException":
+                    raise
+                reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
+                if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
+                    return  # logged (and so counted) by an earlier attempt of this same call
+            if attempt < self.CONFLICT_RETRIES:  # a concurrent transaction on the shard: back off, retry
+                self._sleep(random.uniform(0.01, 0.05) * (attempt + 1))
+        raise TransientError("the impression could not be recorded because of concurrent updates; retry")
 
     def record_event(
         self,
