@@ -11,6 +11,9 @@ so the adapters see real botocore errors after botocore's own retries. Uploads g
 
 Then the faults stop, the dead-letter queue is redriven into the upload queue, and every upload must have
 its record: events_lost = uploads without one.
+
+`lost_answers` holds back the answers of select's writes after they landed (past its client's read timeout,
+so the SDK retries them): the creative's counter must still equal the impressions logged.
 """
 
 from __future__ import annotations
@@ -333,7 +336,7 @@ def lost_answers(
     runtime, line, *, selects: int, probability: float, late_answer_s: float
 ) -> LostAnswerFigures:
     """Selects whose writes land while their answers come too late: counters must still equal the log."""
-    from reliability.load import _Client, _logged_impressions
+    from reliability.load import RacingClient, logged_impressions
     from reliability.stack import creative_counters
 
     rules = [
@@ -346,9 +349,9 @@ def lost_answers(
     ]
     injectors: list[FaultInjector] = []
     runtime.intercept_aws(lambda app: injectors.append(FaultInjector(app, rules, seed=1)) or injectors[0])
-    client = _Client(runtime)
+    client = RacingClient(runtime)
     counted_before, _ = creative_counters(runtime, line)
-    logged_before = _logged_impressions(runtime, line)
+    logged_before = logged_impressions(runtime, line)
     answered = 0
     for n in range(selects):
         body = {"business_line": line.business_line, "placement": "feed", "user": {"id": f"late{n}"}}
@@ -358,6 +361,6 @@ def lost_answers(
     return LostAnswerFigures(
         selects_answered=answered,
         impressions_counted=counted_after - counted_before,
-        impressions_logged=_logged_impressions(runtime, line) - logged_before,
+        impressions_logged=logged_impressions(runtime, line) - logged_before,
         late_answers=injectors[0].injected["LateAnswer"],
     )

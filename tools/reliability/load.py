@@ -34,7 +34,7 @@ class LoadFigures:
     retried: dict[str, int]  # answers 429/503 the client retried, by path
 
 
-class _Client:
+class RacingClient:
     """One requests.Session per thread (a Session is not thread-safe), with the racing API key."""
 
     def __init__(self, runtime) -> None:
@@ -62,7 +62,7 @@ class _Client:
 def race(runtime, line: SeededLine, *, selects: int, clicks: int, seed: int = 0) -> LoadFigures:
     if clicks > selects:
         raise ValueError("each click needs its own impression")
-    client = _Client(runtime)
+    client = RacingClient(runtime)
     before_impressions, before_clicks = creative_counters(runtime, line)
 
     def select(n: int) -> dict:
@@ -97,12 +97,12 @@ def race(runtime, line: SeededLine, *, selects: int, clicks: int, seed: int = 0)
         concurrent_feedback_counted=clicks_counted - before_clicks,
         feedback_calls=len(calls),
         counted_true=counted_true,
-        impressions_logged=_logged_impressions(runtime, line),
+        impressions_logged=logged_impressions(runtime, line),
         retried=dict(client.retried),
     )
 
 
-def _logged_impressions(runtime, line: SeededLine) -> int:
+def logged_impressions(runtime, line: SeededLine) -> int:
     pages = (
         runtime.client("dynamodb")
         .get_paginator("scan")
