@@ -7,7 +7,7 @@ UV := $(PYTHON) -m uv
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: uv browser demo test unit integration infra e2e lint format openapi synth layers local bench clean models evaluate
+.PHONY: uv browser demo test unit integration infra e2e lint format openapi synth layers local bench clean models evaluate reliability
 
 # uv installs from PyPI about ten times faster than pip; it is the one thing taken from the system Python.
 uv:
@@ -106,6 +106,14 @@ evaluate: $(VENV)/.installed models synth
 	PYTHONPATH=.:$(MODELS_PATH) $(MODELS_PY) -m evaluation.tagging_regimes
 	PYTHONPATH=.:$(MODELS_PATH) $(MODELS_PY) -m generators.compare
 	$(PY) -m evaluation.run
+
+# Hostile input, load and faults on the local runtime (docs/reliability.md): every route fuzzed from the
+# OpenAPI document, 5,000 selects and 1,000 clicks (each sent twice) at once on one creative, AWS faults under
+# admission with a dead-letter redrive. Writes out/reliability/report.json; fails when an invariant does.
+# A quick version runs in `make test` (tests/e2e/test_reliability.py).
+reliability: synth models
+	RELIABILITY_EXAMPLES=2000 $(PY) -m pytest -q -p no:cacheprovider tests/unit/test_admission_properties.py
+	$(PY) -m reliability.run
 
 clean:
 	rm -rf cdk.out build out .pytest_cache

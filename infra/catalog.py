@@ -300,7 +300,8 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         # A failed 15-minute run is not retried: the next hourly run trains on the same rows and more.
         triggers=(ScheduleTrigger(expression="rate(1 hour)", retries=0, max_event_age_s=900),),
         access=(
-            Access("impressions_table", ("dynamodb:Scan",)),
+            # The window's impressions, one Query per day and shard of the by_day index; never a Scan.
+            Access("impressions_table", ("dynamodb:Query",)),
             Access("creatives_table", ("dynamodb:Query", "dynamodb:Scan")),
             Access("model_registry_table", ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query")),
             Access("assets_bucket", ("s3:GetObject", "s3:PutObject", "s3:ListBucket"), MODELS_PREFIX),

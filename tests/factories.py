@@ -5,6 +5,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+from creative.admission.limits import AdmissionLimits
+from creative.admission.service import Admission
 from creative.creatives import Creative
 from creative.racing.active_model import ActiveModel
 from creative.racing.features import CreativeFeatures, LoggedImpression
@@ -12,10 +14,13 @@ from creative.racing.racer import ContextualRacer, RacerConfig
 from creative.racing.schemas import FeedbackRequest, SelectRequest, UserContext
 from creative.racing.service import FeedbackService, RacingService
 from in_memory.adapters import (
+    InMemoryComplianceLists,
     InMemoryCreativeRepository,
     InMemoryImpressionLog,
+    InMemoryMaterialEvents,
     InMemoryModelRegistry,
     InMemoryObjectStore,
+    InMemoryQualityPolicies,
     InMemoryRacingState,
 )
 
@@ -149,3 +154,15 @@ def racing_world(*creatives: Creative, racer: ContextualRacer | None = None, see
         cache_ttl_s=0.0,
     )
     return RacingWorld(repository, log, racing, FeedbackService(log), state)
+
+
+def admission_over(store, repo, limits: AdmissionLimits | None = None, events=None) -> Admission:
+    """Admission over in-memory fakes: these objects, this repository, no compliance list, default policy."""
+    return Admission(
+        store,
+        repo,
+        limits or AdmissionLimits(),
+        events or InMemoryMaterialEvents(),
+        compliance=InMemoryComplianceLists(),
+        policies=InMemoryQualityPolicies(),
+    )

@@ -61,7 +61,21 @@ def admit_record(record: SQSRecord, lambda_context: LambdaContext | None = None)
     event = S3EventNotificationEventBridgeModel.model_validate_json(record.body)
     obj = event.detail.object
     upload = UploadedObject.from_event(event.detail.bucket.name, obj.key, obj.size, obj.etag, obj.version_id)
-    result = admit_once()(upload=upload)
+    try:
+        result = admit_once()(upload=upload)
+    except Exception as error:
+        # The batch processor only reports the message id back to SQS; this line is what says which upload
+        # is being retried (and, after the redrive limit, dead-lettered) and why.
+        logger.warning(
+            "upload not admitted; SQS retries it, then dead-letters it",
+            extra={
+                "upload": upload.model_dump(),
+                "message_id": record.message_id,
+                "receive_count": record.attributes.approximate_receive_count,
+                "error": f"{type(error).__name__}: {error}"[:500],
+            },
+        )
+        raise
     logger.info("admitted upload", extra={"upload": upload.model_dump(), "result": result.log_summary()})
 
 

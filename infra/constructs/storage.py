@@ -66,6 +66,10 @@ TABLE_DESIGNS: tuple[TableDesign, ...] = (
         resource="impressions_table",
         construct_id="ImpressionsTable",
         partition_key="impression_id",
+        # Retraining reads its window of impressions day by day, never the whole table: day_bucket =
+        # "<created_at's day>#<shard>" (creative.adapters.dynamodb_impressions), sorted by created_at. The
+        # shard spreads a day's writes over DAY_SHARDS index partitions, so a busy day does not throttle select.
+        indexes=(IndexDesign("by_day", "day_bucket", "created_at"),),
         # Impressions only matter until their click window closes.
         ttl_attribute="expires_at",
     ),

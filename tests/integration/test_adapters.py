@@ -15,6 +15,7 @@ from creative.adapters.s3 import S3ObjectStore
 from creative.errors import InvalidRequest, NotFound, TransientError
 from creative.impressions import Impression
 from creative.materials import Material, MaterialKind, MaterialStatus, SourceObject
+from creative.tags import TagLabel
 
 from tests.integration.conftest import UPLOADS_BUCKET
 
@@ -61,6 +62,18 @@ def test_materials_by_content_hash(materials):
     materials.put_new(material(1, content_hash="a" * 64))
     materials.put_new(material(2, content_hash="b" * 64))
     page = materials.list(business_line=None, status=None, limit=10, next_token=None, content_hash="a" * 64)
+    assert [m.material_id for m in page.items] == ["mat_001"]
+
+
+def test_labelled_materials_are_listed_beside_claims_and_unlabelled_records(materials):
+    # Given a labelled material, an unlabelled one and a content claim (no tag_labels attribute at all)
+    label = TagLabel(tag="iab:food", present=True, by="op", at=NOW)
+    materials.put_new(material(1).model_copy(update={"tag_labels": [label]}))
+    materials.put_new(material(2))
+    materials.claim_content("food", "h1", "mat_002")
+    # When the operator export lists labelled materials
+    page = materials.labelled(limit=50, next_token=None)
+    # Then it answers with the one labelled material (found by fuzzing GET /v1/tag-labels: a 500 before)
     assert [m.material_id for m in page.items] == ["mat_001"]
 
 
@@ -231,3 +244,59 @@ def test_a_presigned_upload_form_lands_the_file_under_its_key_with_its_type(aws)
     assert posted.status_code in (200, 204), posted.text
     head = aws["s3"].head_object(Bucket=UPLOADS_BUCKET, Key="uploads/food/burgers/a.jpg")
     assert head["ContentType"] == "image/jpeg"
+
+
+def test_the_impressions_of_a_window_are_read_day_by_day_from_the_index_never_scanned(aws):
+    import os
+
+    from creative.adapters.dynamodb_impressions import DAY_INDEX, DAY_SHARDS
+
+    # Given impressions logged over five days, a few hours apart
+    client = aws["dynamodb"]
+    log = DynamoImpressionLog(
+        client, os.environ["IMPRESSIONS_TABLE"], DynamoRacingState(client, os.environ["RACING_STATE_TABLE"])
+    )
+    for day in range(20, 25):
+        for hour in range(0, 24, 5):
+            at = f"2026-11-{day}T{hour:02d}:30:00.000000Z"
+            log.record(impression(impression_id=f"imp_{day}_{hour}", created_at=at))
+    calls = []
+    client.meta.events.register(
+        "before-parameter-build.dynamodb.*", lambda model, params, **_: calls.append((model.name, params))
+    )
+    # When retraining asks for the window from the 21st at noon to the 23rd at noon
+    found = {i.impression_id for i in log.since("2026-11-21T12:00:00.000000Z", "2026-11-23T12:00:00.000000Z")}
+    # Then it gets exactly the impressions of the window
+    window = [(d, h) for d in range(20, 25) for h in range(0, 24, 5)]
+    expected = {f"imp_{d}_{h}" for d, h in window if (21, 12) <= (d, h) < (23, 12)}
+    assert found == expected
+    # And read them with Queries of the by_day index, one per day and shard, never a Scan
+    assert {name for name, _ in calls} == {"Query"}
+    assert {params["IndexName"] for _, params in calls} == {DAY_INDEX}
+    assert len(calls) == 3 * DAY_SHARDS
+
+
+def test_an_impression_recorded_again_after_a_lost_answer_is_counted_and_logged_once(aws):
+    import os
+
+    # Given an impression recorded, whose answer the caller never saw
+    client = aws["dynamodb"]
+    state = DynamoRacingState(client, os.environ["RACING_STATE_TABLE"])
+    log = DynamoImpressionLog(client, os.environ["IMPRESSIONS_TABLE"], state)
+    log.record(impression(impression_id="imp_lost"))
+    # When the same call is made again (the SDK's retry, or the caller's)
+    log.record(impression(impression_id="imp_lost"))
+    # Then the creative counts one impression, and the log holds it once
+    assert state.totals(["cr_1"])["cr_1"].impressions == 1
+    assert client.scan(TableName=os.environ["IMPRESSIONS_TABLE"])["Count"] == 1
+
+
+def test_an_impression_that_meets_a_concurrent_transaction_is_retried_not_lost():
+    # Given a transaction on the creative's shard in flight (cancelled once with TransactionConflict)
+    _, stub, log = stubbed_log()
+    stub.add_client_error("transact_write_items", **cancelled("TransactionConflict", "None"))
+    stub.add_response("transact_write_items", {})
+    # When the impression is recorded, Then the second attempt records it
+    with stub:
+        log.record(impression())
+    stub.assert_no_pending_responses()

@@ -6,6 +6,7 @@ import os
 
 import pytest
 from creative.adapters.dynamodb_creatives import DynamoCreativeRepository
+from creative.adapters.dynamodb_impressions import day_bucket
 from creative.adapters.dynamodb_items import to_item
 
 from tests.conftest import load_event, load_handler
@@ -25,9 +26,10 @@ def store(aws, world) -> None:
         list(creatives.items.values())
     )
     for impression in log.items.values():
-        aws["dynamodb"].put_item(
-            TableName=os.environ["IMPRESSIONS_TABLE"], Item=to_item(impression.model_dump(mode="json"))
-        )
+        # As select stores them: with the day bucket the retraining index is keyed on.
+        item = impression.model_dump(mode="json")
+        item["day_bucket"] = day_bucket(impression.impression_id, impression.created_at)
+        aws["dynamodb"].put_item(TableName=os.environ["IMPRESSIONS_TABLE"], Item=to_item(item))
 
 
 def test_the_scheduled_run_promotes_a_better_model_and_select_uses_it(aws, world, lambda_context):

@@ -184,3 +184,25 @@ def test_a_call_longer_than_the_timeout_fails(tmp_path):
     with pytest.raises(FunctionError) as raised:
         function.invoke({})
     assert raised.value.error_type == "Sandbox.Timedout"
+
+
+def test_a_function_logs_to_its_file_after_an_earlier_runtime_closed_its_own(tmp_path, monkeypatch):
+    import logging
+
+    from local_runtime.functions import _service_logs_to
+
+    # Given the service's logging handler still on a log file a runtime stopped earlier in this process closed
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "svc-closed-log")
+    logger = logging.getLogger("svc-closed-log")
+    earlier = (tmp_path / "earlier.log").open("a")
+    handler = logging.StreamHandler(earlier)
+    logger.addHandler(handler)
+    earlier.close()
+    try:
+        # When a function of the next runtime logs during its invocation
+        with (tmp_path / "now.log").open("a") as now, _service_logs_to(now):
+            logger.warning("logged by the next runtime")
+    finally:
+        logger.removeHandler(handler)
+    # Then the line is in its own log file (the closed one was not flushed, which raised)
+    assert "logged by the next runtime" in (tmp_path / "now.log").read_text()

@@ -228,3 +228,57 @@ def test_a_rule_on_the_stacks_own_bus_deploys_with_cloudformation(aws):
     # Then the rule sits on that bus
     rules = aws.client("events").list_rules(EventBusName="stack-bus")["Rules"]
     assert len(rules) == 1 and rules[0]["EventBusName"] == "stack-bus"
+
+
+def test_concurrent_transactions_on_the_same_items_never_undo_each_other(monkeypatch):
+    import contextlib
+    import threading
+    import uuid
+
+    import boto3
+    from local_runtime import moto_gaps
+    from moto import mock_aws
+
+    # Given a counter and a log, and two threads making the same transactions at once (a select and its
+    # retry, both in flight): count, and log the id if it is not logged yet (moto in this process, where
+    # both really run at once)
+    moto_gaps.apply()
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "testing")
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        for table in ("counts", "log"):
+            dynamodb.create_table(
+                TableName=table,
+                KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                BillingMode="PAY_PER_REQUEST",
+            )
+        ids = [uuid.uuid4().hex for _ in range(300)]
+        count = {
+            "TableName": "counts",
+            "Key": {"id": {"S": "c"}},
+            "UpdateExpression": "ADD n :one",
+            "ExpressionAttributeValues": {":one": {"N": "1"}},
+        }
+
+        def make_every_transaction() -> None:
+            for i in ids:
+                log = {
+                    "TableName": "log",
+                    "Item": {"id": {"S": i}},
+                    "ConditionExpression": "attribute_not_exists(id)",
+                }
+                # (cancelled when the other thread logged it first)
+                with contextlib.suppress(dynamodb.exceptions.TransactionCanceledException):
+                    dynamodb.transact_write_items(TransactItems=[{"Update": count}, {"Put": log}])
+
+        # When both run
+        threads = [threading.Thread(target=make_every_transaction) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        # Then every id is logged and counted once: no rollback restored an item another write had changed
+        counted = dynamodb.get_item(TableName="counts", Key={"id": {"S": "c"}})["Item"]["n"]["N"]
+        assert (int(counted), dynamodb.scan(TableName="log")["Count"]) == (len(ids), len(ids))

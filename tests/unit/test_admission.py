@@ -6,33 +6,20 @@ import random
 
 import pytest
 from creative.admission.limits import AdmissionLimits
-from creative.admission.service import Admission
 from creative.materials import MaterialKind, MaterialStatus, ReasonCode
 from creative.uploads import UploadedObject
 from demo import image_files
 from in_memory.adapters import (
-    InMemoryComplianceLists,
     InMemoryMaterialEvents,
     InMemoryMaterialRepository,
     InMemoryObjectStore,
-    InMemoryQualityPolicies,
 )
 from PIL import Image
 
+from tests.factories import admission_over
+
 BUCKET = "uploads-bucket"
 NOW = "2026-11-25T12:00:00.000000Z"
-
-
-def admission_over(store, repo, limits: AdmissionLimits | None = None, events=None) -> Admission:
-    """Admission over in-memory fakes: these objects, this repository, no compliance list, default policy."""
-    return Admission(
-        store,
-        repo,
-        limits or AdmissionLimits(),
-        events or InMemoryMaterialEvents(),
-        compliance=InMemoryComplianceLists(),
-        policies=InMemoryQualityPolicies(),
-    )
 
 
 def admit(

@@ -288,13 +288,22 @@ def _service_logs_to(stream: TextIO) -> Iterator[None]:
     current then: point it at this function's log for the invocation."""
     service = os.environ.get("POWERTOOLS_SERVICE_NAME", "service_undefined")
     handlers = [h for h in logging.getLogger(service).handlers if isinstance(h, logging.StreamHandler)]
-    previous = [h.setStream(stream) for h in handlers]
+    previous = [_point(h, stream) for h in handlers]
     try:
         yield
     finally:
         for handler, stream_before in zip(handlers, previous, strict=True):
             if stream_before is not None:
-                handler.setStream(stream_before)
+                _point(handler, stream_before)
+
+
+def _point(handler: logging.StreamHandler, stream: TextIO) -> TextIO | None:
+    """handler.setStream, except that a stream already closed (the log file of a runtime stopped earlier
+    in this process) is replaced without the flush that would raise on it."""
+    if getattr(handler.stream, "closed", False):
+        previous, handler.stream = handler.stream, stream
+        return previous
+    return handler.setStream(stream)
 
 
 @contextmanager

@@ -8,6 +8,7 @@ tests/local/test_moto_gaps.py; moto is pinned (5.2.1) because they reach into it
 from __future__ import annotations
 
 import copy
+import threading
 import uuid
 from typing import Any
 from urllib.parse import quote_plus
@@ -192,17 +193,39 @@ def _dynamodb_transactions_back_up_items_not_tables() -> None:
     original = dynamodb_models.DynamoDBBackend.transact_write_items
 
     def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
-        backup = [
-            (name, key, copy.deepcopy(self.get_item(name, key)))
-            for name, key in _transaction_keys(self, transact_items)
-        ]
-        try:
-            original(self, transact_items)
-        except Exception:
-            for name, key, item in backup:
-                self.delete_item(name, key)
-                if item is not None:
-                    self.tables[name].put_item(item.to_json()["Attributes"])
-            raise
+        with _DYNAMODB_WRITES:
+            backup = [
+                (name, key, copy.deepcopy(self.get_item(name, key)))
+                for name, key in _transaction_keys(self, transact_items)
+            ]
+            try:
+                original(self, transact_items)
+            except Exception:
+                for name, key, item in backup:
+                    self.delete_item(name, key)
+                    if item is not None:
+                        self.tables[name].put_item(item.to_json()["Attributes"])
+                raise
 
     dynamodb_models.DynamoDBBackend.transact_write_items = transact_write_items
+    # AWS isolates a transaction from every other write to its items; moto's server runs requests on
+    # threads, so a transaction rolled back while another write landed on its items restored the old item
+    # over it (a concurrent retry of the same select undid the first's impression and count). One lock
+    # orders transactions and single-item writes, as DynamoDB's isolation would.
+    for name in ("put_item", "update_item", "delete_item"):
+        setattr(
+            dynamodb_models.DynamoDBBackend,
+            name,
+            _under_write_lock(getattr(dynamodb_models.DynamoDBBackend, name)),
+        )
+
+
+_DYNAMODB_WRITES = threading.RLock()
+
+
+def _under_write_lock(write: Any) -> Any:
+    def locked(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with _DYNAMODB_WRITES:
+            return write(self, *args, **kwargs)
+
+    return locked

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import socket
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +17,7 @@ from local_runtime import moto_gaps
 
 REGION = "us-east-1"
 # moto accepts any credentials; fixed fake ones keep a developer's real profile out of the way.
+WsgiApp = Callable[[dict, Callable], Any]
 FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 
@@ -58,6 +60,13 @@ class MotoServer:
         host, port = self._server.get_host_and_port()
         self.endpoint = MotoEndpoint(url=f"http://{host}:{port}")
         return self.endpoint
+
+    def intercept(self, middleware: Callable[[WsgiApp], WsgiApp]) -> None:
+        """Puts a WSGI middleware in front of moto (the reliability runs inject AWS faults with one)."""
+        if self._server is None or self._server._server is None:
+            raise RuntimeError("moto is not started")
+        wsgi_server = self._server._server  # ThreadedMotoServer's werkzeug server; it serves `app`
+        wsgi_server.app = middleware(wsgi_server.app)
 
     def stop(self) -> None:
         if self._server is None:

@@ -167,6 +167,11 @@ class LocalRuntime:
     def invoke(self, function_name: str, event: Any) -> Any:
         return self.functions[function_name].invoke(event)
 
+    def intercept_aws(self, middleware: Callable[[Any], Any]) -> None:
+        """Every AWS call, the handlers' and the runtime's, passes through `middleware` (a WSGI wrapper of
+        moto's app) from now on: how the reliability runs answer some of them with throttling or 5xx."""
+        self._moto.intercept(middleware)
+
     def fire_schedule(self, function_name: str) -> Any:
         if function_name not in self.schedules:
             raise KeyError(f"{function_name} has no schedule rule; scheduled: {sorted(self.schedules)}")

@@ -172,8 +172,9 @@ class ImpressionLog(Protocol):
         Raises NotFound for an unknown or expired impression (or a creative that is gone).
         """
 
-    def since(self, start: str) -> Iterator[Impression]:
-        """Every stored impression created at or after `start` (ISO-8601), in no particular order."""
+    def since(self, start: str, end: str | None = None) -> Iterator[Impression]:
+        """Every stored impression created at or after `start` and, when given, before `end` (ISO-8601), in
+        no particular order."""
 
 
 @dataclass(frozen=True)

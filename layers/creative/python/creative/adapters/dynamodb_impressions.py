@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -13,11 +15,36 @@ from creative.adapters.aws_errors import error_code, translated_errors
 from creative.adapters.dynamodb_items import to_item
 from creative.adapters.dynamodb_racing_state import DynamoRacingState, state_update
 from creative.adapters.dynamodb_table import DYNAMODB, DynamoTable
+from creative.clock import parse_iso, utc_now
 from creative.errors import NotFound, TransientError
 from creative.impressions import FeedbackOutcome, Impression, reportable
 from creative.racing.state import StateWrite, event_writes, serve_writes
 
 _NOTHING = StateWrite({}, [])  # impressions logged before the learner carried no deltas
+
+# The by_day index (infra.constructs.storage): day_bucket = "<YYYY-MM-DD>#<shard>", sorted by created_at. A
+# window of 14 days is 15 x DAY_SHARDS Queries, each a created_at range. Only the current day's buckets take
+# writes: DAY_SHARDS index partitions share them (about 1,000 writes/s each). The count may grow (the reader
+# queries every shard below it, old buckets included) but never shrink.
+DAY_INDEX = "by_day"
+DAY_SHARDS = 4
+_DAY = timedelta(days=1)
+
+
+def day_bucket(impression_id: str, created_at: str) -> str:
+    """The index partition of an impression: its creation day (UTC), and a shard fixed by its id."""
+    shard = int.from_bytes(hashlib.sha256(impression_id.encode()).digest()[:4], "big") % DAY_SHARDS
+    return f"{created_at[:10]}#{shard}"
+
+
+def days_between(start: datetime, end: datetime) -> list[str]:
+    """Every day ("YYYY-MM-DD", UTC) from start's to end's, both included."""
+    day, last = start.astimezone(UTC).date(), end.astimezone(UTC).date()
+    days = []
+    while day <= last:
+        days.append(day.isoformat())
+        day += _DAY
+    return days
 
 
 class DynamoImpressionLog:
@@ -39,18 +66,41 @@ class DynamoImpressionLog:
         )
 
     def record(self, impression: Impression) -> None:
-        """Counts the impression, then logs it: single-item writes, not a transaction.
+        """Counts the impression and logs it in one transaction, idempotent under a lost answer.
 
-        Select is the hottest path; a transaction would double its write cost. Counting first means a
-        failure between the writes leaves the counts one impression pessimistic, never a logged impression
-        that was not counted.
+        Two single-item writes (the count, then the log) cost half as much, but a count whose answer is lost
+        past the client's 1 s read timeout is retried by the SDK and counted twice: `make reliability` holding
+        back 18 of 30 answers counted 48 impressions for 30 logged. One transaction, with a request token
+        named after the impression, applies both writes exactly once: DynamoDB answers a retry with the same
+        token as the first success, and a retry that finds the impression already logged (where the token is
+        not honoured, or after its 10 minutes) is that first success too, since impression ids are random.
         """
         write = serve_writes(impression.learner) if impression.learner else _NOTHING
-        with translated_errors(DYNAMODB):
-            self._client.update_item(**self._state_update(impression, write, {"impressions": 1}))
-        self._impressions.put(
-            impression.model_dump(mode="json"), condition="attribute_not_exists(impression_id)"
-        )
+        document = impression.model_dump(mode="json")
+        document["day_bucket"] = day_bucket(impression.impression_id, impression.created_at)
+        count = {"Update": self._state_update(impression, write, {"impressions": 1})}
+        log = {
+            "Put": {
+                "TableName": self._impressions.name,
+                "Item": to_item(document),
+                "ConditionExpression": "attribute_not_exists(impression_id)",
+            }
+        }
+        token = hashlib.sha256(impression.impression_id.encode()).hexdigest()[:36]
+        for attempt in range(self.CONFLICT_RETRIES + 1):
+            try:
+                with translated_errors(DYNAMODB):
+                    self._client.transact_write_items(TransactItems=[count, log], ClientRequestToken=token)
+                return
+            except ClientError as exc:
+                if error_code(exc) != "TransactionCanceledException":
+                    raise
+                reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
+                if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
+                    return  # logged (and so counted) by an earlier attempt of this same call
+            if attempt < self.CONFLICT_RETRIES:  # a concurrent transaction on the shard: back off, retry
+                self._sleep(random.uniform(0.01, 0.05) * (attempt + 1))
+        raise TransientError("the impression could not be recorded because of concurrent updates; retry")
 
     def record_event(
         self,
@@ -112,14 +162,27 @@ class DynamoImpressionLog:
             return (reasons or ["None"])[0]
         return None
 
-    def since(self, start: str) -> Iterator[Impression]:
-        # A scan: retraining runs hourly over a TTL-bounded table, and needs every row of the window.
-        documents = self._impressions.all(
-            "scan",
-            FilterExpression="created_at >= :start",
-            ExpressionAttributeValues=to_item({":start": start}),
-        )
-        return (Impression.model_validate(d) for d in documents)
+    def since(self, start: str, end: str | None = None) -> Iterator[Impression]:
+        """One Query per day and shard of the by_day index, each for the window's created_at range, from
+        start's day to end's (or to an hour past now: a clock a little ahead on another function); never a
+        Scan of the table."""
+        last = parse_iso(end) if end else utc_now() + timedelta(hours=1)
+        condition = "day_bucket = :bucket AND created_at >= :start"
+        values: dict[str, Any] = {":start": start}
+        if end:
+            condition = "day_bucket = :bucket AND created_at BETWEEN :start AND :end"
+            values[":end"] = end
+        for day in days_between(parse_iso(start), last):
+            for shard in range(DAY_SHARDS):
+                documents = self._impressions.all(
+                    "query",
+                    IndexName=DAY_INDEX,
+                    KeyConditionExpression=condition,
+                    ExpressionAttributeValues=to_item({**values, ":bucket": f"{day}#{shard}"}),
+                )
+                for document in documents:
+                    if end is None or document["created_at"] < end:  # BETWEEN includes `end`
+                        yield Impression.model_validate(document)
 
     def _read(self, impression_id: str) -> Impression | None:
         document = self._impressions.get({"impression_id": impression_id}, consistent=True)

@@ -46,12 +46,14 @@ class DynamoMaterialRepository:
 
     def labelled(self, *, limit: int, next_token: str | None) -> Page[Material]:
         """A scan of materials with operator labels: operators label few materials, and the export that
-        reads this runs rarely, off the serving path."""
+        reads this runs rarely, off the serving path. attribute_exists first: content claims and older
+        records have no labels, and moto fails the whole scan on size() of a missing attribute (AWS says
+        false)."""
         items, token = self._table.page(
             "scan",
             limit,
             next_token,
-            FilterExpression="size(tag_labels) > :none",
+            FilterExpression="attribute_exists(tag_labels) AND size(tag_labels) > :none",
             ExpressionAttributeValues=to_item({":none": 0}),
         )
         return Page(items=[self._material(i) for i in items], next_token=token)

@@ -133,7 +133,7 @@ class RetrainingService:
         logged = sorted(
             (
                 _settled(i, rules.attribution_delay)
-                for i in self._impressions.since(iso(now - rules.window))
+                for i in self._impressions.since(iso(now - rules.window), iso(now))
                 if i.creative_id in features and parse_iso(i.created_at).timestamp() < settled
             ),
             # A scan returns rows in no particular order; training and the holdout cut must not depend on it.
