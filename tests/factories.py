@@ -156,13 +156,16 @@ def racing_world(*creatives: Creative, racer: ContextualRacer | None = None, see
     return RacingWorld(repository, log, racing, FeedbackService(log), state)
 
 
-def admission_over(store, repo, limits: AdmissionLimits | None = None, events=None) -> Admission:
-    """Admission over in-memory fakes: these objects, this repository, no compliance list, default policy."""
+def admission_over(
+    store, repo, limits: AdmissionLimits | None = None, events=None, policies=None
+) -> Admission:
+    """Admission over in-memory fakes: these objects, this repository, no compliance list, default policy
+    unless `policies` says otherwise."""
     return Admission(
         store,
         repo,
         limits or AdmissionLimits(),
         events or InMemoryMaterialEvents(),
         compliance=InMemoryComplianceLists(),
-        policies=InMemoryQualityPolicies(),
+        policies=policies or InMemoryQualityPolicies(),
     )

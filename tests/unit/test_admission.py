@@ -318,16 +318,12 @@ def test_generated_copy_waits_for_review_only_where_the_line_asks():
     }
     store = InMemoryObjectStore({(BUCKET, k): v for k, v in files.items()})
     repo = InMemoryMaterialRepository()
-    admission = Admission(
-        store,
-        repo,
-        AdmissionLimits(),
-        InMemoryMaterialEvents(),
-        compliance=InMemoryComplianceLists(),
-        policies=InMemoryQualityPolicies(
-            LinePolicy(business_line="food", overrides={"review_generated_copy": True})
-        ),
+    from in_memory.adapters import InMemoryQualityPolicies
+
+    policies = InMemoryQualityPolicies(
+        LinePolicy(business_line="food", overrides={"review_generated_copy": True})
     )
+    admission = admission_over(store, repo, policies=policies)
     for key, data in files.items():
         admission.admit(UploadedObject(bucket=BUCKET, key=key, size=len(data), etag=f"e-{key}"), now=NOW)
     by_key = {m.source.key: m for m in repo.items.values()}
