@@ -186,6 +186,14 @@ def test_a_call_longer_than_the_timeout_fails(tmp_path):
     assert raised.value.error_type == "Sandbox.Timedout"
 
 
+def test_a_slow_cold_start_does_not_count_against_the_timeout(tmp_path):
+    # Given a function whose module takes 1.2 s to import and whose handler is quick, with a 1 s timeout
+    source = "import time\ntime.sleep(1.2)\n\ndef lambda_handler(event, context):\n    return 1\n"
+    function = local_function(write_function(tmp_path, "slow_init", source), timeout_s=1)
+    # When invoked cold, Then it answers: Lambda's init phase has its own limit, apart from the timeout
+    assert function.invoke({}) == 1
+
+
 def test_a_function_logs_to_its_file_after_an_earlier_runtime_closed_its_own(tmp_path, monkeypatch):
     import logging
 

@@ -204,6 +204,9 @@ class LocalFunction:
         started = time.monotonic()
         try:
             handler = self._load()
+            # Lambda's timeout covers the handler, not the init phase (imports at a cold start), which has
+            # its own limit: counting the cold start here failed a select that took 1 s once imported.
+            started = time.monotonic()
             result = handler(payload, context)
         except Exception as error:  # the Lambda runtime reports any exception as the invocation's error
             log.error("%s %s failed:\n%s", self.name, context.aws_request_id, traceback.format_exc())
