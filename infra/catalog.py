@@ -273,6 +273,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             Access("materials_table", ("dynamodb:Query", "dynamodb:Scan")),
             Access("creatives_table", ("dynamodb:Query",)),
             Access("racing_state_table", ("dynamodb:Query",)),  # the best performers' totals
+            Access("line_settings_table", ("dynamodb:GetItem",)),  # compliance lists, checked before writing
             # Writes the copy file into uploads/ (its event starts admission); HeadObject finds a window
             # already written, and ListBucket makes a missing key a 404 rather than a 403.
             Access("uploads_bucket", ("s3:GetObject", "s3:PutObject", "s3:ListBucket"), UPLOAD_PREFIX),
@@ -284,6 +285,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             "CREATIVES_TABLE": "creatives_table",
             "RACING_STATE_TABLE": "racing_state_table",
             "UPLOADS_BUCKET": "uploads_bucket",
+            "LINE_SETTINGS_TABLE": "line_settings_table",
             "ASSETS_BUCKET": "assets_bucket",
         },
         layers=("generation",),

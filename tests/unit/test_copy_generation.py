@@ -41,14 +41,32 @@ def copy_material(i: int, text: str, line: str = "food", status=MaterialStatus.A
     )
 
 
-def generation(writer, *materials, rules=None):
+EXAMPLES = (copy_material(91, "Cold brew, warm smiles"), copy_material(92, "Your cup, your way"))
+
+
+def generation(writer, *materials, rules=None, compliance=None):
+    """Over in-memory stores holding `materials` and, for each line they name, two more admitted lines (a
+    line needs three examples)."""
     repository = InMemoryMaterialRepository()
-    for m in materials:
+    lines = {m.business_line for m in materials}
+    extra = [
+        e.model_copy(update={"material_id": f"{e.material_id}{line}", "business_line": line})
+        for e in EXAMPLES
+        for line in lines
+    ]
+    for m in [*materials, *extra]:
         repository.put_new(m)
     world = racing_world()
     objects = InMemoryObjectStore()
     service = CopyGeneration(
-        repository, world.creatives, world.state, objects, lambda: writer, uploads_bucket="up", rules=rules
+        repository,
+        world.creatives,
+        world.state,
+        objects,
+        lambda: writer,
+        uploads_bucket="up",
+        rules=rules,
+        compliance=compliance,
     )
     return service, objects
 
@@ -75,7 +93,7 @@ def test_the_prompt_demonstrates_the_best_examples_as_earlier_answers_and_rotate
 
 def test_new_lines_are_written_as_an_upload_with_a_provenance_record():
     writer = ScriptedWriter(
-        ["Fresh roast, every morning", "Old favourite", "Your cup, your way", "fresh ROAST, every morning!"]
+        ["Fresh roast, every morning", "Old favourite", "Your mug, your morning", "fresh ROAST, every morning!"]
     )
     service, objects = generation(
         writer, copy_material(1, "Old favourite"), rules=GenerationRules(per_line_cap=2)
@@ -83,12 +101,12 @@ def test_new_lines_are_written_as_an_upload_with_a_provenance_record():
     (report,) = service.run(NOW, lambda: 600.0)
     assert report.outcome == "written" and report.written == [
         "Fresh roast, every morning",
-        "Your cup, your way",
+        "Your mug, your morning",
     ]
     assert report.key == "uploads/food/coffee/generated-20261130T12.txt"
-    assert objects.objects[("up", report.key)] == b"Fresh roast, every morning\nYour cup, your way\n"
+    assert objects.objects[("up", report.key)] == b"Fresh roast, every morning\nYour mug, your morning\n"
     provenance = json.loads(objects.objects[("up", "generated/food/20261130T12.json")])
-    assert provenance["generator"] == "scripted@1" and provenance["examples"] == ["Old favourite"]
+    assert provenance["generator"] == "scripted@1" and "Old favourite" in provenance["examples"]
     assert provenance["seeds"] == [seed for _, seed in writer.calls] and len(set(provenance["seeds"])) == 3
 
 
@@ -130,3 +148,31 @@ def test_nothing_new_writes_no_file():
 def test_windows_are_named_by_their_start():
     assert window_of(datetime(2026, 11, 30, 5, 59, tzinfo=UTC), 6) == "20261130T00"
     assert window_of(datetime(2026, 11, 30, 23, 0, tzinfo=UTC), 6) == "20261130T18"
+
+
+def test_a_line_with_too_few_examples_or_a_banned_answer_gets_nothing_of_it():
+    from creative.quality.compliance import ComplianceList
+    from in_memory.adapters import InMemoryComplianceLists
+
+    # A line with a single admitted line of copy: nothing to imitate
+    lonely = InMemoryMaterialRepository()
+    lonely.put_new(copy_material(1, "Old favourite"))
+    world = racing_world()
+    alone = CopyGeneration(
+        lonely,
+        world.creatives,
+        world.state,
+        InMemoryObjectStore(),
+        lambda: ScriptedWriter(["x"]),
+        uploads_bucket="up",
+    )
+    assert [r.outcome for r in alone.run(NOW, lambda: 600.0)] == ["too_few_examples"]
+    # Answers that make a banned claim or name a competitor are dropped before anything is written
+    writer = ScriptedWriter(["A miracle cure in a cup", "Better than Starbucks", "Fresh roast daily"])
+    lists = InMemoryComplianceLists(
+        ComplianceList(business_line="*", banned_claims=["miracle cure"]),
+        ComplianceList(business_line="food", competitors=["Starbucks"]),
+    )
+    service, objects = generation(writer, copy_material(1, "Old favourite"), compliance=lists)
+    (report,) = service.run(NOW, lambda: 600.0)
+    assert report.written == ["Fresh roast daily"]

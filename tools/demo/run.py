@@ -354,8 +354,14 @@ def main() -> int:
 def generated_summary(materials: list[dict], run: dict) -> dict:
     """What generate_copy wrote and what admission and the model checks made of it."""
     generated = [m for m in materials if "/generated-" in m["source"]["key"]]
+    by_line: dict[str, list[str]] = defaultdict(list)
+    for m in generated:
+        by_line[m["business_line"]].append(f"{m['text']} ({m['status']})")
     return {
         "run": run,
+        "copies_generated": len(generated),
+        "copies_generated_admitted": sum(m["status"] == "ADMITTED" for m in generated),
+        "examples_by_business_line": {line: texts[:3] for line, texts in sorted(by_line.items())},
         "lines": len(generated),
         "by_status": dict(Counter(m["status"] for m in generated)),
         "reasons": dict(Counter(r["code"] for m in generated for r in m["reasons"])),

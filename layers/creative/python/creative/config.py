@@ -171,6 +171,7 @@ class GenerationConfig(_EnvConfig):
     creatives_table: str = Field(alias="CREATIVES_TABLE")
     racing_state_table: str = Field(alias="RACING_STATE_TABLE")
     uploads_bucket: str = Field(alias="UPLOADS_BUCKET")
+    line_settings_table: str = Field(alias="LINE_SETTINGS_TABLE")  # compliance lists, checked before writing
     assets_bucket: str = Field(alias="ASSETS_BUCKET")  # the generator's files, under models/
     model_cache_dir: str = Field(default="/tmp/models", alias="MODEL_CACHE_DIR")
     per_line_cap: int = Field(default=8, gt=0, le=100, alias="GENERATED_PER_LINE")

@@ -274,6 +274,7 @@ def copy_generation() -> CopyGeneration:
     from pathlib import Path
 
     from creative.adapters.dynamodb_creatives import DynamoCreativeRepository
+    from creative.adapters.dynamodb_line_settings import DynamoComplianceLists
     from creative.adapters.dynamodb_materials import DynamoMaterialRepository
     from creative.adapters.dynamodb_racing_state import DynamoRacingState
     from creative.adapters.model_files import model_directory
@@ -304,6 +305,7 @@ def copy_generation() -> CopyGeneration:
             max_pending_review=config.max_pending_review,
             window_hours=config.window_hours,
         ),
+        compliance=DynamoComplianceLists(dynamodb, config.line_settings_table),
     )
 
 

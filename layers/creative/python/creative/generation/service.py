@@ -25,7 +25,14 @@ from creative.generation.candidates import clean, novel
 from creative.generation.prompts import few_shot_prompt
 from creative.impressions import BetaPosterior
 from creative.materials import GENERATED_PREFIX, Material, MaterialKind, MaterialStatus
-from creative.ports import CreativeRepository, MaterialRepository, ObjectStore, RacingStateStore
+from creative.ports import (
+    ComplianceStore,
+    CreativeRepository,
+    MaterialRepository,
+    ObjectStore,
+    RacingStateStore,
+)
+from creative.quality.compliance import ALL_LINES, compliance_findings
 from creative.uploads import GENERATED_FILE_PREFIX, UPLOAD_PREFIX
 
 
@@ -44,6 +51,9 @@ class GenerationRules:
     per_line_cap: int = 8  # new headlines per line per window
     attempts_per_line: int = 16  # generations tried to find them (duplicates and misfits are dropped)
     max_pending_review: int = 50  # a line with this many materials waiting for review gets none
+    # A line with fewer admitted lines gets none: three is the fewest a few-shot prompt can show without
+    # every answer imitating one example (the prompt rotates them).
+    min_examples: int = 3
     examples: int = 5
     window_hours: int = 6
     min_chars: int = 4
@@ -92,6 +102,7 @@ class CopyGeneration:
         *,
         uploads_bucket: str,
         rules: GenerationRules | None = None,
+        compliance: ComplianceStore | None = None,
     ):
         self._materials = materials
         self._creatives = creatives
@@ -100,6 +111,7 @@ class CopyGeneration:
         self._writer = writer  # loaded on first use: a run where every line is skipped loads no model
         self._bucket = uploads_bucket
         self.rules = rules or GenerationRules()
+        self._compliance = compliance
 
     def run(
         self, at: datetime, seconds_left: Callable[[], float], *, reserve_s: float = 30.0
@@ -117,6 +129,8 @@ class CopyGeneration:
         copies = [m for m in self._materials.admitted(line) if m.kind is MaterialKind.COPY and m.text]
         if not copies:
             return LineGeneration(line, "no_admitted_copy")
+        if len(copies) < self.rules.min_examples:
+            return LineGeneration(line, "too_few_examples")
         category = Counter(m.category for m in copies).most_common(1)[0][0]
         key = f"{UPLOAD_PREFIX}{line}/{category}/{GENERATED_FILE_PREFIX}{window}.txt"
         if self._objects.exists(self._bucket, key, None):
@@ -140,7 +154,7 @@ class CopyGeneration:
                 raw.append(text)
             if len(novel(raw, [m.text or "" for m in copies])) >= self.rules.per_line_cap:
                 break
-        written = novel(raw, [m.text or "" for m in copies])[: self.rules.per_line_cap]
+        written = self._compliant(line, novel(raw, [m.text or "" for m in copies]))[: self.rules.per_line_cap]
         report = LineGeneration(line, "written" if written else "nothing_new", key, written, len(seeds))
         if not written:
             return report if budget() > 0 else LineGeneration(line, "out_of_time", attempts=len(seeds))
@@ -167,6 +181,15 @@ class CopyGeneration:
             self._bucket, key, ("\n".join(written) + "\n").encode(), "text/plain; charset=utf-8"
         )
         return report
+
+    def _compliant(self, line: str, candidates: list[str]) -> list[str]:
+        """Drops what the line's or every line's compliance lists flag (banned claims, regulated terms,
+        competitors' names) before anything is written: admission would stop them anyway, but generated copy
+        should not fill the review queue with them."""
+        if self._compliance is None:
+            return candidates
+        lists = [self._compliance.current(line), self._compliance.current(ALL_LINES)]
+        return [text for text in candidates if not compliance_findings(text, lists)]
 
     def _pending_review(self, line: str) -> int:
         page = self._materials.list(
