@@ -51,14 +51,15 @@ class ApiClient:
         self.racing.headers["x-api-key"] = runtime.api_key
         self.operator = requests.Session()
         self.operator.headers["Authorization"] = f"Bearer {runtime.operator_key}"
-        self.retried_503: list[str] = []
+        self.retried_5xx: list[str] = []
 
     def post(self, path: str, body: dict) -> dict:
-        """A racing call. A 503 (a dependency did not answer in time: select's DynamoDB client gives up
-        after 1 s, which a loaded laptop can exceed) is retried once, as an ad server would, and counted."""
+        """A racing call. A 503 (a dependency did not answer in time) or a 502 (the function ran past its
+        5 s timeout: moto on a loaded laptop is far slower than DynamoDB) is retried once, as an ad server
+        would, and counted in the summary (`racing_calls_retried_after_5xx`)."""
         response = self.racing.post(self.base + path, json=body, timeout=10)
-        if response.status_code == 503:
-            self.retried_503.append(response.text[:300])
+        if response.status_code in (502, 503):
+            self.retried_5xx.append(f"{response.status_code} {response.text[:300]}")
             response = self.racing.post(self.base + path, json=body, timeout=10)
         if not response.ok:
             raise requests.HTTPError(
@@ -316,8 +317,8 @@ def main() -> int:
         "recall_strategy_mix": raced["recall_mix"],
         "labels_by_asset": labels_by_asset(labels),
         "duplicate_clicks_counted": raced["duplicates_counted"],
-        "racing_calls_retried_after_503": len(api.retried_503),
-        "first_503": api.retried_503[0] if api.retried_503 else None,
+        "racing_calls_retried_after_5xx": len(api.retried_5xx),
+        "first_5xx": api.retried_5xx[0] if api.retried_5xx else None,
         "clicks_recorded_by_api": sum(s["clicks"] for s in final_stats.values()),
         "select_latency_ms_p50": latencies[len(latencies) // 2],
         "select_latency_ms_p99": latencies[int(len(latencies) * 0.99)],
