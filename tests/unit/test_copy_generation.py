@@ -93,7 +93,12 @@ def test_the_prompt_demonstrates_the_best_examples_as_earlier_answers_and_rotate
 
 def test_new_lines_are_written_as_an_upload_with_a_provenance_record():
     writer = ScriptedWriter(
-        ["Fresh roast, every morning", "Old favourite", "Your mug, your morning", "fresh ROAST, every morning!"]
+        [
+            "Fresh roast, every morning",
+            "Old favourite",
+            "Your mug, your morning",
+            "fresh ROAST, every morning!",
+        ]
     )
     service, objects = generation(
         writer, copy_material(1, "Old favourite"), rules=GenerationRules(per_line_cap=2)

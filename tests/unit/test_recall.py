@@ -81,12 +81,12 @@ def test_merge_puts_pins_first_respects_quotas_and_bounds_the_set():
         quotas=Quotas(tag=3, hot=2),
     )
     recent = {f"cr_{i}": (500.0, float(i)) for i in range(10, 20)}
+    hot = [c.creative_id for c in strategies.hot(creatives, recent, prior_rate=0.02)]
     recalled = recall(
         creatives,
         line_rules,
         request(tags=frozenset({"selling:gift"})),
-        recent,
-        prior_rate=0.02,
+        hot,
         max_candidates=8,
     )
     ids = [c.creative_id for c in recalled.candidates]
@@ -108,14 +108,11 @@ def test_user_features_map_to_tags_and_a_request_matching_nothing_still_gets_the
         creatives,
         line_rules,
         request(user_features={"segment": "gifter"}),
-        {},
-        prior_rate=0.02,
+        (),
         max_candidates=3,
     )
     assert [c.creative_id for c in mapped.candidates] == ["cr_5", "cr_3", "cr_1"]
-    plain = recall(
-        creatives, line_rules, request(user_features={"segment": "x"}), {}, prior_rate=0.02, max_candidates=3
-    )
+    plain = recall(creatives, line_rules, request(user_features={"segment": "x"}), (), max_candidates=3)
     assert [c.creative_id for c in plain.candidates] == ["cr_5", "cr_4", "cr_3"]
     assert set(plain.sources) == {BUSINESS_LINE}
 
@@ -123,7 +120,7 @@ def test_user_features_map_to_tags_and_a_request_matching_nothing_still_gets_the
 def test_everything_blocked_leaves_no_candidates():
     creatives = pool(2)
     line_rules = rules(blocks=[CreativeRule(creative_id="cr_0"), CreativeRule(creative_id="cr_1")])
-    assert recall(creatives, line_rules, request(), {}, prior_rate=0.02, max_candidates=5).candidates == []
+    assert recall(creatives, line_rules, request(), (), max_candidates=5).candidates == []
 
 
 @pytest.mark.parametrize(

@@ -62,11 +62,14 @@ class AssetPerformance(BaseModel):
     why: str
     impressions: float = Field(description="Recent impressions, weighted by the racer's decay.")
     positives: float
-    rate: float | None = Field(description="Posterior mean of the recent rate of the line's objective event.")
-    interval95: tuple[float, float] | None
-    rank: int | None = Field(description="1 = best of its slot among assets past LEARNING.")
-    of: int | None
-    probability_above_slot: float | None
+    # Only for assets past LEARNING (judged against the others of their slot):
+    rate: float | None = Field(
+        default=None, description="Posterior mean of the recent rate of the line's objective event."
+    )
+    interval95: tuple[float, float] | None = None
+    rank: int | None = Field(default=None, description="1 = best of its slot among assets past LEARNING.")
+    of: int | None = None
+    probability_above_slot: float | None = None
     fatigued: bool = False
     tags: list[str] = Field(default_factory=list)
 
@@ -94,77 +97,66 @@ def label_slot(assets: Sequence[AssetEvidence], rules: LabelRules = LABEL_RULES)
     results = []
     for asset in assets:
         fatigued = _fatigued(asset, rules)
-        common = {
-            "slot": asset.slot,
-            "asset_id": asset.asset_id,
-            "name": asset.name,
-            "impressions": round(asset.impressions, 2),
-            "positives": round(asset.positives, 2),
-            "fatigued": fatigued,
-            "tags": list(asset.tags),
-        }
+        performance = AssetPerformance(
+            slot=asset.slot,
+            asset_id=asset.asset_id,
+            name=asset.name,
+            label=AssetLabel.LEARNING,
+            why="",
+            impressions=round(asset.impressions, 2),
+            positives=round(asset.positives, 2),
+            fatigued=fatigued,
+            tags=list(asset.tags),
+        )
         if asset.impressions <= 0:
-            results.append(
-                AssetPerformance(
-                    **common,
-                    label=AssetLabel.PENDING,
-                    why="no impressions yet",
-                    rate=None,
-                    interval95=None,
-                    rank=None,
-                    of=None,
-                    probability_above_slot=None,
-                )
-            )
-            continue
-        if asset.asset_id not in moments or len(judged) < 2:
-            why = (
+            performance.label, performance.why = AssetLabel.PENDING, "no impressions yet"
+        elif asset.asset_id not in moments:
+            performance.why = (
                 f"{asset.impressions:,.0f} of the {rules.min_impressions:,.0f} impressions a label needs"
-                if asset.asset_id not in moments
-                else "no other asset of this slot has enough impressions to compare with yet"
             )
-            results.append(
-                AssetPerformance(
-                    **common,
-                    label=AssetLabel.LEARNING,
-                    why=why,
-                    rate=None,
-                    interval95=None,
-                    rank=None,
-                    of=None,
-                    probability_above_slot=None,
-                )
-            )
-            continue
-        mean, sd = moments[asset.asset_id]
-        above = 1.0 - _normal_cdf((pooled - mean) / sd) if sd > 0 else float(mean > pooled)
-        rank = ranks[asset.asset_id]
-        if 1.0 - above >= rules.confidence:
-            label = AssetLabel.LOW
-        elif above >= rules.confidence and rank <= best_ranks:
-            label = AssetLabel.BEST
+        elif len(judged) < 2:
+            performance.why = "no other asset of this slot has enough impressions to compare with yet"
         else:
-            label = AssetLabel.GOOD
-        interval = (max(0.0, mean - 1.96 * sd), min(1.0, mean + 1.96 * sd))
-        why = (
-            f"{asset.impressions:,.0f} recent impressions, rate {mean:.2%} ({interval[0]:.2%}-{interval[1]:.2%}), "
-            f"rank {rank} of {len(order)}, P(above the slot's {pooled:.2%}) = {above:.2f}"
-        )
-        if fatigued:
-            why += "; fatigued: its recent rate fell below its all-time rate"
-        results.append(
-            AssetPerformance(
-                **common,
-                label=label,
-                why=why,
-                rate=round(mean, 6),
-                interval95=(round(interval[0], 6), round(interval[1], 6)),
-                rank=rank,
-                of=len(order),
-                probability_above_slot=round(above, 4),
+            _judge(
+                performance,
+                moments[asset.asset_id],
+                pooled,
+                ranks[asset.asset_id],
+                len(order),
+                best_ranks,
+                rules,
             )
-        )
+        results.append(performance)
     return results
+
+
+def _judge(
+    performance: AssetPerformance,
+    moment: tuple[float, float],
+    pooled: float,
+    rank: int,
+    of: int,
+    best_ranks: int,
+    rules: LabelRules,
+) -> None:
+    """LOW, GOOD or BEST against the slot's pooled rate, with the figures that decide it."""
+    mean, sd = moment
+    above = 1.0 - _normal_cdf((pooled - mean) / sd) if sd > 0 else float(mean > pooled)
+    if 1.0 - above >= rules.confidence:
+        performance.label = AssetLabel.LOW
+    elif above >= rules.confidence and rank <= best_ranks:
+        performance.label = AssetLabel.BEST
+    else:
+        performance.label = AssetLabel.GOOD
+    low, high = max(0.0, mean - 1.96 * sd), min(1.0, mean + 1.96 * sd)
+    performance.why = (
+        f"{performance.impressions:,.0f} recent impressions, rate {mean:.2%} ({low:.2%}-{high:.2%}), "
+        f"rank {rank} of {of}, P(above the slot's {pooled:.2%}) = {above:.2f}"
+    )
+    if performance.fatigued:
+        performance.why += "; fatigued: its recent rate fell below its all-time rate"
+    performance.rate, performance.interval95 = round(mean, 6), (round(low, 6), round(high, 6))
+    performance.rank, performance.of, performance.probability_above_slot = rank, of, round(above, 4)
 
 
 def _fatigued(asset: AssetEvidence, rules: LabelRules) -> bool:

@@ -23,7 +23,7 @@ from creative.phrase_banks import (
 from creative.ports import ComplianceStore, CreativeRepository, RacingStateStore
 from creative.quality.compliance import ALL_LINES, ComplianceList
 from creative.racing.learner import Decay
-from creative.racing.service import PHRASES_SETTING, RECALL_SETTING, LineView
+from creative.racing.service import PHRASES_SETTING, RECALL_SETTING, LineView, phrase_bank_of, recall_rules_of
 from creative.racing.state import POSITIVE_EVENT
 from creative.recall.rules import CreativeRule, FeatureTags, Quotas, RecallRules
 
@@ -89,8 +89,7 @@ class RacingSettings:
         self._decay = Decay(half_life_hours * 3600.0)
 
     def recall_rules(self, business_line: str) -> RecallRules:
-        document = self._state.read(business_line).settings.get(RECALL_SETTING)
-        return RecallRules.model_validate(document) if document else RecallRules(business_line=business_line)
+        return recall_rules_of(self._state.read(business_line))
 
     def save_recall_rules(
         self, business_line: str, change: RecallRulesChange, *, by: str, now: str
@@ -124,8 +123,7 @@ class RacingSettings:
         return rules.model_copy(update={"version": change.expected_version + 1})
 
     def phrase_bank(self, business_line: str) -> PhraseBank:
-        document = self._state.read(business_line).settings.get(PHRASES_SETTING)
-        return PhraseBank.model_validate(document) if document else PhraseBank(business_line=business_line)
+        return phrase_bank_of(self._state.read(business_line)) or PhraseBank(business_line=business_line)
 
     def save_phrase_bank(
         self, business_line: str, change: PhraseBankChange, *, by: str, now: str
@@ -189,12 +187,7 @@ class RacingSettings:
         ]
         lifetime_event = "clicks" if POSITIVE_EVENT[state.objective] == "click" else "conversions"
         evidence = _element_evidence(creatives, view, lifetime_event)
-        bank = (
-            PhraseBank.model_validate(view_bank)
-            if (view_bank := state.settings.get(PHRASES_SETTING))
-            else None
-        )
-        for phrase in bank.phrases if bank else []:
+        for phrase in view.phrase_bank.phrases if view.phrase_bank else []:
             n, positives = view.elements.get(phrase.phrase_id or "", (0.0, 0.0))
             evidence.append(AssetEvidence(phrase.slot, phrase.phrase_id or "", phrase.text, n, positives))
         return AssetLabelPage(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -54,6 +54,7 @@ from creative.racing.state import (
     Objective,
     RacingState,
 )
+from creative.recall import strategies
 from creative.recall.candidates import RecallRequest, recall
 from creative.recall.rules import RecallRules
 
@@ -120,6 +121,8 @@ class RacingService:
         if cached is None or at >= cached[0] or at < cached[0] - self._cache_ttl_s:
             candidates = self.candidates(business_line)
             view = LineView.of(self._state.read(business_line), self._decay.scales(at))
+            hot = strategies.hot(candidates, view.recent, prior_rate=float(sigmoid(view.base)))
+            view = replace(view, hot=tuple(c.creative_id for c in hot))
             cached = (at + self._cache_ttl_s, candidates, view)
             if len(self._cached) > 1000:
                 self._cached.clear()
@@ -154,8 +157,7 @@ class RacingService:
                 tags=frozenset(context.tags) if context else frozenset(),
                 user_features=request.user.features,
             ),
-            view.recent,
-            prior_rate=float(sigmoid(view.base)),
+            view.hot,
             max_candidates=self._max_candidates,
         )
         candidates = recalled.candidates
@@ -342,12 +344,12 @@ class LineView:
     creatives: dict[str, LearnerState]
     objective: Objective = "ctr"
     totals: dict[str, CounterTotals] = field(default_factory=dict)
-    recent: dict[str, tuple[float, float]] = field(default_factory=dict)  # creative -> decayed (n, positives)
-    elements: dict[str, tuple[float, float]] = field(
-        default_factory=dict
-    )  # phrase id -> decayed (n, positives)
+    # Decayed (impressions, positive events): per creative, and per phrase id.
+    recent: dict[str, tuple[float, float]] = field(default_factory=dict)
+    elements: dict[str, tuple[float, float]] = field(default_factory=dict)
     recall_rules: RecallRules = field(default_factory=lambda: RecallRules(business_line="default"))
     phrase_bank: PhraseBank | None = None
+    hot: tuple[str, ...] = ()  # the line's creatives by recent rate (recall's hot strategy), made per read
 
     @classmethod
     def of(cls, state: RacingState, scales: Mapping[int, float]) -> LineView:
@@ -361,8 +363,6 @@ class LineView:
         elements = {
             pid: (n, sums[ELEMENT_POSITIVES].get(pid, 0.0)) for pid, n in sums[ELEMENT_IMPRESSIONS].items()
         }
-        recall_rules = state.settings.get(RECALL_SETTING)
-        phrase_bank = state.settings.get(PHRASES_SETTING)
         return cls(
             base_logit(state.line, scales),
             LearnerState.read(state.line, scales),
@@ -371,10 +371,8 @@ class LineView:
             state.totals,
             recent,
             elements,
-            RecallRules.model_validate(recall_rules)
-            if recall_rules
-            else RecallRules(business_line=state.business_line),
-            PhraseBank.model_validate(phrase_bank) if phrase_bank else None,
+            recall_rules_of(state),
+            phrase_bank_of(state),
         )
 
     def value_per_conversion(self, creative_id: str, pseudo_conversions: float = 5.0) -> float:
@@ -420,6 +418,19 @@ class Posterior:
             line_steps=line_steps,
             elements=dict(elements or {}),
         )
+
+
+def recall_rules_of(state: RacingState) -> RecallRules:
+    """The line's saved recall rules, or the defaults (no pins, blocks or schedules)."""
+    document = state.settings.get(RECALL_SETTING)
+    return (
+        RecallRules.model_validate(document) if document else RecallRules(business_line=state.business_line)
+    )
+
+
+def phrase_bank_of(state: RacingState) -> PhraseBank | None:
+    document = state.settings.get(PHRASES_SETTING)
+    return PhraseBank.model_validate(document) if document else None
 
 
 def base_logit(line: Mapping[str, float], scales: Mapping[int, float]) -> float:

@@ -40,18 +40,20 @@ def recall(
     pool: Sequence[Creative],
     rules: RecallRules,
     request: RecallRequest,
-    recent: Mapping[str, tuple[float, float]],
+    hot_ranking: Sequence[str],
     *,
-    prior_rate: float,
     max_candidates: int,
 ) -> Recalled:
-    """The bounded candidate set. A request whose context matches no rule still gets the line's newest."""
+    """The bounded candidate set. A request whose context matches no rule still gets the line's newest.
+
+    `hot_ranking` is `strategies.hot` over the whole pool, made once per read of the line's state (it
+    depends on no request); recall keeps the eligible ones in its order."""
     allowed = strategies.eligible(pool, rules, request.placement, request.at)
     wanted_tags = set(request.tags) | rules.tags_for(dict(request.user_features))
     proposals: list[tuple[str, list[Creative], int]] = [
         (PIN, strategies.pinned(allowed, rules, request.placement, request.at), max_candidates),
         (TAG, strategies.by_tag(allowed, wanted_tags, request.category), rules.quotas.tag),
-        (HOT, strategies.hot(allowed, recent, prior_rate=prior_rate), rules.quotas.hot),
+        (HOT, _in_order(allowed, hot_ranking), rules.quotas.hot),
         (BUSINESS_LINE, strategies.newest(allowed), max_candidates),
     ]
     chosen: dict[str, int] = {}
@@ -67,3 +69,8 @@ def recall(
                 candidates.append(creative)
             sources.setdefault(name, []).append(index)
     return Recalled(candidates, {name: sorted(indexes) for name, indexes in sources.items()})
+
+
+def _in_order(allowed: Sequence[Creative], ranking: Sequence[str]) -> list[Creative]:
+    by_id = {c.creative_id: c for c in allowed}
+    return [by_id[cid] for cid in ranking if cid in by_id]
