@@ -17,6 +17,21 @@ def load_event(name: str) -> dict:
     return json.loads((EVENTS / name).read_text())
 
 
+def line_route_event(method: str, route: str, line: str, body: dict | None = None) -> dict:
+    """An API Gateway event of an operator route on a business line: `route` as the catalog declares it,
+    e.g. "/v1/recall-rules/{business_line}"."""
+    event = load_event("api_get_material.json")
+    event |= {
+        "resource": route,
+        "path": route.replace("{business_line}", line),
+        "httpMethod": method,
+        "pathParameters": {"business_line": line},
+        "body": json.dumps(body) if body is not None else None,
+    }
+    event["requestContext"] = {**event["requestContext"], "resourcePath": route, "httpMethod": method}
+    return event
+
+
 def load_handler(function_name: str) -> ModuleType:
     """Imports functions/<name>/handler.py under a unique module name, as the Lambda runtime would."""
     module_name = f"handler_{function_name}"

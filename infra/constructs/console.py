@@ -9,9 +9,7 @@ through a Cognito authorizer (infra.constructs.api). Racing routes keep their AP
 
 from __future__ import annotations
 
-import re
-
-from aws_cdk import Acknowledgment, Aws, DefaultStackSynthesizer, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import Acknowledgment, Aws, Duration, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
@@ -23,8 +21,8 @@ from constructs import Construct
 
 from infra import constants
 from infra.console_policy import CONFIG_FILE, HSTS_MAX_AGE_S, content_security_policy
-from infra.constructs.model_deployment import BOOTSTRAP_QUALIFIER_CONTEXT
 from infra.constructs.model_deployment import NAG_REASONS as BUCKET_DEPLOYMENT_NAG_REASONS
+from infra.constructs.model_deployment import bootstrap_asset_bucket_in_nag
 from infra.paths import CONSOLE_DIR
 
 # ID tokens an operator's sign-in lasts; the console returns to its sign-in page when one expires.
@@ -233,15 +231,7 @@ class Console(Construct):
                 "object of the console's own bucket, which holds nothing else."
             ),
         }
-        qualifier = (
-            self.node.try_get_context(BOOTSTRAP_QUALIFIER_CONTEXT)
-            or DefaultStackSynthesizer.DEFAULT_QUALIFIER
-        )
-        asset_bucket = re.sub(
-            r"\$\{([^}]+)\}",
-            r"<\1>",
-            DefaultStackSynthesizer.DEFAULT_FILE_ASSETS_BUCKET_NAME.replace("${Qualifier}", qualifier),
-        )
+        asset_bucket = bootstrap_asset_bucket_in_nag(self)
         handler_findings[f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::{asset_bucket}/*]"] = (
             "BucketDeployment reads the console's zip from the CDK bootstrap asset bucket, whose object keys "
             "are content hashes known only at publish time."

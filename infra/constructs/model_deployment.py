@@ -81,15 +81,7 @@ class ModelArtifacts(Construct):
         stack = Stack.of(self)
         logical_id, attribute = stack.resolve(self._assets_bucket.bucket_arn)["Fn::GetAtt"]
         # cdk-nag writes ${AWS::AccountId}-style placeholders of the asset bucket's name as <AWS::AccountId>.
-        qualifier = (
-            self.node.try_get_context(BOOTSTRAP_QUALIFIER_CONTEXT)
-            or DefaultStackSynthesizer.DEFAULT_QUALIFIER
-        )
-        asset_bucket = re.sub(
-            r"\$\{([^}]+)\}",
-            r"<\1>",
-            DefaultStackSynthesizer.DEFAULT_FILE_ASSETS_BUCKET_NAME.replace("${Qualifier}", qualifier),
-        )
+        asset_bucket = bootstrap_asset_bucket_in_nag(self)
         wildcard_resources = {
             f"Resource::<{logical_id}.{attribute}>/*": (
                 "BucketDeployment grants its handler read/write on the whole assets bucket (CDK calls "
@@ -134,3 +126,16 @@ NAG_REASONS = {
         "during deploys, with the AWS CLI layer CDK pins to it."
     ),
 }
+
+
+def bootstrap_asset_bucket_in_nag(scope: Construct) -> str:
+    """The CDK bootstrap asset bucket's name as cdk-nag writes it in a finding: its `${AWS::AccountId}`-style
+    placeholders as `<AWS::AccountId>`, under the deployment's bootstrap qualifier."""
+    qualifier = (
+        scope.node.try_get_context(BOOTSTRAP_QUALIFIER_CONTEXT) or DefaultStackSynthesizer.DEFAULT_QUALIFIER
+    )
+    return re.sub(
+        r"\$\{([^}]+)\}",
+        r"<\1>",
+        DefaultStackSynthesizer.DEFAULT_FILE_ASSETS_BUCKET_NAME.replace("${Qualifier}", qualifier),
+    )

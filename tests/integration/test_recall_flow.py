@@ -7,7 +7,7 @@ import os
 import pytest
 from creative.adapters.dynamodb_creatives import DynamoCreativeRepository
 
-from tests.conftest import load_event, load_handler
+from tests.conftest import line_route_event, load_event, load_handler
 from tests.factories import creative
 
 
@@ -20,16 +20,7 @@ def call(function: str, ctx, event_name: str, body=None, **overrides) -> tuple[i
 
 
 def operator(ctx, method: str, route: str, line: str, body=None) -> tuple[int, dict]:
-    path = route.replace("{business_line}", line)
-    event = load_event("api_get_material.json")
-    event |= {
-        "resource": route,
-        "path": path,
-        "httpMethod": method,
-        "pathParameters": {"business_line": line},
-    }
-    event["requestContext"] = {**event["requestContext"], "resourcePath": route, "httpMethod": method}
-    event["body"] = json.dumps(body) if body is not None else None
+    event = line_route_event(method, route, line, body)
     response = load_handler("operator_api").lambda_handler(event, ctx)
     return response["statusCode"], json.loads(response["body"])
 

@@ -17,7 +17,7 @@ from in_memory.adapters import (
     InMemoryTagIndex,
 )
 
-from tests.conftest import load_event, load_handler
+from tests.conftest import line_route_event, load_event, load_handler
 from tests.factories import creative, racing_world
 
 
@@ -340,18 +340,8 @@ def test_a_decision_without_a_reason_or_with_an_unknown_verdict_is_400(world, la
 
 
 def compliance_event(method: str, line: str, body: dict | None = None, versions: bool = False) -> dict:
-    event = load_event("api_get_material.json")
-    resource = "/v1/compliance/{business_line}" + ("/versions" if versions else "")
-    path = f"/v1/compliance/{line}" + ("/versions" if versions else "")
-    event |= {
-        "resource": resource,
-        "path": path,
-        "httpMethod": method,
-        "pathParameters": {"business_line": line},
-    }
-    event["body"] = json.dumps(body) if body is not None else None
-    event["requestContext"] = {**event["requestContext"], "resourcePath": resource, "httpMethod": method}
-    return event
+    route = "/v1/compliance/{business_line}" + ("/versions" if versions else "")
+    return line_route_event(method, route, line, body)
 
 
 def test_compliance_lists_are_versioned_and_a_stale_edit_is_409(world, lambda_context):
@@ -390,11 +380,7 @@ def test_an_invalid_compliance_list_is_400_and_nothing_is_saved(world, lambda_co
 
 
 def policy_event(method: str, line: str, body: dict | None = None) -> dict:
-    event = compliance_event(method, line, body)
-    resource, path = "/v1/quality-policy/{business_line}", f"/v1/quality-policy/{line}"
-    event |= {"resource": resource, "path": path}
-    event["requestContext"] = {**event["requestContext"], "resourcePath": resource}
-    return event
+    return line_route_event(method, "/v1/quality-policy/{business_line}", line, body)
 
 
 def test_a_business_line_sets_its_own_spam_cut_offs(world, lambda_context):
@@ -430,11 +416,7 @@ def test_the_every_line_address_is_not_a_policy(world, lambda_context):
 
 
 def objective_event(method: str, line: str, body: dict | None = None) -> dict:
-    event = compliance_event(method, line, body)
-    resource, path = "/v1/racing-objective/{business_line}", f"/v1/racing-objective/{line}"
-    event |= {"resource": resource, "path": path}
-    event["requestContext"] = {**event["requestContext"], "resourcePath": resource}
-    return event
+    return line_route_event(method, "/v1/racing-objective/{business_line}", line, body)
 
 
 def test_a_business_line_chooses_what_its_racer_optimises(world, lambda_context):

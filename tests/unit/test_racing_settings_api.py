@@ -16,7 +16,7 @@ from in_memory.adapters import (
     InMemoryTagIndex,
 )
 
-from tests.conftest import load_event, load_handler
+from tests.conftest import line_route_event, load_handler
 from tests.factories import creative, racing_world
 
 
@@ -39,23 +39,8 @@ def world():
     return racing, operator
 
 
-def line_event(method: str, route: str, line: str, body: dict | None = None) -> dict:
-    """`route` like "/v1/recall-rules/{business_line}" or ".../preview"."""
-    event = load_event("api_get_material.json")
-    path = route.replace("{business_line}", line)
-    event |= {
-        "resource": route,
-        "path": path,
-        "httpMethod": method,
-        "pathParameters": {"business_line": line},
-    }
-    event["body"] = json.dumps(body) if body is not None else None
-    event["requestContext"] = {**event["requestContext"], "resourcePath": route, "httpMethod": method}
-    return event
-
-
 def call(operator, ctx, *args, **kw) -> tuple[int, dict]:
-    response = load_handler("operator_api").handle(line_event(*args, **kw), ctx, operator)
+    response = load_handler("operator_api").handle(line_route_event(*args, **kw), ctx, operator)
     return response["statusCode"], json.loads(response["body"])
 
 
@@ -206,7 +191,7 @@ def test_asset_labels_list_every_slot_with_a_why(world, lambda_context):
 
 def test_placements_declare_their_slots(world, lambda_context):
     _, operator = world
-    event = line_event("GET", "/v1/placements", "food")
+    event = line_route_event("GET", "/v1/placements", "food")
     event["pathParameters"] = None
     response = load_handler("operator_api").handle(event, lambda_context, operator)
     placements = json.loads(response["body"])

@@ -57,6 +57,15 @@ def _ce(logits, target):
     )
 
 
+def _step(opt, loss, clipped=None) -> None:
+    """One optimiser step on `loss`, its gradients clipped to norm 1 for `clipped`'s parameters if given."""
+    opt.zero_grad()
+    loss.backward()
+    if clipped is not None:
+        torch.nn.utils.clip_grad_norm_(clipped.parameters(), 1.0)
+    opt.step()
+
+
 def train_seq2seq(train, test, vocab, s: Settings, log):
     model = Seq2Seq(len(vocab))
     opt = torch.optim.Adam(model.parameters(), lr=2e-3)
@@ -69,10 +78,7 @@ def train_seq2seq(train, test, vocab, s: Settings, log):
                 vocab.batch([p.headline for p in chunk], MAX_LEN),
             )
             loss = _ce(model(src, tgt), tgt[:, 1:]) / (tgt[:, 1:] != PAD).sum()
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
+            _step(opt, loss, model)
         log(f"seq2seq epoch {epoch + 1}: held-out {heldout_seq2seq(model, test, vocab):.3f} nats/char")
     return model
 
@@ -103,10 +109,7 @@ def train_vae(train, test, vocab, s: Settings, log):
             x = vocab.batch([p.headline for p in chunk], MAX_LEN)
             logits, kl = model(x, s.vae_word_dropout)
             loss = (_ce(logits, x[:, 1:]) + beta * kl.sum()) / (x[:, 1:] != PAD).sum()
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
+            _step(opt, loss, model)
         bound, kl = heldout_vae(model, test, vocab)
         log(f"vae epoch {epoch + 1}: held-out bound {bound:.3f} nats/char (KL {kl:.2f} nats/line)")
     return model
@@ -145,9 +148,7 @@ def train_gan(train, vocab, s: Settings, log) -> tuple[GanGenerator, list[dict]]
                 _ce(gen.teacher_forced(x, torch.randn(len(chunk), gen.noise)), x[:, 1:])
                 / (x[:, 1:] != PAD).sum()
             )
-            g_opt.zero_grad()
-            loss.backward()
-            g_opt.step()
+            _step(g_opt, loss)
         log(f"gan pretraining epoch {epoch + 1}: {float(loss):.3f} nats/char")
     curve = []
     headlines = [p.headline for p in train]
@@ -159,18 +160,14 @@ def train_gan(train, vocab, s: Settings, log) -> tuple[GanGenerator, list[dict]]
         d_loss = F.binary_cross_entropy_with_logits(
             disc(real), torch.ones(s.batch)
         ) + F.binary_cross_entropy_with_logits(disc(fake.detach()), torch.zeros(s.batch))
-        d_opt.zero_grad()
-        d_loss.backward()
-        d_opt.step()
+        _step(d_opt, d_loss)
         g_adv = F.binary_cross_entropy_with_logits(disc(fake), torch.ones(s.batch))
         x = vocab.batch(rng.sample(headlines, s.batch), MAX_LEN)
         g_mle = (
             _ce(gen.teacher_forced(x, torch.randn(s.batch, gen.noise)), x[:, 1:]) / (x[:, 1:] != PAD).sum()
         )
         g_loss = g_adv + s.gan_mle_weight * g_mle
-        g_opt.zero_grad()
-        g_loss.backward()
-        g_opt.step()
+        _step(g_opt, g_loss)
         if (step + 1) % 100 == 0:
             row = {
                 "step": step + 1,
