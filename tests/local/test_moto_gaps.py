@@ -282,3 +282,38 @@ def test_concurrent_transactions_on_the_same_items_never_undo_each_other(monkeyp
         # Then every id is logged and counted once: no rollback restored an item another write had changed
         counted = dynamodb.get_item(TableName="counts", Key={"id": {"S": "c"}})["Item"]["n"]["N"]
         assert (int(counted), dynamodb.scan(TableName="log")["Count"]) == (len(ids), len(ids))
+
+
+def test_every_attribute_type_reads_back_as_written_through_the_fast_path(aws):
+    dynamodb = aws.client("dynamodb")
+    dynamodb.create_table(
+        TableName="attribute-types",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    item = {
+        "id": {"S": "a"},
+        "count": {"N": "12.5"},
+        "flag": {"BOOL": False},
+        "nothing": {"NULL": True},
+        "names": {"SS": ["x", "y"]},
+        "numbers": {"NS": ["1", "2.5"]},
+        "blob": {"B": b"\x00\xffbytes"},
+        "blobs": {"BS": [b"\x01", b"\x02"]},
+        "nested": {"M": {"n": {"N": "3"}, "l": {"L": [{"S": "s"}, {"B": b"\x03"}, {"M": {}}]}}},
+    }
+    dynamodb.put_item(TableName="attribute-types", Item=item)
+
+    got = dynamodb.get_item(TableName="attribute-types", Key={"id": {"S": "a"}})["Item"]
+    batch = dynamodb.batch_get_item(RequestItems={"attribute-types": {"Keys": [{"id": {"S": "a"}}]}})
+
+    def normalised(attributes: dict) -> dict:
+        # Sets come back in no particular order, as on AWS.
+        return {
+            k: {t: sorted(v) if t in ("SS", "NS", "BS") else v for t, v in a.items()}
+            for k, a in attributes.items()
+        }
+
+    assert normalised(got) == normalised(item)
+    assert normalised(batch["Responses"]["attribute-types"][0]) == normalised(item)
