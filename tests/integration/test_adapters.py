@@ -300,3 +300,27 @@ def test_an_impression_that_meets_a_concurrent_transaction_is_retried_not_lost()
     with stub:
         log.record(impression())
     stub.assert_no_pending_responses()
+
+
+def test_an_element_impression_and_its_click_count_on_the_lines_element_item_not_a_creative(aws):
+    import os
+
+    from creative.racing.state import LearnerDeltas
+
+    client = aws["dynamodb"]
+    state = DynamoRacingState(client, os.environ["RACING_STATE_TABLE"])
+    log = DynamoImpressionLog(client, os.environ["IMPRESSIONS_TABLE"], state)
+    elements = {"image": "mat_img", "headline": "mat_copy"}
+    deltas = LearnerDeltas(
+        shard=1, epoch=3, weight=1.0, predicted=0.02, elements=elements, state_id="elements:food"
+    )
+    served = impression(impression_id="imp_el", creative_id="cr_combination", learner=deltas)
+    log.record(served)
+    log.record_event("imp_el", "click", NOW, now_epoch=1_800_000_000)
+    log.record_event("imp_el", "click", NOW, now_epoch=1_800_000_000)  # a repeat counts nothing
+
+    read = state.read("food")
+    assert read.creatives == {} and state.totals(["cr_combination"]) == {}
+    assert read.line["pn:mat_img@3"] == 1.0 and read.line["pc:mat_img@3"] == 1.0
+    assert read.line["pc:mat_copy@3"] == 1.0 and read.line["bc:@3"] == 1.0
+    assert state.totals(["elements:food"])["elements:food"].clicks == 1

@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
+from creative.errors import NotFound
 from creative.phrase_banks import Phrase, PhraseBank
 from creative.racing.schemas import FeedbackRequest, RequestContext, SelectRequest, UserContext
 from creative.racing.service import PHRASES_SETTING, RECALL_SETTING
@@ -108,3 +109,87 @@ def test_a_line_that_blocks_everything_answers_404_with_the_reason():
 
     with pytest.raises(NotFound, match="blocks every creative"):
         w.racing.select(ask(), NOW)
+
+
+# A line racing elements: images and headlines chosen per element, never stored as combinations.
+ELEMENTS = ("template", {"business_line": "food", "racing": "elements"})
+
+
+def element_world(images: int = 3, headlines: int = 4, *settings: tuple[str, dict]):
+    """Creatives pairing image i % images with headline i: every image and headline in at least one."""
+    pairs = [
+        creative(i).model_copy(
+            update={
+                "image_material_id": f"mat_img{i % images}",
+                "image_key": f"uploads/food/coffee/{i % images}.png",
+            }
+        )
+        for i in range(max(images, headlines))
+    ]
+    w = racing_world(*pairs, seed=2)
+    for name, document in (ELEMENTS, *settings):
+        assert w.state.save_setting("food", name, document, expected_version=0)
+    return w
+
+
+def test_a_line_racing_elements_serves_combinations_never_composed_with_the_exact_product_propensity():
+    w = element_world(3, 4, (PHRASES_SETTING, BANK.model_dump(mode="json")))
+    seen = set()
+    for i in range(300):
+        served = w.racing.select(ask(product={"price": 4.5}), NOW + timedelta(seconds=i))
+        seen.add((served.creative.image_material_id, served.creative.copy_material_id))
+        assert served.racing == "elements"
+        p = served.element_propensities
+        assert set(p) == {"image", "headline", "phrase", "cta"}
+        assert served.creative_propensity == pytest.approx(p["image"] * p["headline"])
+        assert served.propensity == pytest.approx(np.prod(list(p.values())))
+        assert served.candidates == 12
+    assert len(seen) == 12  # all 3 × 4, though only 4 creatives were composed
+    impression = w.log.items[served.impression_id]
+    assert impression.elements["image"] == served.creative.image_material_id
+    assert impression.elements["headline"] == served.creative.copy_material_id
+    assert impression.learner.state_id == "elements:food"
+    assert impression.candidate_ids == []  # the space is never enumerated
+    assert served.creative.headline.startswith("Headline ")
+
+
+def test_fresh_elements_are_drawn_uniformly_and_their_probabilities_sum_to_one():
+    w = element_world(3, 5)
+    served = w.racing.select(ask(placement="banner"), NOW)
+    assert served.element_propensities["image"] == pytest.approx(1 / 3, abs=1e-6)
+    assert served.element_propensities["headline"] == pytest.approx(1 / 5, abs=1e-6)
+
+
+def test_clicks_teach_each_slot_its_best_element_and_count_on_the_lines_element_items():
+    w = element_world(2, 3)
+    clicks_when = {"mat_img1", "mat_copy2"}  # the image 1 and headline 2 get clicked, nothing else
+    for i in range(1500):
+        at = NOW + timedelta(seconds=i)
+        served = w.racing.select(ask(placement="banner"), at)
+        shown = {served.creative.image_material_id, served.creative.copy_material_id}
+        if shown & clicks_when and (i % 2 == 0 or shown == clicks_when):
+            w.feedback.record(FeedbackRequest(impression_id=served.impression_id, event="click"), at)
+    late = [w.racing.select(ask(placement="banner"), NOW + timedelta(seconds=2000 + i)) for i in range(200)]
+    assert sum(s.creative.image_material_id == "mat_img1" for s in late) > 150
+    assert sum(s.creative.copy_material_id == "mat_copy2" for s in late) > 150
+    state = w.state.read("food")
+    assert not any(cid.startswith("elements:") for cid in state.creatives)  # it is no creative
+    assert any(k.startswith("pn:mat_img1@") for k in state.line)
+
+
+def test_a_pin_restricts_a_line_racing_elements_to_the_pinned_creatives_elements():
+    rules = RecallRules(business_line="food", pins=[CreativeRule(creative_id="cr_1")])
+    w = element_world(3, 4, (RECALL_SETTING, rules.model_dump(mode="json")))
+    for i in range(20):
+        served = w.racing.select(ask(placement="banner"), NOW + timedelta(seconds=i))
+        assert served.creative.image_material_id == "mat_img1"
+        assert served.creative.copy_material_id == "mat_copy1"
+        assert served.recall == ["pin"]
+        assert served.propensity == 1.0
+
+
+def test_a_line_racing_elements_with_everything_blocked_answers_404():
+    rules = RecallRules(business_line="food", blocks=[CreativeRule(creative_id=f"cr_{i}") for i in range(4)])
+    w = element_world(2, 4, (RECALL_SETTING, rules.model_dump(mode="json")))
+    with pytest.raises(NotFound, match="no active creatives"):
+        w.racing.select(ask(placement="banner"), NOW)

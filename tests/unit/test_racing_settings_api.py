@@ -198,3 +198,39 @@ def test_placements_declare_their_slots(world, lambda_context):
     assert response["statusCode"] == 200
     assert placements["home_feed"]["slots"] == ["image", "headline", "phrase", "cta"]
     assert placements["banner"]["min_aspect"] == 2.0
+
+
+TEMPLATES = "/v1/templates/{business_line}"
+
+
+def test_a_template_switches_a_line_to_element_racing_and_labels_count_its_elements(world, lambda_context):
+    racing, operator = world
+    status, default = call(operator, lambda_context, "GET", TEMPLATES, "food")
+    assert status == 200 and default["racing"] == "creatives" and default["version"] == 0
+    status, saved = call(
+        operator, lambda_context, "PUT", TEMPLATES, "food", {"expected_version": 0, "racing": "elements"}
+    )
+    assert status == 200 and saved["version"] == 1 and saved["racing"] == "elements"
+    # A stale version is refused and changes nothing.
+    status, refused = call(
+        operator, lambda_context, "PUT", TEMPLATES, "food", {"expected_version": 0, "racing": "creatives"}
+    )
+    assert status == 409 and refused["error"]["code"] == "version_conflict"
+    status, bad = call(
+        operator, lambda_context, "PUT", TEMPLATES, "food", {"expected_version": 1, "racing": "bogus"}
+    )
+    assert status == 400 and "racing" in json.dumps(bad)
+    assert call(operator, lambda_context, "GET", TEMPLATES, "food")[1]["racing"] == "elements"
+
+    from datetime import UTC, datetime
+
+    from creative.racing.schemas import SelectRequest, UserContext
+
+    served = racing.racing.select(
+        SelectRequest(business_line="food", placement="banner", user=UserContext(id="u")), datetime.now(UTC)
+    )
+    assert served.racing == "elements" and set(served.element_propensities) == {"image", "headline"}
+    status, page = call(operator, lambda_context, "GET", "/v1/asset-labels/{business_line}", "food")
+    slots = {(row["slot"], row["asset_id"]): row for row in page["items"]}
+    assert slots[("image", served.creative.image_material_id)]["impressions"] > 0
+    assert slots[("headline", served.creative.copy_material_id)]["impressions"] > 0

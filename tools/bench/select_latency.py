@@ -63,12 +63,17 @@ def bench_select_warm(
     phrases: int = 0,
     ctas: int = 0,
     placement: str = "feed",
+    images: int | None = None,
 ) -> dict:
     """The whole select in-process with its caches warm (candidates and racing state read once per
     `SELECT_CACHE_TTL_SECONDS`): CTR model, online learner, Thompson choice, impression built and logged
-    to in-memory stores. What a warm Lambda adds on top is the impression's writes to DynamoDB."""
+    to in-memory stores. What a warm Lambda adds on top is the impression's writes to DynamoDB.
+
+    With `images`, the line races elements (its template): `candidates` creatives pair image i % images
+    with headline i, so the line has `images` images and `candidates` headlines as elements."""
     from datetime import UTC, datetime, timedelta
 
+    from creative.line_templates import TEMPLATE_SETTING, LineTemplate
     from creative.phrase_banks import Phrase, PhraseBank
     from creative.racing.active_model import ActiveModel
     from creative.racing.ctr_training import train_ctr_model
@@ -78,8 +83,18 @@ def bench_select_warm(
 
     from tests.factories import creative, logged_rows, racing_world
 
-    world = racing_world(*[creative(i, line="fashion") for i in range(candidates)], seed=3)
+    pool = [creative(i, line="fashion") for i in range(candidates)]
+    if images:
+        pool = [
+            c.model_copy(update={"image_material_id": f"mat_img{i % images}"}) for i, c in enumerate(pool)
+        ]
+    world = racing_world(*pool, seed=3)
     racing = world.racing
+    if images:
+        template = LineTemplate(business_line="fashion", racing="elements")
+        world.state.save_setting(
+            "fashion", TEMPLATE_SETTING, template.model_dump(mode="json"), expected_version=0
+        )
     if phrases or ctas:
         bank = PhraseBank(
             business_line="fashion",
@@ -115,11 +130,13 @@ def bench_select_warm(
     racing.select(request(0), at)  # fills the caches
     counter = iter(range(10**9))
     slots = {"phrase": phrases, "cta": ctas}
-    combinations = candidates
+    combinations = images * candidates if images else candidates
     for slot in phrase_slots_of(placement):
         combinations *= max(slots[slot], 1)
     return {
+        "racing": "elements" if images else "creatives",
         "candidates": candidates,
+        "images": images or candidates,
         "phrases": phrases,
         "ctas": ctas,
         "placement": placement,
@@ -268,6 +285,15 @@ def main() -> None:
         "select_in_process_warm_1000_combinations": bench_select_warm(50, phrases=20, placement="story"),
         "select_in_process_warm_10000_combinations": bench_select_warm(
             100, phrases=20, ctas=5, placement="home_feed"
+        ),
+        # Every slot per element (the line's template): 5 images x 10 headlines x 20 phrases (1,000), and
+        # 30 images x 200 headlines x 20 phrases x 5 CTAs (600,000).
+        "select_in_process_warm_elements_1000_combinations": bench_select_warm(
+            10, phrases=20, placement="story", images=5
+        ),
+        # The whole space per element (the line's template): 30 images x 200 headlines x 20 phrases x 5 CTAs.
+        "select_in_process_warm_elements_30x200x20x5": bench_select_warm(
+            200, phrases=20, ctas=5, placement="home_feed", images=30
         ),
         "select_cold_import": bench_cold_import(),
         "select_handler_on_moto": bench_handler_on_moto(),

@@ -215,7 +215,8 @@ class InMemoryImpressionLog:
         deltas = impression.learner
         shard = deltas.shard if deltas else 0
         write = writes(deltas) if deltas else StateWrite({}, [])
-        self.state.apply(impression.creative_id, impression.business_line, shard, write, totals)
+        state_id = (deltas.state_id if deltas else None) or impression.creative_id
+        self.state.apply(state_id, impression.business_line, shard, write, totals)
 
     def record(self, impression: Impression) -> None:
         self._apply(impression, serve_writes, {"impressions": 1})

@@ -1,5 +1,6 @@
-"""What operators set for a line's racing beyond its objective: recall rules and the phrase bank (saved whole,
-versioned, read by select with the line's racing state), and the per-asset labels read back from it."""
+"""What operators set for a line's racing beyond its objective: recall rules, the phrase bank and the template
+(each saved whole, versioned, read by select with the line's racing state), and the per-asset labels read
+back from it."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from creative.creatives import Creative, CreativeStatus
 from creative.errors import Conflict, InvalidRequest
 from creative.labels import AssetEvidence, AssetPerformance, label_assets
+from creative.line_templates import TEMPLATE_SETTING, LineTemplate, LineTemplateChange
 from creative.phrase_banks import (
     Phrase,
     PhraseBank,
@@ -23,7 +25,14 @@ from creative.phrase_banks import (
 from creative.ports import ComplianceStore, CreativeRepository, RacingStateStore
 from creative.quality.compliance import ALL_LINES, ComplianceList
 from creative.racing.learner import Decay
-from creative.racing.service import PHRASES_SETTING, RECALL_SETTING, LineView, phrase_bank_of, recall_rules_of
+from creative.racing.service import (
+    PHRASES_SETTING,
+    RECALL_SETTING,
+    LineView,
+    phrase_bank_of,
+    recall_rules_of,
+    template_of,
+)
 from creative.racing.state import POSITIVE_EVENT
 from creative.recall.rules import CreativeRule, FeatureTags, Quotas, RecallRules
 
@@ -122,6 +131,18 @@ class RacingSettings:
         self._save(business_line, RECALL_SETTING, rules.model_dump(mode="json"), change.expected_version)
         return rules.model_copy(update={"version": change.expected_version + 1})
 
+    def template(self, business_line: str) -> LineTemplate:
+        return template_of(self._state.read(business_line))
+
+    def save_template(
+        self, business_line: str, change: LineTemplateChange, *, by: str, now: str
+    ) -> LineTemplate:
+        template = LineTemplate(
+            business_line=business_line, racing=change.racing, updated_by=by, updated_at=now
+        )
+        self._save(business_line, TEMPLATE_SETTING, template.model_dump(mode="json"), change.expected_version)
+        return template.model_copy(update={"version": change.expected_version + 1})
+
     def phrase_bank(self, business_line: str) -> PhraseBank:
         return phrase_bank_of(self._state.read(business_line)) or PhraseBank(business_line=business_line)
 
@@ -208,7 +229,8 @@ class RacingSettings:
 def _element_evidence(
     creatives: Sequence[Creative], view: LineView, lifetime_event: str
 ) -> list[AssetEvidence]:
-    """Creatives as they are, and images and headlines with the sums over the creatives that showed them."""
+    """Creatives as they are, and images and headlines with the sums over the creatives that showed them
+    plus their own counts as elements (a line racing elements counts those only)."""
     evidence = []
     sums: dict[tuple[str, str], list] = {}
     for creative in creatives:
@@ -238,7 +260,10 @@ def _element_evidence(
             row[3] += life_n
             row[4] += life_p
     for (slot, asset_id), (name, n, positives, life_n, life_p) in sums.items():
-        evidence.append(AssetEvidence(slot, asset_id, name, n, positives, life_n, life_p))
+        own_n, own_positives = view.elements.get(asset_id, (0.0, 0.0))
+        evidence.append(
+            AssetEvidence(slot, asset_id, name, n + own_n, positives + own_positives, life_n, life_p)
+        )
     return evidence
 
 

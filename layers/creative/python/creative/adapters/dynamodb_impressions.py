@@ -59,11 +59,12 @@ class DynamoImpressionLog:
         self._sleep = sleep
 
     def _state_update(self, impression: Impression, write: StateWrite, totals: dict) -> dict[str, Any]:
-        """The UpdateItem of the impression's creative shard: the learner's write and the totals."""
-        shard = impression.learner.shard if impression.learner else 0
-        return state_update(
-            self._state.name, impression.creative_id, shard, impression.business_line, write, totals
-        )
+        """The UpdateItem of the impression's creative shard (or its line's elements shard): the learner's
+        write and the totals."""
+        deltas = impression.learner
+        shard = deltas.shard if deltas else 0
+        state_id = (deltas.state_id if deltas else None) or impression.creative_id
+        return state_update(self._state.name, state_id, shard, impression.business_line, write, totals)
 
     def record(self, impression: Impression) -> None:
         """Counts the impression and logs it in one transaction, idempotent under a lost answer.

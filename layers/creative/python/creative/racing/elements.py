@@ -1,9 +1,12 @@
-"""Element-level racing of phrases: each phrase slot of a placement is chosen on its own, by Thompson sampling
-over the phrase's own time-weighted impressions and positive events, shrunk toward the line's rate.
+"""Element-level racing: each slot of a placement is chosen on its own, by Thompson sampling over the element's
+own time-weighted impressions and positive events, shrunk toward the line's rate. Phrase slots always race
+this way; on a line whose template races elements (`creative.line_templates`), images and headlines too.
 
-Factorised on purpose: a phrase's effect is learned from every creative it was shown with, so a bank of 20
-phrases next to 200 creatives needs 20 statistics, not 4,000; the combination's probability is the product
-of the independent draws, exact like the creative's.
+Factorised on purpose: an element's effect is learned from every combination it was shown in, so 30 images
+× 200 headlines × 20 phrases × 5 calls to action need 255 statistics, not 600,000, and the space is never
+enumerated. The combination's probability is the product of the independent draws, exact like a creative's.
+With main effects only, each slot's best element does not depend on the others, so independent draws are
+Thompson sampling of the sum of element effects.
 """
 
 from __future__ import annotations
@@ -46,6 +49,36 @@ def element_probabilities(
     mean, sd = beta_moments(impressions, positives, prior_rate)
     thompson = gaussian_thompson_probabilities(mean, sd, grid_points)
     return (1.0 - exploration_floor) * thompson + exploration_floor / len(thompson)
+
+
+@dataclass(frozen=True)
+class ElementOdds:
+    """One slot's elements and the probability of each, computed once per read of the line's state: the
+    statistics do not change between reads, so a select only draws (O(log n))."""
+
+    ids: tuple[str, ...]
+    probabilities: np.ndarray
+    cumulative: np.ndarray
+
+    @classmethod
+    def of(
+        cls,
+        ids: Sequence[str],
+        stats: Mapping[str, tuple[float, float]],
+        *,
+        prior_rate: float,
+        exploration_floor: float,
+    ) -> ElementOdds:
+        probabilities = element_probabilities(
+            [stats.get(i, (0.0, 0.0)) for i in ids], prior_rate, exploration_floor
+        )
+        return cls(tuple(ids), probabilities, np.cumsum(probabilities))
+
+    def draw(self, rng: np.random.Generator) -> tuple[int, float]:
+        """An element's index and the exact probability it had."""
+        index = int(np.searchsorted(self.cumulative, rng.random() * self.cumulative[-1]))
+        index = min(index, len(self.ids) - 1)
+        return index, float(self.probabilities[index])
 
 
 def choose_phrase(

@@ -69,7 +69,17 @@ class SelectResponse(BaseModel):
         description="The exact probability with which everything served was chosen: the creative times each phrase."
     )
     creative_propensity: float = Field(
-        description="The exact probability with which the creative was chosen."
+        description="The exact probability with which the creative (its image and headline) was chosen."
+    )
+    element_propensities: dict[str, float] = Field(
+        default_factory=dict,
+        description="Slot -> the exact probability of the element chosen for it, each drawn on its own: the "
+        "phrase slots, and on a line racing elements the image and the headline too.",
+    )
+    racing: Literal["creatives", "elements"] = Field(
+        default="creatives",
+        description="creatives: a composed creative was raced; elements: every slot was chosen per element "
+        "(the line's template), and model_version and predicted_ctr are the element effects' estimate.",
     )
     recall: list[str] = Field(description="The recall strategies that proposed the chosen creative.")
     policy_version: str

@@ -10,15 +10,17 @@ from datetime import datetime, timedelta
 import numpy as np
 
 from creative.clock import iso
-from creative.creatives import Creative, CreativeStatus
+from creative.creatives import Creative, CreativeStatus, creative_id_for
 from creative.errors import NotFound
 from creative.impressions import Impression
+from creative.line_templates import TEMPLATE_SETTING, LineTemplate
 from creative.phrase_banks import PhraseBank, ProductContext, RenderedPhrase, render_candidates
 from creative.placements import phrase_slots_of
 from creative.ports import ComplianceStore, CreativeRepository, ImpressionLog, ObjectStore, RacingStateStore
 from creative.quality.compliance import ALL_LINES, ComplianceList
 from creative.racing.active_model import ActiveModel
-from creative.racing.elements import ElementChoice, choose_phrase
+from creative.racing.elements import PRIOR_IMPRESSIONS as ELEMENT_PRIOR_IMPRESSIONS
+from creative.racing.elements import ElementChoice, ElementOdds
 from creative.racing.features import CreativeFeatures
 from creative.racing.learner import (
     CREATIVE,
@@ -49,16 +51,19 @@ from creative.racing.state import (
     CREATIVE_POSITIVES,
     ELEMENT_IMPRESSIONS,
     ELEMENT_POSITIVES,
+    ELEMENTS_STATE,
     CounterTotals,
     LearnerDeltas,
     Objective,
     RacingState,
 )
 from creative.recall import strategies
-from creative.recall.candidates import RecallRequest, recall
+from creative.recall.candidates import BUSINESS_LINE, PIN, RecallRequest, recall
 from creative.recall.rules import RecallRules
 
 RECALL_SETTING, PHRASES_SETTING = "recall", "phrases"  # the line's setting documents (RacingState.settings)
+ELEMENT_MODEL_VERSION = "element-effects"  # what a line racing elements reports as its model
+MAX_ELEMENTS_PER_SLOT = 500  # the newest of each slot race; bounds the per-read work of a huge library
 
 
 class RacingService:
@@ -104,6 +109,9 @@ class RacingService:
         self._compliance_ttl_s = compliance_ttl_s
         self._compliance_cache: dict[str, tuple[float, list[ComplianceList]]] = {}
         self._rendered: dict[tuple, list[RenderedPhrase]] = {}
+        self._phrase_odds: dict[tuple, tuple[LineView, ElementOdds]] = {}
+        # (line, placement) -> the line view they were made from, and the image and headline odds.
+        self._element_odds: dict[tuple[str, str], tuple[LineView, ElementSlots]] = {}
 
     def candidates(self, business_line: str) -> list[Creative]:
         """The line's active creatives, newest first: the pool recall draws each request's candidates from."""
@@ -145,6 +153,8 @@ class RacingService:
     def select(self, request: SelectRequest, now: datetime, client_id: str | None = None) -> SelectResponse:
         at = now.timestamp()
         pool, view = self._line(request.business_line, at)
+        if view.template.racing == "elements":
+            return self._select_elements(request, pool, view, now, client_id)
         context = request.context
         recalled = recall(
             pool,
@@ -217,20 +227,127 @@ class RacingService:
                 image_material_id=creative.image_material_id,
                 copy_material_id=creative.copy_material_id,
             ),
-            phrases=[
-                PhraseElement(
-                    slot=slot, phrase_id=c.phrase.phrase_id, text=c.phrase.text, propensity=c.propensity
-                )
-                for slot, c in phrases.items()
-            ],
+            phrases=_phrase_elements(phrases),
             propensity=combination,
             creative_propensity=decision.propensity,
+            element_propensities={slot: c.propensity for slot, c in phrases.items()},
             recall=recalled.strategies_of(decision.index),
             policy_version=POLICY_VERSION,
             model_version=model.version,
             predicted_ctr=float(prior[decision.index]),
             candidates=len(candidates),
         )
+
+    def _select_elements(
+        self,
+        request: SelectRequest,
+        pool: Sequence[Creative],
+        view: LineView,
+        now: datetime,
+        client_id: str | None,
+    ) -> SelectResponse:
+        """Every slot chosen per element: an image and a headline from the line's eligible creatives (the
+        pinned ones' only, when a pin applies), then the phrase slots; the combination is never stored."""
+        at = now.timestamp()
+        slots = self._element_slots(request, pool, view, now)
+        if slots is None:
+            raise NotFound(
+                f"business line '{request.business_line}' has no active creatives on '{request.placement}'",
+                code="no_active_creatives",
+            )
+        image_index, image_propensity = slots.images.draw(self._rng)
+        headline_index, headline_propensity = slots.headlines.draw(self._rng)
+        image, headline = slots.image_of[image_index], slots.headline_of[headline_index]
+        phrases = self._choose_phrases(request, view, at)
+        propensities = {"image": image_propensity, "headline": headline_propensity}
+        propensities |= {slot: c.propensity for slot, c in phrases.items()}
+        elements = {"image": image.image_material_id, "headline": headline.copy_material_id}
+        elements |= {slot: c.phrase.phrase_id for slot, c in phrases.items()}
+        creative_propensity = image_propensity * headline_propensity
+        combination = float(np.prod(list(propensities.values())))
+        predicted = _sum_of_effects(view, [elements["image"], elements["headline"]])
+        creative_id = creative_id_for(image.image_material_id, headline.copy_material_id)
+        impression = Impression(
+            impression_id="imp_" + uuid.uuid4().hex,
+            creative_id=creative_id,
+            business_line=request.business_line,
+            placement=request.placement,
+            user_id=request.user.id,
+            user_features=request.user.features,
+            candidate_count=len(slots.image_of) * len(slots.headline_of),
+            propensity=creative_propensity,
+            element_propensities=propensities,
+            combination_propensity=combination,
+            policy_version=POLICY_VERSION,
+            prior_ctr=predicted,
+            model_version=ELEMENT_MODEL_VERSION,
+            recall_sources={slots.source: []},
+            elements=elements,
+            client_id=client_id,
+            learner=LearnerDeltas(
+                shard=int(self._rng.integers(self._racer.config.counter_shards)),
+                epoch=self._decay.epoch(at),
+                weight=self._decay.weight(at),
+                predicted=round(predicted, 9),
+                objective=view.objective,
+                elements=elements,
+                state_id=ELEMENTS_STATE + request.business_line,
+            ),
+            created_at=iso(now),
+            expires_at=int((now + self._impression_ttl).timestamp()),
+        )
+        self._impressions.record(impression)
+        return SelectResponse(
+            impression_id=impression.impression_id,
+            creative=CreativeElements(
+                creative_id=creative_id,
+                image_url=self._images.presigned_url(
+                    image.image_bucket, image.image_key, image.image_version_id, self._image_url_ttl_s
+                ),
+                headline=headline.headline,
+                image_material_id=image.image_material_id,
+                copy_material_id=headline.copy_material_id,
+            ),
+            phrases=_phrase_elements(phrases),
+            propensity=combination,
+            creative_propensity=creative_propensity,
+            element_propensities=propensities,
+            racing="elements",
+            recall=[slots.source],
+            policy_version=POLICY_VERSION,
+            model_version=ELEMENT_MODEL_VERSION,
+            predicted_ctr=predicted,
+            candidates=impression.candidate_count,
+        )
+
+    def _element_slots(
+        self, request: SelectRequest, pool: Sequence[Creative], view: LineView, now: datetime
+    ) -> ElementSlots | None:
+        """The image and headline odds of this placement, made once per read of the line's state (and
+        again when a pin or schedule starts or ends within it)."""
+        key = (request.business_line, request.placement)
+        rules = view.recall_rules
+        allowed = strategies.eligible(pool, rules, request.placement, now)
+        pinned = strategies.pinned(allowed, rules, request.placement, now)
+        source, creatives = (PIN, pinned) if pinned else (BUSINESS_LINE, allowed)
+        members = tuple(c.creative_id for c in creatives)
+        cached = self._element_odds.get(key)
+        if cached is not None and cached[0] is view and cached[1].members == members:
+            return cached[1]
+        if not creatives:
+            return None
+        slots = ElementSlots.of(
+            source,
+            members,
+            creatives,
+            view.elements,
+            prior_rate=float(sigmoid(view.base)),
+            exploration_floor=self._racer.config.exploration_floor,
+        )
+        if len(self._element_odds) > 1000:
+            self._element_odds.clear()
+        self._element_odds[key] = (view, slots)
+        return slots
 
     def _choose_phrases(self, request: SelectRequest, view: LineView, at: float) -> dict[str, ElementChoice]:
         """A phrase for each phrase slot of the placement that the bank can fill for this request."""
@@ -241,37 +358,54 @@ class RacingService:
         compliance = self._compliance_lists(request.business_line, at)
         chosen = {}
         for slot in slots:
-            rendered = self._rendered_phrases(
-                request.business_line, view.phrase_bank, slot, product, compliance
-            )
-            choice = choose_phrase(
-                rendered,
-                view.elements,
-                prior_rate=float(sigmoid(view.base)),
-                exploration_floor=self._racer.config.exploration_floor,
-                rng=self._rng,
-            )
-            if choice is not None:
-                chosen[slot] = choice
+            key = self._rendering_key(request.business_line, view.phrase_bank, slot, product, compliance)
+            rendered = self._rendered_phrases(key, view.phrase_bank, slot, product, compliance)
+            if not rendered:
+                continue
+            # The odds change only with the line's state: made once per read and rendering, then drawn.
+            cached = self._phrase_odds.get(key)
+            if cached is None or cached[0] is not view:
+                odds = ElementOdds.of(
+                    [p.phrase_id for p in rendered],
+                    view.elements,
+                    prior_rate=float(sigmoid(view.base)),
+                    exploration_floor=self._racer.config.exploration_floor,
+                )
+                if len(self._phrase_odds) > 4096:
+                    self._phrase_odds.clear()
+                cached = self._phrase_odds[key] = (view, odds)
+            index, propensity = cached[1].draw(self._rng)
+            chosen[slot] = ElementChoice(rendered[index], propensity)
         return chosen
 
-    def _rendered_phrases(
-        self,
+    @staticmethod
+    def _rendering_key(
         business_line: str,
         bank: PhraseBank,
         slot: str,
         product: ProductContext | None,
         compliance: list[ComplianceList],
-    ) -> list[RenderedPhrase]:
-        """The slot's servable phrases for this product, memoised: requests for the same product repeat, and
-        a saved bank or compliance list has a new version, so a stale entry is never used."""
-        key = (
+    ) -> tuple:
+        """What a slot's rendered phrases depend on: a saved bank or compliance list has a new version, so
+        a stale rendering is never used."""
+        return (
             business_line,
             bank.version,
             slot,
             product.model_dump_json() if product else None,
             tuple((c.business_line, c.version) for c in compliance),
         )
+
+    def _rendered_phrases(
+        self,
+        key: tuple,
+        bank: PhraseBank,
+        slot: str,
+        product: ProductContext | None,
+        compliance: list[ComplianceList],
+    ) -> list[RenderedPhrase]:
+        """The slot's servable phrases for this product, memoised by their rendering key: requests for the
+        same product repeat."""
         rendered = self._rendered.get(key)
         if rendered is None:
             if len(self._rendered) > 4096:
@@ -335,6 +469,71 @@ class RacingService:
 _EMPTY = LearnerState()
 
 
+def _phrase_elements(phrases: Mapping[str, ElementChoice]) -> list[PhraseElement]:
+    return [
+        PhraseElement(slot=slot, phrase_id=c.phrase.phrase_id, text=c.phrase.text, propensity=c.propensity)
+        for slot, c in phrases.items()
+    ]
+
+
+def _sum_of_effects(view: LineView, element_ids: Sequence[str]) -> float:
+    """The combination's rate as the line's rate plus each element's effect (log-odds), each shrunk toward
+    the line's rate like the draws: what element racing predicts for what it serves."""
+    base = float(view.base)
+    rate = float(sigmoid(base))
+    total = base
+    for element_id in element_ids:
+        n, positives = view.elements.get(element_id, (0.0, 0.0))
+        shrunk = (positives + rate * ELEMENT_PRIOR_IMPRESSIONS) / (n + ELEMENT_PRIOR_IMPRESSIONS)
+        total += float(logit(shrunk)) - base
+    return float(sigmoid(total))
+
+
+@dataclass(frozen=True)
+class ElementSlots:
+    """A line's images and headlines as elements, each slot with its odds; one creative stands for each
+    element (where its image file or headline text is read from)."""
+
+    source: str  # the recall strategy they came from: pinned creatives, or the whole eligible line
+    members: tuple[str, ...]  # the creatives they were gathered from (a change means new odds)
+    images: ElementOdds
+    image_of: tuple[Creative, ...]
+    headlines: ElementOdds
+    headline_of: tuple[Creative, ...]
+
+    @classmethod
+    def of(
+        cls,
+        source: str,
+        members: tuple[str, ...],
+        creatives: Sequence[Creative],
+        stats: Mapping[str, tuple[float, float]],
+        *,
+        prior_rate: float,
+        exploration_floor: float,
+    ) -> ElementSlots:
+        newest = sorted(creatives, key=lambda c: c.created_at, reverse=True)
+        images: dict[str, Creative] = {}
+        headlines: dict[str, Creative] = {}
+        for creative in newest:  # each element stands for itself through its newest creative
+            images.setdefault(creative.image_material_id, creative)
+            headlines.setdefault(creative.copy_material_id, creative)
+        image_of = tuple(images.values())[:MAX_ELEMENTS_PER_SLOT]
+        headline_of = tuple(headlines.values())[:MAX_ELEMENTS_PER_SLOT]
+
+        def odds(ids: list[str]) -> ElementOdds:
+            return ElementOdds.of(ids, stats, prior_rate=prior_rate, exploration_floor=exploration_floor)
+
+        return cls(
+            source,
+            members,
+            odds([c.image_material_id for c in image_of]),
+            image_of,
+            odds([c.copy_material_id for c in headline_of]),
+            headline_of,
+        )
+
+
 @dataclass(frozen=True)
 class LineView:
     """A line's racing state decayed to the moment it was read: what each select of the cache period uses."""
@@ -349,6 +548,7 @@ class LineView:
     elements: dict[str, tuple[float, float]] = field(default_factory=dict)
     recall_rules: RecallRules = field(default_factory=lambda: RecallRules(business_line="default"))
     phrase_bank: PhraseBank | None = None
+    template: LineTemplate = field(default_factory=lambda: LineTemplate(business_line="default"))
     hot: tuple[str, ...] = ()  # the line's creatives by recent rate (recall's hot strategy), made per read
 
     @classmethod
@@ -373,6 +573,7 @@ class LineView:
             elements,
             recall_rules_of(state),
             phrase_bank_of(state),
+            template_of(state),
         )
 
     def value_per_conversion(self, creative_id: str, pseudo_conversions: float = 5.0) -> float:
@@ -425,6 +626,14 @@ def recall_rules_of(state: RacingState) -> RecallRules:
     document = state.settings.get(RECALL_SETTING)
     return (
         RecallRules.model_validate(document) if document else RecallRules(business_line=state.business_line)
+    )
+
+
+def template_of(state: RacingState) -> LineTemplate:
+    """The line's saved template, or the default (racing composed creatives)."""
+    document = state.settings.get(TEMPLATE_SETTING)
+    return (
+        LineTemplate.model_validate(document) if document else LineTemplate(business_line=state.business_line)
     )
 
 

@@ -29,6 +29,9 @@ BASE_IMPRESSIONS, BASE_CLICKS = "bn:", "bc:"  # bc: the line's positive events, 
 # each phrase element's, keyed by phrase id (line-scoped: a phrase is shown with every creative).
 CREATIVE_IMPRESSIONS, CREATIVE_POSITIVES = "cn:", "cc:"
 ELEMENT_IMPRESSIONS, ELEMENT_POSITIVES = "pn:", "pc:"
+# A line that races elements (`creative.line_templates`) counts on items of its own, "elements:<line>",
+# sharded like a creative's: the combinations it serves are never stored, so they have no items.
+ELEMENTS_STATE = "elements:"
 TOTALS = ("impressions", "clicks", "conversions", "value")
 
 # What a business line's racer optimises: clicks, conversions, or conversion value per impression.
@@ -99,6 +102,8 @@ def of_items(
                 line[name] = line.get(name, 0.0) + value
             else:
                 own[name] = value
+        if creative_id.startswith(ELEMENTS_STATE):
+            continue  # only line-scoped statistics: it is no creative
         creatives[creative_id] = own
         totals[creative_id] = CounterTotals.of(merged)
     return RacingState(business_line, creatives, totals, line, objective, dict(settings or {}))
@@ -122,7 +127,9 @@ class LearnerDeltas(BaseModel):
     objective: Objective = "ctr"  # which event completes the update: a click, or a conversion
     creative_steps: dict[str, float] = Field(default_factory=dict)  # key stem -> step
     line_steps: dict[str, float] = Field(default_factory=dict)
-    elements: dict[str, str] = Field(default_factory=dict)  # phrase slot -> the phrase id shown in it
+    elements: dict[str, str] = Field(default_factory=dict)  # slot -> the element id shown in it
+    # The item counted on, when not the creative's own: "elements:<line>" for a line racing elements.
+    state_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -142,7 +149,9 @@ def serve_writes(deltas: LearnerDeltas) -> StateWrite:
     conversion) never came, and one impression on the line's base rate."""
     p, w, e = deltas.predicted, deltas.weight, deltas.epoch
     curvature = round(p * (1.0 - p) * w, 9)
-    values = {_name(BASE_IMPRESSIONS, "", e): w, _name(CREATIVE_IMPRESSIONS, "", e): w}
+    values = {_name(BASE_IMPRESSIONS, "", e): w}
+    if deltas.state_id is None:
+        values[_name(CREATIVE_IMPRESSIONS, "", e)] = w
     values |= {_name(ELEMENT_IMPRESSIONS, element, e): w for element in deltas.elements.values()}
     for stem, step in (deltas.creative_steps | deltas.line_steps).items():
         values[_name("lw:", stem, e)] = round(-step * p * w, 9)
@@ -161,7 +170,9 @@ def event_writes(deltas: LearnerDeltas, event: str) -> StateWrite:
 def click_writes(deltas: LearnerDeltas) -> StateWrite:
     """The write of the positive event: the other half of each key's step, one event on the base rate."""
     w, e = deltas.weight, deltas.epoch
-    values = {_name(BASE_CLICKS, "", e): w, _name(CREATIVE_POSITIVES, "", e): w}
+    values = {_name(BASE_CLICKS, "", e): w}
+    if deltas.state_id is None:
+        values[_name(CREATIVE_POSITIVES, "", e)] = w
     values |= {_name(ELEMENT_POSITIVES, element, e): w for element in deltas.elements.values()}
     for stem, step in (deltas.creative_steps | deltas.line_steps).items():
         values[_name("lw:", stem, e)] = round(step * w, 9)
