@@ -362,8 +362,11 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             ApiRoute("GET", "/v1/phrase-banks/{business_line}", "operator"),
             ApiRoute("PUT", "/v1/phrase-banks/{business_line}", "operator"),
             ApiRoute("POST", "/v1/phrase-banks/{business_line}/preview", "operator"),
+            ApiRoute("GET", "/v1/templates/{business_line}", "operator"),
+            ApiRoute("PUT", "/v1/templates/{business_line}", "operator"),
             ApiRoute("GET", "/v1/asset-labels/{business_line}", "operator"),
             ApiRoute("GET", "/v1/racing-models", "operator"),
+            ApiRoute("GET", "/v1/racing-timeline/{business_line}", "operator"),
         ),
         access=(
             # PutItem: tag edits write the material back conditionally (revision).
@@ -390,6 +393,9 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             Access("assets_bucket", ("s3:GetObject", "s3:ListBucket"), MODELS_PREFIX),
             # The active CTR model's pointer and the retraining runs' reports (read only).
             Access("model_registry_table", ("dynamodb:GetItem", "dynamodb:Query")),
+            # The racing timeline: a window's impressions, one Query per day and shard of the by_day index
+            # (read only; never a Scan).
+            Access("impressions_table", ("dynamodb:Query",)),
         ),
         resource_env={
             "MATERIALS_TABLE": "materials_table",
@@ -401,6 +407,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             "ASSETS_BUCKET": "assets_bucket",
             "UPLOADS_BUCKET": "uploads_bucket",
             "MODEL_REGISTRY_TABLE": "model_registry_table",
+            "IMPRESSIONS_TABLE": "impressions_table",
         },
         memory_mb=512,
         timeout_s=10,

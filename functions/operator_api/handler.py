@@ -8,6 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from creative import wiring
 from creative.clock import iso, utc_now
 from creative.http import new_resolver
+from creative.line_templates import LineTemplate, LineTemplateChange
 from creative.materials import Material, MaterialStatus
 from creative.operator import (
     ComplianceChange,
@@ -40,6 +41,7 @@ from creative.racing_settings import (
     RacingSettings,
     RecallRulesChange,
 )
+from creative.racing_timeline import RacingTimeline, TimelineLimits
 from creative.recall.rules import RecallRules
 from creative.tags import TAG_ID_PATTERN
 from creative.upload_forms import UploadForm, UploadRequest
@@ -288,6 +290,24 @@ def preview_phrases(business_line: Line, request: PhrasePreviewRequest) -> Phras
 
 
 @app.get(
+    "/v1/templates/<business_line>",
+    summary="The line's creative template: race composed creatives, or every slot per element",
+    tags=["templates"],
+)
+def get_template(business_line: Line) -> LineTemplate:
+    return _settings().template(business_line)
+
+
+@app.put(
+    "/v1/templates/<business_line>",
+    summary="Replace the line's creative template (conditional on the version read)",
+    tags=["templates"],
+)
+def put_template(business_line: Line, change: LineTemplateChange) -> LineTemplate:
+    return _settings().save_template(business_line, change, by=_operator(), now=iso(utc_now()))
+
+
+@app.get(
     "/v1/asset-labels/<business_line>",
     summary="PENDING / LEARNING / LOW / GOOD / BEST per image, headline, phrase and creative, with the why",
     tags=["labels"],
@@ -303,6 +323,20 @@ def asset_labels(business_line: Line) -> AssetLabelPage:
 )
 def racing_models(limit: Annotated[int, Query(ge=1, le=100)] = 20) -> RacingModels:
     return _service().racing_models(limit=limit)
+
+
+@app.get(
+    "/v1/racing-timeline/<business_line>",
+    summary="A line's racing per hour: the racer's CTR against the uniform policy's (an off-policy estimate), "
+    "the model versions serving, and each creative's posterior CTR with its 90% interval",
+    tags=["operator"],
+)
+def racing_timeline(
+    business_line: Line,
+    hours: Annotated[int, Query(ge=1, le=TimelineLimits.max_hours)] = 24,
+    creative_id: Annotated[str | None, Query(max_length=128)] = None,
+) -> RacingTimeline:
+    return _service().racing_timeline(business_line, hours, now=utc_now(), creative_id=creative_id)
 
 
 def handle(event: dict[str, Any], context: LambdaContext, service: OperatorService) -> dict[str, Any]:

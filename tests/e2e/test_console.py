@@ -6,6 +6,7 @@ Each step saves a screenshot under out/console/ and asserts on what the page sho
 
 from __future__ import annotations
 
+import re
 import time
 
 import boto3
@@ -255,13 +256,48 @@ def test_review_racing_and_generation_views_show_what_they_have(runtime, page):
     assert all(status == "NEEDS_REVIEW" for status in statuses)
     if not statuses:
         playwright_api.expect(page.get_by_text("Nothing waits for review.")).to_be_visible()
+    # Given some traffic on the line: selects, and a click on the first
+    served = [_select(runtime, "feed") for _ in range(6)]
+    requests.post(
+        runtime.api_url + "v1/feedback",
+        json={"impression_id": served[0]["impression_id"], "event": "click"},
+        headers={"x-api-key": runtime.api_key},
+        timeout=30,
+    ).raise_for_status()
     # Racing shows the line's objective and totals, the model select serves and the retraining run
     page.get_by_role("link", name="Racing").click()
     line = page.locator("table.racing tbody tr", has_text=LINE)
     playwright_api.expect(line).to_contain_text("ctr")
     playwright_api.expect(page.locator(".active-model")).to_contain_text("constant prior")
     playwright_api.expect(page.locator("table.runs tbody tr").first).to_contain_text("insufficient_data")
+    # And the line's CTR over time: the racer against the uniform estimate, with the model version serving
+    timeline = page.locator(f'section.timeline[data-business-line="{LINE}"]')
+    chart = timeline.locator("svg.chart").first
+    playwright_api.expect(chart).to_be_visible()
+    playwright_api.expect(chart.locator("text.legend")).to_have_text(
+        ["racer (observed CTR)", "uniform (IPS estimate)"]
+    )
+    assert chart.locator("circle.dot").count() >= 2  # the hour with traffic, on both lines
+    playwright_api.expect(timeline.locator(".timeline-summary")).to_contain_text(
+        re.compile(r"racer [\d.]+% over \d+ impressions")
+    )
+    playwright_api.expect(timeline.locator(".timeline-summary")).to_contain_text("(an estimate)")
+    playwright_api.expect(timeline.locator(".model-versions")).to_contain_text("constant")
+    timeline.scroll_into_view_if_needed()
     screenshot(page, "racing")
+    # The creatives view draws the clicked creative's posterior CTR over time, with its interval as a band
+    clicked = served[0]["creative"]["creative_id"]
+    page.goto(f"{runtime.console_url}#/creatives?business_line={LINE}")
+    page.get_by_label("Creative", exact=True).select_option(clicked)
+    page.get_by_role("button", name="Show over time").click()
+    posterior = page.locator(".posterior-over-time")
+    playwright_api.expect(posterior.locator("svg.chart")).to_be_visible()
+    playwright_api.expect(posterior.locator("svg.chart polygon.band")).to_have_count(1)
+    playwright_api.expect(posterior.locator(".posterior-summary")).to_contain_text("90% interval")
+    playwright_api.expect(posterior.locator(".posterior-summary")).to_contain_text(
+        re.compile(r"[1-9]\d* clicks")
+    )
+    screenshot(page, "creative-posterior")
     # Generation lists the line's generated copy, or says how to get some, and points to the review queue
     page.goto(f"{runtime.console_url}#/generation?business_line={LINE}")
     playwright_api.expect(page.get_by_text("No generated copy for this line yet.")).to_be_visible()

@@ -159,6 +159,7 @@ class OperatorConfig(_WithAdmissionLimits):
     materials_table: str = Field(alias="MATERIALS_TABLE")
     creatives_table: str = Field(alias="CREATIVES_TABLE")
     racing_state_table: str = Field(alias="RACING_STATE_TABLE")
+    impressions_table: str = Field(alias="IMPRESSIONS_TABLE")  # the racing timeline (read only)
     tags_table: str = Field(alias="TAGS_TABLE")
     line_settings_table: str = Field(alias="LINE_SETTINGS_TABLE")
     material_events_bus: str = Field(alias="MATERIAL_EVENTS_BUS")  # a material admitted on review

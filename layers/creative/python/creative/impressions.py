@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints
@@ -95,3 +96,9 @@ class BetaPosterior:
     def interval95(self) -> tuple[float, float]:
         """Normal approximation of the 95% credible interval, clipped to [0, 1]."""
         return max(0.0, self.mean - 1.96 * self.sd), min(1.0, self.mean + 1.96 * self.sd)
+
+    def interval(self, level: float) -> tuple[float, float]:
+        """Normal approximation of the central credible interval holding `level` of the mass (0.9: 90%),
+        clipped to [0, 1]: cheap enough to give every hour of every creative one."""
+        z = NormalDist().inv_cdf(0.5 + level / 2)
+        return max(0.0, self.mean - z * self.sd), min(1.0, self.mean + z * self.sd)

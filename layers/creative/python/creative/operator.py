@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
@@ -16,6 +17,7 @@ from creative.materials import Decision, Material, MaterialKind, MaterialStatus,
 from creative.ports import (
     ComplianceStore,
     CreativeRepository,
+    ImpressionLog,
     MaterialEvents,
     MaterialRepository,
     ModelRegistry,
@@ -30,6 +32,7 @@ from creative.racing.active_model import CTR_MODEL
 from creative.racing.retraining import RetrainingReport
 from creative.racing.state import CounterTotals, Objective
 from creative.racing_settings import RacingSettings
+from creative.racing_timeline import RacingTimeline, RacingTimelines
 from creative.tagging.vocabulary import TagVocabulary
 from creative.tags import OPERATOR_SOURCE, TAG_ID_PATTERN, TagLabel, with_labels
 from creative.upload_forms import UPLOAD_FORM_TTL_S, UploadForm, UploadRequest, check_size
@@ -233,8 +236,11 @@ class OperatorService:
         uploads_bucket: str | None = None,
         limits: AdmissionLimits | None = None,
         models: ModelRegistry | None = None,
+        impressions: ImpressionLog | None = None,
     ):
         self._models = models  # the CTR model registry (None: this service reports no models)
+        # The racing timeline reads the impression log (None: this service draws no timeline).
+        self._timelines = RacingTimelines(creatives, impressions) if impressions is not None else None
         self._uploads_bucket = uploads_bucket  # browser uploads go there (None: this service signs none)
         self._limits = limits or AdmissionLimits()
         self._compliance = compliance
@@ -489,6 +495,13 @@ class OperatorService:
             else None,
             runs=[RetrainingReport.model_validate(run) for run in self._models.runs(CTR_MODEL, limit)],
         )
+
+    def racing_timeline(
+        self, business_line: str, hours: int, *, now: datetime, creative_id: str | None = None
+    ) -> RacingTimeline:
+        if self._timelines is None:
+            raise InvalidRequest("this deployment reads no impressions", code="timeline_disabled")
+        return self._timelines.timeline(business_line, hours, now=now, creative_id=creative_id)
 
     def list_creatives(
         self, *, business_line: str | None, limit: int, next_token: str | None

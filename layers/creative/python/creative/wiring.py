@@ -193,6 +193,7 @@ def feedback() -> FeedbackService:
 @cache
 def operator() -> OperatorService:
     from creative.adapters.dynamodb_creatives import DynamoCreativeRepository
+    from creative.adapters.dynamodb_impressions import DynamoImpressionLog
     from creative.adapters.dynamodb_line_settings import DynamoComplianceLists, DynamoQualityPolicies
     from creative.adapters.dynamodb_materials import DynamoMaterialRepository
     from creative.adapters.dynamodb_racing_state import DynamoRacingState
@@ -218,6 +219,7 @@ def operator() -> OperatorService:
             model_directory(s3, config.assets_bucket, TAGGER_ARTIFACT, Path(config.model_cache_dir))
         )
 
+    state = DynamoRacingState(dynamodb, config.racing_state_table)
     return OperatorService(
         DynamoMaterialRepository(dynamodb, config.materials_table),
         DynamoCreativeRepository(dynamodb, config.creatives_table),
@@ -227,10 +229,12 @@ def operator() -> OperatorService:
         DynamoComplianceLists(dynamodb, config.line_settings_table),
         EventBridgeMaterialEvents(_client("events", api_client()), config.material_events_bus),
         DynamoQualityPolicies(dynamodb, config.line_settings_table),
-        DynamoRacingState(dynamodb, config.racing_state_table),
+        state,
         uploads_bucket=config.uploads_bucket,
         limits=config.limits,
         models=DynamoModelRegistry(dynamodb, config.model_registry_table, s3, config.assets_bucket),
+        # Read only: the racing timeline's Queries of the by_day index (the log is never written here).
+        impressions=DynamoImpressionLog(dynamodb, config.impressions_table, state),
     )
 
 
