@@ -54,13 +54,19 @@ class ApiClient:
         self.retried_5xx: list[str] = []
 
     def post(self, path: str, body: dict) -> dict:
-        """A racing call. A 503 (a dependency did not answer in time) or a 502 (the function ran past its
-        5 s timeout: moto on a loaded laptop is far slower than DynamoDB) is retried once, as an ad server
-        would, and counted in the summary (`racing_calls_retried_after_5xx`)."""
-        response = self.racing.post(self.base + path, json=body, timeout=10)
-        if response.status_code in (502, 503):
+        """A racing call. A 503 (a dependency did not answer in time), a 502 (the function ran past its
+        5 s timeout: moto on a loaded laptop is far slower than DynamoDB) or no answer in 30 s is retried
+        once, as an ad server would, and counted in the summary (`racing_calls_retried_after_5xx`)."""
+        try:
+            response = self.racing.post(self.base + path, json=body, timeout=30)
+        except requests.ReadTimeout as slow:  # no answer at all: the same retry as a gateway's 504
+            response = None
+            self.retried_5xx.append(f"no answer in 30 s: {slow}"[:300])
+        if response is not None and response.status_code in (502, 503):
             self.retried_5xx.append(f"{response.status_code} {response.text[:300]}")
-            response = self.racing.post(self.base + path, json=body, timeout=10)
+            response = None
+        if response is None:
+            response = self.racing.post(self.base + path, json=body, timeout=30)
         if not response.ok:
             raise requests.HTTPError(
                 f"{response.status_code} on {path}: {response.text[:500]}", response=response

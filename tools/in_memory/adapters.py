@@ -146,11 +146,12 @@ class InMemoryCreativeRepository:
         creative.status, creative.updated_at = status, updated_at
         return creative
 
-    def set_tags(self, creative_id: str, tags: Sequence[str], updated_at: str) -> bool:
+    def set_tags(self, creative_id: str, tags: Sequence[str], updated_at: str, element_tags=None) -> bool:
         creative = self.items.get(creative_id)
         if creative is None:
             return False
         creative.tags, creative.updated_at = list(tags), updated_at
+        creative.element_tags = {k: list(v) for k, v in (element_tags or {}).items()}
         return True
 
     def list(self, *, business_line, limit, next_token) -> Page[Creative]:

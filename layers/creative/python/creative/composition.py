@@ -101,6 +101,10 @@ def element_tags(image: Material, copy: Material) -> list[str]:
     return sorted(set(image.tag_ids) | set(copy.tag_ids))
 
 
+def tags_by_element(image: Material, copy: Material) -> dict[str, list[str]]:
+    return {"image": sorted(image.tag_ids), "headline": sorted(copy.tag_ids)}
+
+
 def _creative(creative_id: str, image: Material, copy: Material, now: str) -> Creative:
     return Creative(
         creative_id=creative_id,
@@ -115,6 +119,7 @@ def _creative(creative_id: str, image: Material, copy: Material, now: str) -> Cr
         image_version_id=(image.served or image.source).version_id,
         headline=copy.text or "",
         tags=element_tags(image, copy),
+        element_tags=tags_by_element(image, copy),
         quality=element_quality(image, copy),
         status=CreativeStatus.ACTIVE,
         created_at=now,
@@ -174,7 +179,9 @@ class Composition:
             image, copy = elements.get(creative.image_material_id), elements.get(creative.copy_material_id)
             if image is None or copy is None:
                 continue  # an element no longer admitted: the creative keeps what it had
-            tags = element_tags(image, copy)
-            if tags != creative.tags and self._creatives.set_tags(creative.creative_id, tags, now):
+            tags, by_element = element_tags(image, copy), tags_by_element(image, copy)
+            if (tags, by_element) != (creative.tags, creative.element_tags) and self._creatives.set_tags(
+                creative.creative_id, tags, now, by_element
+            ):
                 changed += 1
         return changed

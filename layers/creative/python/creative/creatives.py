@@ -25,6 +25,8 @@ class Creative(BaseModel):
     image_version_id: str | None = None
     headline: str
     tags: list[str] = Field(default_factory=list)
+    # Each element's own tags ("image", "headline"): what a line racing elements learns from, per element.
+    element_tags: dict[str, list[str]] = Field(default_factory=dict)
     # Its elements' quality measures ("image.sharpness", "copy.spam", ...): CTR model features, so a clean
     # creative starts with a better prior only where the logged clicks say cleanliness pays.
     quality: dict[str, float] = Field(default_factory=dict)

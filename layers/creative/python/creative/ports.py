@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
@@ -130,8 +130,15 @@ class CreativeRepository(Protocol):
 
     def set_status(self, creative_id: str, status: CreativeStatus, updated_at: str) -> Creative | None: ...
 
-    def set_tags(self, creative_id: str, tags: Sequence[str], updated_at: str) -> bool:
-        """Replaces the creative's tags (the union of its elements'); False when it no longer exists."""
+    def set_tags(
+        self,
+        creative_id: str,
+        tags: Sequence[str],
+        updated_at: str,
+        element_tags: Mapping[str, Sequence[str]] | None = None,
+    ) -> bool:
+        """Replaces the creative's tags (the union of its elements') and each element's; False when it no
+        longer exists."""
 
     def list(self, *, business_line: str | None, limit: int, next_token: str | None) -> Page[Creative]: ...
 

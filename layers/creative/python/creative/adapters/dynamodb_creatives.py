@@ -3,7 +3,7 @@ racing state table (`dynamodb_racing_state`)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from creative.adapters.dynamodb_items import to_item
@@ -52,12 +52,22 @@ class DynamoCreativeRepository:
         )
         return creative_from_item(document) if document is not None else None
 
-    def set_tags(self, creative_id: str, tags: Sequence[str], updated_at: str) -> bool:
+    def set_tags(
+        self,
+        creative_id: str,
+        tags: Sequence[str],
+        updated_at: str,
+        element_tags: Mapping[str, Sequence[str]] | None = None,
+    ) -> bool:
         document = self._table.update(
             {"creative_id": creative_id},
-            UpdateExpression="SET tags = :tags, updated_at = :now",
+            UpdateExpression="SET tags = :tags, element_tags = :elements, updated_at = :now",
             ConditionExpression="attribute_exists(creative_id)",
-            ExpressionAttributeValues={":tags": list(tags), ":now": updated_at},
+            ExpressionAttributeValues={
+                ":tags": list(tags),
+                ":elements": {k: list(v) for k, v in (element_tags or {}).items()},
+                ":now": updated_at,
+            },
         )
         return document is not None
 

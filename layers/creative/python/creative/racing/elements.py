@@ -74,6 +74,10 @@ class ElementOdds:
         )
         return cls(tuple(ids), probabilities, np.cumsum(probabilities))
 
+    @classmethod
+    def with_probabilities(cls, ids: Sequence[str], probabilities: np.ndarray) -> ElementOdds:
+        return cls(tuple(ids), probabilities, np.cumsum(probabilities))
+
     def draw(self, rng: np.random.Generator) -> tuple[int, float]:
         """An element's index and the exact probability it had."""
         index = int(np.searchsorted(self.cumulative, rng.random() * self.cumulative[-1]))

@@ -36,6 +36,9 @@ from functools import lru_cache
 import numpy as np
 
 WEIGHT, INFORMATION = "lw:", "li:"  # attribute prefixes of the two statistics on DynamoDB items
+# A line racing elements gives each image and headline a tag of its own ("el:<material id>"): its keys are
+# the element's main effect and its interactions with user features, as large a priori as a creative's.
+ELEMENT_TAG = "el:"
 CREATIVE, LINE = "creative", "line"
 
 
@@ -64,10 +67,12 @@ class LearnerConfig:
         base = {
             "c": self.creative_precision,
             "t": self.tag_precision,
+            "e": self.creative_precision,
             "cu": self.creative_x_user_precision,
             "tu": self.tag_x_user_precision,
+            "eu": self.creative_x_user_precision,
         }[family]
-        if family in ("cu", "tu") and self.reference_features and features > self.reference_features:
+        if family in ("cu", "tu", "eu") and self.reference_features and features > self.reference_features:
             return base * features / self.reference_features
         return base
 
@@ -104,8 +109,9 @@ def _pair_keys(terms: tuple[str, ...], tags: tuple[str, ...], config: LearnerCon
     keys = [Key(CREATIVE, "c", "c")]
     keys += [Key(CREATIVE, f"cu:{_bucket(term, config.creative_buckets)}", "cu") for term in terms]
     for tag in sorted(set(tags)):
-        keys.append(Key(LINE, f"t:{_bucket(tag, config.line_buckets)}", "t"))
-        keys += [Key(LINE, f"tu:{_bucket(f'{tag}|{term}', config.line_buckets)}", "tu") for term in terms]
+        main, cross = ("e", "eu") if tag.startswith(ELEMENT_TAG) else ("t", "tu")
+        keys.append(Key(LINE, f"t:{_bucket(tag, config.line_buckets)}", main))
+        keys += [Key(LINE, f"tu:{_bucket(f'{tag}|{term}', config.line_buckets)}", cross) for term in terms]
     return keys
 
 
@@ -221,6 +227,7 @@ class OnlineLearner:
         config = self.config
         lam_c, lam_cu = config.creative_precision, config.precision("cu", len(terms))
         lam_t, lam_tu = config.tag_precision, config.precision("tu", len(terms))
+        lam_e, lam_eu = config.precision("e"), config.precision("eu", len(terms))
         user_stems = [f"cu:{_bucket(term, config.creative_buckets)}" for term in terms]
         line_w, line_i = line_state.weights, line_state.information
         per_tag: dict[str, tuple[float, float]] = {}
@@ -240,7 +247,8 @@ class OnlineLearner:
                 if summed is None:
                     stems = [f"t:{_bucket(tag, config.line_buckets)}"]
                     stems += [f"tu:{_bucket(f'{tag}|{term}', config.line_buckets)}" for term in terms]
-                    lams = [lam_t] + [lam_tu] * len(terms)
+                    element = tag.startswith(ELEMENT_TAG)
+                    lams = [lam_e if element else lam_t] + [lam_eu if element else lam_tu] * len(terms)
                     summed = per_tag[tag] = (
                         sum(line_w.get(stem, 0.0) for stem in stems),
                         sum(
@@ -252,8 +260,12 @@ class OnlineLearner:
                 v += summed[1]
             mean[index] += m
             variance[index] = v
+            elements = sum(tag.startswith(ELEMENT_TAG) for tag in unique)
             prior_variance[index] = (
-                1.0 / lam_c + len(terms) / lam_cu + len(unique) * (1.0 / lam_t + len(terms) / lam_tu)
+                1.0 / lam_c
+                + len(terms) / lam_cu
+                + (len(unique) - elements) * (1.0 / lam_t + len(terms) / lam_tu)
+                + elements * (1.0 / lam_e + len(terms) / lam_eu)
             )
         return Scores(mean, variance, prior_variance, own_information)
 

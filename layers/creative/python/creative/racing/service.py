@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import cached_property
 
 import numpy as np
 
@@ -19,11 +20,12 @@ from creative.placements import phrase_slots_of
 from creative.ports import ComplianceStore, CreativeRepository, ImpressionLog, ObjectStore, RacingStateStore
 from creative.quality.compliance import ALL_LINES, ComplianceList
 from creative.racing.active_model import ActiveModel
-from creative.racing.elements import PRIOR_IMPRESSIONS as ELEMENT_PRIOR_IMPRESSIONS
 from creative.racing.elements import ElementChoice, ElementOdds
 from creative.racing.features import CreativeFeatures
 from creative.racing.learner import (
     CREATIVE,
+    ELEMENT_TAG,
+    LINE,
     Decay,
     LearnerState,
     OnlineLearner,
@@ -112,6 +114,7 @@ class RacingService:
         self._phrase_odds: dict[tuple, tuple[LineView, ElementOdds]] = {}
         # (line, placement) -> the line view they were made from, and the image and headline odds.
         self._element_odds: dict[tuple[str, str], tuple[LineView, ElementSlots]] = {}
+        self._personal: dict[tuple, tuple[LineView, ElementSlots, ElementOdds]] = {}
 
     def candidates(self, business_line: str) -> list[Creative]:
         """The line's active creatives, newest first: the pool recall draws each request's candidates from."""
@@ -255,8 +258,13 @@ class RacingService:
                 f"business line '{request.business_line}' has no active creatives on '{request.placement}'",
                 code="no_active_creatives",
             )
-        image_index, image_propensity = slots.images.draw(self._rng)
-        headline_index, headline_propensity = slots.headlines.draw(self._rng)
+        terms = user_terms(request.user.features, self._racer.config.learner.max_features)
+        image_index, image_propensity = self._personal_odds(request, view, slots, "image", terms).draw(
+            self._rng
+        )
+        headline_index, headline_propensity = self._personal_odds(
+            request, view, slots, "headline", terms
+        ).draw(self._rng)
         image, headline = slots.image_of[image_index], slots.headline_of[headline_index]
         phrases = self._choose_phrases(request, view, at)
         propensities = {"image": image_propensity, "headline": headline_propensity}
@@ -265,7 +273,18 @@ class RacingService:
         elements |= {slot: c.phrase.phrase_id for slot, c in phrases.items()}
         creative_propensity = image_propensity * headline_propensity
         combination = float(np.prod(list(propensities.values())))
-        predicted = _sum_of_effects(view, [elements["image"], elements["headline"]])
+        # One logistic model of the whole combination: the line's rate plus the image's and the headline's
+        # keys (main effects and their interactions with the user's features), all line-scoped.
+        keys = pair_keys(
+            terms, slots.image_tags[image_index] + slots.headline_tags[headline_index], self._learner.config
+        )
+        predicted = sigmoid(
+            view.base + sum(view.line.weights.get(k.name, 0.0) for k in keys if k.scope == LINE)
+        )
+        line_steps: dict[str, float] = {}
+        for key, step in zip(keys, self._learner.steps(keys, _EMPTY, view.line, predicted), strict=True):
+            if key.scope == LINE:  # the creative keys' prior only damps the step: no creative to keep them
+                line_steps[key.name] = round(line_steps.get(key.name, 0.0) + step, 9)
         creative_id = creative_id_for(image.image_material_id, headline.copy_material_id)
         impression = Impression(
             impression_id="imp_" + uuid.uuid4().hex,
@@ -290,6 +309,7 @@ class RacingService:
                 weight=self._decay.weight(at),
                 predicted=round(predicted, 9),
                 objective=view.objective,
+                line_steps=line_steps,
                 elements=elements,
                 state_id=ELEMENTS_STATE + request.business_line,
             ),
@@ -320,11 +340,37 @@ class RacingService:
             candidates=impression.candidate_count,
         )
 
+    def _personal_odds(
+        self, request: SelectRequest, view: LineView, slots: ElementSlots, slot: str, terms: list[str]
+    ) -> ElementOdds:
+        """A slot's odds for this user: the online learner's posterior of each element's effect (its main
+        effect and its interactions with the user's features), Thompson probabilities with the racer's
+        exploration floor. Made once per read of the line's state and set of user features: requests
+        repeat feature values, so most selects only draw."""
+        key = (request.business_line, request.placement, slot, tuple(terms))
+        cached = self._personal.get(key)
+        if cached is not None and cached[0] is view and cached[1] is slots:
+            return cached[2]
+        ids, tags = (
+            (slots.image_ids, slots.image_tags)
+            if slot == "image"
+            else (slots.headline_ids, slots.headline_tags)
+        )
+        scores = self._learner.score_pairs(view.base, terms, tags, [_EMPTY] * len(ids), view.line)
+        # No CTR model speaks for elements: the same allowance for what the keys miss as an untrained
+        # model's in creative racing.
+        variance = scores.variance + 1.0 / self._racer.config.untrained_prior_precision
+        odds = ElementOdds.with_probabilities(ids, self._racer.probabilities(scores.mean, variance))
+        if len(self._personal) > 4096:
+            self._personal.clear()
+        self._personal[key] = (view, slots, odds)
+        return odds
+
     def _element_slots(
         self, request: SelectRequest, pool: Sequence[Creative], view: LineView, now: datetime
     ) -> ElementSlots | None:
-        """The image and headline odds of this placement, made once per read of the line's state (and
-        again when a pin or schedule starts or ends within it)."""
+        """The images and headlines this placement draws from, gathered once per read of the line's state
+        (and again when a pin or schedule starts or ends within it)."""
         key = (request.business_line, request.placement)
         rules = view.recall_rules
         allowed = strategies.eligible(pool, rules, request.placement, now)
@@ -336,14 +382,7 @@ class RacingService:
             return cached[1]
         if not creatives:
             return None
-        slots = ElementSlots.of(
-            source,
-            members,
-            creatives,
-            view.elements,
-            prior_rate=float(sigmoid(view.base)),
-            exploration_floor=self._racer.config.exploration_floor,
-        )
+        slots = ElementSlots.of(source, members, creatives)
         if len(self._element_odds) > 1000:
             self._element_odds.clear()
         self._element_odds[key] = (view, slots)
@@ -476,17 +515,10 @@ def _phrase_elements(phrases: Mapping[str, ElementChoice]) -> list[PhraseElement
     ]
 
 
-def _sum_of_effects(view: LineView, element_ids: Sequence[str]) -> float:
-    """The combination's rate as the line's rate plus each element's effect (log-odds), each shrunk toward
-    the line's rate like the draws: what element racing predicts for what it serves."""
-    base = float(view.base)
-    rate = float(sigmoid(base))
-    total = base
-    for element_id in element_ids:
-        n, positives = view.elements.get(element_id, (0.0, 0.0))
-        shrunk = (positives + rate * ELEMENT_PRIOR_IMPRESSIONS) / (n + ELEMENT_PRIOR_IMPRESSIONS)
-        total += float(logit(shrunk)) - base
-    return float(sigmoid(total))
+def element_tag(element_id: str) -> str:
+    """An element as the learner's tag: its keys (main effect, and its interactions with user features) are
+    line-scoped like any tag's, so they ride on the line's element items."""
+    return ELEMENT_TAG + element_id
 
 
 @dataclass(frozen=True)
@@ -496,41 +528,41 @@ class ElementSlots:
 
     source: str  # the recall strategy they came from: pinned creatives, or the whole eligible line
     members: tuple[str, ...]  # the creatives they were gathered from (a change means new odds)
-    images: ElementOdds
     image_of: tuple[Creative, ...]
-    headlines: ElementOdds
     headline_of: tuple[Creative, ...]
 
+    @property
+    def image_ids(self) -> list[str]:
+        return [c.image_material_id for c in self.image_of]
+
+    @property
+    def headline_ids(self) -> list[str]:
+        return [c.copy_material_id for c in self.headline_of]
+
+    @cached_property
+    def image_tags(self) -> list[tuple[str, ...]]:
+        """Each image as the learner sees it: itself, and its own tags (shared with other elements)."""
+        return [(element_tag(c.image_material_id), *c.element_tags.get("image", ())) for c in self.image_of]
+
+    @cached_property
+    def headline_tags(self) -> list[tuple[str, ...]]:
+        return [
+            (element_tag(c.copy_material_id), *c.element_tags.get("headline", ())) for c in self.headline_of
+        ]
+
     @classmethod
-    def of(
-        cls,
-        source: str,
-        members: tuple[str, ...],
-        creatives: Sequence[Creative],
-        stats: Mapping[str, tuple[float, float]],
-        *,
-        prior_rate: float,
-        exploration_floor: float,
-    ) -> ElementSlots:
+    def of(cls, source: str, members: tuple[str, ...], creatives: Sequence[Creative]) -> ElementSlots:
         newest = sorted(creatives, key=lambda c: c.created_at, reverse=True)
         images: dict[str, Creative] = {}
         headlines: dict[str, Creative] = {}
         for creative in newest:  # each element stands for itself through its newest creative
             images.setdefault(creative.image_material_id, creative)
             headlines.setdefault(creative.copy_material_id, creative)
-        image_of = tuple(images.values())[:MAX_ELEMENTS_PER_SLOT]
-        headline_of = tuple(headlines.values())[:MAX_ELEMENTS_PER_SLOT]
-
-        def odds(ids: list[str]) -> ElementOdds:
-            return ElementOdds.of(ids, stats, prior_rate=prior_rate, exploration_floor=exploration_floor)
-
         return cls(
             source,
             members,
-            odds([c.image_material_id for c in image_of]),
-            image_of,
-            odds([c.copy_material_id for c in headline_of]),
-            headline_of,
+            tuple(images.values())[:MAX_ELEMENTS_PER_SLOT],
+            tuple(headlines.values())[:MAX_ELEMENTS_PER_SLOT],
         )
 
 
