@@ -55,3 +55,21 @@ def test_each_slot_is_judged_against_its_own_assets():
     result = {r.asset_id: r.label for r in label_assets(rows)}
     assert result["p1"] is not AssetLabel.LOW  # 1% is low for an image here, not for a phrase
     assert result["i2"] is AssetLabel.LOW and result["p2"] is AssetLabel.LOW
+
+
+def test_a_judged_label_names_the_tags_whose_learned_effect_is_clear_largest_first():
+    effects = (("iab:1", 0.05, 0.1), ("sp:price", 0.6, 0.1), ("iab:2", -0.3, 0.1))
+    judged = {
+        p.asset_id: p
+        for p in label_slot(
+            [
+                evidence("a", 4000, 400, tag_effects=effects),
+                evidence("b", 4000, 40),
+                evidence("c", 10, 1, tag_effects=effects),
+            ]
+        )
+    }
+    assert [e.tag for e in judged["a"].tag_effects] == ["sp:price", "iab:2", "iab:1"]
+    assert "sp:price +0.60 log-odds, iab:2 -0.30 log-odds" in judged["a"].why
+    assert "iab:1" not in judged["a"].why  # within 2 sd of nothing
+    assert "log-odds" not in judged["c"].why  # still LEARNING: its tags explain no label yet

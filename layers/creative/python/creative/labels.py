@@ -52,6 +52,15 @@ class AssetEvidence:
     lifetime_impressions: float | None = None  # all-time counts, where kept (fatigue)
     lifetime_positives: float | None = None
     tags: tuple[str, ...] = ()
+    tag_effects: tuple[tuple[str, float, float], ...] = ()  # (tag, log-odds, sd), from the online learner
+
+
+class TagEffect(BaseModel):
+    tag: str
+    log_odds: float = Field(description="Against the line's rate, for every user (the tag's main effect).")
+    sd: float = Field(
+        description="Its posterior standard deviation: an effect within about 2 sd of 0 is noise."
+    )
 
 
 class AssetPerformance(BaseModel):
@@ -72,6 +81,11 @@ class AssetPerformance(BaseModel):
     probability_above_slot: float | None = None
     fatigued: bool = False
     tags: list[str] = Field(default_factory=list)
+    tag_effects: list[TagEffect] = Field(
+        default_factory=list,
+        description="The asset's tags by what the online learner has learned each is worth on this line, "
+        "largest first: the tags that explain its label.",
+    )
 
 
 def _normal_cdf(z: float) -> float:
@@ -107,6 +121,10 @@ def label_slot(assets: Sequence[AssetEvidence], rules: LabelRules = LABEL_RULES)
             positives=round(asset.positives, 2),
             fatigued=fatigued,
             tags=list(asset.tags),
+            tag_effects=[
+                TagEffect(tag=tag, log_odds=round(w, 4), sd=round(sd, 4))
+                for tag, w, sd in sorted(asset.tag_effects, key=lambda e: abs(e[1]), reverse=True)
+            ],
         )
         if asset.impressions <= 0:
             performance.label, performance.why = AssetLabel.PENDING, "no impressions yet"
@@ -126,6 +144,9 @@ def label_slot(assets: Sequence[AssetEvidence], rules: LabelRules = LABEL_RULES)
                 best_ranks,
                 rules,
             )
+        clear = [e for e in performance.tag_effects if abs(e.log_odds) > 2 * e.sd]
+        if clear and performance.label not in (AssetLabel.PENDING, AssetLabel.LEARNING):
+            performance.why += "; " + ", ".join(f"{e.tag} {e.log_odds:+.2f} log-odds" for e in clear[:3])
         results.append(performance)
     return results
 

@@ -24,11 +24,12 @@ from creative.phrase_banks import (
 )
 from creative.ports import ComplianceStore, CreativeRepository, RacingStateStore
 from creative.quality.compliance import ALL_LINES, ComplianceList
-from creative.racing.learner import Decay
+from creative.racing.learner import ELEMENT_TAG, Decay, LearnerConfig, tag_effect
 from creative.racing.service import (
     PHRASES_SETTING,
     RECALL_SETTING,
     LineView,
+    element_tag,
     phrase_bank_of,
     recall_rules_of,
     template_of,
@@ -96,6 +97,7 @@ class RacingSettings:
         self._compliance = compliance
         self._max_phrase_chars = max_phrase_chars
         self._decay = Decay(half_life_hours * 3600.0)
+        self._learner = LearnerConfig()  # its key buckets are fixed (not configurable): the racer's own
 
     def recall_rules(self, business_line: str) -> RecallRules:
         return recall_rules_of(self._state.read(business_line))
@@ -207,7 +209,7 @@ class RacingSettings:
             c for c in self._creatives.for_business_line(business_line) if c.status is CreativeStatus.ACTIVE
         ]
         lifetime_event = "clicks" if POSITIVE_EVENT[state.objective] == "click" else "conversions"
-        evidence = _element_evidence(creatives, view, lifetime_event)
+        evidence = _element_evidence(creatives, view, lifetime_event, self._learner)
         for phrase in view.phrase_bank.phrases if view.phrase_bank else []:
             n, positives = view.elements.get(phrase.phrase_id or "", (0.0, 0.0))
             evidence.append(AssetEvidence(phrase.slot, phrase.phrase_id or "", phrase.text, n, positives))
@@ -227,7 +229,7 @@ class RacingSettings:
 
 
 def _element_evidence(
-    creatives: Sequence[Creative], view: LineView, lifetime_event: str
+    creatives: Sequence[Creative], view: LineView, lifetime_event: str, learner: LearnerConfig
 ) -> list[AssetEvidence]:
     """Creatives as they are, and images and headlines with the sums over the creatives that showed them
     plus their own counts as elements (a line racing elements counts those only)."""
@@ -248,23 +250,48 @@ def _element_evidence(
                 life_n,
                 life_p,
                 tuple(creative.tags),
+                _effects(creative.tags, view, learner),
             )
         )
         for slot, asset_id, name in (
             ("image", creative.image_material_id, creative.image_key.rsplit("/", 1)[-1]),
             ("headline", creative.copy_material_id, creative.headline),
         ):
-            row = sums.setdefault((slot, asset_id), [name, 0.0, 0.0, 0.0, 0.0])
+            tags = (element_tag(asset_id), *creative.element_tags.get(slot, ()))
+            row = sums.setdefault((slot, asset_id), [name, 0.0, 0.0, 0.0, 0.0, tags])
             row[1] += n
             row[2] += positives
             row[3] += life_n
             row[4] += life_p
-    for (slot, asset_id), (name, n, positives, life_n, life_p) in sums.items():
+    for (slot, asset_id), (name, n, positives, life_n, life_p, tags) in sums.items():
         own_n, own_positives = view.elements.get(asset_id, (0.0, 0.0))
         evidence.append(
-            AssetEvidence(slot, asset_id, name, n + own_n, positives + own_positives, life_n, life_p)
+            AssetEvidence(
+                slot,
+                asset_id,
+                name,
+                n + own_n,
+                positives + own_positives,
+                life_n,
+                life_p,
+                tuple(tags[1:]),
+                _effects(tags, view, learner),
+            )
         )
     return evidence
+
+
+def _effects(
+    tags: Sequence[str], view: LineView, learner: LearnerConfig
+) -> tuple[tuple[str, float, float], ...]:
+    """What the online learner has learned each tag is worth on the line (an element's own tag only once
+    it has evidence: it is learned only where the line races elements)."""
+    effects = []
+    for tag in tags:
+        weight, sd = tag_effect(view.line, tag, learner)
+        if not tag.startswith(ELEMENT_TAG) or weight:
+            effects.append((tag, weight, sd))
+    return tuple(effects)
 
 
 def _first_error(error: ValueError) -> str:

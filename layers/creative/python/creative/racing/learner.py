@@ -88,6 +88,15 @@ def _bucket(text: str, buckets: int) -> str:
     return format(zlib.crc32(text.encode()) % buckets, "x")
 
 
+def tag_effect(line_state: LearnerState, tag: str, config: LearnerConfig) -> tuple[float, float]:
+    """What the line has learned a tag is worth, whoever sees it: its main-effect key's weight (log-odds
+    against the line's rate) and posterior standard deviation."""
+    stem = f"t:{_bucket(tag, config.line_buckets)}"
+    family = "e" if tag.startswith(ELEMENT_TAG) else "t"
+    information = max(line_state.information.get(stem, 0.0), 0.0)
+    return line_state.weights.get(stem, 0.0), 1.0 / math.sqrt(config.precision(family) + information)
+
+
 def user_terms(user: Mapping[str, object], max_features: int) -> list[str]:
     """ "name=value" for the user's features, in a stable order, at most `max_features` of them."""
     terms = []
