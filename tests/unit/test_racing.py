@@ -1,6 +1,7 @@
 """The racer (Thompson sampling on log-odds with a model prior and the online learner's evidence) and the
 select/feedback services, with in-memory stores."""
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -410,3 +411,26 @@ def test_extra_features_split_the_interaction_prior_instead_of_adding_to_it():
     assert prior_variance(4) - own_keys == pytest.approx(
         4 / config.creative_x_user_precision + 4 / config.tag_x_user_precision
     )
+
+
+def test_a_creative_worn_out_with_exposure_is_flagged_and_explored_anew():
+    from creative.racing.state import StateWrite
+
+    w = racing_world(creative(1), creative(2), seed=5)
+    at = datetime(2026, 11, 30, 12, tzinfo=UTC)
+    decay = w.racing._decay
+    epoch, weight = decay.epoch(at.timestamp()), decay.weight(at.timestamp())
+    # Both: 3,000 impressions in all at 10%; recently cr_1 at 1% and cr_2 still at 10% (400 each).
+    for cid, recent_clicks in (("cr_1", 4.0), ("cr_2", 40.0)):
+        recent = {f"cn:@{epoch}": 400.0 * weight, f"cc:@{epoch}": recent_clicks * weight}
+        w.state.apply(cid, "food", 0, StateWrite(recent, []), {"impressions": 3000, "clicks": 300})
+    _, view = w.racing._line("food", at.timestamp())
+    assert view.fatigued == frozenset({"cr_1"})
+
+    pool = w.racing.candidates("food")
+    prior = np.full(len(pool), 0.02)
+    posterior = w.racing._posterior({}, pool, view, prior, False, at.timestamp())
+    same = w.racing._posterior({}, pool, replace(view, fatigued=frozenset()), prior, False, at.timestamp())
+    index = {c.creative_id: i for i, c in enumerate(pool)}
+    assert posterior.variance[index["cr_1"]] == pytest.approx(2.0 * same.variance[index["cr_1"]])
+    assert posterior.variance[index["cr_2"]] == pytest.approx(same.variance[index["cr_2"]])

@@ -183,13 +183,24 @@ def _judge(
 def _fatigued(asset: AssetEvidence, rules: LabelRules) -> bool:
     if asset.lifetime_impressions is None or asset.lifetime_positives is None:
         return False
-    if (
-        asset.lifetime_impressions < rules.min_lifetime_impressions
-        or asset.impressions < rules.min_impressions
-    ):
+    return fatigued(
+        asset.impressions, asset.positives, asset.lifetime_impressions, asset.lifetime_positives, rules
+    )
+
+
+def fatigued(
+    impressions: float,
+    positives: float,
+    lifetime_impressions: float,
+    lifetime_positives: float,
+    rules: LabelRules = LABEL_RULES,
+) -> bool:
+    """Whether the recent rate (time-weighted) has fallen below `fatigue_ratio` of the all-time rate with
+    probability `confidence`: the asset wears out with exposure. Labels flag it; select widens it."""
+    if lifetime_impressions < rules.min_lifetime_impressions or impressions < rules.min_impressions:
         return False
-    lifetime = asset.lifetime_positives / asset.lifetime_impressions
-    mean, sd = _beta(asset.impressions, asset.positives, lifetime, rules.prior_impressions)
+    lifetime = lifetime_positives / lifetime_impressions
+    mean, sd = _beta(impressions, positives, lifetime, rules.prior_impressions)
     threshold = rules.fatigue_ratio * lifetime
     below = _normal_cdf((threshold - mean) / sd) if sd > 0 else float(mean < threshold)
     return below >= rules.confidence

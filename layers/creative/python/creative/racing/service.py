@@ -14,6 +14,7 @@ from creative.clock import iso
 from creative.creatives import Creative, CreativeStatus, creative_id_for
 from creative.errors import NotFound
 from creative.impressions import Impression
+from creative.labels import fatigued
 from creative.line_templates import TEMPLATE_SETTING, LineTemplate
 from creative.phrase_banks import PhraseBank, ProductContext, RenderedPhrase, render_candidates
 from creative.placements import phrase_slots_of
@@ -54,6 +55,7 @@ from creative.racing.state import (
     ELEMENT_IMPRESSIONS,
     ELEMENT_POSITIVES,
     ELEMENTS_STATE,
+    POSITIVE_EVENT,
     CounterTotals,
     LearnerDeltas,
     Objective,
@@ -65,6 +67,8 @@ from creative.recall.rules import RecallRules
 
 RECALL_SETTING, PHRASES_SETTING = "recall", "phrases"  # the line's setting documents (RacingState.settings)
 ELEMENT_MODEL_VERSION = "element-effects"  # what a line racing elements reports as its model
+# A fatigued creative's posterior variance is multiplied by this: enough to re-explore it, not to favour it.
+FATIGUE_VARIANCE_FACTOR = 2.0
 MAX_ELEMENTS_PER_SLOT = 500  # the newest of each slot race; bounds the per-read work of a huge library
 
 
@@ -488,6 +492,10 @@ class RacingService:
             )
         else:  # the constant prior knows nothing: the line's own rate, learned online, stands in
             mean, variance = scores.mean, scores.variance + 1.0 / config.untrained_prior_precision
+        if view.fatigued:  # worn out with exposure: its long-run evidence overstates it, so explore it anew
+            variance = variance * np.array(
+                [FATIGUE_VARIANCE_FACTOR if c.creative_id in view.fatigued else 1.0 for c in candidates]
+            )
         if view.objective == "value_per_impression":  # rank by P(conversion) x the value a conversion brings
             mean = mean + np.log([view.value_per_conversion(c.creative_id) for c in candidates])
         return Posterior(
@@ -581,7 +589,11 @@ class LineView:
     recall_rules: RecallRules = field(default_factory=lambda: RecallRules(business_line="default"))
     phrase_bank: PhraseBank | None = None
     template: LineTemplate = field(default_factory=lambda: LineTemplate(business_line="default"))
-    hot: tuple[str, ...] = ()  # the line's creatives by recent rate (recall's hot strategy), made per read
+    hot: tuple[str, ...] = ()
+    # Creatives whose recent rate fell clearly below their all-time rate (`creative.labels.fatigued`).
+    fatigued: frozenset[str] = (
+        frozenset()
+    )  # the line's creatives by recent rate (recall's hot strategy), made per read
 
     @classmethod
     def of(cls, state: RacingState, scales: Mapping[int, float]) -> LineView:
@@ -595,6 +607,12 @@ class LineView:
         elements = {
             pid: (n, sums[ELEMENT_POSITIVES].get(pid, 0.0)) for pid, n in sums[ELEMENT_IMPRESSIONS].items()
         }
+        positive = "clicks" if POSITIVE_EVENT[state.objective] == "click" else "conversions"
+        worn = frozenset(
+            cid
+            for cid, (n, p) in recent.items()
+            if (t := state.totals.get(cid)) and fatigued(n, p, t.impressions, getattr(t, positive))
+        )
         return cls(
             base_logit(state.line, scales),
             LearnerState.read(state.line, scales),
@@ -606,6 +624,7 @@ class LineView:
             recall_rules_of(state),
             phrase_bank_of(state),
             template_of(state),
+            fatigued=worn,
         )
 
     def value_per_conversion(self, creative_id: str, pseudo_conversions: float = 5.0) -> float:
