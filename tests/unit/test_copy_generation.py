@@ -181,3 +181,18 @@ def test_a_line_with_too_few_examples_or_a_banned_answer_gets_nothing_of_it():
     service, objects = generation(writer, copy_material(1, "Old favourite"), compliance=lists)
     (report,) = service.run(NOW, lambda: 600.0)
     assert report.written == ["Fresh roast daily"]
+
+
+def test_a_line_that_restates_another_lines_product_is_not_written():
+    writer = ScriptedWriter(
+        ["Crunchy kibble your puppy will love", "Fresh roast for your puppy", "Roast and brew, done right"]
+    )
+    pets = [
+        copy_material(50 + i, text, line="pets")
+        for i, text in enumerate(["Crunchy kibble for happy dogs", "Every puppy deserves a treat"])
+    ]
+    service, objects = generation(writer, copy_material(1, "Old favourite roast"), *pets)
+    reports = {r.business_line: r for r in service.run(NOW, lambda: 600.0)}
+    # "kibble", "crunchy" and "puppy" are only the pets line's words: two or more of them is its product
+    assert reports["food"].written == ["Fresh roast for your puppy", "Roast and brew, done right"]
+    assert "Crunchy kibble your puppy will love" in reports["pets"].written  # its own line's words

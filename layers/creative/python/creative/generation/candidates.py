@@ -7,6 +7,9 @@ from collections.abc import Iterable
 
 from creative.quality.compliance import normal_form
 
+_WORD = re.compile(r"[a-z]{4,}")  # content words: shorter ones are mostly function words
+# A candidate with this many words that only other lines' copy uses is about their product, not this line's.
+FOREIGN_WORDS_LIMIT = 2
 _DECORATION = re.compile(r"^\s*(?:[-*•\d.)]+\s*|headline\s*:\s*)", re.IGNORECASE)
 _EMOJI = re.compile("[\U0001f300-\U0001faff\u2600-\u27bf]")
 
@@ -21,6 +24,17 @@ def clean(raw: str, *, min_chars: int, max_chars: int) -> str | None:
         if text:
             return text if min_chars <= len(text) <= max_chars else None
     return None
+
+
+def content_words(text: str) -> set[str]:
+    return set(_WORD.findall(text.lower()))
+
+
+def foreign_words(text: str, own: set[str], others: set[str]) -> list[str]:
+    """The candidate's words that another line's admitted copy uses and this line's never does: "Crunchy
+    kibble your dog will love" written for a coffee line, from a library where only the pets line says
+    kibble and dog."""
+    return sorted(w for w in content_words(text) if w in others and w not in own)
 
 
 def novel(candidates: Iterable[str], existing: Iterable[str]) -> list[str]:

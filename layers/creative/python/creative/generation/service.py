@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Literal, Protocol
 
 from creative.creatives import Creative, CreativeStatus
-from creative.generation.candidates import clean, novel
+from creative.generation.candidates import FOREIGN_WORDS_LIMIT, clean, content_words, foreign_words, novel
 from creative.generation.prompts import few_shot_prompt
 from creative.impressions import BetaPosterior
 from creative.materials import GENERATED_PREFIX, Material, MaterialKind, MaterialStatus
@@ -112,12 +112,17 @@ class CopyGeneration:
         self._bucket = uploads_bucket
         self.rules = rules or GenerationRules()
         self._compliance = compliance
+        self._vocabulary: dict[str, set[str]] = {}  # line -> its admitted copy's content words, per run
 
     def run(
         self, at: datetime, seconds_left: Callable[[], float], *, reserve_s: float = 30.0
     ) -> list[LineGeneration]:
         window = window_of(at, self.rules.window_hours)
         reports = []
+        self._vocabulary = {
+            line: set().union(*(content_words(m.text or "") for m in self._materials.admitted(line)))
+            for line in self._materials.business_lines()
+        }
         for line in self._materials.business_lines():
             if seconds_left() < reserve_s:
                 reports.append(LineGeneration(line, "out_of_time"))
@@ -154,7 +159,8 @@ class CopyGeneration:
                 raw.append(text)
             if len(novel(raw, [m.text or "" for m in copies])) >= self.rules.per_line_cap:
                 break
-        written = self._compliant(line, novel(raw, [m.text or "" for m in copies]))[: self.rules.per_line_cap]
+        written = self._own_product(line, self._compliant(line, novel(raw, [m.text or "" for m in copies])))
+        written = written[: self.rules.per_line_cap]
         report = LineGeneration(line, "written" if written else "nothing_new", key, written, len(seeds))
         if not written:
             return report if budget() > 0 else LineGeneration(line, "out_of_time", attempts=len(seeds))
@@ -190,6 +196,14 @@ class CopyGeneration:
             return candidates
         lists = [self._compliance.current(line), self._compliance.current(ALL_LINES)]
         return [text for text in candidates if not compliance_findings(text, lists)]
+
+    def _own_product(self, line: str, candidates: list[str]) -> list[str]:
+        """Drops a candidate that restates another line's product: `FOREIGN_WORDS_LIMIT` or more of its
+        words appear in other lines' admitted copy and never in this line's (a small model prompted with
+        one line's copy still borrows from what it read elsewhere)."""
+        own = self._vocabulary.get(line, set())
+        others = set().union(*(words for other, words in self._vocabulary.items() if other != line))
+        return [text for text in candidates if len(foreign_words(text, own, others)) < FOREIGN_WORDS_LIMIT]
 
     def _pending_review(self, line: str) -> int:
         page = self._materials.list(
