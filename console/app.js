@@ -9,6 +9,7 @@ import { materialsView } from "./views/materials.js";
 import { phraseBanksView } from "./views/phrases.js";
 import { racingView } from "./views/racing.js";
 import { recallView } from "./views/recall.js";
+import { templatesView } from "./views/templates.js";
 import { uploadView } from "./views/upload.js";
 
 const VIEWS = {
@@ -20,6 +21,7 @@ const VIEWS = {
   racing: racingView,
   recall: recallView,
   "phrase-banks": phraseBanksView,
+  templates: templatesView,
   labels: labelsView,
   generation: generationView,
 };

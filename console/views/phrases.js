@@ -128,14 +128,7 @@ function previewPanel(line) {
   let timer = null;
   let asked = 0;
   const refresh = async () => {
-    const data = Object.fromEntries([...new FormData(form)].filter(([, v]) => String(v).trim()));
-    const product = {};
-    if (data.name) product.name = data.name.trim();
-    if (data.city) product.city = data.city.trim();
-    if (data.deadline) product.deadline = data.deadline;
-    if (data.currency) product.currency = data.currency.trim().toUpperCase();
-    if (data.price) product.price = Number(data.price);
-    if (data.discount_percent) product.discount_percent = Number(data.discount_percent);
+    const product = productOf(form);
     const mine = ++asked; // answers to earlier keystrokes are dropped
     try {
       const page = await api("POST", `${linePath("/v1/phrase-banks", line)}/preview`, { body: { product } });
@@ -175,6 +168,19 @@ function previewPanel(line) {
     results,
   );
   return { element, refresh };
+}
+
+// The product context the preview route takes, from a form of the preview's fields (blank fields left out).
+export function productOf(form) {
+  const data = Object.fromEntries([...new FormData(form)].filter(([, v]) => String(v).trim()));
+  const product = {};
+  if (data.name) product.name = data.name.trim();
+  if (data.city) product.city = data.city.trim();
+  if (data.deadline) product.deadline = data.deadline;
+  if (data.currency) product.currency = data.currency.trim().toUpperCase();
+  if (data.price) product.price = Number(data.price);
+  if (data.discount_percent) product.discount_percent = Number(data.discount_percent);
+  return product;
 }
 
 function previewTable(items) {

@@ -376,6 +376,61 @@ def test_a_phrase_bank_is_saved_its_preview_fills_the_slots_and_a_bad_slot_is_re
     assert _operator_api(runtime, "GET", f"v1/phrase-banks/{LINE}").json()["version"] == 1
 
 
+def test_a_template_switches_to_elements_previews_its_slots_and_a_stale_save_says_reload(runtime, page):
+    # Given a line of its own (the other tests' line keeps racing creatives) with a phrase and a CTA
+    line = "console-templates"
+    bank = {
+        "expected_version": 0,
+        "phrases": [
+            {"slot": "phrase", "text": "Only {price} in {city}"},
+            {"slot": "cta", "text": "{discount} off"},
+        ],
+    }
+    _operator_api(runtime, "PUT", f"v1/phrase-banks/{line}", json=bank).raise_for_status()
+    # When the operator opens its template, Then it is the default, racing composed creatives
+    sign_in(page, runtime)
+    page.goto(f"{runtime.console_url}#/templates?business_line={line}")
+    version = page.locator(".template-version")
+    playwright_api.expect(version).to_contain_text("Version 0: never saved; the line races creatives")
+    playwright_api.expect(page.get_by_role("radio", name="Creatives")).to_be_checked()
+
+    def filled(placement: str, slot: str):
+        return page.locator(f'table[data-placement="{placement}"] tr[data-slot="{slot}"] .filled')
+
+    playwright_api.expect(filled("home_feed", "image")).to_contain_text("chosen per creative")
+    # When they type a sample product, Then each placement's phrase slots show what the bank fills them with
+    page.get_by_label("Price").fill("12.5")
+    page.get_by_label("City").fill("Lisbon")
+    playwright_api.expect(filled("home_feed", "phrase").locator("li")).to_have_text("Only $12.50 in Lisbon")
+    playwright_api.expect(filled("home_feed", "cta")).to_contain_text(
+        "left empty: none of the bank's 1 for this slot serves (no value for {discount})"
+    )
+    playwright_api.expect(filled("story", "phrase").locator("li")).to_have_text("Only $12.50 in Lisbon")
+    # When they switch to elements, Then the preview says images and headlines are chosen per element
+    page.get_by_role("radio", name="Elements").check()
+    playwright_api.expect(filled("home_feed", "headline")).to_contain_text("chosen per element")
+    # And when they save (an impatient double click), Then the template is stored once, as version 1
+    page.get_by_role("button", name="Save template").dblclick()
+    playwright_api.expect(version).to_contain_text("Version 1, racing elements, saved by")
+    stored = _operator_api(runtime, "GET", f"v1/templates/{line}").json()
+    assert (stored["version"], stored["racing"]) == (1, "elements")
+    playwright_api.expect(page.get_by_role("alert")).to_have_count(0)
+    screenshot(page, "templates")
+    # When someone saves the template behind the console's back and the operator then saves what they read
+    change = {"expected_version": 1, "racing": "creatives"}
+    _operator_api(runtime, "PUT", f"v1/templates/{line}", json=change).raise_for_status()
+    page.get_by_role("button", name="Save template").click()
+    # Then the API's reason shows, with what to do, and nothing changes
+    playwright_api.expect(page.get_by_role("alert")).to_contain_text("version_conflict, HTTP 409")
+    playwright_api.expect(page.get_by_role("alert")).to_contain_text("Reload to see the current template")
+    screenshot(page, "templates-conflict")
+    assert _operator_api(runtime, "GET", f"v1/templates/{line}").json()["version"] == 2
+    # And reloading shows the version saved behind its back
+    page.get_by_role("button", name="Reload template").click()
+    playwright_api.expect(version).to_contain_text("Version 2, racing creatives")
+    playwright_api.expect(page.get_by_role("radio", name="Creatives")).to_be_checked()
+
+
 def test_a_pinned_creative_is_served_by_the_pin_and_a_pin_on_a_disabled_creative_is_refused(runtime, page):
     # Given the line's two creatives, the second disabled
     creatives = _operator_api(runtime, "GET", "v1/creatives", params={"business_line": LINE}).json()["items"]
@@ -442,6 +497,7 @@ def test_labels_list_the_lines_assets_per_slot_with_their_label_and_why(runtime,
         "creatives",
         "racing",
         "phrase-banks",
+        "templates",
         "recall",
         "labels",
         "generation",
