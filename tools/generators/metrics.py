@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
+import numpy as np
 from creative.admission.copy import split_copy_lines
 from creative.admission.limits import AdmissionLimits
 from creative.quality.compliance import normal_form
@@ -58,3 +59,40 @@ def score_samples(
         asked = [(k, s.lower()) for ks, s in zip(keywords, samples, strict=True) for k in ks]
         report["keyword_hit"] = sum(k in s for k, s in asked) / len(asked) if asked else 0.0
     return {k: round(v, 4) if isinstance(v, float) else v for k, v in report.items()}
+
+
+NOVELTY_COSINE = 0.9  # a sample this close (MiniLM cosine) to an existing line is that line again
+
+
+def nearest_cosine(samples: np.ndarray, library: np.ndarray, chunk: int = 512) -> np.ndarray:
+    """Each sample's highest cosine to any library line (both sets of unit-length embeddings)."""
+    return (
+        np.concatenate(
+            [(samples[i : i + chunk] @ library.T).max(axis=1) for i in range(0, len(samples), chunk)]
+        )
+        if len(samples)
+        else np.zeros(0)
+    )
+
+
+def family_figures(
+    texts: Sequence[str],
+    perplexity: Sequence[float | None],
+    nearest: Sequence[float],
+    admitted: Sequence[bool],
+) -> dict:
+    """The comparison's quality columns for one family's samples: fluency (the median and mean of each
+    line's perplexity per token; empty lines are not scored), novelty against the library (share of samples
+    with cosine < NOVELTY_COSINE to every existing line), diversity and the admission form's pass rate."""
+    scored = [p for p in perplexity if p is not None]
+    n = len(texts)
+    return {
+        "samples": n,
+        "perplexity": round(float(np.median(scored)), 2) if scored else None,
+        "perplexity_mean": round(float(np.mean(scored)), 2) if scored else None,
+        "perplexity_unscored": n - len(scored),
+        "novelty": round(sum(c < NOVELTY_COSINE for c in nearest) / n, 4) if n else 0.0,
+        "distinct_1": round(distinct_n(texts, 1), 4),
+        "distinct_2": round(distinct_n(texts, 2), 4),
+        "admission_pass_rate": round(sum(admitted) / n, 4) if n else 0.0,
+    }
