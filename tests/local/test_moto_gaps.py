@@ -317,3 +317,52 @@ def test_every_attribute_type_reads_back_as_written_through_the_fast_path(aws):
 
     assert normalised(got) == normalised(item)
     assert normalised(batch["Responses"]["attribute-types"][0]) == normalised(item)
+
+
+def test_a_keys_only_index_query_returns_the_keys_and_an_all_index_query_everything(aws):
+    dynamodb = aws.client("dynamodb")
+    dynamodb.create_table(
+        TableName="projections",
+        KeySchema=[
+            {"AttributeName": "id", "KeyType": "HASH"},
+            {"AttributeName": "shard", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "id", "AttributeType": "S"},
+            {"AttributeName": "shard", "AttributeType": "S"},
+            {"AttributeName": "line", "AttributeType": "S"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": name,
+                "KeySchema": [{"AttributeName": "line", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": projection},
+            }
+            for name, projection in (("keys", "KEYS_ONLY"), ("all", "ALL"))
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    for i in range(3):
+        item = {"id": {"S": f"c{i}"}, "shard": {"S": "0"}, "line": {"S": "food"}}
+        item |= {f"n{j}": {"N": str(j)} for j in range(50)}
+        dynamodb.put_item(TableName="projections", Item=item)
+    dynamodb.put_item(
+        TableName="projections", Item={"id": {"S": "x"}, "shard": {"S": "0"}, "line": {"S": "pets"}}
+    )
+
+    def query(index: str) -> list[dict]:
+        return dynamodb.query(
+            TableName="projections",
+            IndexName=index,
+            KeyConditionExpression="line = :l",
+            ExpressionAttributeValues={":l": {"S": "food"}},
+        )["Items"]
+
+    keys = query("keys")
+    assert sorted(k["id"]["S"] for k in keys) == ["c0", "c1", "c2"]
+    assert all(set(k) == {"id", "shard", "line"} for k in keys)
+    everything = query("all")
+    assert all(len(item) == 53 and item["n49"] == {"N": "49"} for item in everything)
+    # The table's own items are untouched by the keys-only copy
+    stored = dynamodb.get_item(TableName="projections", Key={"id": {"S": "c1"}, "shard": {"S": "0"}})["Item"]
+    assert len(stored) == 53
