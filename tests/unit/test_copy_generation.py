@@ -4,6 +4,7 @@ when nothing is."""
 import json
 from datetime import UTC, datetime
 
+import pytest
 from creative.generation.candidates import clean, novel
 from creative.generation.prompts import few_shot_prompt
 from creative.generation.service import CopyGeneration, GenerationRules, window_of
@@ -196,3 +197,27 @@ def test_a_line_that_restates_another_lines_product_is_not_written():
     # "kibble", "crunchy" and "puppy" are only the pets line's words: two or more of them is its product
     assert reports["food"].written == ["Fresh roast for your puppy", "Roast and brew, done right"]
     assert "Crunchy kibble your puppy will love" in reports["pets"].written  # its own line's words
+
+
+def test_a_missing_model_fails_the_run_before_anything_is_written_and_its_retry_writes_once():
+    calls = []
+
+    def missing_model():
+        calls.append(1)
+        raise FileNotFoundError("s3://assets/models/generator/model.onnx")
+
+    service, objects = generation(ScriptedWriter(["x"]), copy_material(1, "Old favourite"))
+    service._writer = missing_model
+    with pytest.raises(FileNotFoundError):
+        service.run(NOW, lambda: 600.0)
+    assert calls and objects.objects == {}  # nothing half-written: the retry starts clean
+    service._writer = lambda: ScriptedWriter(["Fresh roast daily"])
+    (report,) = service.run(NOW, lambda: 600.0)
+    assert report.outcome == "written" and len(objects.objects) == 2  # the copy file and its provenance
+
+
+def test_garbage_answers_write_nothing():
+    writer = ScriptedWriter(["", "   ", "#### ****", "x" * 300])
+    service, objects = generation(writer, copy_material(1, "Old favourite"))
+    (report,) = service.run(NOW, lambda: 600.0)
+    assert report.outcome == "nothing_new" and objects.objects == {}
