@@ -302,7 +302,10 @@ def main() -> int:
         "compliance_lists_saved": compliance_lists,
         "admission_problems": problems,
         **tagging_summary(materials),
-        "generated_copy": generated_summary(materials, generation_run),
+        "generated_copy": (generated := generated_summary(materials, generation_run)),
+        # The names, at the top level too: how many generated lines were written and admitted.
+        "copies_generated": generated["copies_generated"],
+        "copies_generated_admitted": generated["copies_generated_admitted"],
         "creatives": len(creatives),
         "creatives_by_business_line": dict(Counter(c["business_line"] for c in creatives)),
         "selections": len(chosen),
