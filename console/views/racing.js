@@ -192,6 +192,9 @@ async function lineTimeline(line, hours) {
       `Last ${hours} h: racer ${percent(t.ctr)} over ${t.impressions} impressions (${t.clicks} clicks); uniform ≈ ${percent(t.uniform_ctr_estimate)}`,
       t.uniform_stderr !== null ? ` ± ${percent(t.uniform_stderr)}` : "",
       " (an estimate).",
+      t.floor_share !== null && t.floor_share !== undefined
+        ? ` The exploration floor drew about ${percent(t.floor_share)} of the choices (uniformly: it earns what the uniform line estimates).`
+        : "",
     ),
     timeline.truncated
       ? h(

@@ -282,6 +282,9 @@ def test_review_racing_and_generation_views_show_what_they_have(runtime, page):
         re.compile(r"racer [\d.]+% over \d+ impressions")
     )
     playwright_api.expect(timeline.locator(".timeline-summary")).to_contain_text("(an estimate)")
+    playwright_api.expect(timeline.locator(".timeline-summary")).to_contain_text(
+        re.compile(r"exploration floor drew about [\d.]+% of the choices")
+    )
     playwright_api.expect(timeline.locator(".model-versions")).to_contain_text("constant")
     timeline.scroll_into_view_if_needed()
     screenshot(page, "racing")

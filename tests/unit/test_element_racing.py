@@ -149,6 +149,7 @@ def test_a_line_racing_elements_serves_combinations_never_composed_with_the_exac
     assert impression.elements["image"] == served.creative.image_material_id
     assert impression.elements["headline"] == served.creative.copy_material_id
     assert impression.learner.state_id == "elements:food"
+    assert impression.exploration_floor == 0.01  # the racer's floor, logged for the timeline
     assert impression.candidate_ids == []  # the space is never enumerated
     assert served.creative.headline.startswith("Headline ")
 

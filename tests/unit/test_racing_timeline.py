@@ -38,6 +38,7 @@ class Log:
         candidates: int = 2,
         line: str = "food",
         model_version: str | None = "constant",
+        floor: float | None = None,
     ) -> None:
         self.count += 1
         self.log.record(
@@ -51,6 +52,7 @@ class Log:
                 propensity=propensity,
                 policy_version="racer-v2",
                 model_version=model_version,
+                exploration_floor=floor,
                 created_at=iso(at),
                 expires_at=int((at + timedelta(days=30)).timestamp()),
                 clicked_at=iso(at + timedelta(seconds=5)) if clicked else None,
@@ -220,3 +222,16 @@ def test_an_unknown_line_or_another_lines_creative_is_not_found():
     with pytest.raises(NotFound) as foreign:
         timelines.timeline("food", 24, now=NOW, creative_id="cr_9")
     assert foreign.value.code == "unknown_creative"
+
+
+def test_the_floors_share_is_the_mean_probability_that_the_floor_alone_drew_each_choice():
+    world = Log()
+    start = NOW.replace(minute=0)
+    # Floor 0.1 over 4 candidates: 0.025 each. A choice drawn with probability 0.05 was the floor's with
+    # probability 0.5, one drawn with 0.8 with probability 0.03125; an impression without its floor counts not.
+    world.impression(start, propensity=0.05, candidates=4, floor=0.1)
+    world.impression(start + timedelta(minutes=1), propensity=0.8, candidates=4, floor=0.1)
+    world.impression(start + timedelta(minutes=2), propensity=0.8, candidates=4)
+    hour = world.timelines().timeline("food", 1, now=NOW).hourly[0]
+    assert hour.floor_share == pytest.approx((0.5 + 0.03125) / 2)
+    assert world.timelines().timeline("travel", 1, now=NOW).totals.floor_share is None

@@ -36,6 +36,9 @@ class Impression(BaseModel):
     propensity: float
     element_propensities: dict[str, float] = Field(default_factory=dict)  # phrase slot -> probability
     combination_propensity: float | None = None
+    # The racer's exploration floor when it drew this choice: the floor alone drew it with probability
+    # (exploration_floor / candidate_count) / propensity. None: logged before the floor was.
+    exploration_floor: float | None = None
     policy_version: str
     prior_ctr: float | None = None  # the CTR model's prediction for the chosen creative
     model_version: str | None = None

@@ -6,10 +6,11 @@ estimated off-policy from the logged propensities (inverse propensity scoring: e
 the choices. Per creative: its impressions, clicks and the Beta posterior of its CTR, cumulative from the
 window's start, at every hour since it was first shown in the window.
 
-The exploration floor's share of the traffic is not reported: the racer samples its decision from the floor
-already mixed into the Thompson probabilities (`creative.racing.racer`), so an impression does not record
-whether the floor chose it, nor the floor it was drawn with. (The floor draws uniformly: what it earns is
-what the uniform line estimates.)
+The exploration floor's share of the choices: the racer samples from the floor already mixed into the
+Thompson probabilities (`creative.racing.racer`), so no impression says the floor chose it; each logs the
+floor it was drawn with, and (floor / candidate_count) / propensity is the probability the floor alone drew
+it. Their mean is the floor's expected share. (The floor draws uniformly: what it earns is what the
+uniform line estimates.)
 
 A click counts in the hour of its impression, whenever it arrived: the latest hours fill in as clicks come.
 """
@@ -65,6 +66,11 @@ class HourRates(BaseModel):
     )
     uniform_count: int = Field(
         description="Impressions the estimate averages: those with a positive propensity."
+    )
+    floor_share: float | None = Field(
+        default=None,
+        description="Expected share of the choices the exploration floor drew (uniformly): the mean over "
+        "impressions that logged their floor of (floor / candidate_count) / propensity; null: none logged it.",
     )
     model_versions: dict[str, int] = Field(
         description="CTR model version that scored the choices -> impressions ('constant': the prior, before "
@@ -224,6 +230,7 @@ def hour_rates(start: str, impressions: Iterable[Impression]) -> HourRates:
     """Observed CTR and the uniform policy's IPS estimate over these impressions."""
     shown = clicks = 0
     weights: list[float] = []
+    floor_shares: list[float] = []
     versions: Counter[str] = Counter()
     for impression in impressions:
         clicked = impression.clicked_at is not None
@@ -232,6 +239,9 @@ def hour_rates(start: str, impressions: Iterable[Impression]) -> HourRates:
         versions[impression.model_version or NO_MODEL_VERSION] += 1
         if impression.propensity > 0 and impression.candidate_count > 0:
             weights.append(clicked / (impression.candidate_count * impression.propensity))
+            if impression.exploration_floor is not None:
+                floor = impression.exploration_floor / impression.candidate_count
+                floor_shares.append(min(1.0, floor / impression.propensity))
     estimate = stderr = None
     if weights:
         estimate = sum(weights) / len(weights)
@@ -247,6 +257,7 @@ def hour_rates(start: str, impressions: Iterable[Impression]) -> HourRates:
         uniform_ctr_estimate=estimate,
         uniform_stderr=stderr,
         uniform_count=len(weights),
+        floor_share=round(sum(floor_shares) / len(floor_shares), 6) if floor_shares else None,
         model_versions=dict(versions),
     )
 
