@@ -123,8 +123,6 @@ function phraseRow(rows, phrase) {
 
 function previewPanel(line) {
   const results = h("div", { class: "preview", "aria-live": "polite" });
-  const field = (name, text, attributes = {}) =>
-    h("span", { class: "field" }, h("label", { for: `preview-${name}` }, text), h("input", { id: `preview-${name}`, name, ...attributes }));
   let timer = null;
   let asked = 0;
   const refresh = async () => {
@@ -137,28 +135,10 @@ function previewPanel(line) {
       if (mine === asked) replace(results, errorBox(`No preview: ${reasonOf(error)}`));
     }
   };
-  const form = h(
-    "form",
-    {
-      class: "filters",
-      "aria-label": "Product to preview",
-      oninput: () => {
-        clearTimeout(timer);
-        timer = setTimeout(refresh, PREVIEW_DELAY_MS);
-      },
-      onsubmit: (event) => {
-        event.preventDefault();
-        refresh();
-      },
-    },
-    field("name", "Product name", { placeholder: "e.g. Trail shoes", maxlength: 80 }),
-    field("price", "Price", { type: "number", min: 0, step: "any", placeholder: "e.g. 49.90" }),
-    field("currency", "Currency", { value: "USD", maxlength: 3, size: 4 }),
-    field("discount_percent", "Discount %", { type: "number", min: 0, max: 100, step: "any", placeholder: "e.g. 20" }),
-    field("city", "City", { placeholder: "e.g. Lisbon", maxlength: 60 }),
-    field("deadline", "Deadline", { type: "date" }),
-    h("button", { type: "submit" }, "Preview"),
-  );
+  const form = productForm("Product to preview", () => {
+    clearTimeout(timer);
+    timer = setTimeout(refresh, PREVIEW_DELAY_MS);
+  }, refresh);
   const element = h(
     "section",
     { "aria-labelledby": "preview-title" },
@@ -171,6 +151,32 @@ function previewPanel(line) {
 }
 
 // The product context the preview route takes, from a form of the preview's fields (blank fields left out).
+// The sample product whose values fill phrase slots (both the phrase and the template previews): `changed`
+// on every keystroke, `submitted` on Preview.
+export function productForm(label, changed, submitted) {
+  const field = (name, text, attributes = {}) =>
+    h("span", { class: "field" }, h("label", { for: `preview-${name}` }, text), h("input", { id: `preview-${name}`, name, ...attributes }));
+  return h(
+    "form",
+    {
+      class: "filters",
+      "aria-label": label,
+      oninput: changed,
+      onsubmit: (event) => {
+        event.preventDefault();
+        submitted();
+      },
+    },
+    field("name", "Product name", { placeholder: "e.g. Trail shoes", maxlength: 80 }),
+    field("price", "Price", { type: "number", min: 0, step: "any", placeholder: "e.g. 49.90" }),
+    field("currency", "Currency", { value: "USD", maxlength: 3, size: 4 }),
+    field("discount_percent", "Discount %", { type: "number", min: 0, max: 100, step: "any", placeholder: "e.g. 20" }),
+    field("city", "City", { placeholder: "e.g. Lisbon", maxlength: 60 }),
+    field("deadline", "Deadline", { type: "date" }),
+    h("button", { type: "submit" }, "Preview"),
+  );
+}
+
 export function productOf(form) {
   const data = Object.fromEntries([...new FormData(form)].filter(([, v]) => String(v).trim()));
   const product = {};

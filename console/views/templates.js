@@ -4,7 +4,7 @@
 import { api, ApiError, reasonOf } from "../api.js";
 import { emptyState, errorBox, h, replace, toast } from "../dom.js";
 import { lineForm, linePath, pickLine } from "./line_form.js";
-import { productOf } from "./phrases.js";
+import { productForm, productOf } from "./phrases.js";
 
 const PREVIEW_DELAY_MS = 250;
 const PHRASE_SLOTS = ["phrase", "cta"];
@@ -110,8 +110,6 @@ function slotPreview(line, placements) {
   let phrases = null; // the saved bank's phrases filled for the product, or an error text
   const results = h("div", { class: "slot-preview", "aria-live": "polite" });
   const draw = () => replace(results, placementTables(placements, mode, phrases));
-  const field = (name, text, attributes = {}) =>
-    h("span", { class: "field" }, h("label", { for: `sample-${name}` }, text), h("input", { id: `sample-${name}`, name, ...attributes }));
   let timer = null;
   let asked = 0;
   const refresh = async () => {
@@ -125,28 +123,10 @@ function slotPreview(line, placements) {
     }
     if (mine === asked) draw();
   };
-  const form = h(
-    "form",
-    {
-      class: "filters",
-      "aria-label": "Sample product",
-      oninput: () => {
-        clearTimeout(timer);
-        timer = setTimeout(refresh, PREVIEW_DELAY_MS);
-      },
-      onsubmit: (event) => {
-        event.preventDefault();
-        refresh();
-      },
-    },
-    field("name", "Product name", { placeholder: "e.g. Trail shoes", maxlength: 80 }),
-    field("price", "Price", { type: "number", min: 0, step: "any", placeholder: "e.g. 49.90" }),
-    field("currency", "Currency", { value: "USD", maxlength: 3, size: 4 }),
-    field("discount_percent", "Discount %", { type: "number", min: 0, max: 100, step: "any", placeholder: "e.g. 20" }),
-    field("city", "City", { placeholder: "e.g. Lisbon", maxlength: 60 }),
-    field("deadline", "Deadline", { type: "date" }),
-    h("button", { type: "submit" }, "Preview"),
-  );
+  const form = productForm("Sample product", () => {
+    clearTimeout(timer);
+    timer = setTimeout(refresh, PREVIEW_DELAY_MS);
+  }, refresh);
   const element = h(
     "section",
     { "aria-labelledby": "slots-title" },

@@ -103,6 +103,15 @@ def _service(
     return racing, FeedbackService(log)
 
 
+def _window(expected: dict[str, np.ndarray], policy: str, end: int) -> dict:
+    """A policy's expected CTR over the first `end` requests, and its regret against the oracle."""
+    values = expected[policy][:end]
+    return {
+        "expected_ctr": float(values.mean()),
+        "regret_per_1000": float((expected["oracle"][:end] - values).mean() * 1000),
+    }
+
+
 def run_seed(data, model, seed: int, movies: int, phrases: int, days: int, per_day: int) -> dict:
     rng = np.random.default_rng(seed)
     chosen_movies = rng.choice(click_model.catalogue(data), size=movies, replace=False)
@@ -170,18 +179,11 @@ def run_seed(data, model, seed: int, movies: int, phrases: int, days: int, per_d
         expected["uniform"][r] = truth(row, int(rng.integers(movies)), int(rng.integers(phrases)))
         expected["oracle"][r] = truth(row, int(np.argmax(movie_logit[row])), best_phrase)
 
-    def window(policy: str, end: int) -> dict:
-        values = expected[policy][:end]
-        return {
-            "expected_ctr": float(values.mean()),
-            "regret_per_1000": float((expected["oracle"][:end] - values).mean() * 1000),
-        }
-
     return {
         "seed": seed,
         "ms_per_select": {k: v * 1000 / n for k, v in started.items()},
-        "day_1": {p: window(p, per_day) for p in expected},
-        f"day_{days}": {p: window(p, n) for p in expected},
+        "day_1": {p: _window(expected, p, per_day) for p in expected},
+        f"day_{days}": {p: _window(expected, p, n) for p in expected},
     }
 
 
@@ -339,19 +341,12 @@ def run_template_seed(
             row, int(np.argmax(movie_logit[row])), best["headline"], best["phrase"], best["cta"]
         )
 
-    def window(policy: str, end: int) -> dict:
-        values = expected[policy][:end]
-        return {
-            "expected_ctr": float(values.mean()),
-            "regret_per_1000": float((expected["oracle"][:end] - values).mean() * 1000),
-        }
-
     return {
         "seed": seed,
         "composed_creatives": len(composed),
         "ms_per_select": {k: v * 1000 / n for k, v in seconds.items()},
-        "day_1": {p: window(p, per_day) for p in expected},
-        f"day_{days}": {p: window(p, n) for p in expected},
+        "day_1": {p: _window(expected, p, per_day) for p in expected},
+        f"day_{days}": {p: _window(expected, p, n) for p in expected},
     }
 
 
