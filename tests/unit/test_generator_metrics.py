@@ -16,8 +16,11 @@ from generators.data import Pair, keywords_of, split
 from generators.metrics import (
     distinct_n,
     family_figures,
+    intended_tag_share,
+    most_common_tags,
     nearest_cosine,
     passes_admission_form,
+    same_line_partners,
     score_samples,
 )
 from generators.serving_choice import choose, choose_per_line, serving_section
@@ -68,6 +71,29 @@ def test_family_figures_median_perplexity_novelty_and_admission():
     assert figures["admission_pass_rate"] == round(2 / 3, 4)
     library = np.eye(3)[:2]
     assert nearest_cosine(np.eye(3), library).tolist() == [1.0, 1.0, 0.0]
+
+
+def test_intended_tag_share_counts_any_shared_tag_over_samples_with_intended_tags():
+    # Given samples tagged by the tagger and the tags of the lines they were asked to imitate
+    tags = [{"selling:price_discount", "iab:391"}, {"iab:210"}, set(), {"selling:gift"}]
+    intended = [{"iab:391"}, {"selling:gift"}, {"iab:210"}, set()]  # the last imitates an untagged line
+    # When the share is taken
+    figures = intended_tag_share(tags, intended)
+    # Then one shared tag is a hit, an untagged sample a miss, and an untagged target is left out
+    assert figures == {"intended_tag_share": round(1 / 3, 4), "intended_tag_samples": 3}
+    assert intended_tag_share([{"iab:1"}], [set()]) == {"intended_tag_share": None, "intended_tag_samples": 0}
+
+
+def test_common_tags_and_same_line_partners():
+    assert most_common_tags([{"b", "a"}, {"a"}, {"c", "b"}, set()], 2) == ["a", "b"]  # ties by name
+    domains = ["food", "movie", "food", "food", "mail"]
+    partners = same_line_partners(domains, seed=0)
+    assert partners[4] is None  # alone in its business line
+    assert partners[1] is None
+    food = [0, 2, 3]
+    assert sorted(partners[i] for i in food) == food  # a rotation: every food line is someone's partner
+    assert all(partners[i] != i and domains[partners[i]] == "food" for i in food)
+    assert same_line_partners(domains, seed=0) == partners
 
 
 def _row(perplexity, admission=1.0, novelty=1.0, samples=100):

@@ -1,12 +1,14 @@
 """`python -m generators.compare` (in the models venv; `make evaluate` runs it): trains the three in-house
 generators on the same real headlines and compares all four families, the pretrained small LM included, on
 the same held-out pairs: quality (fluency as perplexity under the pretrained LM, novelty against the library,
-diversity, admission), serving (one core: tokens/s, cold start, artifact size), which family to serve by a
-stated rule, and a click simulator's verdict on generated vs human copy.
+diversity, admission, whether samples tag into the tags they were asked for), serving (one core: tokens/s,
+cold start, artifact size), which family to serve by a stated rule, and a click simulator's verdict on
+generated vs human copy.
 
 Three caches under build/generators/: the trained models (train-<key>: training code, settings and data),
 the samples (samples-<key>: the trained models' key, sampling code and settings, the LM's version) and the
-report (<key>: the samples' key and every module here). Writes out/generation/report.json.
+report (<key>: the samples' key, the served tagger's artifacts and every module here). Writes
+out/generation/report.json.
 """
 
 from __future__ import annotations
@@ -24,7 +26,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from generators import char_model_serving, click_simulator, fluency, pretrained_lm_serving, serving_choice
+from generators import (
+    char_model_serving,
+    click_simulator,
+    fluency,
+    intended_tags,
+    pretrained_lm_serving,
+    serving_choice,
+)
 from generators import data as data_module
 from generators.data import Pair, load_pairs, split
 from generators.metrics import family_figures, nearest_cosine, passes_admission_form, score_samples
@@ -43,6 +52,7 @@ HUMAN = "human_held_out"
 def _report_key(s: Settings, samples_key: str) -> str:
     digest = hashlib.sha256(json.dumps(asdict(s), sort_keys=True).encode())
     digest.update(samples_key.encode())
+    digest.update(intended_tags.tagger_key().encode())
     for module in sorted(HERE.glob("*.py")):
         digest.update(module.name.encode() + module.read_bytes())
     return digest.hexdigest()[:16]
@@ -199,12 +209,19 @@ def run(s: Settings, log=print) -> dict:
     report = legacy_sections(s, pairs, train, test, asks, samples, trained, sample_seconds)
 
     rows, encoding = quality(samples, asks, train, log)
+    tags, report["intended_tags"] = intended_tags.tag_figures(
+        {name: rows[name]["text"] for name in rows},
+        intended_tags.intended_lines(samples, asks, HUMAN, s.seed),
+        [p.headline for p in train],
+        HUMAN,
+        log,
+    )
     stage = time.perf_counter()
     serving = serving_figures(trained, asks, train, vocab, s, cache)
     log(f"serving figures: {time.perf_counter() - stage:.0f} s")
     families = {}
     for name in FAMILIES:
-        families[name] = {**_figures(rows[name]), **serving[name]}
+        families[name] = {**_figures(rows[name]), **tags[name], **serving[name]}
         legacy = report["generators"][LEGACY_NAMES.get(name, name)]
         for extra in (
             "keyword_hit",
@@ -217,7 +234,7 @@ def run(s: Settings, log=print) -> dict:
             if extra in legacy:
                 families[name][extra] = legacy[extra]
     report["families"] = families
-    report["reference"] = {HUMAN: _figures(rows[HUMAN])}
+    report["reference"] = {HUMAN: {**_figures(rows[HUMAN]), **tags[HUMAN]}}
     report["serving"] = serving_decision(rows, {name: families[name] for name in FAMILIES})
     stage = time.perf_counter()
     report["ctr_generated_vs_human"] = ctr_simulation(
@@ -240,6 +257,16 @@ DEFINITIONS = {
     "novelty": "share of samples whose MiniLM (all-MiniLM-L6-v2) cosine to every training headline is < 0.9",
     "distinct_1, distinct_2": "unique word uni-/bigrams over all word uni-/bigrams of the samples",
     "admission_pass_rate": "share passing admission's model-free copy rules (metrics.passes_admission_form)",
+    "intended_tag_share": "share of samples whose tags include at least one tag of the line they were asked "
+    "to imitate, over the samples whose line has any tag (intended_tag_samples); tags as the tagging Lambda "
+    "gives them (the served tagger's selling-point heads and IAB zero-shot, ancestors included, on the int8 "
+    "MiniLM). The line to imitate, per family, is in intended_tags.intended_line: the asked pair's held-out "
+    "headline (pretrained_lm, seq2seq_attention), the leader decoded around (vae), none for the "
+    "unconditional gan (null), and for human_held_out another held-out headline of the same business line "
+    "(the share the business line alone gives)",
+    "tagged_share": "share of samples the served copy tagger gives any tag",
+    "common_tag_share": "share of samples carrying at least one of the training headlines' most common tags "
+    "(intended_tags.training_common_tags): the tag figure the unconditional gan can have",
     "tokens_per_s": "decoding on one core (one intra-op thread): SmolLM2 tokens for pretrained_lm (prefill "
     "apart); characters for the in-house models (tokens are characters, the end mark included), one line "
     "at a time through their ONNX graphs on onnxruntime",

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import random
 import re
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Collection, Iterable, Sequence
 
 import numpy as np
 from creative.admission.copy import split_copy_lines
@@ -96,3 +98,38 @@ def family_figures(
         "distinct_2": round(distinct_n(texts, 2), 4),
         "admission_pass_rate": round(sum(admitted) / n, 4) if n else 0.0,
     }
+
+
+def intended_tag_share(tags: Sequence[Collection[str]], intended: Sequence[Collection[str]]) -> dict:
+    """Share of samples whose tags include at least one of the tags they were meant to carry, over the samples
+    meant to carry some: a sample asked to imitate a line the tagger leaves untagged can neither hit nor miss,
+    so it is left out (`intended_tag_samples` counts the rest). None when no sample has intended tags."""
+    asked = [(set(t), set(i)) for t, i in zip(tags, intended, strict=True) if i]
+    return {
+        "intended_tag_share": round(sum(bool(t & i) for t, i in asked) / len(asked), 4) if asked else None,
+        "intended_tag_samples": len(asked),
+    }
+
+
+def most_common_tags(tags: Iterable[Collection[str]], k: int) -> list[str]:
+    """The k tags most lines carry (each line counted once per tag; ties by name, so the list is stable)."""
+    counts = Counter(tag for line in tags for tag in set(line))
+    return sorted(counts, key=lambda tag: (-counts[tag], tag))[:k]
+
+
+def same_line_partners(domains: Sequence[str], seed: int) -> list[int | None]:
+    """For each line, another line of the same business line (a seeded shuffle, each pointing at the next);
+    None for a line alone in its business line. Scoring a human line against its partner's tags gives what
+    knowing only the business line is worth."""
+    rng = random.Random(seed)
+    by_line: dict[str, list[int]] = {}
+    for i, domain in enumerate(domains):
+        by_line.setdefault(domain, []).append(i)
+    partners: list[int | None] = [None] * len(domains)
+    for line in sorted(by_line):
+        rows = by_line[line]
+        rng.shuffle(rows)
+        if len(rows) > 1:
+            for row, partner in zip(rows, rows[1:] + rows[:1], strict=True):
+                partners[row] = partner
+    return partners
