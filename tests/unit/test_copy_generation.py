@@ -198,6 +198,13 @@ def test_a_line_that_restates_another_lines_product_is_not_written():
     assert reports["food"].written == ["Fresh roast for your puppy", "Roast and brew, done right"]
     assert "Crunchy kibble your puppy will love" in reports["pets"].written  # its own line's words
 
+    # Common words count for no line: "your" and "will" in another line's copy make nothing foreign
+    from creative.generation.candidates import foreign_words
+
+    assert foreign_words(
+        "Coffee your morning will love", {"coffee", "morning"}, {"your", "will", "love"}
+    ) == ["love"]
+
 
 def test_a_missing_model_fails_the_run_before_anything_is_written_and_its_retry_writes_once():
     calls = []

@@ -57,6 +57,7 @@ def test_a_feed_request_gets_a_filled_phrase_and_cta_with_the_combination_propen
     assert impression.combination_propensity == pytest.approx(expected)
     assert impression.propensity == served.creative_propensity
     assert impression.recall_sources == {"business_line": [0, 1, 2, 3]}
+    assert impression.exploration_floor == 0.01  # the racer's floor: the timeline's floor share
 
 
 def test_placements_without_phrase_slots_or_a_line_without_a_bank_serve_none():
@@ -148,8 +149,10 @@ def test_a_line_racing_elements_serves_combinations_never_composed_with_the_exac
     impression = w.log.items[served.impression_id]
     assert impression.elements["image"] == served.creative.image_material_id
     assert impression.elements["headline"] == served.creative.copy_material_id
-    assert impression.learner.state_id == "elements:food"
-    assert impression.exploration_floor == 0.01  # the racer's floor, logged for the timeline
+    assert impression.learner.state_id == f"elements:food:{served.creative.image_material_id}"
+    assert (
+        impression.exploration_floor is None
+    )  # per slot: the timeline's per-choice floor share does not apply
     assert impression.candidate_ids == []  # the space is never enumerated
     assert served.creative.headline.startswith("Headline ")
 
@@ -178,15 +181,49 @@ def test_clicks_teach_each_slot_its_best_element_and_count_on_the_lines_element_
     assert any(k.startswith("pn:mat_img1@") for k in state.line)
 
 
-def test_a_pin_restricts_a_line_racing_elements_to_the_pinned_creatives_elements():
+def test_a_pin_on_a_line_racing_elements_races_whole_creatives_with_the_pinned_one_first():
     rules = RecallRules(business_line="food", pins=[CreativeRule(creative_id="cr_1")])
     w = element_world(3, 4, (RECALL_SETTING, rules.model_dump(mode="json")))
     for i in range(20):
         served = w.racing.select(ask(placement="banner"), NOW + timedelta(seconds=i))
-        assert served.creative.image_material_id == "mat_img1"
-        assert served.creative.copy_material_id == "mat_copy1"
-        assert served.recall == ["pin"]
-        assert served.propensity == 1.0
+        assert served.racing == "creatives"  # element racing would mix the pinned creatives' elements
+        impression = w.log.items[served.impression_id]
+        assert impression.candidate_ids[0] == "cr_1" and impression.recall_sources["pin"] == [0]
+
+
+def two_by_two(*settings: tuple[str, dict]):
+    """Every pair of two images and two headlines composed: cr_a (0, 0), cr_b (0, 1), cr_c (1, 0), cr_d (1, 1)."""
+    pairs = [
+        creative(i).model_copy(
+            update={
+                "creative_id": f"cr_{name}",
+                "image_material_id": f"mat_img{image}",
+                "copy_material_id": f"mat_copy{copy}",
+            }
+        )
+        for i, (name, image, copy) in enumerate((("a", 0, 0), ("b", 0, 1), ("c", 1, 0), ("d", 1, 1)))
+    ]
+    w = racing_world(*pairs, seed=4)
+    for name, document in (ELEMENTS, *settings):
+        assert w.state.save_setting("food", name, document, expected_version=0)
+    return w
+
+
+@pytest.mark.parametrize("how", ["blocked", "disabled"])
+def test_a_pair_blocked_or_disabled_as_a_creative_is_never_served_and_the_others_propensity_says_so(how):
+    from creative.creatives import CreativeStatus
+
+    rules = RecallRules(business_line="food", blocks=[CreativeRule(creative_id="cr_d")])
+    w = two_by_two((RECALL_SETTING, rules.model_dump(mode="json"))) if how == "blocked" else two_by_two()
+    if how == "disabled":
+        w.creatives.set_status("cr_d", CreativeStatus.DISABLED, "2026-11-30T00:00:00Z")
+    served = [w.racing.select(ask(placement="banner"), NOW + timedelta(seconds=i)) for i in range(300)]
+    pairs = {(s.creative.image_material_id, s.creative.copy_material_id) for s in served}
+    assert pairs == {("mat_img0", "mat_copy0"), ("mat_img0", "mat_copy1"), ("mat_img1", "mat_copy0")}
+    # Fresh elements: each slot 1/2, so each allowed pair (1/4) given that the blocked one (1/4) is not
+    # drawn: 1/3. The slots' own draws stay 1/2.
+    assert served[0].creative_propensity == pytest.approx(1 / 3, abs=1e-6)
+    assert served[0].element_propensities == pytest.approx({"image": 0.5, "headline": 0.5}, abs=1e-6)
 
 
 def test_a_line_racing_elements_with_everything_blocked_answers_404():

@@ -101,8 +101,8 @@ class CreativeTimeline(BaseModel):
 
 class RacingTimeline(BaseModel):
     """A business line's racing per hour: the racer's CTR against the uniform policy's (estimated off-policy)
-    and the model versions that scored its choices; each shown creative's posterior CTR over time. The
-    exploration floor's share is not reported: an impression does not record whether the floor chose it."""
+    the exploration floor's expected share of the choices and the model versions that scored them; each shown
+    creative's posterior CTR over time."""
 
     business_line: str
     hours: int

@@ -26,8 +26,73 @@ def clean(raw: str, *, min_chars: int, max_chars: int) -> str | None:
     return None
 
 
+# Words of four letters or more that say nothing about a product: any line's copy may use them.
+_COMMON = frozenset(
+    [
+        "about",
+        "after",
+        "again",
+        "also",
+        "best",
+        "black",
+        "code",
+        "each",
+        "every",
+        "even",
+        "from",
+        "have",
+        "here",
+        "into",
+        "just",
+        "like",
+        "make",
+        "more",
+        "most",
+        "much",
+        "need",
+        "never",
+        "next",
+        "only",
+        "other",
+        "over",
+        "same",
+        "save",
+        "some",
+        "such",
+        "take",
+        "than",
+        "that",
+        "their",
+        "them",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "time",
+        "today",
+        "very",
+        "want",
+        "well",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "while",
+        "white",
+        "will",
+        "with",
+        "would",
+        "year",
+        "your",
+        "yours",
+    ]
+)
+
+
 def content_words(text: str) -> set[str]:
-    return set(_WORD.findall(text.lower()))
+    return {w for w in _WORD.findall(text.lower()) if w not in _COMMON}
 
 
 def foreign_words(text: str, own: set[str], others: set[str]) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -62,7 +63,7 @@ from creative.racing.state import (
     RacingState,
 )
 from creative.recall import strategies
-from creative.recall.candidates import BUSINESS_LINE, PIN, RecallRequest, recall
+from creative.recall.candidates import BUSINESS_LINE, RecallRequest, recall
 from creative.recall.rules import RecallRules
 
 RECALL_SETTING, PHRASES_SETTING = "recall", "phrases"  # the line's setting documents (RacingState.settings)
@@ -109,23 +110,23 @@ class RacingService:
         self._image_url_ttl_s = image_url_ttl_s
         self._cache_ttl_s = cache_ttl_s
         self._features: dict[tuple[str, str], CreativeFeatures] = {}
+        # Each read of a line's state is numbered: the per-read caches below keep the number, not the view,
+        # so an old view (every creative's learner state) is freed as soon as a new one replaces it.
+        self._generations = itertools.count(1)
         self._cached: dict[str, tuple[float, list[Creative], LineView]] = {}
         self._compliance = compliance
         self._max_phrase_chars = max_phrase_chars
         self._compliance_ttl_s = compliance_ttl_s
         self._compliance_cache: dict[str, tuple[float, list[ComplianceList]]] = {}
         self._rendered: dict[tuple, list[RenderedPhrase]] = {}
-        self._phrase_odds: dict[tuple, tuple[LineView, ElementOdds]] = {}
+        self._phrase_odds: dict[tuple, tuple[int, ElementOdds]] = {}
         # (line, placement) -> the line view they were made from, and the image and headline odds.
-        self._element_odds: dict[tuple[str, str], tuple[LineView, ElementSlots]] = {}
-        self._personal: dict[tuple, tuple[LineView, ElementSlots, ElementOdds]] = {}
+        self._element_odds: dict[tuple[str, str], tuple[int, ElementSlots]] = {}
+        self._personal: dict[tuple, tuple[int, ElementSlots, ElementOdds]] = {}
 
     def candidates(self, business_line: str) -> list[Creative]:
         """The line's active creatives, newest first: the pool recall draws each request's candidates from."""
-        active = [
-            c for c in self._creatives.for_business_line(business_line) if c.status is CreativeStatus.ACTIVE
-        ]
-        return sorted(active, key=lambda c: c.created_at, reverse=True)
+        return _active_newest(self._creatives.for_business_line(business_line))
 
     def _line(self, business_line: str, at: float) -> tuple[list[Creative], LineView]:
         """Creatives and state, re-read once they are `cache_ttl_s` old: a warm container's select then
@@ -134,10 +135,16 @@ class RacingService:
         that much later."""
         cached = self._cached.get(business_line)
         if cached is None or at >= cached[0] or at < cached[0] - self._cache_ttl_s:
-            candidates = self.candidates(business_line)
+            every = self._creatives.for_business_line(business_line)
+            candidates = _active_newest(every)
             view = LineView.of(self._state.read(business_line), self._decay.scales(at))
             hot = strategies.hot(candidates, view.recent, prior_rate=float(sigmoid(view.base)))
-            view = replace(view, hot=tuple(c.creative_id for c in hot))
+            view = replace(
+                view,
+                hot=tuple(c.creative_id for c in hot),
+                generation=next(self._generations),
+                excluded_pairs=_disabled_pairs(every),
+            )
             cached = (at + self._cache_ttl_s, candidates, view)
             if len(self._cached) > 1000:
                 self._cached.clear()
@@ -160,7 +167,11 @@ class RacingService:
     def select(self, request: SelectRequest, now: datetime, client_id: str | None = None) -> SelectResponse:
         at = now.timestamp()
         pool, view = self._line(request.business_line, at)
-        if view.template.racing == "elements":
+        # A pin is an operator's choice of whole creatives: element racing would mix their elements.
+        pinned = view.template.racing == "elements" and strategies.pinned(
+            pool, view.recall_rules, request.placement, now
+        )
+        if view.template.racing == "elements" and not pinned:
             return self._select_elements(request, pool, view, now, client_id)
         context = request.context
         recalled = recall(
@@ -254,8 +265,10 @@ class RacingService:
         now: datetime,
         client_id: str | None,
     ) -> SelectResponse:
-        """Every slot chosen per element: an image and a headline from the line's eligible creatives (the
-        pinned ones' only, when a pin applies), then the phrase slots; the combination is never stored."""
+        """Every slot chosen per element: an image and a headline from the line's eligible creatives, then
+        the phrase slots; the combination is never stored. A pair an operator blocked, scheduled out or
+        disabled as a creative is never served: such a draw is drawn again, and the pair's propensity is its
+        probability given that (the product of the slots' divided by the mass of the pairs allowed)."""
         at = now.timestamp()
         slots = self._element_slots(request, pool, view, now)
         if slots is None:
@@ -264,20 +277,34 @@ class RacingService:
                 code="no_active_creatives",
             )
         terms = user_terms(request.user.features, self._racer.config.learner.max_features)
-        image_index, image_propensity = self._personal_odds(request, view, slots, "image", terms).draw(
-            self._rng
+        images = self._personal_odds(request, view, slots, "image", terms)
+        headlines = self._personal_odds(request, view, slots, "headline", terms)
+        excluded = {
+            (slots.image_index[i], slots.headline_index[h])
+            for i, h in slots.excluded
+            if i in slots.image_index and h in slots.headline_index
+        }
+        allowed_mass = 1.0 - sum(
+            float(images.probabilities[i] * headlines.probabilities[h]) for i, h in excluded
         )
-        headline_index, headline_propensity = self._personal_odds(
-            request, view, slots, "headline", terms
-        ).draw(self._rng)
+        for _attempt in range(1000 if allowed_mass > 1e-9 else 0):
+            image_index, image_propensity = images.draw(self._rng)
+            headline_index, headline_propensity = headlines.draw(self._rng)
+            if (image_index, headline_index) not in excluded:
+                break
+        else:  # every pair blocked, or what is allowed is too unlikely to draw: none to serve
+            raise NotFound(
+                f"business line '{request.business_line}' blocks every pair on '{request.placement}'",
+                code="no_active_creatives",
+            )
         image, headline = slots.image_of[image_index], slots.headline_of[headline_index]
         phrases = self._choose_phrases(request, view, at)
         propensities = {"image": image_propensity, "headline": headline_propensity}
         propensities |= {slot: c.propensity for slot, c in phrases.items()}
         elements = {"image": image.image_material_id, "headline": headline.copy_material_id}
         elements |= {slot: c.phrase.phrase_id for slot, c in phrases.items()}
-        creative_propensity = image_propensity * headline_propensity
-        combination = float(np.prod(list(propensities.values())))
+        creative_propensity = image_propensity * headline_propensity / allowed_mass
+        combination = creative_propensity * float(np.prod([c.propensity for c in phrases.values()]))
         # One logistic model of the whole combination: the line's rate plus the image's and the headline's
         # keys (main effects and their interactions with the user's features), all line-scoped.
         keys = pair_keys(
@@ -302,7 +329,7 @@ class RacingService:
             propensity=creative_propensity,
             element_propensities=propensities,
             combination_propensity=combination,
-            exploration_floor=self._racer.config.exploration_floor,
+            exploration_floor=None,  # each slot has its own floor: the timeline's formula is per choice
             policy_version=POLICY_VERSION,
             prior_ctr=predicted,
             model_version=ELEMENT_MODEL_VERSION,
@@ -317,7 +344,9 @@ class RacingService:
                 objective=view.objective,
                 line_steps=line_steps,
                 elements=elements,
-                state_id=ELEMENTS_STATE + request.business_line,
+                # The image's own item of the line: the line's element writes spread over its images (and
+                # shards) instead of one hot item holding every element's statistics.
+                state_id=f"{ELEMENTS_STATE}{request.business_line}:{image.image_material_id}",
             ),
             created_at=iso(now),
             expires_at=int((now + self._impression_ttl).timestamp()),
@@ -355,7 +384,7 @@ class RacingService:
         repeat feature values, so most selects only draw."""
         key = (request.business_line, request.placement, slot, tuple(terms))
         cached = self._personal.get(key)
-        if cached is not None and cached[0] is view and cached[1] is slots:
+        if cached is not None and cached[0] == view.generation and cached[1] is slots:
             return cached[2]
         ids, tags = (
             (slots.image_ids, slots.image_tags)
@@ -369,7 +398,7 @@ class RacingService:
         odds = ElementOdds.with_probabilities(ids, self._racer.probabilities(scores.mean, variance))
         if len(self._personal) > 4096:
             self._personal.clear()
-        self._personal[key] = (view, slots, odds)
+        self._personal[key] = (view.generation, slots, odds)
         return odds
 
     def _element_slots(
@@ -378,20 +407,21 @@ class RacingService:
         """The images and headlines this placement draws from, gathered once per read of the line's state
         (and again when a pin or schedule starts or ends within it)."""
         key = (request.business_line, request.placement)
-        rules = view.recall_rules
-        allowed = strategies.eligible(pool, rules, request.placement, now)
-        pinned = strategies.pinned(allowed, rules, request.placement, now)
-        source, creatives = (PIN, pinned) if pinned else (BUSINESS_LINE, allowed)
+        creatives = strategies.eligible(pool, view.recall_rules, request.placement, now)
         members = tuple(c.creative_id for c in creatives)
         cached = self._element_odds.get(key)
-        if cached is not None and cached[0] is view and cached[1].members == members:
+        if cached is not None and cached[0] == view.generation and cached[1].members == members:
             return cached[1]
         if not creatives:
             return None
-        slots = ElementSlots.of(source, members, creatives)
+        kept = set(members)
+        excluded = view.excluded_pairs | {
+            (c.image_material_id, c.copy_material_id) for c in pool if c.creative_id not in kept
+        }
+        slots = ElementSlots.of(BUSINESS_LINE, members, creatives, frozenset(excluded))
         if len(self._element_odds) > 1000:
             self._element_odds.clear()
-        self._element_odds[key] = (view, slots)
+        self._element_odds[key] = (view.generation, slots)
         return slots
 
     def _choose_phrases(self, request: SelectRequest, view: LineView, at: float) -> dict[str, ElementChoice]:
@@ -409,7 +439,7 @@ class RacingService:
                 continue
             # The odds change only with the line's state: made once per read and rendering, then drawn.
             cached = self._phrase_odds.get(key)
-            if cached is None or cached[0] is not view:
+            if cached is None or cached[0] != view.generation:
                 odds = ElementOdds.of(
                     [p.phrase_id for p in rendered],
                     view.elements,
@@ -418,7 +448,7 @@ class RacingService:
                 )
                 if len(self._phrase_odds) > 4096:
                     self._phrase_odds.clear()
-                cached = self._phrase_odds[key] = (view, odds)
+                cached = self._phrase_odds[key] = (view.generation, odds)
             index, propensity = cached[1].draw(self._rng)
             chosen[slot] = ElementChoice(rendered[index], propensity)
         return chosen
@@ -525,6 +555,17 @@ def _phrase_elements(phrases: Mapping[str, ElementChoice]) -> list[PhraseElement
     ]
 
 
+def _active_newest(creatives: Sequence[Creative]) -> list[Creative]:
+    active = [c for c in creatives if c.status is CreativeStatus.ACTIVE]
+    return sorted(active, key=lambda c: c.created_at, reverse=True)
+
+
+def _disabled_pairs(creatives: Sequence[Creative]) -> frozenset[tuple[str, str]]:
+    return frozenset(
+        (c.image_material_id, c.copy_material_id) for c in creatives if c.status is not CreativeStatus.ACTIVE
+    )
+
+
 def element_tag(element_id: str) -> str:
     """An element as the learner's tag: its keys (main effect, and its interactions with user features) are
     line-scoped like any tag's, so they ride on the line's element items."""
@@ -536,10 +577,19 @@ class ElementSlots:
     """A line's images and headlines as elements, each slot with its odds; one creative stands for each
     element (where its image file or headline text is read from)."""
 
-    source: str  # the recall strategy they came from: pinned creatives, or the whole eligible line
+    source: str  # the recall strategy they came from: the whole eligible line
     members: tuple[str, ...]  # the creatives they were gathered from (a change means new odds)
     image_of: tuple[Creative, ...]
     headline_of: tuple[Creative, ...]
+    excluded: frozenset[tuple[str, str]] = frozenset()  # (image, headline) pairs never to serve
+
+    @cached_property
+    def image_index(self) -> dict[str, int]:
+        return {c.image_material_id: i for i, c in enumerate(self.image_of)}
+
+    @cached_property
+    def headline_index(self) -> dict[str, int]:
+        return {c.copy_material_id: i for i, c in enumerate(self.headline_of)}
 
     @property
     def image_ids(self) -> list[str]:
@@ -561,7 +611,13 @@ class ElementSlots:
         ]
 
     @classmethod
-    def of(cls, source: str, members: tuple[str, ...], creatives: Sequence[Creative]) -> ElementSlots:
+    def of(
+        cls,
+        source: str,
+        members: tuple[str, ...],
+        creatives: Sequence[Creative],
+        excluded: frozenset[tuple[str, str]] = frozenset(),
+    ) -> ElementSlots:
         newest = sorted(creatives, key=lambda c: c.created_at, reverse=True)
         images: dict[str, Creative] = {}
         headlines: dict[str, Creative] = {}
@@ -573,6 +629,7 @@ class ElementSlots:
             members,
             tuple(images.values())[:MAX_ELEMENTS_PER_SLOT],
             tuple(headlines.values())[:MAX_ELEMENTS_PER_SLOT],
+            excluded,
         )
 
 
@@ -591,11 +648,12 @@ class LineView:
     recall_rules: RecallRules = field(default_factory=lambda: RecallRules(business_line="default"))
     phrase_bank: PhraseBank | None = None
     template: LineTemplate = field(default_factory=lambda: LineTemplate(business_line="default"))
-    hot: tuple[str, ...] = ()
+    hot: tuple[str, ...] = ()  # the line's creatives by recent rate (recall's hot strategy), made per read
     # Creatives whose recent rate fell clearly below their all-time rate (`creative.labels.fatigued`).
-    fatigued: frozenset[str] = (
-        frozenset()
-    )  # the line's creatives by recent rate (recall's hot strategy), made per read
+    fatigued: frozenset[str] = frozenset()
+    generation: int = 0  # which read of the line's state this is (per container)
+    # (image, headline) pairs of the line's creatives that are not active: element racing never serves them.
+    excluded_pairs: frozenset[tuple[str, str]] = frozenset()
 
     @classmethod
     def of(cls, state: RacingState, scales: Mapping[int, float]) -> LineView:

@@ -29,7 +29,7 @@ BASE_IMPRESSIONS, BASE_CLICKS = "bn:", "bc:"  # bc: the line's positive events, 
 # each phrase element's, keyed by phrase id (line-scoped: a phrase is shown with every creative).
 CREATIVE_IMPRESSIONS, CREATIVE_POSITIVES = "cn:", "cc:"
 ELEMENT_IMPRESSIONS, ELEMENT_POSITIVES = "pn:", "pc:"
-# A line that races elements (`creative.line_templates`) counts on items of its own, "elements:<line>",
+# A line that races elements (`creative.line_templates`) counts on items of its own, "elements:<line>:<image>",
 # sharded like a creative's: the combinations it serves are never stored, so they have no items.
 ELEMENTS_STATE = "elements:"
 TOTALS = ("impressions", "clicks", "conversions", "value")
@@ -128,7 +128,7 @@ class LearnerDeltas(BaseModel):
     creative_steps: dict[str, float] = Field(default_factory=dict)  # key stem -> step
     line_steps: dict[str, float] = Field(default_factory=dict)
     elements: dict[str, str] = Field(default_factory=dict)  # slot -> the element id shown in it
-    # The item counted on, when not the creative's own: "elements:<line>" for a line racing elements.
+    # The item counted on, when not the creative's own: "elements:<line>:<image>" for a line racing elements.
     state_id: str | None = None
 
 
