@@ -20,7 +20,7 @@ const MODES = [
     value: "elements",
     name: "Elements",
     explanation:
-      "Every slot (image, headline, phrase, CTA) is chosen on its own, per element, never enumerating combinations: select's cost grows with the number of elements, not their product. It gives up the user × creative learning and the CTR model's prior (element effects are learned per line).",
+      "Every slot (image, headline, phrase, CTA) is chosen on its own, per element, never enumerating combinations: select's cost grows with the number of elements, not their product. It learns each element's effect and its interactions with user features, but not which image works with which headline, and has no CTR-model prior.",
   },
 ];
 

@@ -4,8 +4,9 @@
 creative interactions and starting each from the CTR model's prior; phrase slots are chosen per element.
 "elements": every slot is chosen per element (`creative.racing.elements`), images and headlines included,
 so a line with 30 images × 200 headlines × 20 phrases × 5 calls to action costs select what 255 elements
-cost, whatever the product. What it gives up: the user × creative interactions and the model prior of the
-creative path (element effects are learned per line, not per user).
+cost, whatever the product. Images and headlines are learned per element with their interactions with user
+features; what it gives up: element × element interactions (which image works with which headline) and
+the CTR model's prior of the creative path.
 """
 
 from __future__ import annotations
