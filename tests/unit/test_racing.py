@@ -323,7 +323,8 @@ def test_scoring_a_request_at_once_sums_what_each_pairs_keys_sum():
     rng = np.random.default_rng(2)
     own = [LearnerState(), LearnerState(), LearnerState()]
     line = LearnerState()
-    tag_lists = [["shoes", "sale"], ["bags"], ["shoes", "shoes", "new"]]
+    # Element tags (a line racing elements) have their own prior families: the fast sum must follow them too.
+    tag_lists = [["shoes", "sale"], ["bags", "el:mat_img1"], ["shoes", "shoes", "new", "el:mat_copy2"]]
     for _ in range(300):  # some evidence on every family
         i = int(rng.integers(3))
         terms = user_terms({"gender": "fm"[rng.integers(2)], "age": int(rng.integers(3))}, 16)

@@ -88,13 +88,20 @@ def _bucket(text: str, buckets: int) -> str:
     return format(zlib.crc32(text.encode()) % buckets, "x")
 
 
+def tag_families(tag: str) -> tuple[str, str]:
+    """The prior families of a tag's main-effect key and of its user-feature keys: an element's own tag is
+    as large a priori as a creative, any other tag as a tag."""
+    return ("e", "eu") if tag.startswith(ELEMENT_TAG) else ("t", "tu")
+
+
 def tag_effect(line_state: LearnerState, tag: str, config: LearnerConfig) -> tuple[float, float]:
     """What the line has learned a tag is worth, whoever sees it: its main-effect key's weight (log-odds
     against the line's rate) and posterior standard deviation."""
     stem = f"t:{_bucket(tag, config.line_buckets)}"
-    family = "e" if tag.startswith(ELEMENT_TAG) else "t"
     information = max(line_state.information.get(stem, 0.0), 0.0)
-    return line_state.weights.get(stem, 0.0), 1.0 / math.sqrt(config.precision(family) + information)
+    return line_state.weights.get(stem, 0.0), 1.0 / math.sqrt(
+        config.precision(tag_families(tag)[0]) + information
+    )
 
 
 def user_terms(user: Mapping[str, object], max_features: int) -> list[str]:
@@ -118,7 +125,7 @@ def _pair_keys(terms: tuple[str, ...], tags: tuple[str, ...], config: LearnerCon
     keys = [Key(CREATIVE, "c", "c")]
     keys += [Key(CREATIVE, f"cu:{_bucket(term, config.creative_buckets)}", "cu") for term in terms]
     for tag in sorted(set(tags)):
-        main, cross = ("e", "eu") if tag.startswith(ELEMENT_TAG) else ("t", "tu")
+        main, cross = tag_families(tag)
         keys.append(Key(LINE, f"t:{_bucket(tag, config.line_buckets)}", main))
         keys += [Key(LINE, f"tu:{_bucket(f'{tag}|{term}', config.line_buckets)}", cross) for term in terms]
     return keys
@@ -235,11 +242,9 @@ class OnlineLearner:
         computed once per request (select's hot path)."""
         config = self.config
         lam_c, lam_cu = config.creative_precision, config.precision("cu", len(terms))
-        lam_t, lam_tu = config.tag_precision, config.precision("tu", len(terms))
-        lam_e, lam_eu = config.precision("e"), config.precision("eu", len(terms))
         user_stems = [f"cu:{_bucket(term, config.creative_buckets)}" for term in terms]
         line_w, line_i = line_state.weights, line_state.information
-        per_tag: dict[str, tuple[float, float]] = {}
+        per_tag: dict[str, tuple[float, float, float]] = {}  # tag -> weight, variance, prior variance
         n = len(tag_lists)
         mean, variance, prior_variance = np.full(n, base_logit), np.zeros(n), np.zeros(n)
         own_information = np.array([max(s.information.get("c", 0.0), 0.0) for s in creative_states])
@@ -250,32 +255,28 @@ class OnlineLearner:
             for stem in user_stems:
                 m += w.get(stem, 0.0)
                 v += 1.0 / (lam_cu + max(info.get(stem, 0.0), 0.0))
-            unique = sorted(set(tags))
-            for tag in unique:
+            prior = 1.0 / lam_c + len(terms) / lam_cu
+            for tag in sorted(set(tags)):
                 summed = per_tag.get(tag)
                 if summed is None:
                     stems = [f"t:{_bucket(tag, config.line_buckets)}"]
                     stems += [f"tu:{_bucket(f'{tag}|{term}', config.line_buckets)}" for term in terms]
-                    element = tag.startswith(ELEMENT_TAG)
-                    lams = [lam_e if element else lam_t] + [lam_eu if element else lam_tu] * len(terms)
+                    main, cross = tag_families(tag)
+                    lams = [config.precision(main)] + [config.precision(cross, len(terms))] * len(terms)
                     summed = per_tag[tag] = (
                         sum(line_w.get(stem, 0.0) for stem in stems),
                         sum(
                             1.0 / (lam + max(line_i.get(stem, 0.0), 0.0))
                             for stem, lam in zip(stems, lams, strict=True)
                         ),
+                        sum(1.0 / lam for lam in lams),
                     )
                 m += summed[0]
                 v += summed[1]
+                prior += summed[2]
             mean[index] += m
             variance[index] = v
-            elements = sum(tag.startswith(ELEMENT_TAG) for tag in unique)
-            prior_variance[index] = (
-                1.0 / lam_c
-                + len(terms) / lam_cu
-                + (len(unique) - elements) * (1.0 / lam_t + len(terms) / lam_tu)
-                + elements * (1.0 / lam_e + len(terms) / lam_eu)
-            )
+            prior_variance[index] = prior
         return Scores(mean, variance, prior_variance, own_information)
 
     def steps(
