@@ -231,3 +231,10 @@ def test_a_line_racing_elements_with_everything_blocked_answers_404():
     w = element_world(2, 4, (RECALL_SETTING, rules.model_dump(mode="json")))
     with pytest.raises(NotFound, match="no active creatives"):
         w.racing.select(ask(placement="banner"), NOW)
+
+
+def test_a_slot_whose_phrases_cannot_be_filled_for_the_request_serves_none():
+    bank = PhraseBank(business_line="food", phrases=[Phrase(text="Book by {deadline}", slot="cta")])
+    w = world((PHRASES_SETTING, bank.model_dump(mode="json")))
+    served = w.racing.select(ask(placement="banner", product={"price": 4.5}), NOW)
+    assert served.phrases == [] and served.propensity == served.creative_propensity

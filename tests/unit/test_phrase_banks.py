@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from creative.phrase_banks import Phrase, PhraseBank, ProductContext, render_candidates, slot_values
 from creative.quality.compliance import ComplianceList
-from creative.racing.elements import choose_phrase, element_probabilities
+from creative.racing.elements import ElementOdds, element_probabilities
 from pydantic import ValidationError
 
 PRODUCT = ProductContext(
@@ -79,10 +79,8 @@ def test_the_logged_phrase_propensity_is_the_frequency_of_the_choice():
     )
     stats = {rendered[0].phrase_id: (200.0, 10.0), rendered[1].phrase_id: (200.0, 4.0)}
     rng = np.random.default_rng(3)
-    draws = [
-        choose_phrase(rendered, stats, prior_rate=0.03, exploration_floor=0.05, rng=rng) for _ in range(20000)
-    ]
-    for phrase in rendered:
-        chosen = [d for d in draws if d.phrase.phrase_id == phrase.phrase_id]
-        assert len(chosen) / len(draws) == pytest.approx(chosen[0].propensity, abs=0.015)
-    assert choose_phrase([], stats, prior_rate=0.03, exploration_floor=0.05, rng=rng) is None
+    odds = ElementOdds.of([p.phrase_id for p in rendered], stats, prior_rate=0.03, exploration_floor=0.05)
+    draws = [odds.draw(rng) for _ in range(20000)]
+    for index in range(len(rendered)):
+        chosen = [propensity for i, propensity in draws if i == index]
+        assert len(chosen) / len(draws) == pytest.approx(chosen[0], abs=0.015)

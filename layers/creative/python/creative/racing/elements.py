@@ -83,21 +83,3 @@ class ElementOdds:
         index = int(np.searchsorted(self.cumulative, rng.random() * self.cumulative[-1]))
         index = min(index, len(self.ids) - 1)
         return index, float(self.probabilities[index])
-
-
-def choose_phrase(
-    rendered: Sequence[RenderedPhrase],
-    stats: Mapping[str, tuple[float, float]],
-    *,
-    prior_rate: float,
-    exploration_floor: float,
-    rng: np.random.Generator,
-) -> ElementChoice | None:
-    if not rendered:
-        return None
-    probabilities = element_probabilities(
-        [stats.get(p.phrase_id, (0.0, 0.0)) for p in rendered], prior_rate, exploration_floor
-    )
-    index = int(np.searchsorted(np.cumsum(probabilities), rng.random() * probabilities.sum()))
-    index = min(index, len(rendered) - 1)
-    return ElementChoice(rendered[index], float(probabilities[index]))

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import cached_property
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -70,7 +71,8 @@ RECALL_SETTING, PHRASES_SETTING = "recall", "phrases"  # the line's setting docu
 ELEMENT_MODEL_VERSION = "element-effects"  # what a line racing elements reports as its model
 # A fatigued creative's posterior variance is multiplied by this: enough to re-explore it, not to favour it.
 FATIGUE_VARIANCE_FACTOR = 2.0
-MAX_ELEMENTS_PER_SLOT = 500  # the newest of each slot race; bounds the per-read work of a huge library
+MAX_ELEMENTS_PER_SLOT = 500
+T = TypeVar("T")  # the newest of each slot race; bounds the per-read work of a huge library
 
 
 class RacingService:
@@ -119,10 +121,9 @@ class RacingService:
         self._compliance_ttl_s = compliance_ttl_s
         self._compliance_cache: dict[str, tuple[float, list[ComplianceList]]] = {}
         self._rendered: dict[tuple, list[RenderedPhrase]] = {}
-        self._phrase_odds: dict[tuple, tuple[int, ElementOdds]] = {}
-        # (line, placement) -> the line view they were made from, and the image and headline odds.
-        self._element_odds: dict[tuple[str, str], tuple[int, ElementSlots]] = {}
-        self._personal: dict[tuple, tuple[int, ElementSlots, ElementOdds]] = {}
+        self._phrase_odds = PerRead(4096)  # rendering key -> the slot's phrase odds
+        self._element_slots_of = PerRead(1000)  # (line, placement) -> its images and headlines
+        self._personal = PerRead(4096)  # (line, placement, slot, user terms) -> the slot's odds for them
 
     def candidates(self, business_line: str) -> list[Creative]:
         """The line's active creatives, newest first: the pool recall draws each request's candidates from."""
@@ -279,11 +280,7 @@ class RacingService:
         terms = user_terms(request.user.features, self._racer.config.learner.max_features)
         images = self._personal_odds(request, view, slots, "image", terms)
         headlines = self._personal_odds(request, view, slots, "headline", terms)
-        excluded = {
-            (slots.image_index[i], slots.headline_index[h])
-            for i, h in slots.excluded
-            if i in slots.image_index and h in slots.headline_index
-        }
+        excluded = slots.excluded_indexes
         allowed_mass = 1.0 - sum(
             float(images.probabilities[i] * headlines.probabilities[h]) for i, h in excluded
         )
@@ -382,47 +379,43 @@ class RacingService:
         effect and its interactions with the user's features), Thompson probabilities with the racer's
         exploration floor. Made once per read of the line's state and set of user features: requests
         repeat feature values, so most selects only draw."""
-        key = (request.business_line, request.placement, slot, tuple(terms))
-        cached = self._personal.get(key)
-        if cached is not None and cached[0] == view.generation and cached[1] is slots:
-            return cached[2]
-        ids, tags = (
-            (slots.image_ids, slots.image_tags)
-            if slot == "image"
-            else (slots.headline_ids, slots.headline_tags)
-        )
-        scores = self._learner.score_pairs(view.base, terms, tags, [_EMPTY] * len(ids), view.line)
-        # No CTR model speaks for elements: the same allowance for what the keys miss as an untrained
-        # model's in creative racing.
-        variance = scores.variance + 1.0 / self._racer.config.untrained_prior_precision
-        odds = ElementOdds.with_probabilities(ids, self._racer.probabilities(scores.mean, variance))
-        if len(self._personal) > 4096:
-            self._personal.clear()
-        self._personal[key] = (view.generation, slots, odds)
-        return odds
+
+        def make() -> ElementOdds:
+            ids, tags = (
+                (slots.image_ids, slots.image_tags)
+                if slot == "image"
+                else (slots.headline_ids, slots.headline_tags)
+            )
+            scores = self._learner.score_pairs(view.base, terms, tags, [_EMPTY] * len(ids), view.line)
+            # No CTR model speaks for elements: the same allowance for what the keys miss as an untrained
+            # model's in creative racing.
+            variance = scores.variance + 1.0 / self._racer.config.untrained_prior_precision
+            return ElementOdds.with_probabilities(ids, self._racer.probabilities(scores.mean, variance))
+
+        # The slots' members are part of the key: a schedule starting within a read changes them.
+        key = (request.business_line, request.placement, slot, tuple(terms), slots.members)
+        return self._personal.get(key, view.generation, make)
 
     def _element_slots(
         self, request: SelectRequest, pool: Sequence[Creative], view: LineView, now: datetime
     ) -> ElementSlots | None:
         """The images and headlines this placement draws from, gathered once per read of the line's state
         (and again when a pin or schedule starts or ends within it)."""
-        key = (request.business_line, request.placement)
         creatives = strategies.eligible(pool, view.recall_rules, request.placement, now)
-        members = tuple(c.creative_id for c in creatives)
-        cached = self._element_odds.get(key)
-        if cached is not None and cached[0] == view.generation and cached[1].members == members:
-            return cached[1]
         if not creatives:
             return None
-        kept = set(members)
-        excluded = view.excluded_pairs | {
-            (c.image_material_id, c.copy_material_id) for c in pool if c.creative_id not in kept
-        }
-        slots = ElementSlots.of(BUSINESS_LINE, members, creatives, frozenset(excluded))
-        if len(self._element_odds) > 1000:
-            self._element_odds.clear()
-        self._element_odds[key] = (view.generation, slots)
-        return slots
+        members = tuple(c.creative_id for c in creatives)
+
+        def make() -> ElementSlots:
+            kept = set(members)
+            excluded = view.excluded_pairs | {
+                (c.image_material_id, c.copy_material_id) for c in pool if c.creative_id not in kept
+            }
+            return ElementSlots.of(BUSINESS_LINE, members, creatives, frozenset(excluded))
+
+        return self._element_slots_of.get(
+            (request.business_line, request.placement, members), view.generation, make
+        )
 
     def _choose_phrases(self, request: SelectRequest, view: LineView, at: float) -> dict[str, ElementChoice]:
         """A phrase for each phrase slot of the placement that the bank can fill for this request."""
@@ -438,18 +431,17 @@ class RacingService:
             if not rendered:
                 continue
             # The odds change only with the line's state: made once per read and rendering, then drawn.
-            cached = self._phrase_odds.get(key)
-            if cached is None or cached[0] != view.generation:
-                odds = ElementOdds.of(
+            odds = self._phrase_odds.get(
+                key,
+                view.generation,
+                lambda rendered=rendered: ElementOdds.of(
                     [p.phrase_id for p in rendered],
                     view.elements,
                     prior_rate=float(sigmoid(view.base)),
                     exploration_floor=self._racer.config.exploration_floor,
-                )
-                if len(self._phrase_odds) > 4096:
-                    self._phrase_odds.clear()
-                cached = self._phrase_odds[key] = (view.generation, odds)
-            index, propensity = cached[1].draw(self._rng)
+                ),
+            )
+            index, propensity = odds.draw(self._rng)
             chosen[slot] = ElementChoice(rendered[index], propensity)
         return chosen
 
@@ -548,6 +540,24 @@ class RacingService:
 _EMPTY = LearnerState()
 
 
+class PerRead:
+    """A cache of what select derives from one read of a line's state (odds, element pools): an entry made
+    from an older read is made again. It keeps the read's number, not the read, so a replaced line view
+    is freed at once; `limit` entries at most (cleared whole when full)."""
+
+    def __init__(self, limit: int):
+        self._limit = limit
+        self._entries: dict[Hashable, tuple[int, Any]] = {}
+
+    def get(self, key: Hashable, generation: int, make: Callable[[], T]) -> T:
+        entry = self._entries.get(key)
+        if entry is None or entry[0] != generation:
+            if len(self._entries) >= self._limit:
+                self._entries.clear()
+            entry = self._entries[key] = (generation, make())
+        return entry[1]
+
+
 def _phrase_elements(phrases: Mapping[str, ElementChoice]) -> list[PhraseElement]:
     return [
         PhraseElement(slot=slot, phrase_id=c.phrase.phrase_id, text=c.phrase.text, propensity=c.propensity)
@@ -582,6 +592,15 @@ class ElementSlots:
     image_of: tuple[Creative, ...]
     headline_of: tuple[Creative, ...]
     excluded: frozenset[tuple[str, str]] = frozenset()  # (image, headline) pairs never to serve
+
+    @cached_property
+    def excluded_indexes(self) -> frozenset[tuple[int, int]]:
+        """The excluded pairs whose image and headline are both in the slots, as (image, headline) indexes."""
+        return frozenset(
+            (self.image_index[i], self.headline_index[h])
+            for i, h in self.excluded
+            if i in self.image_index and h in self.headline_index
+        )
 
     @cached_property
     def image_index(self) -> dict[str, int]:
