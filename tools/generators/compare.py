@@ -18,7 +18,6 @@ import hashlib
 import json
 import random
 import re
-import statistics
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -62,11 +61,6 @@ def _text_encoder():
     from creative.inference.text_encoder import TextEncoder
 
     return TextEncoder(sorted((MODELS_BUILD_DIR / "text-encoder").glob("*"))[-1], threads=1)
-
-
-def _median(values) -> float | None:
-    scored = [v for v in values if v is not None]
-    return round(statistics.median(scored), 2) if scored else None
 
 
 def quality(

@@ -112,26 +112,44 @@ class CopyGeneration:
         self._bucket = uploads_bucket
         self.rules = rules or GenerationRules()
         self._compliance = compliance
-        self._vocabulary: dict[str, set[str]] = {}  # line -> its admitted copy's content words, per run
 
     def run(
         self, at: datetime, seconds_left: Callable[[], float], *, reserve_s: float = 30.0
     ) -> list[LineGeneration]:
         window = window_of(at, self.rules.window_hours)
-        reports = []
-        self._vocabulary = {
-            line: set().union(*(content_words(m.text or "") for m in self._materials.admitted(line)))
+        # Each line's admitted copy, read once per run: what a line imitates, and the words that are
+        # another line's product (`_own_product`).
+        copy_of = {
+            line: [m for m in self._materials.admitted(line) if m.kind is MaterialKind.COPY and m.text]
             for line in self._materials.business_lines()
         }
-        for line in self._materials.business_lines():
+        words_of = {
+            line: set().union(*(content_words(m.text or "") for m in copies))
+            for line, copies in copy_of.items()
+        }
+        reports = []
+        for line, copies in copy_of.items():
             if seconds_left() < reserve_s:
                 reports.append(LineGeneration(line, "out_of_time"))
                 continue
-            reports.append(self._generate(line, window, at, lambda: seconds_left() - reserve_s))
+            others = set().union(*(words for other, words in words_of.items() if other != line))
+            reports.append(
+                self._generate(
+                    line, copies, words_of[line], others, window, at, lambda: seconds_left() - reserve_s
+                )
+            )
         return reports
 
-    def _generate(self, line: str, window: str, at: datetime, budget: Callable[[], float]) -> LineGeneration:
-        copies = [m for m in self._materials.admitted(line) if m.kind is MaterialKind.COPY and m.text]
+    def _generate(
+        self,
+        line: str,
+        copies: list[Material],
+        own_words: set[str],
+        other_words: set[str],
+        window: str,
+        at: datetime,
+        budget: Callable[[], float],
+    ) -> LineGeneration:
         if not copies:
             return LineGeneration(line, "no_admitted_copy")
         if len(copies) < self.rules.min_examples:
@@ -159,7 +177,9 @@ class CopyGeneration:
                 raw.append(text)
             if len(novel(raw, [m.text or "" for m in copies])) >= self.rules.per_line_cap:
                 break
-        written = self._own_product(line, self._compliant(line, novel(raw, [m.text or "" for m in copies])))
+        written = _own_product(
+            self._compliant(line, novel(raw, [m.text or "" for m in copies])), own_words, other_words
+        )
         written = written[: self.rules.per_line_cap]
         report = LineGeneration(line, "written" if written else "nothing_new", key, written, len(seeds))
         if not written:
@@ -197,14 +217,6 @@ class CopyGeneration:
         lists = [self._compliance.current(line), self._compliance.current(ALL_LINES)]
         return [text for text in candidates if not compliance_findings(text, lists)]
 
-    def _own_product(self, line: str, candidates: list[str]) -> list[str]:
-        """Drops a candidate that restates another line's product: `FOREIGN_WORDS_LIMIT` or more of its
-        words appear in other lines' admitted copy and never in this line's (a small model prompted with
-        one line's copy still borrows from what it read elsewhere)."""
-        own = self._vocabulary.get(line, set())
-        others = set().union(*(words for other, words in self._vocabulary.items() if other != line))
-        return [text for text in candidates if len(foreign_words(text, own, others)) < FOREIGN_WORDS_LIMIT]
-
     def _pending_review(self, line: str) -> int:
         page = self._materials.list(
             business_line=line,
@@ -228,3 +240,12 @@ class CopyGeneration:
         by_text = {m.text: m for m in copies}
         tags = Counter(t.name for text in examples if text in by_text for t in by_text[text].tags)
         return examples, [name for name, _ in tags.most_common(6)]
+
+
+def _own_product(candidates: list[str], own_words: set[str], other_words: set[str]) -> list[str]:
+    """Drops a candidate that restates another line's product: `FOREIGN_WORDS_LIMIT` or more of its words
+    appear in other lines' admitted copy and never in this line's (a small model prompted with one line's
+    copy still borrows from what it read elsewhere)."""
+    return [
+        text for text in candidates if len(foreign_words(text, own_words, other_words)) < FOREIGN_WORDS_LIMIT
+    ]
