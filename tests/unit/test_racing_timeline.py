@@ -234,4 +234,7 @@ def test_the_floors_share_is_the_mean_probability_that_the_floor_alone_drew_each
     world.impression(start + timedelta(minutes=2), propensity=0.8, candidates=4)
     hour = world.timelines().timeline("food", 1, now=NOW).hourly[0]
     assert hour.floor_share == pytest.approx((0.5 + 0.03125) / 2)
-    assert world.timelines().timeline("travel", 1, now=NOW).totals.floor_share is None
+    # Impressions logged without their floor (before it was logged, or by element racing) give no share
+    world.impression(start, "cr_9", propensity=0.5, candidates=2, line="travel")
+    travel = world.timelines().timeline("travel", 1, now=NOW).totals
+    assert travel.impressions == 1 and travel.floor_share is None
