@@ -366,3 +366,75 @@ def test_a_keys_only_index_query_returns_the_keys_and_an_all_index_query_everyth
     # The table's own items are untouched by the keys-only copy
     stored = dynamodb.get_item(TableName="projections", Key={"id": {"S": "c1"}, "shard": {"S": "0"}})["Item"]
     assert len(stored) == 53
+
+
+def test_a_table_query_reads_its_partition_in_key_order_and_pages_through_it(aws):
+    dynamodb = aws.client("dynamodb")
+    dynamodb.create_table(
+        TableName="partitions",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "N"},
+            {"AttributeName": "g", "AttributeType": "S"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by_g",
+                "KeySchema": [
+                    {"AttributeName": "g", "KeyType": "HASH"},
+                    {"AttributeName": "sk", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    dynamodb.create_table(
+        TableName="hash_only",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    for sk in (5, 1, 30, 12, 7):  # written out of order; numbers sort as numbers
+        for pk in ("a", "b", "c"):
+            dynamodb.put_item(
+                TableName="partitions", Item={"pk": {"S": pk}, "sk": {"N": str(sk)}, "g": {"S": "all"}}
+            )
+    for pk in ("a", "b"):
+        dynamodb.put_item(TableName="hash_only", Item={"pk": {"S": pk}, "v": {"S": pk * 2}})
+
+    def page(table: str, pk: str, **extra) -> dict:
+        return dynamodb.query(
+            TableName=table,
+            KeyConditionExpression="pk = :p",
+            ExpressionAttributeValues={":p": {"S": pk}},
+            **extra,
+        )
+
+    assert [int(i["sk"]["N"]) for i in page("partitions", "b")["Items"]] == [1, 5, 7, 12, 30]
+    assert [int(i["sk"]["N"]) for i in page("partitions", "c", ScanIndexForward=False)["Items"]] == [
+        30,
+        12,
+        7,
+        5,
+        1,
+    ]
+    first = page("partitions", "a", Limit=2)
+    rest = page("partitions", "a", ExclusiveStartKey=first["LastEvaluatedKey"])
+    assert [int(i["sk"]["N"]) for i in first["Items"] + rest["Items"]] == [1, 5, 7, 12, 30]
+    assert page("partitions", "zz")["Items"] == []
+    assert page("hash_only", "b")["Items"] == [{"pk": {"S": "b"}, "v": {"S": "bb"}}]
+    assert page("hash_only", "zz")["Items"] == []
+    assert dynamodb.scan(TableName="hash_only")["Count"] == 2  # the missed key left nothing behind
+    by_g = dynamodb.query(
+        TableName="partitions",
+        IndexName="by_g",
+        KeyConditionExpression="g = :g",
+        ExpressionAttributeValues={":g": {"S": "all"}},
+    )["Items"]
+    assert [(int(i["sk"]["N"]), i["pk"]["S"]) for i in by_g] == sorted(
+        (sk, pk) for sk in (5, 1, 30, 12, 7) for pk in "abc"
+    )
+    # A scan still sees every partition
+    assert dynamodb.scan(TableName="partitions")["Count"] == 15

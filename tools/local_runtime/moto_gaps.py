@@ -40,6 +40,7 @@ def apply() -> None:
     _put_events_carry_their_account()
     _dynamodb_scalar_attribute_values_serialize_as_stored()
     _dynamodb_keys_only_index_queries_copy_keys_only()
+    _dynamodb_table_queries_read_one_partition()
     _applied = True
 
 
@@ -315,4 +316,46 @@ def _dynamodb_keys_only_index_queries_copy_keys_only() -> None:
         finally:
             _KEYS_ONLY_QUERY.attributes = None
 
+    Table.query = query
+
+
+_ONE_PARTITION = threading.local()  # (table, hash key) of the table query running on this thread
+
+
+def _dynamodb_table_queries_read_one_partition() -> None:
+    """A query on a table reads one partition on AWS; moto lists and sorts every item of the table, then
+    keeps those with the queried hash key. With every material, similarity-index entry and racing counter
+    in one table, tagging's near-duplicate lookup spent more time in that sort than in its models, and it
+    grew with the table. While a table query runs, its table lists only the queried partition; while an
+    index query runs, it lists its items unsorted (moto sorts what the index matches by the index's keys,
+    then the table's, a total order, right after)."""
+    original_all_items = Table.all_items
+    original_query = Table.query
+
+    def all_items(self: Any) -> list[Item]:
+        running = getattr(_ONE_PARTITION, "query", None)
+        if running is None or running[0] is not self:
+            return original_all_items(self)
+        if not self.range_key_attr:
+            return (
+                list(self.items.values())
+                if running[1] is None
+                else [*filter(None, [self.items.get(running[1])])]
+            )
+        if running[1] is None:
+            return [item for partition in self.items.values() for item in partition.values()]
+        return sorted(self.items.get(running[1], {}).values(), key=lambda item: item.range_key)
+
+    def query(self: Any, *args: Any, **kwargs: Any) -> Any:
+        index_name = kwargs.get("index_name", args[7] if len(args) > 7 else None)
+        hash_key = kwargs.get("hash_key", args[0] if args else None)
+        if not index_name and hash_key is None:
+            return original_query(self, *args, **kwargs)
+        _ONE_PARTITION.query = (self, None if index_name else hash_key)
+        try:
+            return original_query(self, *args, **kwargs)
+        finally:
+            _ONE_PARTITION.query = None
+
+    Table.all_items = all_items
     Table.query = query
