@@ -28,6 +28,13 @@ log = logging.getLogger(__name__)
 AdminHandler = Callable[[HttpRequest], HttpResponse]
 
 
+class _HttpServer(ThreadingHTTPServer):
+    # socketserver listens with a backlog of 5: 32 clients connecting at once while the accept thread waits
+    # for the GIL overflow it, and a client then meets a reset connection. API Gateway refuses no one.
+    request_queue_size = 128
+    daemon_threads = True
+
+
 class ApiServer:
     """A ThreadingHTTPServer on 127.0.0.1 serving `/{stage}/...` for the API and `/_local/...` for admin."""
 
@@ -43,8 +50,7 @@ class ApiServer:
         self.api = api
         self.admin = admin
         self.console = console
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), _request_handler(self))
-        self._server.daemon_threads = True
+        self._server = _HttpServer(("127.0.0.1", port), _request_handler(self))
         self._thread = threading.Thread(target=self._server.serve_forever, name="api-gateway", daemon=True)
 
     @property

@@ -126,12 +126,7 @@ def violations(report: dict, details: dict) -> list[str]:
         found.append("a duplicate click was answered counted")
     if details["load"]["impressions_logged"] != report["impressions_counted"]:
         found.append("impressions counted differ from impressions logged")
-    late = details["late_answers"]
-    if (
-        late["impressions_counted"] != late["impressions_logged"]
-        or late["selects_answered"] > late["impressions_logged"]
-    ):
-        found.append("a select whose answer came late was counted twice or not logged")
+    found += _late_answer_violations(details["late_answers"])
     faults = details["faults"]
     if faults["dead_lettered"] < details["sizes"]["doomed_uploads"]:
         found.append("a doomed upload was not dead-lettered")
@@ -139,6 +134,21 @@ def violations(report: dict, details: dict) -> list[str]:
         found.append("a dead-lettered upload was not processed after its redrive")
     if faults["doomed_logged"] != details["sizes"]["doomed_uploads"]:
         found.append("a dead-lettered upload has no log line naming it")
+    return found
+
+
+def _late_answer_violations(late: dict) -> list[str]:
+    found = []
+    if (
+        late["impressions_counted"] != late["impressions_logged"]
+        or late["selects_answered"] > late["impressions_logged"]
+    ):
+        found.append("a select whose answer came late was counted twice or not logged")
+    # Not vacuous: answers must have come late, and the selects behind them must have landed
+    if late["late_answers"] == 0:
+        found.append("no select answer came late: the late-answer check tested nothing")
+    if late["impressions_logged"] == 0 or late["selects_answered"] == 0:
+        found.append("no select of the late-answer run was answered and logged")
     return found
 
 

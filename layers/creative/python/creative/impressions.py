@@ -87,6 +87,13 @@ class BetaPosterior:
         clicks = max(clicks, 0)
         return cls(prior_alpha + clicks, prior_beta + max(impressions - clicks, 0))
 
+    @classmethod
+    def shrunk_to(cls, impressions: float, positives: float, rate: float, strength: float) -> BetaPosterior:
+        """Time-weighted evidence shrunk toward `rate`, which counts as `strength` impressions."""
+        return cls(
+            max(positives, 0.0) + rate * strength, max(impressions - positives, 0.0) + (1.0 - rate) * strength
+        )
+
     @property
     def mean(self) -> float:
         return self.alpha / (self.alpha + self.beta)
@@ -99,6 +106,10 @@ class BetaPosterior:
     def interval95(self) -> tuple[float, float]:
         """Normal approximation of the 95% credible interval, clipped to [0, 1]."""
         return max(0.0, self.mean - 1.96 * self.sd), min(1.0, self.mean + 1.96 * self.sd)
+
+    def probability_below(self, rate: float) -> float:
+        """P(the true rate < `rate`), in the same normal approximation as the intervals."""
+        return NormalDist(self.mean, self.sd).cdf(rate) if self.sd > 0 else float(self.mean < rate)
 
     def interval(self, level: float) -> tuple[float, float]:
         """Normal approximation of the central credible interval holding `level` of the mass (0.9: 90%),

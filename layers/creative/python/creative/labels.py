@@ -18,6 +18,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from creative.impressions import BetaPosterior
+
 
 class AssetLabel(StrEnum):
     PENDING = "PENDING"
@@ -88,24 +90,16 @@ class AssetPerformance(BaseModel):
     )
 
 
-def _normal_cdf(z: float) -> float:
-    return 0.5 * (1.0 + math.erf(z / math.sqrt(2.0)))
-
-
-def _beta(impressions: float, positives: float, prior_rate: float, strength: float) -> tuple[float, float]:
-    alpha = max(positives, 0.0) + prior_rate * strength
-    beta = max(impressions - positives, 0.0) + (1.0 - prior_rate) * strength
-    total = alpha + beta
-    return alpha / total, math.sqrt(alpha * beta / (total * total * (total + 1.0)))
-
-
 def label_slot(assets: Sequence[AssetEvidence], rules: LabelRules = LABEL_RULES) -> list[AssetPerformance]:
     """Labels for the assets of one slot of one line."""
     shown = sum(a.impressions for a in assets)
     pooled = (sum(a.positives for a in assets) + 0.5) / (shown + 1.0) if shown else 0.0
     judged = [a for a in assets if a.impressions >= rules.min_impressions]
-    moments = {a.asset_id: _beta(a.impressions, a.positives, pooled, rules.prior_impressions) for a in judged}
-    order = sorted(judged, key=lambda a: moments[a.asset_id][0], reverse=True)
+    posteriors = {
+        a.asset_id: BetaPosterior.shrunk_to(a.impressions, a.positives, pooled, rules.prior_impressions)
+        for a in judged
+    }
+    order = sorted(judged, key=lambda a: posteriors[a.asset_id].mean, reverse=True)
     ranks = {a.asset_id: i + 1 for i, a in enumerate(order)}
     best_ranks = max(1, math.floor(len(order) * rules.best_share))
     results = []
@@ -128,7 +122,7 @@ def label_slot(assets: Sequence[AssetEvidence], rules: LabelRules = LABEL_RULES)
         )
         if asset.impressions <= 0:
             performance.label, performance.why = AssetLabel.PENDING, "no impressions yet"
-        elif asset.asset_id not in moments:
+        elif asset.asset_id not in posteriors:
             performance.why = (
                 f"{asset.impressions:,.0f} of the {rules.min_impressions:,.0f} impressions a label needs"
             )
@@ -137,7 +131,7 @@ def label_slot(assets: Sequence[AssetEvidence], rules: LabelRules = LABEL_RULES)
         else:
             _judge(
                 performance,
-                moments[asset.asset_id],
+                posteriors[asset.asset_id],
                 pooled,
                 ranks[asset.asset_id],
                 len(order),
@@ -153,7 +147,7 @@ def label_slot(assets: Sequence[AssetEvidence], rules: LabelRules = LABEL_RULES)
 
 def _judge(
     performance: AssetPerformance,
-    moment: tuple[float, float],
+    posterior: BetaPosterior,
     pooled: float,
     rank: int,
     of: int,
@@ -161,15 +155,14 @@ def _judge(
     rules: LabelRules,
 ) -> None:
     """LOW, GOOD or BEST against the slot's pooled rate, with the figures that decide it."""
-    mean, sd = moment
-    above = 1.0 - _normal_cdf((pooled - mean) / sd) if sd > 0 else float(mean > pooled)
+    mean, above = posterior.mean, 1.0 - posterior.probability_below(pooled)
     if 1.0 - above >= rules.confidence:
         performance.label = AssetLabel.LOW
     elif above >= rules.confidence and rank <= best_ranks:
         performance.label = AssetLabel.BEST
     else:
         performance.label = AssetLabel.GOOD
-    low, high = max(0.0, mean - 1.96 * sd), min(1.0, mean + 1.96 * sd)
+    low, high = posterior.interval95()
     performance.why = (
         f"{performance.impressions:,.0f} recent impressions, rate {mean:.2%} ({low:.2%}-{high:.2%}), "
         f"rank {rank} of {of}, P(above the slot's {pooled:.2%}) = {above:.2f}"
@@ -200,10 +193,8 @@ def fatigued(
     if lifetime_impressions < rules.min_lifetime_impressions or impressions < rules.min_impressions:
         return False
     lifetime = lifetime_positives / lifetime_impressions
-    mean, sd = _beta(impressions, positives, lifetime, rules.prior_impressions)
-    threshold = rules.fatigue_ratio * lifetime
-    below = _normal_cdf((threshold - mean) / sd) if sd > 0 else float(mean < threshold)
-    return below >= rules.confidence
+    recent = BetaPosterior.shrunk_to(impressions, positives, lifetime, rules.prior_impressions)
+    return recent.probability_below(rules.fatigue_ratio * lifetime) >= rules.confidence
 
 
 def label_assets(assets: Sequence[AssetEvidence], rules: LabelRules = LABEL_RULES) -> list[AssetPerformance]:
