@@ -137,7 +137,7 @@ class FunctionSpec:
 
 # Select and retraining must run the same racer: retraining scores policies as select would run them. Both
 # carry the racer's defaults (RacerConfig's, through RacerSettings) in their environment, where an operator
-# sees and tunes them.
+# sees and tunes them; so does the operator API, whose asset labels weigh evidence with the racer's decay.
 RACER_ENV = RacerSettings.default_environment()
 # Where arms, impressions and CTR models live: select and retraining read the same stores.
 RACING_STORES_ENV: dict[str, Resource] = {
@@ -337,6 +337,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         capability="operator_api",
         description="Operator reads and edits: materials with reasons and tags, creatives with racing stats.",
         config_model="OperatorConfig",
+        env=RACER_ENV,
         triggers=(
             ApiRoute("GET", "/v1/materials", "operator"),
             ApiRoute("GET", "/v1/materials/{material_id}", "operator"),

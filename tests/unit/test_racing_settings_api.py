@@ -234,3 +234,46 @@ def test_a_template_switches_a_line_to_element_racing_and_labels_count_its_eleme
     slots = {(row["slot"], row["asset_id"]): row for row in page["items"]}
     assert slots[("image", served.creative.image_material_id)]["impressions"] > 0
     assert slots[("headline", served.creative.copy_material_id)]["impressions"] > 0
+
+
+def test_asset_labels_weigh_evidence_with_the_racers_decay():
+    from datetime import UTC, datetime, timedelta
+
+    from creative.config import OperatorConfig
+    from creative.racing.racer import RacerConfig
+    from creative.racing.schemas import SelectRequest, UserContext
+    from creative.racing_settings import RacingSettings
+
+    # Given one impression served ten hours ago
+    racing = racing_world(creative(1))
+    served_at = datetime(2026, 11, 30, 8, tzinfo=UTC)
+    racing.racing.select(
+        SelectRequest(business_line="food", placement="feed", user=UserContext(id="u")), served_at
+    )
+
+    def impressions_seen(racer: RacerConfig | None) -> float:
+        settings = RacingSettings(racing.creatives, racing.state, InMemoryComplianceLists(), racer=racer)
+        page = settings.asset_labels("food", served_at + timedelta(hours=10))
+        return next(r.impressions for r in page.items if r.slot == "creative" and r.asset_id == "cr_1")
+
+    # When labels are read with the default half-life (72 h) and with a racer tuned to a 1-hour half-life
+    # Then the impression counts as 2^(-10/72) = 0.91 of one, and as 2^-10 = 0.001 of one
+    assert impressions_seen(None) == pytest.approx(0.908, abs=0.01)
+    assert impressions_seen(RacerConfig(half_life_hours=1.0)) == pytest.approx(0.001, abs=0.001)
+    # And the operator API's configuration reads the racer's tuning from the same environment names
+    environment = {"RACER_HALF_LIFE_HOURS": "1"} | {
+        name: "x"
+        for name in [
+            "UPLOADS_BUCKET",
+            "MODEL_REGISTRY_TABLE",
+            "MATERIALS_TABLE",
+            "CREATIVES_TABLE",
+            "RACING_STATE_TABLE",
+            "IMPRESSIONS_TABLE",
+            "TAGS_TABLE",
+            "LINE_SETTINGS_TABLE",
+            "MATERIAL_EVENTS_BUS",
+            "ASSETS_BUCKET",
+        ]
+    }
+    assert OperatorConfig.model_validate(environment).racer_config().half_life_hours == 1.0

@@ -151,8 +151,9 @@ class FeedbackConfig(_EnvConfig):
     impressions_table: str = Field(alias="IMPRESSIONS_TABLE")
 
 
-class OperatorConfig(_WithAdmissionLimits):
-    """Admission's limits too: a browser upload form carries the byte cap admission will apply."""
+class OperatorConfig(_WithAdmissionLimits, RacerSettings):
+    """Admission's limits too: a browser upload form carries the byte cap admission will apply. The racer's
+    settings too: asset labels and fatigue weigh evidence with the racer's decay and learner."""
 
     uploads_bucket: str = Field(alias="UPLOADS_BUCKET")  # presigned upload forms, image URLs
     model_registry_table: str = Field(alias="MODEL_REGISTRY_TABLE")  # the CTR model and retraining runs

@@ -29,6 +29,7 @@ from creative.ports import (
 from creative.quality.compliance import ComplianceList
 from creative.quality.policy import LinePolicy, QualityPolicy
 from creative.racing.active_model import CTR_MODEL
+from creative.racing.racer import RacerConfig
 from creative.racing.retraining import RetrainingReport
 from creative.racing.state import CounterTotals, Objective
 from creative.racing_settings import RacingSettings
@@ -237,6 +238,7 @@ class OperatorService:
         limits: AdmissionLimits | None = None,
         models: ModelRegistry | None = None,
         impressions: ImpressionLog | None = None,
+        racer: RacerConfig | None = None,
     ):
         self._models = models  # the CTR model registry (None: this service reports no models)
         # The racing timeline reads the impression log (None: this service draws no timeline).
@@ -253,7 +255,7 @@ class OperatorService:
         self._tag_index = tag_index
         self._vocabulary = vocabulary  # loaded on first use: only the tag routes need the tagger's files
         self._image_url_ttl_s = image_url_ttl_s
-        self.racing_settings = RacingSettings(creatives, racing_state, compliance)
+        self.racing_settings = RacingSettings(creatives, racing_state, compliance, racer=racer)
 
     def decide(self, material_id: str, decision: ReviewDecision, *, by: str, now: str) -> Material:
         """Admits or rejects the material, keeping who, when, what and why; the same decision twice in a row

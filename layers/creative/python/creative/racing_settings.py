@@ -25,6 +25,7 @@ from creative.phrase_banks import (
 from creative.ports import ComplianceStore, CreativeRepository, RacingStateStore
 from creative.quality.compliance import ALL_LINES, ComplianceList
 from creative.racing.learner import ELEMENT_TAG, Decay, LearnerConfig, tag_effect
+from creative.racing.racer import RacerConfig
 from creative.racing.service import (
     PHRASES_SETTING,
     RECALL_SETTING,
@@ -90,14 +91,15 @@ class RacingSettings:
         compliance: ComplianceStore,
         *,
         max_phrase_chars: int = 90,
-        half_life_hours: float = 72.0,
+        racer: RacerConfig | None = None,
     ):
         self._creatives = creatives
         self._state = racing_state
         self._compliance = compliance
         self._max_phrase_chars = max_phrase_chars
-        self._decay = Decay(half_life_hours * 3600.0)
-        self._learner = LearnerConfig()  # its key buckets are fixed (not configurable): the racer's own
+        racer = racer or RacerConfig()  # the racer select runs: labels weigh evidence as it does
+        self._decay = Decay(racer.half_life_hours * 3600.0)
+        self._learner = racer.learner
 
     def recall_rules(self, business_line: str) -> RecallRules:
         return recall_rules_of(self._state.read(business_line))

@@ -235,6 +235,7 @@ def operator() -> OperatorService:
         models=DynamoModelRegistry(dynamodb, config.model_registry_table, s3, config.assets_bucket),
         # Read only: the racing timeline's Queries of the by_day index (the log is never written here).
         impressions=DynamoImpressionLog(dynamodb, config.impressions_table, state),
+        racer=config.racer_config(),
     )
 
 
