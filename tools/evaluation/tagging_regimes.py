@@ -225,9 +225,12 @@ def _seed_everything(seed: int) -> None:
 
 
 def run_key(settings: dict) -> str:
+    """What decides a run's result: this module's code up to `summarise` (what comes after only tabulates
+    and writes, so editing it keeps the cache), the heads code, the labelled data and the run's settings."""
     digest = hashlib.sha256()
+    source = Path(__file__).read_text()
+    digest.update(source[: source.index("\ndef summarise(")].encode())
     for path in (
-        Path(__file__),
         Path(tag_heads.__file__),
         ad_copy.LABELLED_FILE,
         ad_copy.SELLING_POINTS_FILE,
@@ -326,9 +329,24 @@ def main(argv: list[str] | None = None) -> dict:
         "regimes": summarise(rows),
     }
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "regimes.json").write_text(json.dumps(result, indent=2) + "\n")
+    path = OUT / "regimes.json"
+    if not args.quick and path.is_file():
+        result = _keeping_other_datasets(json.loads(path.read_text()), result)
+    path.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {OUT / 'regimes.json'}")
     return result
+
+
+def _keeping_other_datasets(previous: dict, result: dict) -> dict:
+    """A run of some datasets keeps the last figures of the others (same seeds only): the table stays whole."""
+    if previous.get("seeds") != result["seeds"]:
+        return result
+    kept = {name: entry for name, entry in previous["datasets"].items() if name not in result["datasets"]}
+    merged = {"datasets": kept | result["datasets"], "seeds": result["seeds"], "regimes": {}}
+    for regime in sorted(set(previous["regimes"]) | set(result["regimes"])):
+        old = {d: v for d, v in previous["regimes"].get(regime, {}).items() if d in kept}
+        merged["regimes"][regime] = old | result["regimes"].get(regime, {})
+    return merged
 
 
 if __name__ == "__main__":
