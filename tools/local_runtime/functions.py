@@ -201,7 +201,6 @@ class LocalFunction:
         return result
 
     def _run(self, payload: Any, context: LambdaContext) -> Any:
-        started = time.monotonic()
         try:
             handler = self._load()
             # Lambda's timeout covers the handler, not the init phase (imports at a cold start), which has

@@ -8,6 +8,7 @@ tests/local/test_moto_gaps.py; moto is pinned (5.2.1) because they reach into it
 from __future__ import annotations
 
 import copy
+import inspect
 import threading
 import uuid
 from typing import Any
@@ -295,6 +296,17 @@ def _with_only(item: Item, attributes: frozenset[str]) -> Item:
     return result
 
 
+_QUERY_PARAMETERS = list(inspect.signature(Table.query).parameters)[1:]  # after self
+
+
+def _query_argument(name: str, args: tuple, kwargs: dict) -> Any:
+    """An argument of moto's Table.query, whether passed by name or by position."""
+    if name in kwargs:
+        return kwargs[name]
+    position = _QUERY_PARAMETERS.index(name)
+    return args[position] if position < len(args) else None
+
+
 def _dynamodb_keys_only_index_queries_copy_keys_only() -> None:
     """A query on a keys-only index reads index entries of a few bytes on AWS; moto deep-copies every whole
     matching item, then projects it to its keys. The racing state's line index (keys only: one query per
@@ -304,7 +316,7 @@ def _dynamodb_keys_only_index_queries_copy_keys_only() -> None:
     original = Table.query
 
     def query(self: Any, *args: Any, **kwargs: Any) -> Any:
-        index_name = kwargs.get("index_name", args[7] if len(args) > 7 else None)
+        index_name = _query_argument("index_name", args, kwargs)
         index = next((i for i in self.all_indexes() if i.name == index_name), None) if index_name else None
         if index is None or (index.projection or {}).get("ProjectionType") != "KEYS_ONLY":
             return original(self, *args, **kwargs)
@@ -347,8 +359,8 @@ def _dynamodb_table_queries_read_one_partition() -> None:
         return sorted(self.items.get(running[1], {}).values(), key=lambda item: item.range_key)
 
     def query(self: Any, *args: Any, **kwargs: Any) -> Any:
-        index_name = kwargs.get("index_name", args[7] if len(args) > 7 else None)
-        hash_key = kwargs.get("hash_key", args[0] if args else None)
+        index_name = _query_argument("index_name", args, kwargs)
+        hash_key = _query_argument("hash_key", args, kwargs)
         if not index_name and hash_key is None:
             return original_query(self, *args, **kwargs)
         _ONE_PARTITION.query = (self, None if index_name else hash_key)
