@@ -438,3 +438,46 @@ def test_a_table_query_reads_its_partition_in_key_order_and_pages_through_it(aws
     )
     # A scan still sees every partition
     assert dynamodb.scan(TableName="partitions")["Count"] == 15
+
+
+def test_update_expressions_are_still_refused_for_repeated_clauses_or_paths(aws):
+    import botocore.exceptions
+
+    dynamodb = aws.client("dynamodb")
+    dynamodb.create_table(
+        TableName="updates",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    key = {"pk": {"S": "x"}}
+    many = 120  # the size of a racing write
+    dynamodb.update_item(
+        TableName="updates",
+        Key=key,
+        UpdateExpression="ADD " + ", ".join(f"#a{i} :v{i}" for i in range(many)) + " SET #s = :s",
+        ExpressionAttributeNames={f"#a{i}": f"n{i}" for i in range(many)} | {"#s": "s"},
+        ExpressionAttributeValues={f":v{i}": {"N": str(i)} for i in range(many)} | {":s": {"S": "ok"}},
+    )
+    item = dynamodb.get_item(TableName="updates", Key=key)["Item"]
+    assert item["n119"] == {"N": "119"} and item["s"] == {"S": "ok"} and len(item) == many + 2
+
+    def refused(expression: str, names: dict) -> str:
+        with pytest.raises(botocore.exceptions.ClientError) as raised:
+            dynamodb.update_item(
+                TableName="updates",
+                Key=key,
+                UpdateExpression=expression,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues={":x": {"N": "1"}, ":y": {"N": "2"}},
+            )
+        assert raised.value.response["Error"]["Code"] == "ValidationException"
+        return raised.value.response["Error"]["Message"]
+
+    # Two ADD clauses, deep in a long expression or at its end, and one path updated twice
+    filler = ", ".join(f"#f{i} :x" for i in range(30))
+    fillers = {f"#f{i}": f"f{i}" for i in range(30)}
+    assert "ADD" in refused(f"ADD {filler} ADD #a :y", fillers | {"#a": "a"})
+    assert "ADD" in refused(f"ADD #a :y ADD {filler}", fillers | {"#a": "a"})
+    assert "[a]" in refused(f"ADD {filler}, #a :x, #b :y", fillers | {"#a": "a", "#b": "a"})
+    assert dynamodb.get_item(TableName="updates", Key=key)["Item"] == item  # nothing was written
