@@ -57,6 +57,16 @@ class UploadRouting:
         return [json.loads(m["Body"]) for m in messages]
 
 
+def _string_keyed_table(dynamodb, name: str, key: str = "id") -> None:
+    """An on-demand table keyed by one string attribute."""
+    dynamodb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
 def test_a_schedule_rule_does_not_swallow_s3_events(aws):
     # Given a schedule rule targeting a Lambda, created before the rule routing uploads to a queue
     routing = UploadRouting(aws, schedule_rule_first=True)
@@ -146,12 +156,7 @@ def test_a_cancelled_transaction_rolls_back_only_its_items_without_copying_table
     from moto.dynamodb.models import dynamodb_backends
 
     dynamodb = aws.client("dynamodb")
-    dynamodb.create_table(
-        TableName="arms",
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    _string_keyed_table(dynamodb, "arms")
     for key in ("a", "b"):
         dynamodb.put_item(TableName="arms", Item={"id": {"S": key}, "n": {"N": "1"}})
     backend = dynamodb_backends[aws.account_id()][aws.region]
@@ -248,12 +253,7 @@ def test_concurrent_transactions_on_the_same_items_never_undo_each_other(monkeyp
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name="us-east-1")
         for table in ("counts", "log"):
-            dynamodb.create_table(
-                TableName=table,
-                KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-                AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-                BillingMode="PAY_PER_REQUEST",
-            )
+            _string_keyed_table(dynamodb, table)
         ids = [uuid.uuid4().hex for _ in range(300)]
         count = {
             "TableName": "counts",
@@ -286,12 +286,7 @@ def test_concurrent_transactions_on_the_same_items_never_undo_each_other(monkeyp
 
 def test_every_attribute_type_reads_back_as_written_through_the_fast_path(aws):
     dynamodb = aws.client("dynamodb")
-    dynamodb.create_table(
-        TableName="attribute-types",
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    _string_keyed_table(dynamodb, "attribute-types")
     item = {
         "id": {"S": "a"},
         "count": {"N": "12.5"},
@@ -390,12 +385,7 @@ def test_a_table_query_reads_its_partition_in_key_order_and_pages_through_it(aws
         ],
         BillingMode="PAY_PER_REQUEST",
     )
-    dynamodb.create_table(
-        TableName="hash_only",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    _string_keyed_table(dynamodb, "hash_only", key="pk")
     for sk in (5, 1, 30, 12, 7):  # written out of order; numbers sort as numbers
         for pk in ("a", "b", "c"):
             dynamodb.put_item(
@@ -444,12 +434,7 @@ def test_update_expressions_are_still_refused_for_repeated_clauses_or_paths(aws)
     import botocore.exceptions
 
     dynamodb = aws.client("dynamodb")
-    dynamodb.create_table(
-        TableName="updates",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    _string_keyed_table(dynamodb, "updates", key="pk")
     key = {"pk": {"S": "x"}}
     many = 120  # the size of a racing write
     dynamodb.update_item(
