@@ -350,15 +350,15 @@ def _dynamodb_table_queries_read_one_partition() -> None:
         running = getattr(_ONE_PARTITION, "query", None)
         if running is None or running[0] is not self:
             return original_all_items(self)
+        key = running[1]  # None: an index query, which needs every item
+        if key is None:
+            partitions = list(self.items.values())
+        else:  # `in` first: self.items is a defaultdict, and a lookup would create the partition
+            partitions = [self.items[key]] if key in self.items else []
         if not self.range_key_attr:
-            return (
-                list(self.items.values())
-                if running[1] is None
-                else [*filter(None, [self.items.get(running[1])])]
-            )
-        if running[1] is None:
-            return [item for partition in self.items.values() for item in partition.values()]
-        return sorted(self.items.get(running[1], {}).values(), key=lambda item: item.range_key)
+            return partitions
+        items = [item for partition in partitions for item in partition.values()]
+        return items if key is None else sorted(items, key=lambda item: item.range_key)
 
     def query(self: Any, *args: Any, **kwargs: Any) -> Any:
         index_name = _query_argument("index_name", args, kwargs)

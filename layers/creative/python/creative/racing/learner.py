@@ -248,6 +248,7 @@ class OnlineLearner:
         n = len(tag_lists)
         mean, variance, prior_variance = np.full(n, base_logit), np.zeros(n), np.zeros(n)
         own_information = np.array([max(s.information.get("c", 0.0), 0.0) for s in creative_states])
+        own_prior = 1.0 / lam_c + len(terms) / lam_cu  # the creative's own keys, the same for every candidate
         for index, (tags, own) in enumerate(zip(tag_lists, creative_states, strict=True)):
             w, info = own.weights, own.information
             m = w.get("c", 0.0)
@@ -255,7 +256,7 @@ class OnlineLearner:
             for stem in user_stems:
                 m += w.get(stem, 0.0)
                 v += 1.0 / (lam_cu + max(info.get(stem, 0.0), 0.0))
-            prior = 1.0 / lam_c + len(terms) / lam_cu
+            prior = own_prior
             for tag in sorted(set(tags)):
                 summed = per_tag.get(tag)
                 if summed is None:

@@ -71,8 +71,8 @@ RECALL_SETTING, PHRASES_SETTING = "recall", "phrases"  # the line's setting docu
 ELEMENT_MODEL_VERSION = "element-effects"  # what a line racing elements reports as its model
 # A fatigued creative's posterior variance is multiplied by this: enough to re-explore it, not to favour it.
 FATIGUE_VARIANCE_FACTOR = 2.0
-MAX_ELEMENTS_PER_SLOT = 500
-T = TypeVar("T")  # the newest of each slot race; bounds the per-read work of a huge library
+MAX_ELEMENTS_PER_SLOT = 500  # the newest of each slot race; bounds the per-read work of a huge library
+T = TypeVar("T")
 
 
 class RacingService:
