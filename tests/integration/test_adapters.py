@@ -324,3 +324,29 @@ def test_an_element_impression_and_its_click_count_on_the_lines_element_item_not
     assert read.line["pn:mat_img@3"] == 1.0 and read.line["pc:mat_img@3"] == 1.0
     assert read.line["pc:mat_copy@3"] == 1.0 and read.line["bc:@3"] == 1.0
     assert state.totals(["elements:food"])["elements:food"].clicks == 1
+
+
+def test_the_similarity_index_returns_each_fingerprint_as_filed_once_per_material(aws):
+    import os
+
+    import numpy as np
+    from creative.adapters.dynamodb_similarity_index import DynamoSimilarityIndex
+    from creative.quality.near_duplicates import Fingerprint, IndexedFingerprint
+
+    index = DynamoSimilarityIndex(aws["dynamodb"], os.environ["SIMILARITY_TABLE"])
+    vector = np.zeros(384, dtype=np.float32)
+    vector[:2] = 0.6, 0.8
+    copy = Fingerprint(vector, words=frozenset({"affordable", "coffee", "fast"}))
+    image = Fingerprint(vector, phash=2**63 + 5)
+    index.add("food#copy-1", ["lsh0:3", "words:ab"], IndexedFingerprint("mat_copy", copy))
+    index.add("food#image-1", ["lsh0:3"], IndexedFingerprint("mat_image", image))
+
+    (found,) = index.candidates("food#copy-1", ["lsh0:3", "words:ab", "lsh1:9"])
+    assert found.material_id == "mat_copy"
+    assert found.fingerprint.words == copy.words and found.fingerprint.phash is None
+    assert np.allclose(found.fingerprint.vector, vector, atol=1e-3)
+    (found,) = index.candidates("food#image-1", ["lsh0:3"])
+    assert found.fingerprint.phash == 2**63 + 5 and found.fingerprint.words is None
+
+    index.remove("food#copy-1", ["lsh0:3", "words:ab"], "mat_copy")
+    assert index.candidates("food#copy-1", ["lsh0:3", "words:ab"]) == []

@@ -28,7 +28,6 @@ from creative.inference.artifacts import Artifact
 from creative.inference.image_model import ImageModel
 from creative.inference.text_encoder import TextEncoder
 from creative.quality import near_duplicates
-from creative.quality.near_duplicates import CopyCanonicaliser
 from creative.tagging.image_facts import PALETTE
 
 from infra.paths import BUILD_DIR
@@ -53,7 +52,11 @@ BINARY_FILES = (
 # fingerprints at cosine 0.9 miss every shared band with probability (1 - (1 - acos(0.9)/pi)^10)^24 = 0.3%.
 # On 11,000 indexed lines a lookup reads ~260 entries (16x8 read 640, 32x12 read 100 for 32 queries);
 # out/quality/report.json has the measured recall and entries read.
-SIMILARITY = {"copy": {"bands": 24, "bits": 10, "seed": 7}, "image": {"bands": 24, "bits": 10, "seed": 8}}
+# Copy is also filed under a digest of its canonical word set ("words_key"), part of what names its space.
+SIMILARITY = {
+    "copy": {"bands": 24, "bits": 10, "seed": 7, "words_key": "sha256-16"},
+    "image": {"bands": 24, "bits": 10, "seed": 8},
+}
 COPY_IAB_PRECISION = 0.75
 COPY_IAB_TIER1_PRECISION = 0.7
 # Images: the top IMAGE_TOP_K ImageNet classes vote for their IAB nodes with their probabilities; a node
@@ -68,7 +71,7 @@ INPUTS = (
     Path(photos.__file__),
     photos.INVENTORY_FILE,
     SYNONYMS_FILE,
-    Path(near_duplicates.__file__),  # the copy canonicaliser the copy centre is computed through
+    Path(near_duplicates.__file__),  # how fingerprints are keyed (the space names depend on it)
     ad_copy.LABELLED_FILE,
     ad_copy.IAB_LABELS_FILE,
     ad_copy.SELLING_POINTS_FILE,
@@ -91,7 +94,7 @@ def build(out_dir: Path) -> list[Artifact]:
     spam_head, spam_training = _spam_head(encoder)
     synonyms = json.loads(SYNONYMS_FILE.read_text())
     synonyms.pop("_stopwords", None)
-    copy_centre = _copy_centre(encoder, CopyCanonicaliser(synonyms))
+    copy_centre = _copy_centre(encoder)
     image_centre = _image_centre(out_dir / image_model.NAME / image_model.VERSION)
 
     nodes = iab_taxonomy.load()
@@ -189,10 +192,10 @@ def _spam_head(encoder: TextEncoder) -> tuple[tag_heads.LinearHeads, dict]:
     }
 
 
-def _copy_centre(encoder: TextEncoder, canonical: CopyCanonicaliser) -> np.ndarray:
-    """The mean canonical-copy fingerprint over the ad copy and the MovieLens titles."""
+def _copy_centre(encoder: TextEncoder) -> np.ndarray:
+    """The mean copy embedding over the ad copy and the MovieLens titles."""
     texts = [r["text"] for r in ad_copy.load_labelled()] + [r["text"] for r in movielens_titles.ml100k()]
-    return encoder.encode([canonical(t) for t in texts]).mean(axis=0).astype(np.float32)
+    return encoder.encode(texts).mean(axis=0).astype(np.float32)
 
 
 def _image_centre(image_model_dir: Path) -> np.ndarray:

@@ -1,12 +1,14 @@
 """Near-duplicates within a business line, found without reading every material of the line.
 
-Each material gets a fingerprint: a unit embedding (for copy, MiniLM's embedding of its canonical form, see
-`CopyCanonicaliser`; for images EfficientNet-lite0's) and, for images, a 64-bit perceptual hash. The index
-files each fingerprint under a few keys: the bands of a locality-sensitive hash of the embedding
-(random-hyperplane signs of the embedding minus the space's mean, in `bands` bands of `bits` bits: two
-vectors at angle t share one band with probability (1 - t/pi)^bits, so near-duplicates meet in at least one
-band while unrelated material rarely does) and, for images, the perceptual hash cut in eight 8-bit bands (a
-Hamming distance of 7 or less always leaves one band equal). A lookup reads the buckets of the new
+Each material gets a fingerprint: a unit embedding (MiniLM's for copy, EfficientNet-lite0's for images) and a
+second, exact measure that catches what the embedding misses: for images a 64-bit perceptual hash, for copy
+the set of its canonical words (see `CopyCanonicaliser`: "Affordable coffee, delivered fast!" and
+"delivered quickly, affordable coffee" have the same set). The index files each fingerprint under a few
+keys: the bands of a locality-sensitive hash of the embedding (random-hyperplane signs of the embedding
+minus the space's mean, in `bands` bands of `bits` bits: two vectors at angle t share one band with
+probability (1 - t/pi)^bits, so near-duplicates meet in at least one band while unrelated material rarely
+does) and, for images, the perceptual hash cut in eight 8-bit bands (a Hamming distance of 7 or less always
+leaves one band equal); for copy, a digest of the canonical word set. A lookup reads the buckets of the new
 material's keys and compares those candidates exactly: its cost follows the bucket sizes, not the number of
 materials in the line.
 
@@ -39,6 +41,7 @@ _DIGIT_SEPARATOR = re.compile(r"(?<=\d)[.,\s](?=\d)")  # 1,500.00 and 1500.00 an
 class Fingerprint:
     vector: np.ndarray  # unit length, float32
     phash: int | None = None  # images only
+    words: frozenset[str] | None = None  # copy only: its canonical words
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,7 @@ class Neighbour:
     material_id: str
     cosine: float
     phash_distance: int | None = None
+    word_overlap: float | None = None  # Jaccard of the canonical word sets
 
 
 @dataclass(frozen=True)
@@ -116,6 +120,13 @@ class CopyCanonicaliser:
         return " ".join(out)
 
 
+def copy_fingerprint(embedding: np.ndarray, text: str, canonical: CopyCanonicaliser) -> Fingerprint:
+    """The line's own embedding (the one its tags come from: no second encoder pass) and its canonical
+    words, which catch the case, punctuation, word-order and listed-synonym variants the embedding scores
+    below the cuts (docs/decisions.md)."""
+    return Fingerprint(embedding, words=frozenset(canonical(text).split()))
+
+
 def words(text: str) -> list[str]:
     folded = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
     return _WORD.findall(_DIGIT_SEPARATOR.sub("", folded.casefold()))
@@ -145,6 +156,9 @@ class SimilaritySpace:
         keys = [f"lsh{band}:{int(code)}" for band, code in enumerate(codes)]
         if fingerprint.phash is not None:
             keys += [f"ph{band}:{(fingerprint.phash >> (8 * band)) & 0xFF}" for band in range(PHASH_BANDS)]
+        if fingerprint.words:
+            digest = hashlib.sha256(" ".join(sorted(fingerprint.words)).encode()).hexdigest()[:16]
+            keys.append(f"words:{digest}")
         return keys
 
 
@@ -176,11 +190,15 @@ def compare(material_id: str, fingerprint: Fingerprint, other: Fingerprint) -> N
     distance = (
         None if fingerprint.phash is None or other.phash is None else hamming(fingerprint.phash, other.phash)
     )
-    return Neighbour(material_id, cosine, distance)
+    overlap = None
+    if fingerprint.words and other.words:
+        overlap = len(fingerprint.words & other.words) / len(fingerprint.words | other.words)
+    return Neighbour(material_id, cosine, distance, overlap)
 
 
 def near_duplicate_finding(neighbour: Neighbour, is_image: bool, policy: QualityPolicy) -> Finding | None:
-    """The worse verdict of the neighbour's similarity: embedding cosine and, for images, hash distance."""
+    """The worse verdict of the neighbour's similarity: embedding cosine and, for images, hash distance; for
+    copy, the share of canonical words in common."""
     cuts = policy.image_similarity if is_image else policy.copy_similarity
     verdict = graded(neighbour.cosine, *cuts)
     detail = f"{neighbour.cosine:.3f} cosine"
@@ -188,6 +206,9 @@ def near_duplicate_finding(neighbour: Neighbour, is_image: bool, policy: Quality
         by_hash = graded(neighbour.phash_distance, *policy.phash_distance, higher_is_worse=False)
         verdict = max(verdict, by_hash)
         detail += f", perceptual hash {neighbour.phash_distance} bits apart"
+    if not is_image and neighbour.word_overlap is not None:
+        verdict = max(verdict, graded(neighbour.word_overlap, *policy.copy_word_overlap))
+        detail += f", {neighbour.word_overlap:.0%} of canonical words shared"
     if verdict is Verdict.PASS:
         return None
     score = round(neighbour.cosine, 4)

@@ -41,9 +41,12 @@ class QualityPolicy(BaseModel):
     # Spam likeness (the spam head's probability), per business line. High on purpose: honest ad copy says
     # "free" and "zero interest" too; at 0.8, 2% of the real non-spam copy goes to review (docs/quality.md).
     spam: Cuts = (0.8, 0.99)
-    # Near-duplicates within a business line: cosine of the copy fingerprints (canonical forms); images by
-    # embedding cosine or perceptual-hash Hamming distance (at or below), whichever is worse.
+    # Near-duplicates within a business line, whichever measure is worse. Copy: MiniLM cosine of the lines,
+    # or the Jaccard share of their canonical words (case, punctuation and listed synonyms folded): the same
+    # words in any order are the same line. Images: embedding cosine, or perceptual-hash Hamming distance
+    # (at or below).
     copy_similarity: Cuts = (0.9, 0.97)
+    copy_word_overlap: Cuts = (0.8, 1.0)
     image_similarity: Cuts = (0.8, 0.9)
     phash_distance: Cuts = (10, 6)
 

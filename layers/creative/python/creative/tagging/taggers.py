@@ -1,7 +1,7 @@
 """The served taggers: copy (MiniLM embeddings -> selling-point heads + IAB zero-shot) and images
 (EfficientNet-lite0 ImageNet classes -> IAB nodes through a reviewed mapping, plus image facts). On the same
 forward passes they give what the model quality checks need: the copy's spam likeness and each material's
-near-duplicate fingerprint.
+near-duplicate fingerprint (one encoder pass per line serves all three).
 
 Everything is read from three artifacts `make models` builds and the stack deploys: `text-encoder-int8`,
 `image-model` and `tagger` (the heads, per-tag thresholds, vocabularies, IAB description vectors and the
@@ -22,7 +22,13 @@ from PIL import Image
 from creative.inference.image_model import ImageModel
 from creative.inference.onnx_session import cpu_session
 from creative.inference.text_encoder import TextEncoder
-from creative.quality.near_duplicates import CopyCanonicaliser, Fingerprint, SimilaritySpace, perceptual_hash
+from creative.quality.near_duplicates import (
+    CopyCanonicaliser,
+    Fingerprint,
+    SimilaritySpace,
+    copy_fingerprint,
+    perceptual_hash,
+)
 from creative.tagging.image_facts import facts
 from creative.tagging.service import Tagged, UnreadableImage
 from creative.tagging.vocabulary import TagVocabulary
@@ -104,23 +110,15 @@ class Taggers:
         (probabilities,) = self._heads.run(["probabilities"], {"embeddings": embeddings})
         (spam,) = self._spam_head.run(["probabilities"], {"embeddings": embeddings})
         similarities = embeddings @ self.iab_vectors.T
-        fingerprints = self.fingerprint_copy(texts)
         return [
             Tagged(
                 self._selling_tags(row) + self._copy_iab_tags(cosines),
-                fingerprint,
+                copy_fingerprint(embedding, text, self.canonical_copy),
                 spam=round(float(spam_row[0]), 4),
             )
-            for row, cosines, spam_row, fingerprint in zip(
-                probabilities, similarities, spam, fingerprints, strict=True
+            for text, embedding, row, cosines, spam_row in zip(
+                texts, embeddings, probabilities, similarities, spam, strict=True
             )
-        ]
-
-    def fingerprint_copy(self, texts: Sequence[str]) -> list[Fingerprint]:
-        """Near-duplicate fingerprints: the embedding of each line's canonical form (case, punctuation and
-        synonyms folded), a second encoder pass that measured recall on synonym swaps needed."""
-        return [
-            Fingerprint(vector) for vector in self.encoder.encode([self.canonical_copy(t) for t in texts])
         ]
 
     def _selling_tags(self, probabilities: np.ndarray) -> list[MaterialTag]:
