@@ -18,6 +18,8 @@ FUNCTION_METADATA_KEY = "creative:function"
 LAYER_METADATA_KEY = "creative:layer"
 # Kept out of code assets so that a local test run (bytecode, caches) does not change the asset hash.
 ASSET_EXCLUDES = ["**/__pycache__", "**/*.pyc", ".pytest_cache", ".ruff_cache"]
+# Built layers keep their bytecode: the build compiled it for the runtime (stack_build.bytecode).
+BUILT_LAYER_EXCLUDES = [".pytest_cache", ".ruff_cache"]
 
 # S3
 ABORT_INCOMPLETE_UPLOADS_AFTER = Duration.days(1)

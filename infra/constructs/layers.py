@@ -7,7 +7,7 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from infra import constants
-from infra.catalog import BUILT_LAYERS_DIR, CREATIVE_LAYER_DIR, DEPS_LAYER, FunctionSpec, extra_layer_names
+from infra.catalog import BUILT_LAYERS_DIR, DEPS_LAYER, FunctionSpec, extra_layer_names
 
 RUNTIME = lambda_.Runtime.PYTHON_3_13
 ARCHITECTURE = lambda_.Architecture.ARM_64
@@ -28,10 +28,9 @@ class Layers(Construct):
 
     def __init__(self, scope: Construct, construct_id: str) -> None:
         super().__init__(scope, construct_id)
-        self.by_name: dict[str, lambda_.LayerVersion] = {
-            CREATIVE_LAYER: self._layer(CREATIVE_LAYER, CREATIVE_LAYER_DIR),
-        }
-        for name in (DEPS_LAYER, *extra_layer_names()):
+        self.by_name: dict[str, lambda_.LayerVersion] = {}
+        # The creative layer is its source staged with bytecode (stack_build.bytecode), like the others built.
+        for name in (CREATIVE_LAYER, DEPS_LAYER, *extra_layer_names()):
             built = BUILT_LAYERS_DIR / name
             if not (built / "python").is_dir():
                 raise FileNotFoundError(
@@ -47,7 +46,7 @@ class Layers(Construct):
         layer = lambda_.LayerVersion(
             self,
             f"{name.capitalize()}Layer",
-            code=lambda_.Code.from_asset(str(path), exclude=constants.ASSET_EXCLUDES),
+            code=lambda_.Code.from_asset(str(path), exclude=constants.BUILT_LAYER_EXCLUDES),
             compatible_runtimes=[RUNTIME],
             compatible_architectures=[ARCHITECTURE],
             description=DESCRIPTIONS.get(name, f"The {name} dependency layer for python3.13 arm64."),
