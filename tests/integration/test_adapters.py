@@ -276,6 +276,25 @@ def test_the_impressions_of_a_window_are_read_day_by_day_from_the_index_never_sc
     assert len(calls) == 3 * DAY_SHARDS
 
 
+def test_a_lines_impressions_are_filtered_by_the_log_not_by_its_reader(aws):
+    import os
+
+    client = aws["dynamodb"]
+    log = DynamoImpressionLog(
+        client, os.environ["IMPRESSIONS_TABLE"], DynamoRacingState(client, os.environ["RACING_STATE_TABLE"])
+    )
+    for n, line in enumerate(["food", "travel", "food", "travel", "travel"]):
+        log.record(
+            impression(
+                impression_id=f"imp_{n}", business_line=line, created_at=f"2026-11-22T0{n}:00:00.000000Z"
+            )
+        )
+    window = ("2026-11-22T00:00:00.000000Z", "2026-11-23T00:00:00.000000Z")
+    assert {i.impression_id for i in log.since(*window, business_line="food")} == {"imp_0", "imp_2"}
+    assert {i.impression_id for i in log.since(*window, business_line="shoes")} == set()
+    assert len(list(log.since(*window))) == 5
+
+
 def test_an_impression_recorded_again_after_a_lost_answer_is_counted_and_logged_once(aws):
     import os
 

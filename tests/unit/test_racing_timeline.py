@@ -101,9 +101,9 @@ def test_each_hour_has_the_racers_ctr_the_uniform_estimate_and_the_model_version
         None,
         {},
     )
-    # And the totals are the window's; nothing was cut short; other lines were read but not counted
+    # And the totals are the window's; nothing was cut short; the other line's impression was not read
     assert (timeline.totals.impressions, timeline.totals.clicks) == (4, 2)
-    assert timeline.impressions_read == 5 and not timeline.truncated and timeline.truncated_by is None
+    assert timeline.impressions_read == 4 and not timeline.truncated and timeline.truncated_by is None
     assert timeline.complete_from == timeline.start
 
 
@@ -191,6 +191,18 @@ def test_a_read_past_the_impression_cap_says_truncated_and_keeps_the_newest_day_
     assert timeline.complete_from == "2026-11-30T00:00:00.000000Z"
     # And today, read first, is all there
     assert sum(h.impressions for h in timeline.hourly if h.start >= timeline.complete_from) == 3
+
+
+def test_other_lines_impressions_do_not_count_toward_the_cap():
+    # Given a busy travel line and 3 food impressions, and a cap of 5 impressions per read
+    world = Log()
+    for minutes in range(1, 11):
+        world.impression(NOW - timedelta(minutes=minutes), "cr_9", line="travel")
+    for minutes in (11, 12, 13):
+        world.impression(NOW - timedelta(minutes=minutes))
+    timeline = world.timelines(TimelineLimits(max_impressions=5)).timeline("food", 2, now=NOW)
+    # Then food's timeline is whole: travel's 10 were not read for it
+    assert not timeline.truncated and timeline.impressions_read == 3 and timeline.totals.impressions == 3
 
 
 def test_a_read_past_its_time_budget_stops_and_says_so():

@@ -246,10 +246,18 @@ class InMemoryImpressionLog:
         self._apply(impression, lambda d: event_writes(d, event), totals)
         return FeedbackOutcome(impression, counted=True)
 
-    def since(self, start: str, end: str | None = None) -> Iterator[Impression]:
+    def since(
+        self, start: str, end: str | None = None, *, business_line: str | None = None
+    ) -> Iterator[Impression]:
         # ISO-8601 UTC strings of one format sort as time does.
         return iter(
-            [i for i in self.items.values() if start <= i.created_at and (end is None or i.created_at < end)]
+            [
+                i
+                for i in self.items.values()
+                if start <= i.created_at
+                and (end is None or i.created_at < end)
+                and (business_line is None or i.business_line == business_line)
+            ]
         )
 
 

@@ -179,9 +179,11 @@ class ImpressionLog(Protocol):
         Raises NotFound for an unknown or expired impression (or a creative that is gone).
         """
 
-    def since(self, start: str, end: str | None = None) -> Iterator[Impression]:
+    def since(
+        self, start: str, end: str | None = None, *, business_line: str | None = None
+    ) -> Iterator[Impression]:
         """Every stored impression created at or after `start` and, when given, before `end` (ISO-8601), in
-        no particular order."""
+        no particular order; when `business_line` is given, that line's only."""
 
 
 @dataclass(frozen=True)

@@ -40,11 +40,12 @@ NO_MODEL_VERSION = "unrecorded"  # impressions logged before select recorded its
 
 @dataclass(frozen=True)
 class TimelineLimits:
-    """What one request may cost. The impression log is indexed by day, not by line: the reads count every
-    line's impressions, and a busy line elsewhere shortens what a quiet one can see."""
+    """What one request may cost. The impression log is indexed by day, not by line: the log filters the
+    line's impressions out of each day's, so the other lines' cost read time (and a busy line elsewhere can
+    make a quiet one's read hit `read_budget_s`) but do not count toward `max_impressions`."""
 
     max_hours: int = 168  # a week
-    max_impressions: int = 20_000  # read, all lines; past it the answer says `truncated`
+    max_impressions: int = 20_000  # of the line, read; past it the answer says `truncated`
     read_budget_s: float = 6.0  # the operator function has 10 s: stop reading in time to answer
     max_creatives: int = 50  # per-creative series in one answer, the most shown first
 
@@ -109,7 +110,7 @@ class RacingTimeline(BaseModel):
     start: str = Field(description="Start of the first hour bucket (UTC).")
     end: str = Field(description="When the window was read (the last hour is partial).")
     posterior_level: float = POSTERIOR_LEVEL
-    impressions_read: int = Field(description="Impressions read from the log, every line's.")
+    impressions_read: int = Field(description="The line's impressions read from the log.")
     truncated: bool = Field(
         description="True when the read stopped early (`truncated_by`): hours before `complete_from` are "
         "partial. Ask for fewer hours."
@@ -211,7 +212,9 @@ class RacingTimelines:
         while chunk_end > start:
             day = (chunk_end - timedelta(microseconds=1)).date()
             chunk_start = max(start, datetime(day.year, day.month, day.day, tzinfo=UTC))
-            for impression in self._impressions.since(iso(chunk_start), iso(chunk_end)):
+            for impression in self._impressions.since(
+                iso(chunk_start), iso(chunk_end), business_line=business_line
+            ):
                 if result.read >= self.limits.max_impressions:
                     result.truncated_by = "max_impressions"
                 elif self._clock() > deadline:
@@ -220,8 +223,7 @@ class RacingTimelines:
                     result.complete_from = chunk_end
                     return result
                 result.read += 1
-                if impression.business_line == business_line:
-                    result.impressions.append(impression)
+                result.impressions.append(impression)
             chunk_end = chunk_start
         return result
 

@@ -163,16 +163,23 @@ class DynamoImpressionLog:
             return (reasons or ["None"])[0]
         return None
 
-    def since(self, start: str, end: str | None = None) -> Iterator[Impression]:
+    def since(
+        self, start: str, end: str | None = None, *, business_line: str | None = None
+    ) -> Iterator[Impression]:
         """One Query per day and shard of the by_day index, each for the window's created_at range, from
         start's day to end's (or to an hour past now: a clock a little ahead on another function); never a
-        Scan of the table."""
+        Scan of the table. A line's impressions are filtered out by DynamoDB: the other lines' still cost
+        read capacity, but are neither sent nor parsed here."""
         last = parse_iso(end) if end else utc_now() + timedelta(hours=1)
         condition = "day_bucket = :bucket AND created_at >= :start"
         values: dict[str, Any] = {":start": start}
         if end:
             condition = "day_bucket = :bucket AND created_at BETWEEN :start AND :end"
             values[":end"] = end
+        line_filter: dict[str, Any] = {}
+        if business_line is not None:
+            values[":line"] = business_line
+            line_filter = {"FilterExpression": "business_line = :line"}
         for day in days_between(parse_iso(start), last):
             for shard in range(DAY_SHARDS):
                 documents = self._impressions.all(
@@ -180,6 +187,7 @@ class DynamoImpressionLog:
                     IndexName=DAY_INDEX,
                     KeyConditionExpression=condition,
                     ExpressionAttributeValues=to_item({**values, ":bucket": f"{day}#{shard}"}),
+                    **line_filter,
                 )
                 for document in documents:
                     if end is None or document["created_at"] < end:  # BETWEEN includes `end`
