@@ -47,6 +47,14 @@ def days_between(start: datetime, end: datetime) -> list[str]:
     return days
 
 
+def cancellation_reasons(exc: ClientError) -> list[str]:
+    """The per-item reasons of a cancelled transaction, in the order of its items; any other error is
+    raised again."""
+    if error_code(exc) != "TransactionCanceledException":
+        raise exc
+    return [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
+
+
 class DynamoImpressionLog:
     # A transaction that meets another one in flight on the same shard item is cancelled with
     # TransactionConflict; a short jittered retry resolves almost all of them.
@@ -94,13 +102,11 @@ class DynamoImpressionLog:
                     self._client.transact_write_items(TransactItems=[count, log], ClientRequestToken=token)
                 return
             except ClientError as exc:
-                if error_code(exc) != "TransactionCanceledException":
-                    raise
-                reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
+                reasons = cancellation_reasons(exc)
                 if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
                     return  # logged (and so counted) by an earlier attempt of this same call
             if attempt < self.CONFLICT_RETRIES:  # a concurrent transaction on the shard: back off, retry
-                self._sleep(random.uniform(0.01, 0.05) * (attempt + 1))
+                self._back_off(attempt)
         raise TransientError("the impression could not be recorded because of concurrent updates; retry")
 
     def record_event(
@@ -129,7 +135,7 @@ class DynamoImpressionLog:
             # The mark failing its condition means a concurrent report won (or the impression just
             # expired): the next read tells which. A conflict with another transaction: back off, retry.
             if first_reason != "ConditionalCheckFailed" and attempt < self.CONFLICT_RETRIES:
-                self._sleep(random.uniform(0.01, 0.05) * (attempt + 1))
+                self._back_off(attempt)
         raise TransientError(f"the {event} could not be recorded because of concurrent updates; retry")
 
     def _try_event(
@@ -157,11 +163,12 @@ class DynamoImpressionLog:
             with translated_errors(DYNAMODB):
                 self._client.transact_write_items(TransactItems=[{"Update": mark}, {"Update": count}])
         except ClientError as exc:
-            if error_code(exc) != "TransactionCanceledException":
-                raise
-            reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
-            return (reasons or ["None"])[0]
+            return (cancellation_reasons(exc) or ["None"])[0]
         return None
+
+    def _back_off(self, attempt: int) -> None:
+        """Jittered and growing, so transactions that met on a shard item do not meet again."""
+        self._sleep(random.uniform(0.01, 0.05) * (attempt + 1))
 
     def since(
         self, start: str, end: str | None = None, *, business_line: str | None = None
