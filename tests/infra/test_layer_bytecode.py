@@ -89,3 +89,47 @@ def test_the_deployed_layers_carry_the_bytecode_a_select_cold_start_loads() -> N
     }
     assert sources == compiled
     assert not list(deps.rglob("*.cpython-311.pyc")) and not list(creative.rglob("*.cpython-311.pyc"))
+
+
+def test_a_layer_is_recompiled_only_when_its_cold_start_list_changes(tmp_path: Path, monkeypatch) -> None:
+    # Given a layer with two modules, handlers whose cold start imports one of them, and stubs for the costly
+    # steps (listing imports starts interpreters; compiling runs Pyodide)
+    site_packages, handlers, creative = tmp_path / "python", tmp_path / "functions", tmp_path / "creative"
+    for directory in (site_packages, handlers, creative / "python"):
+        directory.mkdir(parents=True)
+    (site_packages / "a.py").write_text("")
+    (site_packages / "b.py").write_text("")
+    (handlers / "handler.py").write_text("import a\n")
+    layer_stamp = tmp_path / "deps.stamp"
+    layer_stamp.write_text("layer built")
+    imported = ["a.py"]
+    listings, compiled = [], []
+
+    def cold_start_files(roots):
+        listings.append(1)
+        return {root: list(imported) for root in roots}
+
+    monkeypatch.setattr(bytecode, "FUNCTIONS_DIR", handlers)
+    monkeypatch.setattr(bytecode, "CREATIVE_LAYER_DIR", creative)
+    monkeypatch.setattr(bytecode, "cold_start_files", cold_start_files)
+    monkeypatch.setattr(
+        bytecode, "compile_files", lambda root, paths, version: compiled.append(paths) or len(paths)
+    )
+
+    def build() -> int:
+        return bytecode.compile_layer_if_stale(site_packages, layer_stamp, "3.13")
+
+    # The first build lists the imports and compiles them
+    assert build() == 1 and compiled == [["a.py"]] and len(listings) == 1
+    # Nothing changed: neither listed nor compiled
+    assert build() == 0 and len(listings) == 1
+    # A handler edit that imports the same: listed again, not compiled
+    (handlers / "handler.py").write_text("import a  # edited\n")
+    assert build() == 0 and len(listings) == 2 and len(compiled) == 1
+    # A handler that now imports more: compiled again
+    (handlers / "handler.py").write_text("import a, b\n")
+    imported.append("b.py")
+    assert build() == 2 and compiled[-1] == ["a.py", "b.py"]
+    # The layer rebuilt (its stamp changes): compiled again
+    layer_stamp.write_text("layer rebuilt")
+    assert build() == 2 and len(compiled) == 3

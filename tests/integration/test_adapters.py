@@ -289,8 +289,14 @@ def test_a_lines_impressions_are_filtered_by_the_log_not_by_its_reader(aws):
                 impression_id=f"imp_{n}", business_line=line, created_at=f"2026-11-22T0{n}:00:00.000000Z"
             )
         )
+    sent = []
+    client.meta.events.register(
+        "before-parameter-build.dynamodb.Query", lambda params, **_: sent.append(params)
+    )
     window = ("2026-11-22T00:00:00.000000Z", "2026-11-23T00:00:00.000000Z")
     assert {i.impression_id for i in log.since(*window, business_line="food")} == {"imp_0", "imp_2"}
+    # The filter travels with each Query (DynamoDB applies it), not after the answer
+    assert sent and all(p["FilterExpression"] == "business_line = :line" for p in sent)
     assert {i.impression_id for i in log.since(*window, business_line="shoes")} == set()
     assert len(list(log.since(*window))) == 5
 

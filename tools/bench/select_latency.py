@@ -202,12 +202,15 @@ def bench_cold_import(runs: int = 5) -> dict:
     def start(env: dict[str, str]) -> list[str]:
         return subprocess.check_output([sys.executable, "-c", code], text=True, env=env).split()
 
-    from_source = {k: v for k, v in os.environ.items() if k != "PYTHONPYCACHEPREFIX"}
-    from_source["PYTHONDONTWRITEBYTECODE"] = "1"
-    source_outputs = [start(from_source) for _ in range(runs)]
-    with tempfile.TemporaryDirectory() as cache:
-        compiled = {**from_source, "PYTHONPYCACHEPREFIX": cache}
-        del compiled["PYTHONDONTWRITEBYTECODE"]
+    # With a cache prefix Python reads bytecode only from there, whatever __pycache__ the virtualenv has: an
+    # empty one that is never written is "from source", a filled one is "from bytecode".
+    with tempfile.TemporaryDirectory() as empty, tempfile.TemporaryDirectory() as cache:
+        source_outputs = [
+            start({**os.environ, "PYTHONPYCACHEPREFIX": empty, "PYTHONDONTWRITEBYTECODE": "1"})
+            for _ in range(runs)
+        ]
+        compiled = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        compiled["PYTHONPYCACHEPREFIX"] = cache
         start(compiled)  # writes the bytecode
         outputs = [start(compiled) for _ in range(runs)]
     timings = [float(o[0]) for o in outputs]

@@ -35,6 +35,7 @@ import time
 import zlib
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import numpy as np
 from creative.composition import plan_creatives
@@ -382,25 +383,24 @@ TEMPLATE_DEFAULTS = {"seeds": [11, 12, 13], "per_day": 2000}
 _world: tuple | None = None  # a worker's MovieLens data and click model, loaded once per process
 
 
-def _run_in_worker(scenario: str, *args) -> dict:
+def _run_in_worker(scenario: str, settings: tuple, seed: int) -> dict:
     global _world
     if _world is None:
         data = movielens.load()
         _world = (data, click_model.fit(data))
     run = run_seed if scenario == "phrases" else run_template_seed
-    return run(*_world, *args)
+    return run(*_world, seed, *settings)
 
 
-def _run_seeds(scenario: str, seeds: list[int], args: tuple, workers: int) -> list[dict]:
+def _run_seeds(scenario: str, seeds: list[int], settings: tuple, workers: int) -> list[dict]:
     """One run per seed, in seed order. Spawned workers, not forked: the parent's numpy threads must not be
     copied mid-flight."""
+    run = partial(_run_in_worker, scenario, settings)
     if workers <= 1:
-        return [_run_in_worker(scenario, seed, *args) for seed in seeds]
+        return [run(seed) for seed in seeds]
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(min(workers, len(seeds)), mp_context=context) as pool:
-        return list(
-            pool.map(_run_in_worker, [scenario] * len(seeds), seeds, *([a] * len(seeds) for a in args))
-        )
+        return list(pool.map(run, seeds))
 
 
 def main() -> None:

@@ -130,32 +130,33 @@ def compile_layer_if_stale(site_packages: Path, layer_stamp: Path, python_versio
     how many files were compiled.
 
     Listing the imports starts an interpreter per function (about 8 s in all), so the stamp also keeps a
-    digest of what decides the list (the layer, the handlers, the creative package, the catalog); when that
-    is unchanged, nothing is listed."""
+    digest of what decides the list (the layer, the handlers, the creative package, the catalog, this build
+    code); when that is unchanged, nothing is listed."""
     stamp = bytecode_stamp(layer_stamp)
+    recorded = (
+        dict(zip(("inputs", "list"), stamp.read_text().split(), strict=False)) if stamp.is_file() else {}
+    )
     inputs = hashlib.sha256(layer_stamp.read_bytes())
     for tree in (FUNCTIONS_DIR, CREATIVE_LAYER_DIR / "python", Path(__file__).parent):
         inputs.update(_tree_fingerprint(tree, python_version).encode())
     inputs.update(Path(catalog.__file__).read_bytes())
-    recorded = stamp.read_text().split() if stamp.is_file() else []
-    if recorded[:1] == [inputs.hexdigest()]:
+    if inputs.hexdigest() == recorded.get("inputs"):
         return 0
     venv = Path(sysconfig.get_paths()["purelib"]).resolve()
-    wanted = cold_start_files([venv])[venv]
-    present = [relative for relative in wanted if (site_packages / relative).is_file()]
-    digest = hashlib.sha256(f"{PYODIDE_VERSION}|{python_version}|{COMPILER.read_text()}".encode())
-    digest.update(layer_stamp.read_bytes() + "\n".join(present).encode())
-    if recorded[1:2] != [digest.hexdigest()]:
+    present = [
+        relative for relative in cold_start_files([venv])[venv] if (site_packages / relative).is_file()
+    ]
+    listed = hashlib.sha256(f"{python_version}|{COMPILER.read_text()}|{PYODIDE_VERSION}".encode())
+    listed.update(layer_stamp.read_bytes() + "\n".join(present).encode())
+    compiled = 0
+    if listed.hexdigest() != recorded.get("list"):  # else only what decides the list changed, not the list
         stamp.unlink(missing_ok=True)
         remove_bytecode(site_packages)
         compiled = compile_files(site_packages, present, python_version)
         print(
-            f"{site_packages.parent.name} layer: {compiled} cold-start modules compiled for Python "
-            f"{python_version}"
+            f"{site_packages.parent.name} layer: {compiled} cold-start modules compiled for {python_version}"
         )
-    else:
-        compiled = 0
-    stamp.write_text(f"{inputs.hexdigest()} {digest.hexdigest()}")
+    stamp.write_text(f"{inputs.hexdigest()} {listed.hexdigest()}")
     return compiled
 
 
@@ -181,7 +182,7 @@ def stage_creative_layer(python_version: str) -> Path:
 
 
 def remove_bytecode(root: Path) -> None:
-    for cache in sorted(root.rglob(CACHE_DIR), key=lambda p: len(p.parts), reverse=True):
+    for cache in list(root.rglob(CACHE_DIR)):  # listed first: the walk must not see its own deletions
         shutil.rmtree(cache)
 
 

@@ -40,9 +40,9 @@ NO_MODEL_VERSION = "unrecorded"  # impressions logged before select recorded its
 
 @dataclass(frozen=True)
 class TimelineLimits:
-    """What one request may cost. The impression log is indexed by day, not by line: the log filters the
-    line's impressions out of each day's, so the other lines' cost read time (and a busy line elsewhere can
-    make a quiet one's read hit `read_budget_s`) but do not count toward `max_impressions`."""
+    """What one request may cost. The impression log is indexed by day, not by line: it filters out the
+    other lines' impressions, which still cost read time (a busy line elsewhere can make a quiet one's read
+    hit `read_budget_s`) but do not count toward `max_impressions`."""
 
     max_hours: int = 168  # a week
     max_impressions: int = 20_000  # of the line, read; past it the answer says `truncated`
@@ -130,7 +130,6 @@ class RacingTimeline(BaseModel):
 @dataclass
 class _Read:
     impressions: list[Impression] = field(default_factory=list)  # the line's
-    read: int = 0
     truncated_by: Literal["max_impressions", "read_budget"] | None = None
     complete_from: datetime | None = None
 
@@ -193,7 +192,7 @@ class RacingTimelines:
             hours=hours,
             start=iso(start),
             end=iso(now),
-            impressions_read=read.read,
+            impressions_read=len(read.impressions),
             truncated=read.truncated_by is not None,
             truncated_by=read.truncated_by,
             complete_from=iso(read.complete_from or start),
@@ -215,14 +214,13 @@ class RacingTimelines:
             for impression in self._impressions.since(
                 iso(chunk_start), iso(chunk_end), business_line=business_line
             ):
-                if result.read >= self.limits.max_impressions:
+                if len(result.impressions) >= self.limits.max_impressions:
                     result.truncated_by = "max_impressions"
                 elif self._clock() > deadline:
                     result.truncated_by = "read_budget"
                 if result.truncated_by:
                     result.complete_from = chunk_end
                     return result
-                result.read += 1
                 result.impressions.append(impression)
             chunk_end = chunk_start
         return result

@@ -175,7 +175,7 @@ class DynamoImpressionLog:
     ) -> Iterator[Impression]:
         """One Query per day and shard of the by_day index, each for the window's created_at range, from
         start's day to end's (or to an hour past now: a clock a little ahead on another function); never a
-        Scan of the table. A line's impressions are filtered out by DynamoDB: the other lines' still cost
+        Scan of the table. Given a line, DynamoDB filters out the other lines' impressions: they still cost
         read capacity, but are neither sent nor parsed here."""
         last = parse_iso(end) if end else utc_now() + timedelta(hours=1)
         condition = "day_bucket = :bucket AND created_at >= :start"
