@@ -17,8 +17,12 @@ from creative.inference.generator import NO_LOOP_GUARD, Generator, LoopGuard
 from tests.models.conftest import artifact_dir
 
 # In logits. Measured on these prompts: this build picks a different token only where transformers' own
-# choice won by 0.06 and 0.12; block size 32 also flips choices won by 0.25 and 0.50, which must fail.
-NEAR_TIE = 0.2
+# choice won by 0.06, 0.12 and, on a CPU without AVX-512 (AMD EPYC, AVX2 kernels), 0.25 (the headline chat's
+# third token, "Unleavened" against "Uncharted"); block size 32 also flips a choice won by 0.50, which must fail.
+NEAR_TIE = 0.3
+# The chats whose greedy answer has no near-tie in transformers' 16 steps: the decoding mechanics (length,
+# end of turn, stop strings) are tested on the first of them, so they hold on any CPU.
+CLEAR_CHAT = 2
 EXPECTED_STEPS = 16
 CASES = range(4)
 
@@ -116,7 +120,7 @@ def test_every_next_token_matches_transformers_when_fed_its_tokens(generator, re
 
 def test_max_tokens_ends_generation_with_length(generator, reference):
     # Given a chat whose greedy answer is longer than 5 tokens
-    case = reference["cases"][0]
+    case = reference["cases"][CLEAR_CHAT]
 
     # When at most 5 tokens are allowed
     generation = generator.generate(case["messages"], max_tokens=5)
@@ -127,30 +131,34 @@ def test_max_tokens_ends_generation_with_length(generator, reference):
 
 
 def test_end_of_turn_ends_generation_with_stop(generator, reference):
-    # Given a chat whose greedy answer ends with the end-of-turn token within 16 tokens
-    case = reference["cases"][0]
-    assert case["tokens"][-1] == 2
+    # Given a chat whose greedy answer ends with the end-of-turn token after transformers' 16 steps
+    case = reference["cases"][CLEAR_CHAT]
+    assert 2 not in case["tokens"]
 
     # When it is generated with room to spare
     generation = generator.generate(case["messages"], max_tokens=64)
 
-    # Then generation stops at end-of-turn, which is not part of the text
+    # Then generation stops at end-of-turn (its last token), which is not part of the text
     assert generation.finish_reason == "stop"
-    assert generation.token_ids == case["tokens"]
-    assert generation.text == case["text"].removesuffix("<|im_end|>")
+    assert generation.token_ids[: len(case["tokens"])] == case["tokens"]
+    assert generation.token_ids[-1] == 2 and 2 not in generation.token_ids[:-1]
+    assert generation.text == generator.decode(generation.token_ids[:-1])
+    assert "<|im_end|>" not in generation.text and generation.text.endswith('Ride"')
+    assert len(case["tokens"]) < len(generation.token_ids) < 64
 
 
 def test_stop_strings_cut_the_text_at_the_earliest_match(generator, reference):
-    # Given the headline chat, whose greedy answer is '"Unleavened Journey: A One-Liner Ad"'
-    case = reference["cases"][0]
+    # Given the bundle chat, whose greedy answer is '"Bundle Bite: A Budget-Friendly, Unbeatable Ride"'
+    case = reference["cases"][CLEAR_CHAT]
+    assert case["text"].startswith('"Bundle Bite: A Budget-Friendly')
 
     # When generating with two stop strings, one occurring earlier than the other
-    generation = generator.generate(case["messages"], max_tokens=64, stop=["One", ":"])
+    generation = generator.generate(case["messages"], max_tokens=64, stop=["Budget", ":"])
 
     # Then generation stops as soon as ':' appears and the text ends right before it
     assert generation.finish_reason == "stop"
-    assert generation.text == '"Unleavened Journey'
-    assert generator.decode(generation.token_ids).startswith('"Unleavened Journey:')
+    assert generation.text == '"Bundle Bite'
+    assert generator.decode(generation.token_ids).startswith('"Bundle Bite:')
     assert len(generation.token_ids) < len(case["tokens"])
 
 

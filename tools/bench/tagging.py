@@ -8,6 +8,8 @@ as the function runs them, and reports:
   (selling-point heads + IAB zero-shot); target >= 500;
 - images/s at 1 megapixel: real photos re-encoded as ~1 MP JPEGs, bytes in (decode, facts, classify,
   embed); target >= 40;
+- the served (distilled, three-layer) encoder against the six-layer int8 encoder it replaced, both on the
+  same 583 lines one at a time, timed in alternation in this interpreter so a busy machine slows both;
 - peak RSS of that interpreter.
 Writes out/bench/tagging.json.
 """
@@ -16,7 +18,9 @@ from __future__ import annotations
 
 import io
 import statistics
+import tempfile
 import time
+from pathlib import Path
 
 from bench.measure import (
     cold_start,
@@ -24,6 +28,7 @@ from bench.measure import (
     peak_rss_mb,
     timed,
 )
+from infra.paths import MODELS_BUILD_DIR
 
 COPY_TARGET_PER_S = 500
 IMAGE_TARGET_PER_S = 40
@@ -41,6 +46,27 @@ def one_megapixel_jpegs() -> list[bytes]:
         Image.open(skimage_photo(name)).convert("RGB").resize(MEGAPIXEL).save(buffer, "JPEG", quality=90)
         jpegs.append(buffer.getvalue())
     return jpegs
+
+
+def six_layer_int8(out_dir: Path) -> Path:
+    """The encoder served before distillation: the teacher's fp32 graph quantized as the served one is."""
+    from creative.inference.artifacts import Manifest
+    from pretrained_models.text_encoder import quantize
+
+    teacher = Manifest.read(MODELS_BUILD_DIR / "manifest.json").get("text-encoder")
+    quantize(MODELS_BUILD_DIR / teacher.prefix, out_dir)
+    return out_dir
+
+
+def encoder_lines_per_s(encoders: dict, lines: list[str], rounds: int = 3) -> dict[str, float]:
+    """Lines/s of each encoder (best of `rounds`), the encoders timed in turn within each round."""
+    best = dict.fromkeys(encoders, 0.0)
+    for _ in range(rounds):
+        for name, encoder in encoders.items():
+            started = time.perf_counter()
+            encoder.encode(lines)
+            best[name] = max(best[name], len(lines) / (time.perf_counter() - started))
+    return {name: round(rate, 1) for name, rate in best.items()}
 
 
 def bench() -> dict:
@@ -64,6 +90,13 @@ def bench() -> dict:
     first = time.perf_counter()
     copy_runs = timed(lambda: taggers.tag_copy(lines), repeats=3, warmup=1)
     image_runs = timed(lambda: [taggers.tag_image(j) for j in jpegs], repeats=5, warmup=1)
+    tagging_peak_rss_mb = peak_rss_mb()  # before the comparison below loads a second encoder
+    from creative.inference.text_encoder import TextEncoder
+
+    with tempfile.TemporaryDirectory() as scratch:
+        six_layer = TextEncoder(six_layer_int8(Path(scratch)))
+        six_layer.encode(lines[:20])
+        encoders = encoder_lines_per_s({"served": taggers.encoder, "six_layer_int8": six_layer}, lines)
     return {
         "artifacts": [tagger["artifact"], encoder["artifact"], image["artifact"]],
         "fetch_and_verify_s": round(
@@ -76,13 +109,14 @@ def bench() -> dict:
         "copy_lines": len(lines),
         "copy_lines_per_s": round(len(lines) / statistics.median(copy_runs), 1),
         "copy_lines_per_s_best": round(len(lines) / min(copy_runs), 1),
+        "encoder_lines_per_s": encoders,
         "images": len(jpegs),
         "image_megapixels": round(MEGAPIXEL[0] * MEGAPIXEL[1] / 1e6, 2),
         "images_per_s": round(len(jpegs) / statistics.median(image_runs), 1),
         "images_per_s_best": round(len(jpegs) / min(image_runs), 1),
         "target_copy_lines_per_s": COPY_TARGET_PER_S,
         "target_images_per_s": IMAGE_TARGET_PER_S,
-        "peak_rss_mb": peak_rss_mb(),
+        "peak_rss_mb": tagging_peak_rss_mb,
     }
 
 

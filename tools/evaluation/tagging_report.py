@@ -5,7 +5,8 @@ upload carries its tags.
 
 Reads `out/tagging/regimes.json` (written by `evaluation.tagging_regimes` in the models venv; `make
 evaluate` runs both) and adds, measured here:
-- the served configuration (heads on the int8 encoder's embeddings) on the same ad-copy splits and seeds;
+- the served configuration (heads on the int8 encoder's embeddings) on the same ad-copy splits and seeds,
+  and the same for the six-layer int8 encoder that served before distillation (`six_layer_int8`);
 - copy IAB tags: the zero-shot rule's cuts fitted on half the IAB-labelled ad copy, scored on the other half;
 - image tags on the hand-labelled photos shipped in packages (`corpora.photos`): how often the IAB tags
   match an operator's, and the dominant colours;
@@ -44,10 +45,11 @@ def served_taggers():
     return Taggers(*dirs, max_pixels=40_000_000)
 
 
-def served_heads(seeds: tuple[int, ...]) -> dict:
-    """Feature extraction as served: class-balanced heads on the int8 encoder, same splits as the regimes."""
+def served_heads(seeds: tuple[int, ...], encoder=None) -> dict:
+    """Feature extraction as served: class-balanced heads on the int8 encoder (or `encoder`), same splits
+    as the regimes."""
     (data,) = [d for d in tagging_regimes.datasets() if d.name == "ad_copy"]
-    embeddings = served_taggers().encoder.encode(data.texts)
+    embeddings = (encoder or served_taggers().encoder).encode(data.texts)
     rows = []
     for seed in seeds:
         test, subsets = tagging_regimes.split(data, seed)
@@ -59,16 +61,22 @@ def served_heads(seeds: tuple[int, ...]) -> dict:
         )
     return {m: round(statistics.fmean(r[m] for r in rows), 4) for m in ("micro_f1", "macro_f1", "map")} | {
         "seeds": len(rows),
-        "encoder": "text-encoder-int8",
+        "encoder": "text-encoder-int8" if encoder is None else "six-layer int8",
     }
 
 
-def copy_iab_held_out(seed: int = 0) -> dict:
-    """The copy IAB rule (tools/pretrained_models/tagger.py) fitted on one half, scored on the other."""
+def copy_iab_held_out(seed: int = 0, encoder=None) -> dict:
+    """The copy IAB rule (tools/pretrained_models/tagger.py) fitted on one half, scored on the other; on the
+    served encoder, or on `encoder` with the node descriptions embedded by it."""
     from pretrained_models.tagger import COPY_IAB_PRECISION, COPY_IAB_TIER1_PRECISION, _lowest_cut
 
     taggers = served_taggers()
     nodes = iab_taxonomy.load()
+    iab_vectors = taggers.iab_vectors
+    if encoder is None:
+        encoder = taggers.encoder
+    else:
+        iab_vectors = encoder.encode([f"{n['name']}: {n['description']}" for n in nodes])
     parents = {n["id"]: n["parent_id"] for n in nodes}
 
     def branch(node):
@@ -79,7 +87,7 @@ def copy_iab_held_out(seed: int = 0) -> dict:
         return chain
 
     rows = [r for r in ad_copy.load_labelled() if r.get("iab")]
-    cosines = taggers.encoder.encode([r["text"] for r in rows]) @ taggers.iab_vectors.T
+    cosines = encoder.encode([r["text"] for r in rows]) @ iab_vectors.T
     best = [taggers.iab.ids[b] for b in cosines.argmax(axis=1)]
     top = cosines.max(axis=1)
     node_hit = np.array(
@@ -103,6 +111,20 @@ def copy_iab_held_out(seed: int = 0) -> dict:
         "tier1_precision": round(float(tier1_hit[held][tier1_kept].mean()), 3) if tier1_kept.any() else None,
         "tier1_recall": round(float(tier1_hit[held][tier1_kept].sum() / len(held)), 3),
     }
+
+
+def six_layer_comparison(seeds: tuple[int, ...]) -> dict:
+    """What distilling the encoder to three layers cost: the six-layer int8 encoder it replaced, scored on
+    the same splits by the same heads and IAB rule."""
+    import tempfile
+    from pathlib import Path
+
+    from bench.tagging import six_layer_int8
+    from creative.inference.text_encoder import TextEncoder
+
+    with tempfile.TemporaryDirectory() as scratch:
+        encoder = TextEncoder(six_layer_int8(Path(scratch)))
+        return {"heads": served_heads(seeds, encoder), "copy_iab": copy_iab_held_out(encoder=encoder)}
 
 
 def image_tags() -> dict:
@@ -223,15 +245,18 @@ def main(argv: list[str] | None = None) -> dict:
     regimes = json.loads(regimes_file.read_text()) if regimes_file.is_file() else {}
     from bench.tagging import main as bench_tagging
 
+    seeds = (0,) if args.quick else tagging_regimes.SEEDS
     speed = bench_tagging([])
     latency = upload_to_tags()
     report = {
         "regimes": regimes.get("regimes", {}),
         "datasets": regimes.get("datasets", {}),
         "serving_regime": SERVING_REGIME,
-        "served": served_heads((0,) if args.quick else tagging_regimes.SEEDS),
+        "served": served_heads(seeds),
         "copy_iab": copy_iab_held_out(),
         "image_tags": image_tags(),
+        "six_layer_int8": six_layer_comparison(seeds),
+        "encoder_lines_per_s": speed["encoder_lines_per_s"],
         "copy_lines_per_s": speed["copy_lines_per_s"],
         "images_per_s": speed["images_per_s"],
         "cold_start_s": speed["cold_start_s"],

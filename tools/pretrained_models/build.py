@@ -55,9 +55,10 @@ class Builder:
 
 BUILDERS = (
     Builder("text_encoder", "pretrained_models.text_encoder"),
+    Builder("text_encoder_distilled", "pretrained_models.text_encoder_distilled"),
     Builder("image_model", "pretrained_models.image_model"),
     Builder("generator", "pretrained_models.generator", optional=True),
-    # After the text encoder: it fits its heads on the int8 encoder's embeddings.
+    # After the distilled encoder: it fits its heads on the served int8 encoder's embeddings.
     Builder("tagger", "pretrained_models.tagger"),
 )
 

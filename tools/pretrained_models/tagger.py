@@ -31,7 +31,7 @@ from creative.quality import near_duplicates
 from creative.tagging.image_facts import PALETTE
 
 from infra.paths import BUILD_DIR
-from pretrained_models import image_model, tag_heads, text_encoder
+from pretrained_models import image_model, tag_heads, text_encoder_distilled
 from pretrained_models.artifact_description import describe_artifact
 
 NAME = "tagger"
@@ -66,7 +66,8 @@ IMAGE_TOP_K, IMAGE_MIN_SCORE = 5, 0.2
 # What the build key hashes besides this module: a change in any of these retrains the heads.
 INPUTS = (
     Path(tag_heads.__file__),
-    Path(text_encoder.__file__),
+    Path(text_encoder_distilled.__file__),  # and what the served encoder is trained from:
+    *text_encoder_distilled.INPUTS,
     Path(spam_assassin.__file__),
     Path(photos.__file__),
     photos.INVENTORY_FILE,
@@ -82,7 +83,7 @@ INPUTS = (
 
 
 def build(out_dir: Path) -> list[Artifact]:
-    encoder = TextEncoder(out_dir / text_encoder.INT8_NAME / text_encoder.INT8_VERSION)
+    encoder = TextEncoder(out_dir / text_encoder_distilled.NAME / text_encoder_distilled.VERSION)
     points = ad_copy.selling_points()
     rows = ad_copy.load_labelled() + _operator_labels()
     tag_ids = [p["id"] for p in points]
@@ -126,7 +127,7 @@ def build(out_dir: Path) -> list[Artifact]:
         "similarity": {
             "copy": {
                 **SIMILARITY["copy"],
-                "space": _space_name("copy", text_encoder.INT8_VERSION, copy_centre, synonyms),
+                "space": _space_name("copy", text_encoder_distilled.VERSION, copy_centre, synonyms),
                 "synonyms": synonyms,
             },
             "image": {
@@ -169,7 +170,7 @@ def build(out_dir: Path) -> list[Artifact]:
             details={
                 "training_lines": len(rows),
                 "copy_iab": copy_rule,
-                "encoder": text_encoder.INT8_VERSION,
+                "encoder": text_encoder_distilled.VERSION,
             },
         )
     ]

