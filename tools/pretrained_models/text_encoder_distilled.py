@@ -180,6 +180,13 @@ def _student(teacher):
     return student
 
 
+def _tokens(tokenizer, texts: list[str], chosen, max_tokens: int):
+    """The chosen lines as one padded batch of tensors."""
+    return tokenizer(
+        [texts[i] for i in chosen], padding=True, truncation=True, max_length=max_tokens, return_tensors="pt"
+    )
+
+
 def _pooled(model, batch):
     import torch
 
@@ -198,14 +205,7 @@ def _embed(model, tokenizer, texts: list[str], *, max_tokens: int = TRAIN_MAX_TO
     with torch.no_grad():
         for start in range(0, len(texts), batch):
             chosen = order[start : start + batch]
-            encoded = tokenizer(
-                [texts[i] for i in chosen],
-                padding=True,
-                truncation=True,
-                max_length=max_tokens,
-                return_tensors="pt",
-            )
-            rows[torch.as_tensor(chosen)] = _pooled(model, encoded)
+            rows[torch.as_tensor(chosen)] = _pooled(model, _tokens(tokenizer, texts, chosen, max_tokens))
     return rows
 
 
@@ -230,13 +230,7 @@ def _distil(student, tokenizer, texts: list[str], targets) -> list[float]:
         total = 0.0
         for index in rng.permutation(len(batches)):
             chosen = torch.as_tensor(batches[index])
-            encoded = tokenizer(
-                [texts[i] for i in chosen],
-                padding=True,
-                truncation=True,
-                max_length=TRAIN_MAX_TOKENS,
-                return_tensors="pt",
-            )
+            encoded = _tokens(tokenizer, texts, chosen, TRAIN_MAX_TOKENS)
             loss = (1 - (_pooled(student, encoded) * targets[chosen]).sum(1)).mean()
             optimizer.zero_grad()
             loss.backward()
