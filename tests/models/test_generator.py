@@ -18,11 +18,12 @@ from tests.models.conftest import artifact_dir
 
 # In logits. Measured on these prompts: this build picks a different token only where transformers' own
 # choice won by 0.06, 0.12 and, on a CPU without AVX-512 (AMD EPYC, AVX2 kernels), 0.25 (the headline chat's
-# third token, "Unleavened" against "Uncharted"); block size 32 also flips a choice won by 0.50, which must fail.
+# third token, "Uncharted" for "Unleavened"); block size 32 also flips a choice won by 0.50, which must fail.
 NEAR_TIE = 0.3
-# The chats whose greedy answer has no near-tie in transformers' 16 steps: the decoding mechanics (length,
-# end of turn, stop strings) are tested on the first of them, so they hold on any CPU.
-CLEAR_CHAT = 2
+# The decoding mechanics (length, end of turn, stop strings) are checked against this build's own greedy
+# answer, not transformers': which of two near-tied tokens int8 picks depends on the CPU's kernels, and that
+# is what the tests above judge. Chat 2's greedy answer ends with end-of-turn within 64 tokens.
+MECHANICS_CHAT = 2
 EXPECTED_STEPS = 16
 CASES = range(4)
 
@@ -118,48 +119,55 @@ def test_every_next_token_matches_transformers_when_fed_its_tokens(generator, re
     )
 
 
-def test_max_tokens_ends_generation_with_length(generator, reference):
+@pytest.fixture(scope="module")
+def greedy_answer(generator, reference):
+    """The messages of MECHANICS_CHAT and this build's own greedy answer to them, with room to finish."""
+    messages = reference["cases"][MECHANICS_CHAT]["messages"]
+    return messages, generator.generate(messages, max_tokens=64, loop_guard=NO_LOOP_GUARD)
+
+
+def test_max_tokens_ends_generation_with_length(generator, greedy_answer):
     # Given a chat whose greedy answer is longer than 5 tokens
-    case = reference["cases"][CLEAR_CHAT]
+    messages, answer = greedy_answer
+    assert len(answer.token_ids) > 5
 
     # When at most 5 tokens are allowed
-    generation = generator.generate(case["messages"], max_tokens=5)
+    generation = generator.generate(messages, max_tokens=5)
 
-    # Then exactly 5 are generated, the same as transformers' first 5, and the reason is the length
+    # Then exactly 5 are generated, the greedy answer's first 5, and the reason is the length
     assert generation.finish_reason == "length"
-    assert generation.token_ids == case["tokens"][:5]
+    assert generation.token_ids == answer.token_ids[:5]
 
 
-def test_end_of_turn_ends_generation_with_stop(generator, reference):
-    # Given a chat whose greedy answer ends with the end-of-turn token after transformers' 16 steps
-    case = reference["cases"][CLEAR_CHAT]
-    assert 2 not in case["tokens"]
+def test_end_of_turn_ends_generation_with_stop(generator, greedy_answer):
+    # Given a chat whose greedy answer ends with the end-of-turn token (id 2) well before 64 tokens
+    messages, answer = greedy_answer
+    assert answer.token_ids[-1] == 2 and len(answer.token_ids) < 64
 
     # When it is generated with room to spare
-    generation = generator.generate(case["messages"], max_tokens=64)
+    generation = generator.generate(messages, max_tokens=64)
 
-    # Then generation stops at end-of-turn (its last token), which is not part of the text
+    # Then generation stops at end-of-turn, its last token, which is not part of the text
     assert generation.finish_reason == "stop"
-    assert generation.token_ids[: len(case["tokens"])] == case["tokens"]
-    assert generation.token_ids[-1] == 2 and 2 not in generation.token_ids[:-1]
+    assert generation.token_ids == answer.token_ids and 2 not in generation.token_ids[:-1]
     assert generation.text == generator.decode(generation.token_ids[:-1])
-    assert "<|im_end|>" not in generation.text and generation.text.endswith('Ride"')
-    assert len(case["tokens"]) < len(generation.token_ids) < 64
+    assert "<|im_end|>" not in generation.text
 
 
-def test_stop_strings_cut_the_text_at_the_earliest_match(generator, reference):
-    # Given the bundle chat, whose greedy answer is '"Bundle Bite: A Budget-Friendly, Unbeatable Ride"'
-    case = reference["cases"][CLEAR_CHAT]
-    assert case["text"].startswith('"Bundle Bite: A Budget-Friendly')
+def test_stop_strings_cut_the_text_at_the_earliest_match(generator, greedy_answer):
+    # Given a greedy answer with a ':' and a word after it
+    messages, answer = greedy_answer
+    colon = answer.text.index(":")
+    later_word = answer.text[colon + 1 :].split()[0]
 
-    # When generating with two stop strings, one occurring earlier than the other
-    generation = generator.generate(case["messages"], max_tokens=64, stop=["Budget", ":"])
+    # When generating with two stop strings, the later one listed first
+    generation = generator.generate(messages, max_tokens=64, stop=[later_word, ":"])
 
     # Then generation stops as soon as ':' appears and the text ends right before it
     assert generation.finish_reason == "stop"
-    assert generation.text == '"Bundle Bite'
-    assert generator.decode(generation.token_ids).startswith('"Bundle Bite:')
-    assert len(generation.token_ids) < len(case["tokens"])
+    assert generation.text == answer.text[:colon]
+    assert generator.decode(generation.token_ids).startswith(answer.text[: colon + 1])
+    assert len(generation.token_ids) < len(answer.token_ids)
 
 
 def test_same_seed_gives_the_same_sample_and_seeds_vary_it(generator):

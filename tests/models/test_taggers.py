@@ -98,7 +98,7 @@ def test_the_served_int8_encoder_stays_close_to_the_float_model_it_was_exported_
     reference = np.load(served / "reference.npz")  # the distilled student's own torch embeddings
     assert list(reference["texts"]) == list(REFERENCE_TEXTS)
     cosines = (TextEncoder(served).encode(list(REFERENCE_TEXTS)) * reference["embeddings"]).sum(axis=1)
-    assert cosines.min() >= 0.98
+    assert cosines.min() >= 0.98  # measured: 0.992
 
 
 def test_the_distilled_encoder_ranks_similarity_as_its_teacher_does(manifest):
@@ -106,7 +106,7 @@ def test_the_distilled_encoder_ranks_similarity_as_its_teacher_does(manifest):
     survive distillation: the near-duplicate cuts and the IAB rule read cosines."""
     teacher = TextEncoder(artifact_dir(manifest.get("text-encoder"))).encode(list(REFERENCE_TEXTS))
     student = TextEncoder(artifact_dir(manifest.get("text-encoder-int8"))).encode(list(REFERENCE_TEXTS))
-    # Measured: mean cosine 0.85, rank correlation of the 190 pairs' cosines 0.78.
+    # Measured on the shipped student: mean cosine 0.84, rank correlation of the 190 pairs' cosines 0.76.
     assert (teacher * student).sum(axis=1).mean() >= 0.8
     upper = np.triu_indices(len(REFERENCE_TEXTS), k=1)
     pair_teacher, pair_student = (teacher @ teacher.T)[upper], (student @ student.T)[upper]

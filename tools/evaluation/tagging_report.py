@@ -45,9 +45,9 @@ def served_taggers():
     return Taggers(*dirs, max_pixels=40_000_000)
 
 
-def served_heads(seeds: tuple[int, ...], encoder=None) -> dict:
-    """Feature extraction as served: class-balanced heads on the int8 encoder (or `encoder`), same splits
-    as the regimes."""
+def served_heads(seeds: tuple[int, ...], encoder=None, name: str = "text-encoder-int8") -> dict:
+    """Feature extraction as served: class-balanced heads on the int8 encoder (or `encoder`, called
+    `name`), same splits as the regimes."""
     (data,) = [d for d in tagging_regimes.datasets() if d.name == "ad_copy"]
     embeddings = (encoder or served_taggers().encoder).encode(data.texts)
     rows = []
@@ -61,7 +61,7 @@ def served_heads(seeds: tuple[int, ...], encoder=None) -> dict:
         )
     return {m: round(statistics.fmean(r[m] for r in rows), 4) for m in ("micro_f1", "macro_f1", "map")} | {
         "seeds": len(rows),
-        "encoder": "text-encoder-int8" if encoder is None else "six-layer int8",
+        "encoder": name,
     }
 
 
@@ -116,15 +116,14 @@ def copy_iab_held_out(seed: int = 0, encoder=None) -> dict:
 def six_layer_comparison(seeds: tuple[int, ...]) -> dict:
     """What distilling the encoder to three layers cost: the six-layer int8 encoder it replaced, scored on
     the same splits by the same heads and IAB rule."""
-    import tempfile
-    from pathlib import Path
-
     from bench.tagging import six_layer_int8
     from creative.inference.text_encoder import TextEncoder
 
-    with tempfile.TemporaryDirectory() as scratch:
-        encoder = TextEncoder(six_layer_int8(Path(scratch)))
-        return {"heads": served_heads(seeds, encoder), "copy_iab": copy_iab_held_out(encoder=encoder)}
+    encoder = TextEncoder(six_layer_int8())
+    return {
+        "heads": served_heads(seeds, encoder, name="six-layer int8"),
+        "copy_iab": copy_iab_held_out(encoder=encoder),
+    }
 
 
 def image_tags() -> dict:

@@ -88,12 +88,7 @@ def build(out_dir: Path) -> list[Artifact]:
     export_onnx(artifact_dir / "model.onnx", load_bert())
     export_s = time.perf_counter() - started
     write_tokenizer(artifact_dir / "tokenizer.json")
-    (artifact_dir / "config.json").write_text(
-        json.dumps(
-            {"max_length": MAX_LENGTH, "dimension": 384, "pooling": "mean", "normalised": True}, indent=2
-        )
-        + "\n"
-    )
+    write_config(artifact_dir / "config.json")
     _write_reference(artifact_dir / "reference.npz")
     files = ["model.onnx", "tokenizer.json", "config.json"]
     return [
@@ -137,6 +132,24 @@ def quantize(fp32_dir: Path, int8_dir: Path) -> dict[str, float]:
     return {"min": round(float(np.min(cosines)), 4), "mean": round(float(np.mean(cosines)), 4)}
 
 
+def write_config(path: Path, **extra: object) -> None:
+    """What `creative.inference.text_encoder` reads: truncation, width, pooling (plus any `extra`)."""
+    config = {"max_length": MAX_LENGTH, "dimension": 384, "pooling": "mean", "normalised": True, **extra}
+    path.write_text(json.dumps(config, indent=2) + "\n")
+
+
+def mean_pooled_normalised(bert, input_ids, attention_mask, token_type_ids):
+    """sentence-transformers' Pooling(mean) + Normalize over `bert`'s token states."""
+    import torch
+
+    states = bert(
+        input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+    ).last_hidden_state
+    mask = attention_mask.unsqueeze(-1).to(states.dtype)
+    pooled = (states * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+    return torch.nn.functional.normalize(pooled, p=2.0, dim=1)
+
+
 def load_bert():
     """The wheel's BertModel. Eager attention exports to plain MatMul/Softmax; the SDPA path adds masking ops
     onnxruntime fuses less well."""
@@ -157,12 +170,7 @@ def export_onnx(path: Path, bert) -> None:
             self.bert = bert
 
         def forward(self, input_ids, attention_mask, token_type_ids):
-            states = self.bert(
-                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
-            ).last_hidden_state
-            mask = attention_mask.unsqueeze(-1).to(states.dtype)
-            pooled = (states * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
-            return torch.nn.functional.normalize(pooled, p=2.0, dim=1)
+            return mean_pooled_normalised(self.bert, input_ids, attention_mask, token_type_ids)
 
     module = MeanPooledNormalised(bert).eval()
     sample = torch.ones((2, 8), dtype=torch.int64)

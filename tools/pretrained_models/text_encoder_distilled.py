@@ -1,6 +1,6 @@
 """The encoder the tagging function serves: all-MiniLM-L6-v2 distilled into three of its layers, int8.
 
-Why: on one core the six-layer int8 encoder tags 360-650 copy lines/s depending on the day (target 500),
+Why: on one core the six-layer int8 encoder tagged 375-655 copy lines/s depending on the hour (target 500),
 and batching does not help it (docs/tagging.md). Half the layers is about half the time per line.
 
 How: the student is the teacher with layers 0, 2 and 5 kept (the last one, which writes the embedding space,
@@ -17,7 +17,6 @@ Build-time only (torch, transformers): about four minutes on two cores (`train_s
 
 from __future__ import annotations
 
-import json
 import lzma
 import os
 import pickle
@@ -114,19 +113,7 @@ def build(out_dir: Path) -> list[Artifact]:
         fp32_dir = Path(scratch)
         text_encoder.export_onnx(fp32_dir / "model.onnx", student)
         text_encoder.write_tokenizer(fp32_dir / "tokenizer.json")
-        (fp32_dir / "config.json").write_text(
-            json.dumps(
-                {
-                    "max_length": text_encoder.MAX_LENGTH,
-                    "dimension": 384,
-                    "pooling": "mean",
-                    "normalised": True,
-                    "layers": len(KEPT_LAYERS),
-                },
-                indent=2,
-            )
-            + "\n"
-        )
+        text_encoder.write_config(fp32_dir / "config.json", layers=len(KEPT_LAYERS))
         int8_drift = text_encoder.quantize(fp32_dir, artifact_dir)
     reference = list(text_encoder.REFERENCE_TEXTS)
     save_npz(
@@ -188,11 +175,7 @@ def _tokens(tokenizer, texts: list[str], chosen, max_tokens: int):
 
 
 def _pooled(model, batch):
-    import torch
-
-    states = model(**batch).last_hidden_state
-    mask = batch["attention_mask"].unsqueeze(-1).to(states.dtype)
-    return torch.nn.functional.normalize((states * mask).sum(1) / mask.sum(1).clamp(min=1e-9), dim=1)
+    return text_encoder.mean_pooled_normalised(model, **batch)
 
 
 def _embed(model, tokenizer, texts: list[str], *, max_tokens: int = TRAIN_MAX_TOKENS, batch: int = 128):
