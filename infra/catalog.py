@@ -205,8 +205,12 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             # makes a deleted object a 404 rather than a 403.
             Access("uploads_bucket", (*OBJECT_READ, "s3:ListBucket"), UPLOAD_PREFIX),
             Access("assets_bucket", ("s3:GetObject", "s3:ListBucket"), MODELS_PREFIX),  # the three models
-            # The near-duplicate index: one Query per hash bucket, entries written and (stale) removed.
-            Access("similarity_table", ("dynamodb:Query", "dynamodb:BatchWriteItem")),
+            # The near-duplicate index: a lookup is two BatchGetItems (buckets, then fingerprints); filing
+            # and (stale) removal are one transaction each, of these three actions.
+            Access(
+                "similarity_table",
+                ("dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"),
+            ),
             Access("line_settings_table", ("dynamodb:GetItem",)),  # each line's quality thresholds
         ),
         resource_env={

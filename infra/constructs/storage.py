@@ -98,7 +98,9 @@ TABLE_DESIGNS: tuple[TableDesign, ...] = (
     TableDesign(
         resource="similarity_table",
         construct_id="SimilarityTable",
-        # bucket = "<business_line>#<space>#<hash key>": the near-duplicate index (one Query per hash key).
+        # The near-duplicate index: bucket = "<business_line>#<space>#<hash key>" with material_id =
+        # "#members" lists a hash bucket's members; bucket = "<business_line>#<space>#fingerprints" holds
+        # each material's fingerprint (creative.adapters.dynamodb_similarity_index).
         partition_key="bucket",
         sort_key="material_id",
     ),

@@ -445,7 +445,10 @@ def test_an_api_functions_aws_calls_give_up_before_the_function_does(name: str) 
     # Gateway's 502) or API Gateway's 29 s limit: its worst case leaves the function at least 1 s
     (spec,) = [s for s in FUNCTIONS if s.name == name]
     config = wiring.API_CLIENT
-    worst = (config.connect_timeout + config.read_timeout) * config.retries["max_attempts"]
+    attempts = config.retries["total_max_attempts"]  # the first attempt included
+    # botocore's standard mode waits random() * 2 ** (retry - 1) s before each retry: < 1 s, then < 2 s, ...
+    backoff = sum(2 ** (retry - 1) for retry in range(1, attempts))
+    worst = (config.connect_timeout + config.read_timeout) * attempts + backoff
     assert worst + 1 <= min(spec.timeout_s, 29)
 
 
@@ -462,3 +465,37 @@ def test_deployed_api_functions_keep_the_bounds_only_the_local_runtime_relaxes(m
     assert relaxed.read_timeout == 10 and relaxed.connect_timeout == wiring.API_CLIENT.connect_timeout
     assert relaxed.retries == wiring.API_CLIENT.retries
     wiring.api_client.cache_clear()
+
+
+class _EmptyBody:
+    def stream(self, **_):
+        yield b""
+
+
+def test_an_api_client_makes_exactly_the_attempts_its_worst_case_counts(monkeypatch) -> None:
+    # botocore reads `max_attempts` as retries (one more attempt than it says) and rewrites it in place
+    # when a client is made; the bound above holds only if `total_max_attempts` is what the SDK does.
+    import boto3
+    from botocore.awsrequest import AWSResponse
+    from botocore.exceptions import ClientError
+
+    monkeypatch.setattr("time.sleep", lambda _s: None)
+    sent = []
+
+    def answer_503(request, **_):
+        sent.append(request.url)
+        return AWSResponse(request.url, 503, {}, _EmptyBody())
+
+    for _client in range(2):  # the second client is made from the config the first one saw
+        client = boto3.client(
+            "dynamodb",
+            region_name="us-east-1",
+            aws_access_key_id="t",
+            aws_secret_access_key="t",
+            config=wiring.API_CLIENT,
+        )
+        client.meta.events.register("before-send.dynamodb", answer_503)
+        sent.clear()
+        with pytest.raises(ClientError):
+            client.get_item(TableName="t", Key={"k": {"S": "1"}})
+        assert len(sent) == wiring.API_CLIENT.retries["total_max_attempts"] == 2

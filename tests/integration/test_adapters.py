@@ -375,3 +375,87 @@ def test_the_similarity_index_returns_each_fingerprint_as_filed_once_per_materia
 
     index.remove("food#copy-1", ["lsh0:3", "words:ab"], "mat_copy")
     assert index.candidates("food#copy-1", ["lsh0:3", "words:ab"]) == []
+
+
+def _fingerprint(seed: int):
+    import numpy as np
+    from creative.quality.near_duplicates import Fingerprint
+
+    vector = np.random.default_rng(seed).standard_normal(384).astype(np.float32)
+    return Fingerprint(vector / np.linalg.norm(vector), words=frozenset({f"w{seed}", "coffee"}))
+
+
+def test_a_similarity_lookup_is_two_reads_whatever_the_number_of_hash_keys(aws):
+    import os
+
+    from creative.adapters.dynamodb_similarity_index import DynamoSimilarityIndex
+    from creative.quality.near_duplicates import IndexedFingerprint
+
+    index = DynamoSimilarityIndex(aws["dynamodb"], os.environ["SIMILARITY_TABLE"])
+    keys = [f"lsh{band}:{band * 7}" for band in range(24)] + ["words:ab"]
+    for i in range(5):  # each shares a different slice of the keys
+        index.add("food#copy-1", keys[i * 5 : i * 5 + 6], IndexedFingerprint(f"mat_{i}", _fingerprint(i)))
+    calls: list[str] = []
+    aws["dynamodb"].meta.events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
+
+    found = index.candidates("food#copy-1", keys)
+
+    assert calls == ["BatchGetItem", "BatchGetItem"]
+    assert [entry.material_id for entry in found] == [f"mat_{i}" for i in range(5)]
+    assert found[3].fingerprint.words == frozenset({"w3", "coffee"})
+
+
+def test_filing_twice_changes_nothing_and_removal_unfiles_every_bucket(aws):
+    import os
+
+    from creative.adapters.dynamodb_similarity_index import DynamoSimilarityIndex
+    from creative.quality.near_duplicates import IndexedFingerprint
+
+    table = os.environ["SIMILARITY_TABLE"]
+    index = DynamoSimilarityIndex(aws["dynamodb"], table)
+    entry = IndexedFingerprint("mat_a", _fingerprint(1))
+    index.add("food#copy-1", ["lsh0:1", "lsh1:2"], entry)
+    before = aws["dynamodb"].scan(TableName=table)["Items"]
+    index.add("food#copy-1", ["lsh0:1", "lsh1:2"], entry)  # a replayed event
+    assert sorted(map(str, aws["dynamodb"].scan(TableName=table)["Items"])) == sorted(map(str, before))
+    index.add("food#copy-1", ["lsh1:2"], IndexedFingerprint("mat_b", _fingerprint(2)))
+
+    # lsh9:9 was never filled: removal unfiles the buckets that exist and fails on none.
+    index.remove("food#copy-1", ["lsh0:1", "lsh1:2", "lsh9:9"], "mat_a")
+
+    assert [e.material_id for e in index.candidates("food#copy-1", ["lsh0:1", "lsh1:2"])] == ["mat_b"]
+    items = aws["dynamodb"].scan(TableName=table)["Items"]
+    assert {item["material_id"]["S"] for item in items} == {"#members", "mat_b"}
+    assert all("mat_a" not in str(item) for item in items)
+
+
+def test_a_full_bucket_takes_no_more_members_and_the_material_stays_findable_through_its_other_keys(aws):
+    import os
+
+    from creative.adapters.dynamodb_similarity_index import DynamoSimilarityIndex
+    from creative.quality.near_duplicates import IndexedFingerprint
+
+    index = DynamoSimilarityIndex(aws["dynamodb"], os.environ["SIMILARITY_TABLE"], bucket_cap=2)
+    for i in range(3):
+        index.add("food#copy-1", ["lsh0:1", f"lsh1:{i}"], IndexedFingerprint(f"mat_{i}", _fingerprint(i)))
+    index.add("food#copy-1", ["lsh0:1", "lsh1:0"], IndexedFingerprint("mat_0", _fingerprint(0)))  # a replay
+
+    assert [e.material_id for e in index.candidates("food#copy-1", ["lsh0:1"])] == ["mat_0", "mat_1"]
+    assert [e.material_id for e in index.candidates("food#copy-1", ["lsh1:2"])] == ["mat_2"]
+
+
+def test_the_bucket_cap_holds_when_filings_follow_lookups_that_saw_the_bucket_far_from_full(aws):
+    import os
+
+    from creative.adapters.dynamodb_similarity_index import DynamoSimilarityIndex
+    from creative.quality.near_duplicates import IndexedFingerprint
+
+    # The tagging path: a lookup, then the filing. Far from full (size < cap - margin) the update carries
+    # no condition; near full it does.
+    index = DynamoSimilarityIndex(aws["dynamodb"], os.environ["SIMILARITY_TABLE"], bucket_cap=3, cap_margin=1)
+    for i in range(5):
+        index.candidates("food#copy-1", ["lsh0:1", f"lsh1:{i}"])
+        index.add("food#copy-1", ["lsh0:1", f"lsh1:{i}"], IndexedFingerprint(f"mat_{i}", _fingerprint(i)))
+
+    assert [e.material_id for e in index.candidates("food#copy-1", ["lsh0:1"])] == ["mat_0", "mat_1", "mat_2"]
+    assert [e.material_id for e in index.candidates("food#copy-1", ["lsh1:4"])] == ["mat_4"]

@@ -38,12 +38,20 @@ def _attribute(value: Any) -> dict[str, Any]:
         if not math.isfinite(value):
             raise ValueError(f"DynamoDB numbers must be finite, got {value}")
         return {"N": str(Decimal(repr(value)))}
+    if value is None:
+        return {"NULL": True}
+    return _collection(value)
+
+
+def _collection(value: Any) -> dict[str, Any]:
     if isinstance(value, dict):
         return {"M": {k: _attribute(v) for k, v in value.items() if v is not None}}
     if isinstance(value, list | tuple):
         return {"L": [_attribute(v) for v in value]}
-    if value is None:
-        return {"NULL": True}
+    if isinstance(value, set | frozenset):  # a string set (DynamoDB has no empty sets)
+        if not value or not all(isinstance(v, str) for v in value):
+            raise ValueError("only non-empty sets of strings can be stored as a DynamoDB set")
+        return {"SS": sorted(value)}
     raise TypeError(f"cannot store a {type(value).__name__} in DynamoDB")
 
 
@@ -60,6 +68,8 @@ def _value(attribute: dict[str, Any]) -> Any:
         return {k: _value(v) for k, v in raw.items()}
     if kind == "L":
         return [_value(v) for v in raw]
+    if kind == "SS":
+        return frozenset(raw)
     if kind == "NULL":
         return None
     raise TypeError(f"unexpected DynamoDB type {kind}")

@@ -1,59 +1,190 @@
-"""The near-duplicate index in DynamoDB: one item per (scope, hash key, material), carrying the fingerprint.
+"""The near-duplicate index in DynamoDB: one item per hash bucket listing its members, one item per material
+holding its fingerprint.
 
-`bucket` is "<business line>#<space>#<hash key>" (e.g. "food#copy-3f2a9c01de#lsh4:173"), `material_id` the
-sort key. Each item repeats the material's fingerprint (float16 vector, ~0.8 KB for copy and ~2.5 KB for
-images, and the perceptual hash or the canonical words) so a lookup is one Query per hash key and nothing else. A line of 10,000
-materials spreads over 24 x 1,024 LSH buckets; a lookup reads the items sharing a bucket with the new
-material (about 260 of 11,000 indexed lines, out/quality/report.json), not the line.
+- A bucket item is `bucket` = "<business line>#<space>#<hash key>" (e.g. "food#copy-3f2a9c01de#lsh4:173"),
+  `material_id` = "#members", with `members`: the string set of the material ids filed under that key.
+- A fingerprint item is `bucket` = "<business line>#<space>#fingerprints", `material_id` = the material,
+  with its float16 unit vector (~0.8 KB for copy, ~2.5 KB for images) and its perceptual hash or
+  canonical words.
+
+A lookup is two BatchGetItems whatever the number of hash keys: the new material's bucket items, then the
+fingerprints of their members (100 a call; about 260 on a line of 11,000 indexed lines,
+out/quality/report.json). One Query per hash key made it 25 round trips (33 for images), which was most of
+a material's tagging time (docs/decisions.md). Filing and removing are one transaction each (the
+fingerprint and every bucket together), so a bucket never names a material whose fingerprint is missing,
+and a replay changes nothing: a set ADD of a member already there is a no-op.
+
+Buckets are bounded: a bucket that holds `BUCKET_CAP` members takes no more (the material stays findable
+through its other keys, and the lookup's cost stays bounded); set members are ~30 bytes, so a full
+bucket item is ~60 KB, far from DynamoDB's 400 KB. The cap is a condition on the bucket's update, sent only
+where it can matter: for a bucket this container's lookup saw within `SIZE_TRUST_S` seconds at more than
+`CAP_MARGIN` below the cap, it is left out (it doubles moto's cost of a filing, 89 -> 45 ms locally), since
+no realistic burst files that many materials in one bucket in that time.
 """
 
 from __future__ import annotations
 
+import logging
+import random
 import time
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from botocore.exceptions import ClientError
 
+from creative.adapters.aws_errors import error_code, translated_errors
 from creative.adapters.dynamodb_items import to_item
-from creative.adapters.dynamodb_table import DynamoTable
+from creative.adapters.dynamodb_table import DYNAMODB, DynamoTable
+from creative.errors import TransientError
 from creative.quality.near_duplicates import Fingerprint, IndexedFingerprint
+
+logger = logging.getLogger(__name__)
+
+MEMBERS = "#members"  # the sort key of a bucket item (material ids start with "mat_")
+FINGERPRINTS = "fingerprints"
+BUCKET_CAP = 2000
+CAP_MARGIN = 500
+SIZE_TRUST_S = 5.0
+# Transactions of two tagging functions filing similar materials at once meet on a bucket item and one
+# is cancelled (TransactionConflict); a short jittered retry resolves them.
+CONFLICT_RETRIES = 4
 
 
 class DynamoSimilarityIndex:
-    def __init__(self, client: Any, table_name: str, *, sleep=time.sleep):
+    def __init__(
+        self,
+        client: Any,
+        table_name: str,
+        *,
+        sleep=time.sleep,
+        clock=time.monotonic,
+        bucket_cap: int = BUCKET_CAP,
+        cap_margin: int = CAP_MARGIN,
+    ):
         self._table = DynamoTable(client, table_name)
         self._sleep = sleep
+        self._clock = clock
+        self._cap = bucket_cap
+        self._margin = cap_margin
+        self._sizes: dict[str, tuple[int, float]] = {}  # bucket -> (members, when this container read it)
 
     def candidates(self, scope: str, keys: Sequence[str]) -> list[IndexedFingerprint]:
-        found: dict[str, IndexedFingerprint] = {}
-        for key in keys:
-            for item in self._table.all(
-                "query",
-                KeyConditionExpression="bucket = :b",
-                ExpressionAttributeValues=to_item({":b": f"{scope}#{key}"}),
-            ):
-                if item["material_id"] not in found:
-                    found[item["material_id"]] = _entry(item)
-        return list(found.values())
+        names = [f"{scope}#{key}" for key in dict.fromkeys(keys)]
+        buckets = {
+            item["bucket"]: item.get("members", frozenset())
+            for item in self._table.batch_get(
+                [{"bucket": name, "material_id": MEMBERS} for name in names], sleep=self._sleep
+            )
+        }
+        now = self._clock()
+        self._sizes = {name: (len(buckets.get(name, ())), now) for name in names}
+        members = sorted(set().union(*buckets.values()))
+        items = self._table.batch_get(
+            [{"bucket": f"{scope}#{FINGERPRINTS}", "material_id": member} for member in members],
+            sleep=self._sleep,
+        )
+        return sorted((_entry(item) for item in items), key=lambda entry: entry.material_id)
 
     def add(self, scope: str, keys: Sequence[str], entry: IndexedFingerprint) -> None:
         fingerprint = entry.fingerprint
         document = {
+            "bucket": f"{scope}#{FINGERPRINTS}",
             "material_id": entry.material_id,
             "vector": fingerprint.vector.astype(np.float16).tobytes(),
             "phash": fingerprint.phash,
             "words": " ".join(sorted(fingerprint.words)) if fingerprint.words else None,
         }
-        requests = [{"PutRequest": {"Item": to_item({"bucket": f"{scope}#{k}", **document})}} for k in keys]
-        self._table.batch_write(requests, sleep=self._sleep)
+        put = {"Put": {"TableName": self._table.name, "Item": to_item(document)}}
+        keys = list(dict.fromkeys(keys))
+        while True:
+            reasons = self._transact([put] + [self._file(scope, key, entry.material_id) for key in keys])
+            if reasons is None:
+                return
+            full = [
+                key
+                for key, reason in zip(keys, reasons[1:], strict=True)
+                if reason == "ConditionalCheckFailed"
+            ]
+            if not full:
+                raise TransientError(
+                    f"filing {entry.material_id} in the similarity index was cancelled: {reasons}"
+                )
+            logger.warning(
+                "similarity buckets full (%d members), %s not filed under %s",
+                self._cap,
+                entry.material_id,
+                full,
+            )
+            keys = [key for key in keys if key not in full]
 
     def remove(self, scope: str, keys: Sequence[str], material_id: str) -> None:
-        requests = [
-            {"DeleteRequest": {"Key": to_item({"bucket": f"{scope}#{k}", "material_id": material_id})}}
-            for k in keys
+        delete = {
+            "Delete": {
+                "TableName": self._table.name,
+                "Key": to_item({"bucket": f"{scope}#{FINGERPRINTS}", "material_id": material_id}),
+            }
+        }
+        unfile = [
+            {
+                "Update": {
+                    "TableName": self._table.name,
+                    "Key": to_item({"bucket": f"{scope}#{key}", "material_id": MEMBERS}),
+                    "UpdateExpression": "DELETE members :id",
+                    "ConditionExpression": "attribute_exists(members)",
+                    "ExpressionAttributeValues": to_item({":id": {material_id}}),
+                }
+            }
+            for key in dict.fromkeys(keys)
         ]
-        self._table.batch_write(requests, sleep=self._sleep)
+        reasons = self._transact([delete, *unfile])
+        if reasons is None:
+            return
+        # A bucket already emptied makes the condition fail: unfile from the buckets that still exist.
+        present = [
+            u for u, reason in zip(unfile, reasons[1:], strict=True) if reason != "ConditionalCheckFailed"
+        ]
+        if len(present) < len(unfile) and self._transact([delete, *present]) is None:
+            return
+        raise TransientError(f"removing {material_id} from the similarity index was cancelled: {reasons}")
+
+    def _file(self, scope: str, key: str, material_id: str) -> dict[str, Any]:
+        update = {
+            "TableName": self._table.name,
+            "Key": to_item({"bucket": f"{scope}#{key}", "material_id": MEMBERS}),
+            "UpdateExpression": "ADD members :ids",
+            "ExpressionAttributeValues": to_item({":ids": {material_id}}),
+        }
+        if self._may_be_near_full(f"{scope}#{key}"):
+            update["ConditionExpression"] = (
+                "attribute_not_exists(members) OR size(members) < :cap OR contains(members, :id)"
+            )
+            update["ExpressionAttributeValues"] = to_item(
+                {":ids": {material_id}, ":id": material_id, ":cap": self._cap}
+            )
+        return {"Update": update}
+
+    def _may_be_near_full(self, bucket: str) -> bool:
+        size, read_at = self._sizes.get(bucket, (None, 0.0))
+        fresh = size is not None and self._clock() - read_at <= SIZE_TRUST_S
+        return not fresh or size >= self._cap - self._margin
+
+    def _transact(self, items: list[dict[str, Any]]) -> list[str] | None:
+        """None when the transaction applied; the per-item cancellation reasons when a condition failed.
+        Conflicts with concurrent transactions are retried here, then raised as TransientError."""
+        for attempt in range(CONFLICT_RETRIES + 1):
+            try:
+                with translated_errors(DYNAMODB):
+                    self._table.client.transact_write_items(TransactItems=items)
+                return None
+            except ClientError as exc:
+                if error_code(exc) != "TransactionCanceledException":
+                    raise
+                reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
+                if "ConditionalCheckFailed" in reasons or "TransactionConflict" not in reasons:
+                    return reasons
+            self._sleep(random.uniform(0.01, 0.05) * (attempt + 1))
+        raise TransientError("the similarity index is busy with concurrent updates; retry")
 
 
 def _entry(item: dict[str, Any]) -> IndexedFingerprint:
