@@ -206,10 +206,17 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             Access("uploads_bucket", (*OBJECT_READ, "s3:ListBucket"), UPLOAD_PREFIX),
             Access("assets_bucket", ("s3:GetObject", "s3:ListBucket"), MODELS_PREFIX),  # the three models
             # The near-duplicate index: a lookup is two BatchGetItems (buckets, then fingerprints); filing
-            # and (stale) removal are one transaction each, of these three actions.
+            # and (stale) removal are one transaction each, of Put, Update and Delete actions; removal
+            # first reads the keys the fingerprint was filed under.
             Access(
                 "similarity_table",
-                ("dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"),
+                (
+                    "dynamodb:BatchGetItem",
+                    "dynamodb:GetItem",
+                    "dynamodb:PutItem",
+                    "dynamodb:UpdateItem",
+                    "dynamodb:DeleteItem",
+                ),
             ),
             Access("line_settings_table", ("dynamodb:GetItem",)),  # each line's quality thresholds
         ),

@@ -459,3 +459,21 @@ def test_the_bucket_cap_holds_when_filings_follow_lookups_that_saw_the_bucket_fa
 
     assert [e.material_id for e in index.candidates("food#copy-1", ["lsh0:1"])] == ["mat_0", "mat_1", "mat_2"]
     assert [e.material_id for e in index.candidates("food#copy-1", ["lsh1:4"])] == ["mat_4"]
+
+
+def test_removal_unfiles_every_key_the_material_was_filed_under_even_when_the_caller_recomputes_others(aws):
+    import os
+
+    from creative.adapters.dynamodb_similarity_index import DynamoSimilarityIndex
+    from creative.quality.near_duplicates import IndexedFingerprint
+
+    # Keys recomputed from the stored float16 vector can differ in a band whose projection is near zero.
+    table = os.environ["SIMILARITY_TABLE"]
+    index = DynamoSimilarityIndex(aws["dynamodb"], table)
+    index.add("food#copy-1", ["lsh0:1", "lsh1:2"], IndexedFingerprint("mat_a", _fingerprint(1)))
+    index.add("food#copy-1", ["lsh1:2"], IndexedFingerprint("mat_b", _fingerprint(2)))
+
+    index.remove("food#copy-1", ["lsh0:1", "lsh1:7"], "mat_a")
+
+    assert all("mat_a" not in str(item) for item in aws["dynamodb"].scan(TableName=table)["Items"])
+    assert [e.material_id for e in index.candidates("food#copy-1", ["lsh1:2"])] == ["mat_b"]

@@ -4,8 +4,8 @@ holding its fingerprint.
 - A bucket item is `bucket` = "<business line>#<space>#<hash key>" (e.g. "food#copy-3f2a9c01de#lsh4:173"),
   `material_id` = "#members", with `members`: the string set of the material ids filed under that key.
 - A fingerprint item is `bucket` = "<business line>#<space>#fingerprints", `material_id` = the material,
-  with its float16 unit vector (~0.8 KB for copy, ~2.5 KB for images) and its perceptual hash or
-  canonical words.
+  with its float16 unit vector (~0.8 KB for copy, ~2.5 KB for images), its perceptual hash or canonical
+  words, and the hash keys it was filed under (what removal unfiles).
 
 A lookup is two BatchGetItems whatever the number of hash keys: the new material's bucket items, then the
 fingerprints of their members (100 a call; about 260 on a line of 11,000 indexed lines,
@@ -94,6 +94,7 @@ class DynamoSimilarityIndex:
             "vector": fingerprint.vector.astype(np.float16).tobytes(),
             "phash": fingerprint.phash,
             "words": " ".join(sorted(fingerprint.words)) if fingerprint.words else None,
+            "keys": set(keys) or None,  # what removal unfiles: keys recomputed later may differ
         }
         put = {"Put": {"TableName": self._table.name, "Item": to_item(document)}}
         keys = list(dict.fromkeys(keys))
@@ -119,6 +120,12 @@ class DynamoSimilarityIndex:
             keys = [key for key in keys if key not in full]
 
     def remove(self, scope: str, keys: Sequence[str], material_id: str) -> None:
+        """Unfiles the material from the given keys and from those its fingerprint was filed under: keys
+        recomputed from the stored float16 vector can differ in a band whose projection is near zero."""
+        filed = self._table.get(
+            {"bucket": f"{scope}#{FINGERPRINTS}", "material_id": material_id}, consistent=True
+        )
+        keys = list(dict.fromkeys([*keys, *sorted((filed or {}).get("keys", ()))]))
         delete = {
             "Delete": {
                 "TableName": self._table.name,
