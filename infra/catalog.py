@@ -198,8 +198,9 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             QueueTrigger(queue="tagging_queue", batch_size=10, max_batching_window_s=1, max_concurrency=10),
         ),
         access=(
-            # Read, then written back whole and conditionally (revision): tags, state, labels kept.
-            Access("materials_table", ("dynamodb:GetItem", "dynamodb:PutItem")),
+            # Read (a batch's materials in one BatchGetItem), then written back whole and conditionally
+            # (revision): tags, state, labels kept.
+            Access("materials_table", ("dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem")),
             Access("tags_table", ("dynamodb:BatchWriteItem",)),
             # GetObject also allows HEAD (is the admitted version still the current one?); ListBucket
             # makes a deleted object a 404 rather than a 403.

@@ -12,7 +12,18 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def runtime(tmp_path_factory):
+def access():
+    """Every AWS call the functions make in this module's flows, checked against the catalog's grants by
+    the module's last test."""
+    from local_runtime.access_audit import AccessRecorder
+
+    recorder = AccessRecorder().install()
+    yield recorder
+    recorder.uninstall()
+
+
+@pytest.fixture(scope="module")
+def runtime(tmp_path_factory, access):
     from local_runtime.runtime import LocalRuntime
     from stack_build.synth import synthesize
 
@@ -179,3 +190,12 @@ def test_uploads_are_tagged_and_operators_read_and_correct_the_tags(runtime, s3)
     runtime.fire_schedule("compose_creatives")
     creatives = operator(runtime, "GET", "/v1/creatives", params={"business_line": "tags"}).json()["items"]
     assert creatives and all("iab:210" in c["tags"] for c in creatives)
+
+
+def test_every_aws_call_the_functions_made_is_granted_by_their_catalog_entries(runtime, access):
+    # moto enforces no IAM: a grant missing from infra/catalog.py would first fail on AWS. Runs last in
+    # this module, after the flows above.
+    made = {call.function for call in access.calls}
+    assert {"admission", "tagging", "select", "feedback", "operator_api"} <= made
+    ungranted = access.ungranted()
+    assert ungranted == [], "\n".join(map(str, ungranted))

@@ -52,6 +52,24 @@ def test_content_claims_are_atomic_per_business_line(materials):
     assert materials.list(business_line=None, status=None, limit=50, next_token=None).items == []
 
 
+def test_a_batch_of_materials_is_read_in_one_call_and_claims_are_never_materials(aws, materials):
+    for i in (1, 2, 3):
+        materials.put_new(material(i))
+    materials.claim_content("food", "h1", "mat_001")
+    claim_id = next(
+        item["material_id"]["S"]
+        for item in aws["dynamodb"].scan(TableName=materials._table.name)["Items"]
+        if not item["material_id"]["S"].startswith("mat_")
+    )
+    calls: list[str] = []
+    aws["dynamodb"].meta.events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
+
+    found = materials.get_many(["mat_003", "mat_001", "mat_404", "mat_001", claim_id])
+
+    assert calls == ["BatchGetItem"]
+    assert sorted(found) == ["mat_001", "mat_003"] and found["mat_003"].text == "Copy 3"
+
+
 def test_a_replayed_material_write_changes_nothing(materials):
     assert materials.put_new(material(1)) is True
     assert materials.put_new(material(1).model_copy(update={"text": "changed"})) is False

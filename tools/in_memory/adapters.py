@@ -85,6 +85,9 @@ class InMemoryMaterialRepository:
         material = self.items.get(material_id)
         return material.model_copy(deep=True) if material else None
 
+    def get_many(self, material_ids) -> dict[str, Material]:
+        return {i: m for i in material_ids if (m := self.get(i)) is not None}
+
     def put_new(self, material: Material) -> bool:
         if material.material_id in self.items:
             return False

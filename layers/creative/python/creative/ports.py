@@ -54,6 +54,9 @@ class ObjectStore(Protocol):
 class MaterialRepository(Protocol):
     def get(self, material_id: str) -> Material | None: ...
 
+    def get_many(self, material_ids: Sequence[str]) -> dict[str, Material]:
+        """The materials of these ids that exist, by id (one read for a batch)."""
+
     def put_new(self, material: Material) -> bool:
         """Stores the material unless one with its id exists; False when it already did."""
 

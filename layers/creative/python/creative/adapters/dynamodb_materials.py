@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from creative.adapters.dynamodb_items import to_item
@@ -40,6 +41,11 @@ class DynamoMaterialRepository:
             return None
         document = self._table.get({"material_id": material_id})
         return self._material(document) if document else None
+
+    def get_many(self, material_ids: Sequence[str]) -> dict[str, Material]:
+        ids = [i for i in dict.fromkeys(material_ids) if not i.startswith(_CONTENT_CLAIM_PREFIX)]
+        documents = self._table.batch_get([{"material_id": i} for i in ids])
+        return {d["material_id"]: self._material(d) for d in documents}
 
     def put_new(self, material: Material) -> bool:
         return self._table.put_if_absent(self._document(material), "material_id")

@@ -102,8 +102,9 @@ class Tagging:
         results: dict[str, TaggingResult] = {}
         to_tag: list[Material] = []
         heads: dict[tuple[str, str], ObjectHead | None] = {}  # a copy file's lines share one HEAD
+        found = self._materials.get_many(list(dict.fromkeys(material_ids)))  # one read for the batch
         for material_id in dict.fromkeys(material_ids):
-            material = self._materials.get(material_id)
+            material = found.get(material_id)
             skip = self._why_skip(material_id, material, heads)
             if skip is not None:
                 results[material_id] = skip
