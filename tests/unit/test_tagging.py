@@ -155,6 +155,24 @@ def test_copy_and_images_are_tagged_and_indexed_and_copy_is_encoded_in_one_batch
     ]
 
 
+def test_a_batch_reads_each_lines_quality_policy_once_and_the_next_batch_reads_it_again(world):
+    tagging, materials, objects, *_ = world
+    policies = tagging._policies
+    reads = []
+    read = policies.policy
+    policies.policy = lambda line: reads.append(line) or read(line)
+
+    tagging.tag(["mat_1", "mat_2", "mat_3"], NOW)
+    assert reads == ["food"]
+
+    fourth = material(4)
+    materials.put_new(fourth)
+    objects.objects[(BUCKET, fourth.source.key)] = b"copy"
+    objects.versions[(BUCKET, fourth.source.key)] = "v1"
+    tagging.tag(["mat_4"], NOW)  # an operator's change since the first batch applies to this one
+    assert reads == ["food", "food"]
+
+
 def test_the_same_event_twice_writes_the_tags_once(world):
     tagging, materials, _, _, taggers = world
     tagging.tag(["mat_1"], NOW)

@@ -95,12 +95,14 @@ class Tagging:
         self._taggers = taggers
         self._near_duplicates = near_duplicates
         self._policies = policies
+        self._line_policies: dict[str, QualityPolicy] = {}
         self._max_image_bytes = max_image_bytes
 
     def tag(self, material_ids: Sequence[str], now: str) -> list[TaggingResult]:
         """Tags each material (copy lines in one encoder batch); one result per id, in order."""
         results: dict[str, TaggingResult] = {}
         to_tag: list[Material] = []
+        self._line_policies: dict[str, QualityPolicy] = {}  # read once per batch, as admission reads per file
         heads: dict[tuple[str, str], ObjectHead | None] = {}  # a copy file's lines share one HEAD
         found = self._materials.get_many(list(dict.fromkeys(material_ids)))  # one read for the batch
         for material_id in dict.fromkeys(material_ids):
@@ -173,7 +175,10 @@ class Tagging:
         if tagged is None:
             detail = f"the model checks could not run: {unreadable}"
             return [Finding(ReasonCode.NOT_JUDGED, Verdict.REVIEW, detail)], None
-        policy = self._policies.policy(material.business_line)
+        line = material.business_line
+        if line not in self._line_policies:
+            self._line_policies[line] = self._policies.policy(line)
+        policy = self._line_policies[line]
         findings = []
         if tagged.spam is not None:
             verdict = graded(tagged.spam, *policy.spam)
