@@ -495,3 +495,46 @@ def test_removal_unfiles_every_key_the_material_was_filed_under_even_when_the_ca
 
     assert all("mat_a" not in str(item) for item in aws["dynamodb"].scan(TableName=table)["Items"])
     assert [e.material_id for e in index.candidates("food#copy-1", ["lsh1:2"])] == ["mat_b"]
+
+
+def test_the_migration_refiles_an_old_layout_index_so_lookups_find_it_and_a_second_run_moves_nothing(aws):
+    import importlib.util
+    import os
+
+    import numpy as np
+    from creative.adapters.dynamodb_similarity_index import DynamoSimilarityIndex
+
+    from infra.paths import REPO_ROOT
+
+    path = REPO_ROOT / "tools" / "scripts" / "migrate_similarity_index.py"
+    spec = importlib.util.spec_from_file_location("migrate_similarity_index", path)
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    table = os.environ["SIMILARITY_TABLE"]
+    # An index written before 2026-12-01: one item per (bucket, material), each with the fingerprint
+    fingerprint = _fingerprint(1)
+    for key in ("lsh0:1", "lsh1:2", "words:ab"):
+        aws["dynamodb"].put_item(
+            TableName=table,
+            Item=to_item(
+                {
+                    "bucket": f"food#copy-1#{key}",
+                    "material_id": "mat_old",
+                    "vector": fingerprint.vector.astype(np.float16).tobytes(),
+                    "words": " ".join(sorted(fingerprint.words)),
+                }
+            ),
+        )
+    index = DynamoSimilarityIndex(aws["dynamodb"], table)
+    assert index.candidates("food#copy-1", ["lsh1:2"]) == []  # invisible to the new layout
+
+    assert migration.migrate(aws["dynamodb"], table, dry_run=True) == 1
+    assert migration.migrate(aws["dynamodb"], table) == 1
+
+    (found,) = index.candidates("food#copy-1", ["lsh1:2"])
+    assert found.material_id == "mat_old" and found.fingerprint.words == fingerprint.words
+    assert np.allclose(found.fingerprint.vector, fingerprint.vector, atol=1e-3)
+    assert [e.material_id for e in index.candidates("food#copy-1", ["words:ab"])] == ["mat_old"]
+    assert migration.migrate(aws["dynamodb"], table) == 0
+    items = aws["dynamodb"].scan(TableName=table)["Items"]
+    assert {item["material_id"]["S"] for item in items} == {"#members", "mat_old"}

@@ -84,7 +84,7 @@ class DynamoSimilarityIndex:
             [{"bucket": f"{scope}#{FINGERPRINTS}", "material_id": member} for member in members],
             sleep=self._sleep,
         )
-        return sorted((_entry(item) for item in items), key=lambda entry: entry.material_id)
+        return sorted((entry_of(item) for item in items), key=lambda entry: entry.material_id)
 
     def add(self, scope: str, keys: Sequence[str], entry: IndexedFingerprint) -> None:
         fingerprint = entry.fingerprint
@@ -194,7 +194,7 @@ class DynamoSimilarityIndex:
         raise TransientError("the similarity index is busy with concurrent updates; retry")
 
 
-def _entry(item: dict[str, Any]) -> IndexedFingerprint:
+def entry_of(item: dict[str, Any]) -> IndexedFingerprint:
     vector = np.frombuffer(item["vector"], dtype=np.float16).astype(np.float32)
     vector /= max(float(np.linalg.norm(vector)), 1e-12)  # float16 rounding: renormalise before cosines
     words = frozenset(item["words"].split()) if item.get("words") else None
