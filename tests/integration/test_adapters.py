@@ -462,15 +462,14 @@ def test_a_full_bucket_takes_no_more_members_and_the_material_stays_findable_thr
     assert [e.material_id for e in index.candidates("food#copy-1", ["lsh1:2"])] == ["mat_2"]
 
 
-def test_the_bucket_cap_holds_when_filings_follow_lookups_that_saw_the_bucket_far_from_full(aws):
+def test_the_bucket_cap_holds_when_each_filing_follows_a_lookup_as_in_tagging(aws):
     import os
 
     from creative.adapters.dynamodb_similarity_index import DynamoSimilarityIndex
     from creative.quality.near_duplicates import IndexedFingerprint
 
-    # The tagging path: a lookup, then the filing. Far from full (size < cap - margin) the update carries
-    # no condition; near full it does.
-    index = DynamoSimilarityIndex(aws["dynamodb"], os.environ["SIMILARITY_TABLE"], bucket_cap=3, cap_margin=1)
+    # The tagging path: a lookup, then the filing.
+    index = DynamoSimilarityIndex(aws["dynamodb"], os.environ["SIMILARITY_TABLE"], bucket_cap=3)
     for i in range(5):
         index.candidates("food#copy-1", ["lsh0:1", f"lsh1:{i}"])
         index.add("food#copy-1", ["lsh0:1", f"lsh1:{i}"], IndexedFingerprint(f"mat_{i}", _fingerprint(i)))

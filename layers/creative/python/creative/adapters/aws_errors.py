@@ -45,6 +45,14 @@ def is_condition_failure(exc: ClientError) -> bool:
     return error_code(exc) == "ConditionalCheckFailedException"
 
 
+def cancellation_reasons(exc: ClientError) -> list[str]:
+    """The per-item reasons of a cancelled DynamoDB transaction, in the order of its items; any other error
+    is raised again."""
+    if error_code(exc) != "TransactionCanceledException":
+        raise exc
+    return [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
+
+
 def is_missing_object(exc: ClientError) -> bool:
     return error_code(exc) in MISSING_OBJECT_CODES
 

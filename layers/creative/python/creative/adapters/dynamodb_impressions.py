@@ -11,7 +11,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from creative.adapters.aws_errors import error_code, translated_errors
+from creative.adapters.aws_errors import cancellation_reasons, translated_errors
 from creative.adapters.dynamodb_items import to_item
 from creative.adapters.dynamodb_racing_state import DynamoRacingState, state_update
 from creative.adapters.dynamodb_table import DYNAMODB, DynamoTable
@@ -45,14 +45,6 @@ def days_between(start: datetime, end: datetime) -> list[str]:
         days.append(day.isoformat())
         day += _DAY
     return days
-
-
-def cancellation_reasons(exc: ClientError) -> list[str]:
-    """The per-item reasons of a cancelled transaction, in the order of its items; any other error is
-    raised again."""
-    if error_code(exc) != "TransactionCanceledException":
-        raise exc
-    return [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
 
 
 class DynamoImpressionLog:

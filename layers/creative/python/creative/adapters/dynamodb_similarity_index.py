@@ -14,12 +14,9 @@ a material's tagging time (docs/decisions.md). Filing and removing are one trans
 fingerprint and every bucket together), so a bucket never names a material whose fingerprint is missing,
 and a replay changes nothing: a set ADD of a member already there is a no-op.
 
-Buckets are bounded: a bucket that holds `BUCKET_CAP` members takes no more (the material stays findable
-through its other keys, and the lookup's cost stays bounded); set members are ~30 bytes, so a full
-bucket item is ~60 KB, far from DynamoDB's 400 KB. The cap is a condition on the bucket's update, sent only
-where it can matter: for a bucket this container's lookup saw within `SIZE_TRUST_S` seconds at more than
-`CAP_MARGIN` below the cap, it is left out (it doubles moto's cost of a filing, 89 -> 45 ms locally), since
-no realistic burst files that many materials in one bucket in that time.
+Buckets are bounded: a bucket that holds `BUCKET_CAP` members takes no more (a condition on each filing
+update; the material stays findable through its other keys, and the lookup's cost stays bounded); set
+members are ~30 bytes, so a full bucket item is ~60 KB, far from DynamoDB's 400 KB.
 """
 
 from __future__ import annotations
@@ -33,7 +30,7 @@ from typing import Any
 import numpy as np
 from botocore.exceptions import ClientError
 
-from creative.adapters.aws_errors import error_code, translated_errors
+from creative.adapters.aws_errors import cancellation_reasons, translated_errors
 from creative.adapters.dynamodb_items import to_item
 from creative.adapters.dynamodb_table import DYNAMODB, DynamoTable
 from creative.errors import TransientError
@@ -44,42 +41,23 @@ logger = logging.getLogger(__name__)
 MEMBERS = "#members"  # the sort key of a bucket item (material ids start with "mat_")
 FINGERPRINTS = "fingerprints"
 BUCKET_CAP = 2000
-CAP_MARGIN = 500
-SIZE_TRUST_S = 5.0
 # Transactions of two tagging functions filing similar materials at once meet on a bucket item and one
 # is cancelled (TransactionConflict); a short jittered retry resolves them.
 CONFLICT_RETRIES = 4
 
 
 class DynamoSimilarityIndex:
-    def __init__(
-        self,
-        client: Any,
-        table_name: str,
-        *,
-        sleep=time.sleep,
-        clock=time.monotonic,
-        bucket_cap: int = BUCKET_CAP,
-        cap_margin: int = CAP_MARGIN,
-    ):
+    def __init__(self, client: Any, table_name: str, *, sleep=time.sleep, bucket_cap: int = BUCKET_CAP):
         self._table = DynamoTable(client, table_name)
         self._sleep = sleep
-        self._clock = clock
         self._cap = bucket_cap
-        self._margin = cap_margin
-        self._sizes: dict[str, tuple[int, float]] = {}  # bucket -> (members, when this container read it)
 
     def candidates(self, scope: str, keys: Sequence[str]) -> list[IndexedFingerprint]:
-        names = [f"{scope}#{key}" for key in dict.fromkeys(keys)]
-        buckets = {
-            item["bucket"]: item.get("members", frozenset())
-            for item in self._table.batch_get(
-                [{"bucket": name, "material_id": MEMBERS} for name in names], sleep=self._sleep
-            )
-        }
-        now = self._clock()
-        self._sizes = {name: (len(buckets.get(name, ())), now) for name in names}
-        members = sorted(set().union(*buckets.values()))
+        buckets = self._table.batch_get(
+            [{"bucket": f"{scope}#{key}", "material_id": MEMBERS} for key in dict.fromkeys(keys)],
+            sleep=self._sleep,
+        )
+        members = sorted(set().union(*(bucket.get("members", ()) for bucket in buckets)))
         items = self._table.batch_get(
             [{"bucket": f"{scope}#{FINGERPRINTS}", "material_id": member} for member in members],
             sleep=self._sleep,
@@ -156,25 +134,19 @@ class DynamoSimilarityIndex:
         raise TransientError(f"removing {material_id} from the similarity index was cancelled: {reasons}")
 
     def _file(self, scope: str, key: str, material_id: str) -> dict[str, Any]:
-        update = {
-            "TableName": self._table.name,
-            "Key": to_item({"bucket": f"{scope}#{key}", "material_id": MEMBERS}),
-            "UpdateExpression": "ADD members :ids",
-            "ExpressionAttributeValues": to_item({":ids": {material_id}}),
+        return {
+            "Update": {
+                "TableName": self._table.name,
+                "Key": to_item({"bucket": f"{scope}#{key}", "material_id": MEMBERS}),
+                "UpdateExpression": "ADD members :ids",
+                "ConditionExpression": (
+                    "attribute_not_exists(members) OR size(members) < :cap OR contains(members, :id)"
+                ),
+                "ExpressionAttributeValues": to_item(
+                    {":ids": {material_id}, ":id": material_id, ":cap": self._cap}
+                ),
+            }
         }
-        if self._may_be_near_full(f"{scope}#{key}"):
-            update["ConditionExpression"] = (
-                "attribute_not_exists(members) OR size(members) < :cap OR contains(members, :id)"
-            )
-            update["ExpressionAttributeValues"] = to_item(
-                {":ids": {material_id}, ":id": material_id, ":cap": self._cap}
-            )
-        return {"Update": update}
-
-    def _may_be_near_full(self, bucket: str) -> bool:
-        size, read_at = self._sizes.get(bucket, (None, 0.0))
-        fresh = size is not None and self._clock() - read_at <= SIZE_TRUST_S
-        return not fresh or size >= self._cap - self._margin
 
     def _transact(self, items: list[dict[str, Any]]) -> list[str] | None:
         """None when the transaction applied; the per-item cancellation reasons when a condition failed.
@@ -185,9 +157,7 @@ class DynamoSimilarityIndex:
                     self._table.client.transact_write_items(TransactItems=items)
                 return None
             except ClientError as exc:
-                if error_code(exc) != "TransactionCanceledException":
-                    raise
-                reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
+                reasons = cancellation_reasons(exc)
                 if "ConditionalCheckFailed" in reasons or "TransactionConflict" not in reasons:
                     return reasons
             self._sleep(random.uniform(0.01, 0.05) * (attempt + 1))

@@ -102,10 +102,11 @@ class Tagging:
         """Tags each material (copy lines in one encoder batch); one result per id, in order."""
         results: dict[str, TaggingResult] = {}
         to_tag: list[Material] = []
-        self._line_policies: dict[str, QualityPolicy] = {}  # read once per batch, as admission reads per file
+        self._line_policies = {}  # read once per batch, as admission reads them once per file
         heads: dict[tuple[str, str], ObjectHead | None] = {}  # a copy file's lines share one HEAD
-        found = self._materials.get_many(list(dict.fromkeys(material_ids)))  # one read for the batch
-        for material_id in dict.fromkeys(material_ids):
+        ids = list(dict.fromkeys(material_ids))
+        found = self._materials.get_many(ids)  # one read for the batch
+        for material_id in ids:
             material = found.get(material_id)
             skip = self._why_skip(material_id, material, heads)
             if skip is not None:
@@ -121,7 +122,7 @@ class Tagging:
             )
         for material in (m for m in to_tag if m.kind is MaterialKind.IMAGE):
             results[material.material_id] = self._isolated(material, lambda m: self._tag_image(m, now))
-        return [results[material_id] for material_id in dict.fromkeys(material_ids)]
+        return [results[material_id] for material_id in ids]
 
     @staticmethod
     def _isolated(material: Material, work: Callable[[Material], TaggingResult]) -> TaggingResult:
