@@ -16,10 +16,12 @@ from evaluation.movielens_traffic import (
     HOUR,
     START,
     Decision,
+    FeaturesOracle,
     Feedback,
     Oracle,
     Request,
     TrafficConfig,
+    _drift_shift,
     build_traffic,
     metrics,
     run,
@@ -253,6 +255,36 @@ def test_oracle_has_zero_regret_and_others_do_not(small_world):
     # Then the oracle has no regret and the best expected CTR
     assert oracle["regret"] == 0.0
     assert fixed["regret"] > 0.0 and fixed["expected_ctr"] < oracle["expected_ctr"]
+
+
+def test_the_features_oracle_ranks_by_all_but_the_individual_taste(small_world):
+    # Given the traffic of the small world, whose users also have an individual taste no feature exposes
+    data, model, traffic = small_world
+    users = {f"u{u.user_id}": i for i, u in enumerate(data.users)}
+    row = 17
+    request = traffic.requests[row]
+    movies = np.array([traffic.creatives[c.creative_id].movie for c in request.candidates])
+    parts = model.affinity.parts(np.array([users[request.user_id]]), movies)
+    drifted = request.at >= traffic.drift["at"]
+    shift = np.array(
+        [
+            0.0 if not drifted else _drift_shift(traffic.creatives[c.creative_id], traffic.drift)
+            for c in request.candidates
+        ]
+    )
+
+    # Then its logit is the true one without the individual stage
+    expected = model.alpha + model.beta * (parts["item"][0] + parts["demographic"][0]) + shift
+    np.testing.assert_allclose(traffic.features_logit[row, : len(movies)], expected, rtol=1e-9)
+    full = model.alpha + model.beta * (sum(parts.values())[0]) + shift
+    np.testing.assert_allclose(traffic.p[row, : len(movies)], 1 / (1 + np.exp(-full)), rtol=1e-9)
+
+    # And running it lands between a fixed position and the oracle
+    features = metrics(run(FeaturesOracle(traffic), traffic), traffic)
+    oracle = metrics(run(Oracle(traffic), traffic), traffic)
+    fixed = metrics(run(Recorder(0), traffic), traffic)
+    assert fixed["expected_ctr"] < features["expected_ctr"] < oracle["expected_ctr"]
+    assert features["regret"] > 0.0
 
 
 @pytest.mark.parametrize(

@@ -124,6 +124,9 @@ class Traffic:
     candidate_count: np.ndarray
     creatives: dict[str, CreativeInfo]
     drift: dict
+    # (requests, max candidates) the true logit without the individual stage: what the user's features, the
+    # creative and the drift determine (NaN past a request's candidates); `FeaturesOracle` ranks by it
+    features_logit: np.ndarray | None = None
     row_of: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -218,11 +221,14 @@ def build_traffic(data: MovieLens, model: ClickModel, seed: int, config: Traffic
     movies = np.array([c.movie for c in ordered])
     column = {c.creative_id: k for k, c in enumerate(ordered)}
     logit = model.logit(np.arange(len(data.users)), movies)  # users x pool
+    parts = model.affinity.parts(np.arange(len(data.users)), movies)
+    seen_logit = model.alpha + model.beta * (parts["item"] + parts["demographic"])  # no individual taste
     shift = np.array([_drift_shift(c, drift) for c in ordered])
     candidates = {c.creative_id: candidate_of(c, data.movies[c.movie].year) for c in ordered}
 
     width = len(ordered)
     p = np.full((len(times), width), np.nan)
+    features_logit = np.full((len(times), width), np.nan)
     counts = np.zeros(len(times), dtype=int)
     noise = noise_rng.integers(
         0, 2 ** np.arange(1, config.noise_features + 1), (len(data.users), config.noise_features)
@@ -235,6 +241,7 @@ def build_traffic(data: MovieLens, model: ClickModel, seed: int, config: Traffic
             active_key, active = live, tuple(candidates[c] for c in live)
         cols = np.array([column[c] for c in live])
         p[r, : len(live)] = sigmoid(logit[u, cols] + shift[cols] * (at >= drift["at"]))
+        features_logit[r, : len(live)] = seen_logit[u, cols] + shift[cols] * (at >= drift["at"])
         counts[r] = len(live)
         user = data.users[u]
         features = user.features() | {f"noise_{k}": int(v) for k, v in enumerate(noise[u])}
@@ -243,7 +250,9 @@ def build_traffic(data: MovieLens, model: ClickModel, seed: int, config: Traffic
         )
     click_draw = click_rng.random(p.shape)
     delay_s = delay_rng.exponential(config.click_delay_mean_s, p.shape)
-    traffic = Traffic(seed, config, requests, hour_bounds, p, click_draw, delay_s, counts, creatives, drift)
+    traffic = Traffic(
+        seed, config, requests, hour_bounds, p, click_draw, delay_s, counts, creatives, drift, features_logit
+    )
     traffic.row_of = {req.request_id: r for r, req in enumerate(requests)}
     return traffic
 
@@ -320,6 +329,18 @@ class Oracle:
 
     def end_of_hour(self, now: float) -> None:
         pass
+
+
+class FeaturesOracle(Oracle):
+    """Knows every effect the user's features, the creative and the drift carry, exactly, but not the user's
+    individual taste (the click model's last stage, which no feature exposes): the ceiling of any policy that
+    sees what the peers see. It shows the candidate with the highest such logit."""
+
+    name = "oracle_features"
+
+    def choose(self, request: Request) -> Decision:
+        row = self._traffic.row_of[request.request_id]
+        return Decision(int(np.nanargmax(self._traffic.features_logit[row])), 1.0)
 
 
 def metrics(log: RunLog, traffic: Traffic) -> dict:

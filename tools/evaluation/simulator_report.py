@@ -28,6 +28,7 @@ from scipy import stats
 from evaluation import click_model, movielens
 from evaluation.movielens_traffic import (
     QUICK,
+    FeaturesOracle,
     Oracle,
     TrafficConfig,
     build_traffic,
@@ -51,7 +52,9 @@ EVALUATION_SEEDS = (1, 2, 3, 4, 5)
 TUNING_SEEDS = (101, 102)  # the sweep's; never evaluated on
 PEERS = ("ts_context_free", "mabwiser_ts", "mabwiser_linucb", "vw_epsilon", "vw_squarecb", "vw_bag")
 BASELINES = ("uniform",)
-REFERENCE = ("oracle",)
+# The oracle knows the true p; oracle_features knows all but the user's individual taste, so it bounds what a
+# policy that sees the user's features (every peer, and the racer) can reach.
+REFERENCE = ("oracle_features", "oracle")
 RACER = "racer"
 NOISE_FEATURES = 5  # random user features the ablation adds (TrafficConfig.noise_features)
 SWEEP = {
@@ -113,6 +116,8 @@ def make_policy(name: str, seed: int, traffic, variant: dict | None = None):
         return VowpalCbAdf(own_seed, name.removeprefix("vw_"), **variant)
     if name == "oracle":
         return Oracle(traffic)
+    if name == "oracle_features":
+        return FeaturesOracle(traffic)
     if name == RACER:
         factory, _ = racer_factory()
         accepts_seed = "seed" in inspect.signature(factory).parameters
@@ -200,6 +205,33 @@ def lifts(summary: dict, racer_present: bool) -> dict:
                 "vs_uniform_at_least_15pct": out[metric][RACER]["vs_uniform"]["mean"] >= 0.15,
             }
             for metric in ("ctr", "first_day_ctr")
+        }
+    if "oracle_features" in summary:
+        out["ceiling"] = ceiling(summary, racer_present)
+    return out
+
+
+def ceiling(summary: dict, racer_present: bool) -> dict:
+    """How far the features oracle (the best any policy seeing the user's features can do) is above the best
+    peer, and what share of the room between uniform and that ceiling each policy took, per seed."""
+    out: dict = {}
+    peers = [p for p in PEERS if p in summary]
+    for metric in ("ctr", "first_day_ctr", "expected_ctr", "first_day_expected_ctr"):
+        best = max(peers, key=lambda p: summary[p][metric]["mean"])
+        top = summary["oracle_features"][metric]["per_seed"]
+        floor = summary["uniform"][metric]["per_seed"]
+        out[metric] = {
+            "best_peer": best,
+            "oracle_features_vs_best_peer": paired_lifts(summary, "oracle_features", best, metric),
+            "share_of_headroom": {
+                policy: mean_ci(
+                    [
+                        (a - u) / (t - u)
+                        for a, u, t in zip(summary[policy][metric]["per_seed"], floor, top, strict=True)
+                    ]
+                )
+                for policy in [*peers, *([RACER] if racer_present else [])]
+            },
         }
     return out
 
