@@ -126,7 +126,7 @@ class Traffic:
     drift: dict
     # (requests, max candidates) the true logit without the individual stage: what the user's features, the
     # creative and the drift determine (NaN past a request's candidates); `FeaturesOracle` ranks by it
-    features_logit: np.ndarray | None = None
+    features_logit: np.ndarray
     row_of: dict[str, int] = field(default_factory=dict)
 
     @property

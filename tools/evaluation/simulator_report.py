@@ -187,11 +187,15 @@ def paired_lifts(summary: dict, policy: str, reference: str, metric: str) -> dic
     return mean_ci([a / b - 1.0 for a, b in zip(ours, theirs, strict=True)]) | {"reference": reference}
 
 
+def best_peer(summary: dict, metric: str) -> str:
+    return max((p for p in PEERS if p in summary), key=lambda p: summary[p][metric]["mean"])
+
+
 def lifts(summary: dict, racer_present: bool) -> dict:
     peers = [p for p in PEERS if p in summary]
     out: dict = {}
     for metric in ("ctr", "first_day_ctr", "expected_ctr", "first_day_expected_ctr"):
-        best = max(peers, key=lambda p: summary[p][metric]["mean"])
+        best = best_peer(summary, metric)
         out[metric] = {"best_peer": best}
         for policy in [*peers, *([RACER] if racer_present else [])]:
             out[metric][policy] = {
@@ -217,7 +221,7 @@ def ceiling(summary: dict, racer_present: bool) -> dict:
     out: dict = {}
     peers = [p for p in PEERS if p in summary]
     for metric in ("ctr", "first_day_ctr", "expected_ctr", "first_day_expected_ctr"):
-        best = max(peers, key=lambda p: summary[p][metric]["mean"])
+        best = best_peer(summary, metric)
         top = summary["oracle_features"][metric]["per_seed"]
         floor = summary["uniform"][metric]["per_seed"]
         out[metric] = {
