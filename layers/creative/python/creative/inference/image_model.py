@@ -60,11 +60,16 @@ class Preprocessing:
         short, long = (width, height) if width <= height else (height, width)
         new_long = int(self.resize_shorter * long / short)
         size = (self.resize_shorter, new_long) if width <= height else (new_long, self.resize_shorter)
-        pixels = np.asarray(image.resize(size, Image.Resampling.BILINEAR), dtype=np.float32)
+        pixels = np.asarray(image.resize(size, Image.Resampling.BILINEAR))
         top = int(round((pixels.shape[0] - self.crop) / 2.0))
         left = int(round((pixels.shape[1] - self.crop) / 2.0))
-        crop = pixels[top : top + self.crop, left : left + self.crop].transpose(2, 0, 1) / np.float32(255.0)
-        return (crop - self.mean) / self.std
+        crop = np.ascontiguousarray(
+            pixels[top : top + self.crop, left : left + self.crop].transpose(2, 0, 1), dtype=np.float32
+        )
+        # (level / 255 - mean) / std as one multiply-add, in place, over the cropped levels only
+        crop *= 1 / (np.float32(255.0) * self.std)
+        crop -= self.mean / self.std
+        return crop
 
 
 class ImageModel:
