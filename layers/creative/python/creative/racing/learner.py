@@ -177,6 +177,24 @@ class LearnerState:
 
     weights: dict[str, float] = field(default_factory=dict)
     information: dict[str, float] = field(default_factory=dict)
+    _creative_table: tuple[int, np.ndarray] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+
+    def creative_table(self, buckets: int) -> np.ndarray:
+        """(2, buckets + 1): the weight and the information of the creative-scope keys, bucket b's
+        creative x user-feature key in column b and the creative's own key in the last. Made once per state:
+        select reads a state once and scores it on many requests; `OnlineLearner.learn` drops it."""
+        if self._creative_table is None or self._creative_table[0] != buckets:
+            table = np.zeros((2, buckets + 1))
+            for row, values in enumerate((self.weights, self.information)):
+                for stem, value in values.items():
+                    if stem == "c":
+                        table[row, buckets] = value
+                    elif stem.startswith("cu:") and int(stem[3:], 16) < buckets:
+                        table[row, int(stem[3:], 16)] = value
+            self._creative_table = (buckets, table)
+        return self._creative_table[1]
 
     @classmethod
     def read(cls, counters: Mapping[str, float], scales: Mapping[int, float]) -> LearnerState:
@@ -237,48 +255,55 @@ class OnlineLearner:
         creative_states: Sequence[LearnerState],
         line_state: LearnerState,
     ) -> Scores:
-        """`score` for one user against many creatives, the same sums without building every pair's keys:
-        the user's creative-scope stems are shared by all candidates and each tag's line-scope sums are
-        computed once per request (select's hot path)."""
+        """`score` for one user against many creatives, the same sums without building every pair's keys
+        (select's hot path): the creative-scope keys are columns of each state's table, so every candidate's
+        share is one gather; a tag's line-scope sums are computed once per request, and a tag list's once."""
         config = self.config
+        buckets = config.creative_buckets
         lam_c, lam_cu = config.creative_precision, config.precision("cu", len(terms))
-        user_stems = [f"cu:{_bucket(term, config.creative_buckets)}" for term in terms]
+        user_columns = [int(_bucket(term, buckets), 16) for term in terms]
+        tables = np.stack(
+            [state.creative_table(buckets) for state in creative_states] or [np.zeros((2, buckets + 1))]
+        )[: len(creative_states)]
+        weights, information = tables[:, 0, :], np.maximum(tables[:, 1, :], 0.0)
+        own_information = information[:, buckets]
+        mean = base_logit + weights[:, buckets] + weights[:, user_columns].sum(axis=1)
+        variance = 1.0 / (lam_c + own_information) + (1.0 / (lam_cu + information[:, user_columns])).sum(
+            axis=1
+        )
+        own_prior = 1.0 / lam_c + len(terms) / lam_cu  # the creative's own keys, the same for every candidate
         line_w, line_i = line_state.weights, line_state.information
         per_tag: dict[str, tuple[float, float, float]] = {}  # tag -> weight, variance, prior variance
-        n = len(tag_lists)
-        mean, variance, prior_variance = np.full(n, base_logit), np.zeros(n), np.zeros(n)
-        own_information = np.array([max(s.information.get("c", 0.0), 0.0) for s in creative_states])
-        own_prior = 1.0 / lam_c + len(terms) / lam_cu  # the creative's own keys, the same for every candidate
-        for index, (tags, own) in enumerate(zip(tag_lists, creative_states, strict=True)):
-            w, info = own.weights, own.information
-            m = w.get("c", 0.0)
-            v = 1.0 / (lam_c + max(info.get("c", 0.0), 0.0))
-            for stem in user_stems:
-                m += w.get(stem, 0.0)
-                v += 1.0 / (lam_cu + max(info.get(stem, 0.0), 0.0))
-            prior = own_prior
-            for tag in sorted(set(tags)):
-                summed = per_tag.get(tag)
-                if summed is None:
-                    stems = [f"t:{_bucket(tag, config.line_buckets)}"]
-                    stems += [f"tu:{_bucket(f'{tag}|{term}', config.line_buckets)}" for term in terms]
-                    main, cross = tag_families(tag)
-                    lams = [config.precision(main)] + [config.precision(cross, len(terms))] * len(terms)
-                    summed = per_tag[tag] = (
-                        sum(line_w.get(stem, 0.0) for stem in stems),
-                        sum(
-                            1.0 / (lam + max(line_i.get(stem, 0.0), 0.0))
-                            for stem, lam in zip(stems, lams, strict=True)
-                        ),
-                        sum(1.0 / lam for lam in lams),
-                    )
-                m += summed[0]
-                v += summed[1]
-                prior += summed[2]
-            mean[index] += m
-            variance[index] = v
-            prior_variance[index] = prior
-        return Scores(mean, variance, prior_variance, own_information)
+        per_list: dict[tuple[str, ...], tuple[float, float, float]] = {}  # the same, summed over a tag list
+        tag_sums = np.zeros((len(tag_lists), 3))
+        for index, tags in enumerate(tag_lists):
+            listed = tuple(tags)
+            summed_list = per_list.get(listed)
+            if summed_list is None:
+                m = v = prior = 0.0
+                for tag in sorted(set(listed)):
+                    summed = per_tag.get(tag)
+                    if summed is None:
+                        stems = [f"t:{_bucket(tag, config.line_buckets)}"]
+                        stems += [f"tu:{_bucket(f'{tag}|{term}', config.line_buckets)}" for term in terms]
+                        main, cross = tag_families(tag)
+                        lams = [config.precision(main)] + [config.precision(cross, len(terms))] * len(terms)
+                        summed = per_tag[tag] = (
+                            sum(line_w.get(stem, 0.0) for stem in stems),
+                            sum(
+                                1.0 / (lam + max(line_i.get(stem, 0.0), 0.0))
+                                for stem, lam in zip(stems, lams, strict=True)
+                            ),
+                            sum(1.0 / lam for lam in lams),
+                        )
+                    m += summed[0]
+                    v += summed[1]
+                    prior += summed[2]
+                summed_list = per_list[listed] = (m, v, prior)
+            tag_sums[index] = summed_list
+        return Scores(
+            mean + tag_sums[:, 0], variance + tag_sums[:, 1], own_prior + tag_sums[:, 2], own_information
+        )
 
     def steps(
         self, keys: Sequence[Key], own: LearnerState, line_state: LearnerState, predicted: float
@@ -310,6 +335,7 @@ class OnlineLearner:
         predicted = sigmoid(float(self.score(base_logit, [keys], [own], line_state).mean[0]))
         steps = self.steps(keys, own, line_state, predicted)
         residual = (1.0 if clicked else 0.0) - predicted
+        own._creative_table = line_state._creative_table = None  # their statistics change below
         for key, step in zip(keys, steps, strict=True):
             state = own if key.scope == CREATIVE else line_state
             state.weights[key.name] = state.weights.get(key.name, 0.0) + step * residual
