@@ -20,6 +20,7 @@ from creative.racing.learner import (
 )
 from creative.racing.racer import ContextualRacer, RacerConfig, gaussian_thompson_probabilities
 from creative.racing.schemas import FeedbackRequest, SelectRequest, UserContext
+from creative.racing.service import element_tag
 from creative.racing.state import LearnerDeltas, click_writes, of_items, serve_writes
 
 from tests.factories import creative, racing_world
@@ -438,3 +439,44 @@ def test_a_creative_worn_out_with_exposure_is_flagged_and_explored_anew():
     index = {c.creative_id: i for i, c in enumerate(pool)}
     assert posterior.variance[index["cr_1"]] == pytest.approx(2.0 * same.variance[index["cr_1"]])
     assert posterior.variance[index["cr_2"]] == pytest.approx(same.variance[index["cr_2"]])
+
+
+def _element_key(element_id: str) -> str:
+    """The line-scope stem of an element's main-effect key."""
+    return pair_keys([], [element_tag(element_id)], LearnerConfig())[1].name
+
+
+@pytest.mark.parametrize("shared_keys", [True, False])
+def test_what_one_creative_teaches_about_its_image_reaches_the_creatives_that_share_the_image(shared_keys):
+    # Given creative 1, and two disabled creatives: 2 shows creative 1's image with another headline, 3 has
+    # an image of its own
+    shares_image = creative(2, status=CreativeStatus.DISABLED).model_copy(
+        update={"image_material_id": "mat_img1"}
+    )
+    world = racing_world(
+        creative(1),
+        shares_image,
+        creative(3, status=CreativeStatus.DISABLED),
+        racer=ContextualRacer(RacerConfig(learner=LearnerConfig(shared_element_keys=shared_keys))),
+    )
+    at = NOW
+    # When creative 1 is served 150 times and clicked every time, then disabled while 2 and 3 are enabled
+    for _ in range(150):
+        at += timedelta(seconds=1)
+        served = world.racing.select(select_request(), at)
+        world.feedback.record(FeedbackRequest(impression_id=served.impression_id, event="click"), at)
+        # Only the shared image has element keys; no headline is shared
+        writes = world.log.items[served.impression_id].learner.line_steps
+        assert (_element_key("mat_img1") in writes) == shared_keys
+        assert not any(_element_key(f"mat_copy{n}") in writes for n in (1, 2, 3))
+    world.creatives.set_status("cr_1", CreativeStatus.DISABLED, "2026-11-25T13:00:00.000000Z")
+    for other in ("cr_2", "cr_3"):
+        world.creatives.set_status(other, CreativeStatus.ACTIVE, "2026-11-25T13:00:00.000000Z")
+    served = world.racing.select(select_request(), at + timedelta(seconds=1))
+
+    # Then creative 2, which shares the image, starts ahead of creative 3, though neither has been shown
+    p_second = served.propensity if served.creative.creative_id == "cr_2" else 1.0 - served.propensity
+    if shared_keys:
+        assert p_second > 0.9
+    else:  # each creative learns alone: nothing sets them apart
+        assert p_second == pytest.approx(0.5)

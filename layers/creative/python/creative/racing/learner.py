@@ -62,6 +62,12 @@ class LearnerConfig:
     # less exploration. None: every feature at full prior variance. On tuning seed 101 with five noise
     # features added to MovieLens's four, expected CTR fell 5.3% with None and 2.6% with 4.
     reference_features: int | None = 4
+    # A line racing composed creatives: an image or headline that two or more of its creatives share (any
+    # status) also brings its element keys ("el:<material id>", main effect and x user features) into each
+    # of them, so what one creative teaches about its image reaches the others at once, and a new creative
+    # starts with what its image has shown. An element only one creative has adds none (its keys would only
+    # repeat the creative's own, and the summed variances would count that evidence twice).
+    shared_element_keys: bool = True
 
     def precision(self, family: str, features: int = 0) -> float:
         base = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
+from collections import Counter
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -145,6 +146,9 @@ class RacingService:
                 hot=tuple(c.creative_id for c in hot),
                 generation=next(self._generations),
                 excluded_pairs=_disabled_pairs(every),
+                shared_elements=_shared_elements(every)
+                if self._learner.config.shared_element_keys
+                else frozenset(),
             )
             cached = (at + self._cache_ttl_s, candidates, view)
             if len(self._cached) > 1000:
@@ -505,7 +509,8 @@ class RacingService:
         config = self._racer.config
         terms = user_terms(user, config.learner.max_features)
         own = [view.creatives.get(c.creative_id, _EMPTY) for c in candidates]
-        scores = self._learner.score_pairs(view.base, terms, [c.tags for c in candidates], own, view.line)
+        tag_lists = [view.learner_tags(c) for c in candidates]
+        scores = self._learner.score_pairs(view.base, terms, tag_lists, own, view.line)
         if trained:
             mean, variance = fuse(
                 scores,
@@ -528,6 +533,7 @@ class RacingService:
             at,
             terms,
             candidates,
+            tag_lists,
             own,
             view.line,
             scores,
@@ -568,6 +574,13 @@ def _phrase_elements(phrases: Mapping[str, ElementChoice]) -> list[PhraseElement
 def _active_newest(creatives: Sequence[Creative]) -> list[Creative]:
     active = [c for c in creatives if c.status is CreativeStatus.ACTIVE]
     return sorted(active, key=lambda c: c.created_at, reverse=True)
+
+
+def _shared_elements(creatives: Sequence[Creative]) -> frozenset[str]:
+    """The images and the headlines that appear in two or more of `creatives`, whatever their status: an
+    element's evidence outlives a creative disabled or retired, and a new creative starts with it."""
+    uses = Counter(e for c in creatives for e in {c.image_material_id, c.copy_material_id})
+    return frozenset(element for element, count in uses.items() if count > 1)
 
 
 def _disabled_pairs(creatives: Sequence[Creative]) -> frozenset[tuple[str, str]]:
@@ -673,6 +686,17 @@ class LineView:
     generation: int = 0  # which read of the line's state this is (per container)
     # (image, headline) pairs of the line's creatives that are not active: element racing never serves them.
     excluded_pairs: frozenset[tuple[str, str]] = frozenset()
+    # Images and headlines two or more of the line's creatives share (`LearnerConfig.shared_element_keys`).
+    shared_elements: frozenset[str] = frozenset()
+
+    def learner_tags(self, creative: Creative) -> list[str]:
+        """The creative's tags and, for each of its elements the line's creatives share, the element's own."""
+        shared = [
+            element_tag(element)
+            for element in (creative.image_material_id, creative.copy_material_id)
+            if element in self.shared_elements
+        ]
+        return [*creative.tags, *shared] if shared else creative.tags
 
     @classmethod
     def of(cls, state: RacingState, scales: Mapping[int, float]) -> LineView:
@@ -722,6 +746,7 @@ class Posterior:
     at: float
     terms: list[str]
     candidates: Sequence[Creative]
+    tag_lists: list[list[str]]  # each candidate's tags as the learner sees them (`LineView.learner_tags`)
     own: list[LearnerState]
     line: LearnerState
     scores: Scores
@@ -732,7 +757,7 @@ class Posterior:
     def deltas(self, index: int, shard: int, elements: Mapping[str, str] | None = None) -> LearnerDeltas:
         """The learner's serve-time update for the chosen candidate (keys that share a bucket add up)."""
         predicted = sigmoid(float(self.scores.mean[index]))
-        keys = pair_keys(self.terms, self.candidates[index].tags, self.learner.config)
+        keys = pair_keys(self.terms, self.tag_lists[index], self.learner.config)
         steps = self.learner.steps(keys, self.own[index], self.line, predicted)
         creative_steps: dict[str, float] = {}
         line_steps: dict[str, float] = {}
