@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from evaluation.simulator_report import PEERS, RACER, ceiling, lifts, mean_ci
-
-METRICS = ("ctr", "first_day_ctr", "expected_ctr", "first_day_expected_ctr")
+from evaluation.simulator_report import LIFT_METRICS, PEERS, RACER, ceiling, lifts, mean_ci
 
 
 def summary_of(per_seed: dict[str, list[float]]) -> dict:
-    return {policy: {m: mean_ci(values) for m in METRICS} for policy, values in per_seed.items()}
+    return {policy: {m: mean_ci(values) for m in LIFT_METRICS} for policy, values in per_seed.items()}
 
 
 def test_the_ceiling_says_how_far_the_features_oracle_is_above_the_best_peer_and_each_policys_share():

@@ -220,9 +220,9 @@ def build_traffic(data: MovieLens, model: ClickModel, seed: int, config: Traffic
     ordered = sorted(creatives.values(), key=lambda c: (-c.created_at, c.creative_id))  # newest first
     movies = np.array([c.movie for c in ordered])
     column = {c.creative_id: k for k, c in enumerate(ordered)}
-    logit = model.logit(np.arange(len(data.users)), movies)  # users x pool
-    parts = model.affinity.parts(np.arange(len(data.users)), movies)
+    parts = model.affinity.parts(np.arange(len(data.users)), movies)  # users x pool, per stage
     seen_logit = model.alpha + model.beta * (parts["item"] + parts["demographic"])  # no individual taste
+    logit = seen_logit + model.beta * parts["individual"]  # `model.logit`, its stages computed once
     shift = np.array([_drift_shift(c, drift) for c in ordered])
     candidates = {c.creative_id: candidate_of(c, data.movies[c.movie].year) for c in ordered}
 

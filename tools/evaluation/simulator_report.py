@@ -187,17 +187,24 @@ def paired_lifts(summary: dict, policy: str, reference: str, metric: str) -> dic
     return mean_ci([a / b - 1.0 for a, b in zip(ours, theirs, strict=True)]) | {"reference": reference}
 
 
+LIFT_METRICS = ("ctr", "first_day_ctr", "expected_ctr", "first_day_expected_ctr")
+
+
 def best_peer(summary: dict, metric: str) -> str:
     return max((p for p in PEERS if p in summary), key=lambda p: summary[p][metric]["mean"])
 
 
+def compared(summary: dict, racer_present: bool) -> list[str]:
+    """The learning policies the lifts are about: the peers that ran, then the racer if it did."""
+    return [*(p for p in PEERS if p in summary), *([RACER] if racer_present else [])]
+
+
 def lifts(summary: dict, racer_present: bool) -> dict:
-    peers = [p for p in PEERS if p in summary]
     out: dict = {}
-    for metric in ("ctr", "first_day_ctr", "expected_ctr", "first_day_expected_ctr"):
+    for metric in LIFT_METRICS:
         best = best_peer(summary, metric)
         out[metric] = {"best_peer": best}
-        for policy in [*peers, *([RACER] if racer_present else [])]:
+        for policy in compared(summary, racer_present):
             out[metric][policy] = {
                 "vs_uniform": paired_lifts(summary, policy, "uniform", metric),
                 "vs_best_peer": paired_lifts(summary, policy, best, metric) if policy != best else None,
@@ -219,8 +226,7 @@ def ceiling(summary: dict, racer_present: bool) -> dict:
     """How far the features oracle (the best any policy seeing the user's features can do) is above the best
     peer, and what share of the room between uniform and that ceiling each policy took, per seed."""
     out: dict = {}
-    peers = [p for p in PEERS if p in summary]
-    for metric in ("ctr", "first_day_ctr", "expected_ctr", "first_day_expected_ctr"):
+    for metric in LIFT_METRICS:
         best = best_peer(summary, metric)
         top = summary["oracle_features"][metric]["per_seed"]
         floor = summary["uniform"][metric]["per_seed"]
@@ -234,7 +240,7 @@ def ceiling(summary: dict, racer_present: bool) -> dict:
                         for a, u, t in zip(summary[policy][metric]["per_seed"], floor, top, strict=True)
                     ]
                 )
-                for policy in [*peers, *([RACER] if racer_present else [])]
+                for policy in compared(summary, racer_present)
             },
         }
     return out

@@ -32,12 +32,15 @@ class TextEncoder:
 
     def tokenize(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         """The model's inputs for `texts` as one batch, padded to its longest line."""
-        return self._padded([encoding.ids for encoding in self._tokenizer.encode_batch(list(texts))])
+        return self._padded(self._token_ids(texts))
+
+    def _token_ids(self, texts: Sequence[str]) -> list[list[int]]:
+        return [encoding.ids for encoding in self._tokenizer.encode_batch(list(texts))]
 
     @staticmethod
     def _padded(token_ids: Sequence[list[int]]) -> dict[str, np.ndarray]:
         """[PAD] is id 0, masked out, of token type 0 (the only type a single sentence has)."""
-        input_ids = np.zeros((len(token_ids), max(map(len, token_ids))), dtype=np.int64)
+        input_ids = np.zeros((len(token_ids), max(map(len, token_ids), default=0)), dtype=np.int64)
         attention_mask = np.zeros_like(input_ids)
         for row, ids in enumerate(token_ids):
             input_ids[row, : len(ids)] = ids
@@ -55,7 +58,7 @@ class TextEncoder:
         # One tokenizer call for every line (one call per line cost as much as the heads); lines of similar
         # length share a batch, so little compute goes to padding (sentence-transformers does the same); rows
         # are put back in the caller's order.
-        token_ids = [encoding.ids for encoding in self._tokenizer.encode_batch(list(texts))]
+        token_ids = self._token_ids(texts)
         order = np.argsort([-len(ids) for ids in token_ids], kind="stable")
         embeddings = np.zeros((len(texts), self.dimension), dtype=np.float32)
         batch_size = min(batch_size, self.max_batch)

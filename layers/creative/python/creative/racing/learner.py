@@ -268,9 +268,11 @@ class OnlineLearner:
         buckets = config.creative_buckets
         lam_c, lam_cu = config.creative_precision, config.precision("cu", len(terms))
         user_columns = [int(_bucket(term, buckets), 16) for term in terms]
-        tables = np.stack(
-            [state.creative_table(buckets) for state in creative_states] or [np.zeros((2, buckets + 1))]
-        )[: len(creative_states)]
+        tables = (
+            np.stack([state.creative_table(buckets) for state in creative_states])
+            if creative_states
+            else np.zeros((0, 2, buckets + 1))
+        )
         weights, information = tables[:, 0, :], np.maximum(tables[:, 1, :], 0.0)
         own_information = information[:, buckets]
         mean = base_logit + weights[:, buckets] + weights[:, user_columns].sum(axis=1)
@@ -341,7 +343,7 @@ class OnlineLearner:
         predicted = sigmoid(float(self.score(base_logit, [keys], [own], line_state).mean[0]))
         steps = self.steps(keys, own, line_state, predicted)
         residual = (1.0 if clicked else 0.0) - predicted
-        own._creative_table = line_state._creative_table = None  # their statistics change below
+        own._creative_table = None  # its creative-scope keys change below (the table holds no line key)
         for key, step in zip(keys, steps, strict=True):
             state = own if key.scope == CREATIVE else line_state
             state.weights[key.name] = state.weights.get(key.name, 0.0) + step * residual
