@@ -1,5 +1,7 @@
 """The CTR model: features with user x creative crosses, LightGBM training, and its ONNX twin."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from creative.racing.ctr_training import train_ctr_model
@@ -18,6 +20,23 @@ def test_the_spec_crosses_user_features_with_the_creative():
     assert encoded[0, cross] == codes.index("f|shoes") + 1 and encoded[1, cross] == codes.index("f|bags") + 1
     assert np.isnan(encoded[0, spec.columns.index("user.age")])
     assert encoded[0, spec.columns.index("creative.age_hours")] == pytest.approx(2.0)
+
+
+def test_a_candidate_list_encodes_the_same_request_after_request_as_row_by_row():
+    # Given one encoder that sees the same candidate list (the same objects) for several requests
+    spec = FeatureSpec.fit(logged_rows(2000))
+    encoder = spec.encoder()
+    requests = [({"gender": "f", "age": 31}, 7200.0), ({"gender": "m"}, 9000.0), ({"age": 50}, 60.0)]
+    requests += [({"gender": "x", "age": 22}, 7200.0), ({"gender": "f", "age": 31}, 86400.0)]
+    for user, now in requests:
+        encoded = encoder.encode(user, CTR_CREATIVES, now)
+        # Then every request's rows are what encoding each creative alone with a fresh encoder gives
+        alone = np.vstack([spec.encoder().encode(user, [c], now) for c in CTR_CREATIVES])
+        np.testing.assert_array_equal(encoded, alone)
+    # And another list of the creatives (new objects, other ages, reversed) encodes as its own list
+    others = [replace(c, created_at=3600.0 * i) for i, c in enumerate(CTR_CREATIVES)][::-1]
+    alone = np.vstack([spec.encoder().encode({"gender": "m"}, [c], 9000.0) for c in others])
+    np.testing.assert_array_equal(encoder.encode({"gender": "m"}, others, 9000.0), alone)
 
 
 def test_unseen_values_encode_as_missing():

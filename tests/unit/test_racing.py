@@ -296,6 +296,29 @@ def test_a_warm_select_reads_the_state_once_per_cache_period():
     assert world.state.reads == 2
 
 
+def test_warm_selects_score_the_read_they_were_cached_with_and_the_next_read_afresh():
+    # Given a line read once per 2 s, whose newer creative is clicked every time it is shown (so recall's
+    # hot and newest orders agree, and every request sees the same candidate list)
+    world = racing_world(creative(1), creative(2))
+    racing = world.racing
+    racing._cache_ttl_s = 2.0
+
+    def chance_of_newer(response) -> float:
+        p = response.creative_propensity
+        return p if response.creative.creative_id == "cr_2" else 1.0 - p
+
+    first = chance_of_newer(racing.select(select_request(), NOW))
+    for i in range(300):
+        served = racing.select(select_request(user=f"u{i}"), NOW + timedelta(milliseconds=i))
+        if served.creative.creative_id == "cr_2":
+            world.feedback.record(FeedbackRequest(impression_id=served.impression_id, event="click"), NOW)
+    # Then within the read, requests are scored on what it held
+    assert first == pytest.approx(0.5, abs=0.05)
+    assert chance_of_newer(racing.select(select_request(), NOW + timedelta(seconds=1))) == first
+    # And the next read brings the clicks to the next request's scores
+    assert chance_of_newer(racing.select(select_request(), NOW + timedelta(seconds=3))) > 0.9
+
+
 def test_the_racer_learns_an_interaction_and_shrinks_a_noise_feature():
     # Given two creatives: women click the first at 8% and men at 1%, the reverse for the second; every
     # user also carries a coin-flip feature that says nothing

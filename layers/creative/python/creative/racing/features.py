@@ -183,12 +183,26 @@ class FeatureSpec(BaseModel):
 
 
 @dataclass
+class _CandidateBlock:
+    """One candidate list's creative columns and creation times, stacked, with its cross codes per user
+    value. It holds the list's creatives, so their ids stay theirs while the block lives."""
+
+    creatives: tuple[CreativeFeatures, ...]
+    columns: np.ndarray  # (candidates, creative columns)
+    created_at: np.ndarray
+    crosses: dict[tuple[str, str, str], np.ndarray] = field(default_factory=dict)
+
+
+@dataclass
 class FeatureEncoder:
-    """Encodes one request's user against many candidates; per-creative columns are cached."""
+    """Encodes one request's user against many candidates; per-creative columns are cached, and so is
+    each candidate list as a block: a warm select sees the same list (the same objects) request after
+    request, so it copies the block instead of gathering 100 rows and crosses again."""
 
     spec: FeatureSpec
     _codes: dict[str, dict[str, int]] = field(init=False)
     _creative_cache: dict[CreativeFeatures, np.ndarray] = field(init=False, default_factory=dict)
+    _blocks: dict[tuple[int, ...], _CandidateBlock] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self._codes = {name: {v: i + 1 for i, v in enumerate(vs)} for name, vs in self.spec.vocab.items()}
@@ -218,8 +232,41 @@ class FeatureEncoder:
             self._creative_cache[creative] = cached
         return cached
 
+    def _block(self, creatives: Sequence[CreativeFeatures]) -> _CandidateBlock:
+        # Keyed by identity: hashing 100 frozen dataclasses (their tags and quality tuples) on every request
+        # cost as much as the gather it saves. The block keeps its creatives alive, so an id it is keyed by
+        # cannot be reused by another object; a list of equal but new objects only builds a new block.
+        key = tuple(map(id, creatives))
+        block = self._blocks.get(key)
+        if block is None:
+            if len(self._blocks) >= 64:  # a few lines per container; bounded whatever callers send
+                self._blocks.clear()
+            block = self._blocks[key] = _CandidateBlock(
+                creatives=tuple(creatives),
+                columns=np.stack([self._creative_columns(c) for c in creatives]),
+                created_at=np.array([c.created_at for c in creatives]),
+            )
+        return block
+
+    def _cross_codes(
+        self, block: _CandidateBlock, user_name: str, user_value: str, creative_name: str
+    ) -> np.ndarray:
+        key = (user_name, user_value, creative_name)
+        codes = block.crosses.get(key)
+        if codes is None:
+            vocabulary = self._codes[f"cross.{user_name}.{creative_name}"]
+            codes = np.array(
+                [vocabulary.get(f"{user_value}|{c.field(creative_name)}", MISSING) for c in block.creatives],
+                dtype=np.float32,
+            )
+            if len(block.crosses) >= 256:  # user values are whatever callers send
+                block.crosses.clear()
+            block.crosses[key] = codes
+        return codes
+
     def encode(self, user: UserFeatures, creatives: Sequence[CreativeFeatures], now: float) -> np.ndarray:
         spec = self.spec
+        block = self._block(creatives)
         out = np.zeros((len(creatives), len(spec.columns)), dtype=np.float32)
         user_columns = [
             self._code(f"user.{n}", _categorical(user[n])) if n in user else MISSING
@@ -228,16 +275,13 @@ class FeatureEncoder:
         out[:, : self._n_user] = user_columns
         numeric = slice(len(spec.user_categorical), self._n_user)
         out[:, numeric] = _snapped(out[:, numeric])
-        out[:, self._n_user : self._cross_start] = [self._creative_columns(c) for c in creatives]
-        out[:, self._age_column] = _snapped(np.array([(now - c.created_at) / 3600.0 for c in creatives]))
+        out[:, self._n_user : self._cross_start] = block.columns
+        out[:, self._age_column] = _snapped((now - block.created_at) / 3600.0)
         column = self._cross_start
         for user_name in spec.crossed_user:
             user_value = _categorical(user[user_name]) if user_name in user else None
             for creative_name in CROSSED_CREATIVE_FIELDS:
-                codes = self._codes[f"cross.{user_name}.{creative_name}"]
                 if user_value is not None:
-                    out[:, column] = [
-                        codes.get(f"{user_value}|{c.field(creative_name)}", MISSING) for c in creatives
-                    ]
+                    out[:, column] = self._cross_codes(block, user_name, user_value, creative_name)
                 column += 1
         return out

@@ -229,6 +229,44 @@ class Scores:
     own_information: np.ndarray  # I of each creative's own key: how much it has been shown
 
 
+@dataclass(frozen=True)
+class CandidateStates:
+    """A candidate list's learner statistics as scoring reads them: each creative's creative-scope keys as
+    a row of two tables (`LearnerState.creative_table`), and its tag list as an index into the list's
+    distinct tag sets. Select makes it once per read of a line's state and candidate list, and scores it
+    on many requests; it copies the tables, so a state learned on afterwards needs a new one."""
+
+    states: tuple[LearnerState, ...]
+    tag_lists: tuple[Sequence[str], ...]
+    weights: np.ndarray  # (candidates, buckets + 1)
+    information: np.ndarray  # the same, clipped at 0
+    distinct_tag_lists: tuple[tuple[str, ...], ...]  # each sorted, without repeats
+    tag_list_of: np.ndarray  # (candidates,) index into distinct_tag_lists
+
+    @classmethod
+    def of(
+        cls, states: Sequence[LearnerState], tag_lists: Sequence[Sequence[str]], buckets: int
+    ) -> CandidateStates:
+        tables = (
+            np.stack([state.creative_table(buckets) for state in states])
+            if states
+            else np.zeros((0, 2, buckets + 1))
+        )
+        distinct: dict[tuple[str, ...], int] = {}
+        tag_list_of = np.array(
+            [distinct.setdefault(tuple(sorted(set(tags))), len(distinct)) for tags in tag_lists],
+            dtype=np.intp,
+        )
+        return cls(
+            tuple(states),
+            tuple(tag_lists),
+            tables[:, 0, :],
+            np.maximum(tables[:, 1, :], 0.0),
+            tuple(distinct),
+            tag_list_of,
+        )
+
+
 class OnlineLearner:
     def __init__(self, config: LearnerConfig | None = None):
         self.config = config or LearnerConfig()
@@ -261,19 +299,21 @@ class OnlineLearner:
         creative_states: Sequence[LearnerState],
         line_state: LearnerState,
     ) -> Scores:
-        """`score` for one user against many creatives, the same sums without building every pair's keys
-        (select's hot path): the creative-scope keys are columns of each state's table, so every candidate's
-        share is one gather; a tag's line-scope sums are computed once per request, and a tag list's once."""
+        """`score` for one user against many creatives, the same sums without building every pair's keys."""
+        candidates = CandidateStates.of(creative_states, tag_lists, self.config.creative_buckets)
+        return self.score_candidates(base_logit, terms, candidates, line_state)
+
+    def score_candidates(
+        self, base_logit: float, terms: Sequence[str], candidates: CandidateStates, line_state: LearnerState
+    ) -> Scores:
+        """`score_pairs` on a candidate list prepared once (select's hot path): the creative-scope keys are
+        gathered from its tables in one step, and a tag's line-scope sums are computed once per request,
+        then once per distinct tag list."""
         config = self.config
         buckets = config.creative_buckets
         lam_c, lam_cu = config.creative_precision, config.precision("cu", len(terms))
         user_columns = [int(_bucket(term, buckets), 16) for term in terms]
-        tables = (
-            np.stack([state.creative_table(buckets) for state in creative_states])
-            if creative_states
-            else np.zeros((0, 2, buckets + 1))
-        )
-        weights, information = tables[:, 0, :], np.maximum(tables[:, 1, :], 0.0)
+        weights, information = candidates.weights, candidates.information
         own_information = information[:, buckets]
         mean = base_logit + weights[:, buckets] + weights[:, user_columns].sum(axis=1)
         variance = 1.0 / (lam_c + own_information) + (1.0 / (lam_cu + information[:, user_columns])).sum(
@@ -282,33 +322,29 @@ class OnlineLearner:
         own_prior = 1.0 / lam_c + len(terms) / lam_cu  # the creative's own keys, the same for every candidate
         line_w, line_i = line_state.weights, line_state.information
         per_tag: dict[str, tuple[float, float, float]] = {}  # tag -> weight, variance, prior variance
-        per_list: dict[tuple[str, ...], tuple[float, float, float]] = {}  # the same, summed over a tag list
-        tag_sums = np.zeros((len(tag_lists), 3))
-        for index, tags in enumerate(tag_lists):
-            listed = tuple(tags)
-            summed_list = per_list.get(listed)
-            if summed_list is None:
-                m = v = prior = 0.0
-                for tag in sorted(set(listed)):
-                    summed = per_tag.get(tag)
-                    if summed is None:
-                        stems = [f"t:{_bucket(tag, config.line_buckets)}"]
-                        stems += [f"tu:{_bucket(f'{tag}|{term}', config.line_buckets)}" for term in terms]
-                        main, cross = tag_families(tag)
-                        lams = [config.precision(main)] + [config.precision(cross, len(terms))] * len(terms)
-                        summed = per_tag[tag] = (
-                            sum(line_w.get(stem, 0.0) for stem in stems),
-                            sum(
-                                1.0 / (lam + max(line_i.get(stem, 0.0), 0.0))
-                                for stem, lam in zip(stems, lams, strict=True)
-                            ),
-                            sum(1.0 / lam for lam in lams),
-                        )
-                    m += summed[0]
-                    v += summed[1]
-                    prior += summed[2]
-                summed_list = per_list[listed] = (m, v, prior)
-            tag_sums[index] = summed_list
+        list_sums = np.zeros((len(candidates.distinct_tag_lists), 3))  # the same, summed over a tag list
+        for index, tags in enumerate(candidates.distinct_tag_lists):
+            m = v = prior = 0.0
+            for tag in tags:
+                summed = per_tag.get(tag)
+                if summed is None:
+                    stems = [f"t:{_bucket(tag, config.line_buckets)}"]
+                    stems += [f"tu:{_bucket(f'{tag}|{term}', config.line_buckets)}" for term in terms]
+                    main, cross = tag_families(tag)
+                    lams = [config.precision(main)] + [config.precision(cross, len(terms))] * len(terms)
+                    summed = per_tag[tag] = (
+                        sum(line_w.get(stem, 0.0) for stem in stems),
+                        sum(
+                            1.0 / (lam + max(line_i.get(stem, 0.0), 0.0))
+                            for stem, lam in zip(stems, lams, strict=True)
+                        ),
+                        sum(1.0 / lam for lam in lams),
+                    )
+                m += summed[0]
+                v += summed[1]
+                prior += summed[2]
+            list_sums[index] = (m, v, prior)
+        tag_sums = list_sums[candidates.tag_list_of]
         return Scores(
             mean + tag_sums[:, 0], variance + tag_sums[:, 1], own_prior + tag_sums[:, 2], own_information
         )

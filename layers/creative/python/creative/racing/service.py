@@ -30,6 +30,7 @@ from creative.racing.learner import (
     CREATIVE,
     ELEMENT_TAG,
     LINE,
+    CandidateStates,
     Decay,
     LearnerState,
     OnlineLearner,
@@ -125,6 +126,8 @@ class RacingService:
         self._phrase_odds = PerRead(4096)  # rendering key -> the slot's phrase odds
         self._element_slots_of = PerRead(1000)  # (line, placement) -> its images and headlines
         self._personal = PerRead(4096)  # (line, placement, slot, user terms) -> the slot's odds for them
+        # candidate ids -> their learner statistics as scoring reads them; ~100 KB each for 100 candidates
+        self._candidate_states = PerRead(64)
 
     def candidates(self, business_line: str) -> list[Creative]:
         """The line's active creatives, newest first: the pool recall draws each request's candidates from."""
@@ -508,9 +511,17 @@ class RacingService:
     ) -> Posterior:
         config = self._racer.config
         terms = user_terms(user, config.learner.max_features)
-        own = [view.creatives.get(c.creative_id, _EMPTY) for c in candidates]
-        tag_lists = [view.learner_tags(c) for c in candidates]
-        scores = self._learner.score_pairs(view.base, terms, tag_lists, own, view.line)
+
+        def make() -> CandidateStates:
+            return CandidateStates.of(
+                [view.creatives.get(c.creative_id, _EMPTY) for c in candidates],
+                [view.learner_tags(c) for c in candidates],
+                config.learner.creative_buckets,
+            )
+
+        # Recall returns the same list request after request while the line's read lasts.
+        prepared = self._candidate_states.get(tuple(c.creative_id for c in candidates), view.generation, make)
+        scores = self._learner.score_candidates(view.base, terms, prepared, view.line)
         if trained:
             mean, variance = fuse(
                 scores,
@@ -533,8 +544,8 @@ class RacingService:
             at,
             terms,
             candidates,
-            tag_lists,
-            own,
+            prepared.tag_lists,
+            prepared.states,
             view.line,
             scores,
             mean,
@@ -746,8 +757,10 @@ class Posterior:
     at: float
     terms: list[str]
     candidates: Sequence[Creative]
-    tag_lists: list[list[str]]  # each candidate's tags as the learner sees them (`LineView.learner_tags`)
-    own: list[LearnerState]
+    tag_lists: Sequence[
+        Sequence[str]
+    ]  # each candidate's tags as the learner sees them (`LineView.learner_tags`)
+    own: Sequence[LearnerState]
     line: LearnerState
     scores: Scores
     mean: np.ndarray
