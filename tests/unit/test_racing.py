@@ -20,8 +20,9 @@ from creative.racing.learner import (
 )
 from creative.racing.racer import ContextualRacer, RacerConfig, gaussian_thompson_probabilities
 from creative.racing.schemas import FeedbackRequest, SelectRequest, UserContext
-from creative.racing.service import element_tag
+from creative.racing.service import RECALL_SETTING, element_tag
 from creative.racing.state import LearnerDeltas, click_writes, of_items, serve_writes
+from creative.recall.rules import CreativeRule, RecallRules
 
 from tests.factories import creative, racing_world
 
@@ -317,6 +318,22 @@ def test_warm_selects_score_the_read_they_were_cached_with_and_the_next_read_afr
     assert chance_of_newer(racing.select(select_request(), NOW + timedelta(seconds=1))) == first
     # And the next read brings the clicks to the next request's scores
     assert chance_of_newer(racing.select(select_request(), NOW + timedelta(seconds=3))) > 0.9
+
+
+def test_a_pin_that_starts_within_a_read_of_the_line_is_recalled_from_its_start():
+    # Given a line read once an hour, with a pin of its older creative that starts in ten minutes
+    world = racing_world(creative(1), creative(2))
+    racing = world.racing
+    racing._cache_ttl_s = 3600.0
+    pin = CreativeRule(creative_id="cr_1", starts_at=NOW + timedelta(minutes=10))
+    rules = RecallRules(business_line="food", pins=[pin])
+    world.state.save_setting("food", RECALL_SETTING, rules.model_dump(mode="json"), expected_version=0)
+    before = racing.select(select_request(), NOW)
+    after = racing.select(select_request(), NOW + timedelta(minutes=11))
+    # Then, the read still cached, the request before the start recalls no pin and the one after it does
+    assert world.state.reads == 1
+    assert "pin" not in world.log.items[before.impression_id].recall_sources
+    assert world.log.items[after.impression_id].recall_sources["pin"] == [0]
 
 
 def test_the_racer_learns_an_interaction_and_shrinks_a_noise_feature():

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from creative.recall import strategies
-from creative.recall.candidates import BUSINESS_LINE, HOT, PIN, TAG, RecallRequest, recall
+from creative.recall.candidates import BUSINESS_LINE, HOT, PIN, TAG, RecallRequest, recall, recall_key
 from creative.recall.rules import CreativeRule, FeatureTags, Quotas, RecallRules
 from pydantic import ValidationError
 
@@ -26,8 +26,9 @@ def rules(**kw) -> RecallRules:
     return RecallRules(business_line="food", **kw)
 
 
-def request(**kw) -> RecallRequest:
-    return RecallRequest(business_line="food", placement=kw.pop("placement", "home_feed"), at=NOW, **kw)
+def request(at_offset: timedelta = timedelta(0), **kw) -> RecallRequest:
+    placement = kw.pop("placement", "home_feed")
+    return RecallRequest(business_line="food", placement=placement, at=NOW + at_offset, **kw)
 
 
 def test_business_line_recall_is_newest_first():
@@ -115,6 +116,44 @@ def test_user_features_map_to_tags_and_a_request_matching_nothing_still_gets_the
     plain = recall(creatives, line_rules, request(user_features={"segment": "x"}), (), max_candidates=3)
     assert [c.creative_id for c in plain.candidates] == ["cr_5", "cr_4", "cr_3"]
     assert set(plain.sources) == {BUSINESS_LINE}
+
+
+def test_requests_with_equal_recall_keys_get_the_same_candidates_and_keys_differ_where_results_can():
+    creatives = pool(12)
+    line_rules = rules(
+        pins=[CreativeRule(creative_id="cr_1", starts_at=NOW + timedelta(hours=1))],
+        blocks=[CreativeRule(creative_id="cr_2", placements=["banner"])],
+        schedules=[CreativeRule(creative_id="cr_3", ends_at=NOW + timedelta(hours=2))],
+        feature_tags=[FeatureTags(feature="segment", value="gifter", tags=["selling:gift"])],
+        quotas=Quotas(tag=2, hot=1),
+    )
+    hot = ["cr_4", "cr_0"]
+    requests = [
+        request(),
+        request(user_features={"age": 30}),  # a feature no rule maps: the same candidates
+        request(at_offset=timedelta(minutes=30)),  # no timed rule starts or ends in between
+        request(user_features={"segment": "gifter"}),
+        request(tags=frozenset({"selling:gift"})),  # the same tags the mapping above gives
+        request(category="coffee"),
+        request(placement="banner"),
+        request(at_offset=timedelta(hours=1)),  # the pin starts
+        request(at_offset=timedelta(hours=3)),  # and the schedule has ended
+    ]
+    keys = [recall_key(line_rules, r) for r in requests]
+    results = [
+        [c.creative_id for c in recall(creatives, line_rules, r, hot, max_candidates=12).candidates]
+        for r in requests
+    ]
+    for i in range(len(requests)):
+        for j in range(len(requests)):
+            if keys[i] == keys[j]:
+                assert results[i] == results[j], (i, j)
+    # Requests that differ only in what recall ignores share a key; each real difference gets its own
+    assert keys[0] == keys[1] == keys[2] and keys[3] == keys[4]
+    assert len({keys[0], keys[3], keys[5], keys[6], keys[7], keys[8]}) == 6
+    assert (
+        len({tuple(r) for r in (results[0], results[3], results[5], results[6], results[7], results[8])}) == 6
+    )
 
 
 def test_everything_blocked_leaves_no_candidates():

@@ -66,7 +66,7 @@ from creative.racing.state import (
     RacingState,
 )
 from creative.recall import strategies
-from creative.recall.candidates import BUSINESS_LINE, RecallRequest, recall
+from creative.recall.candidates import BUSINESS_LINE, Recalled, RecallRequest, recall, recall_key
 from creative.recall.rules import RecallRules
 
 RECALL_SETTING, PHRASES_SETTING = "recall", "phrases"  # the line's setting documents (RacingState.settings)
@@ -128,6 +128,8 @@ class RacingService:
         self._personal = PerRead(4096)  # (line, placement, slot, user terms) -> the slot's odds for them
         # candidate ids -> their learner statistics as scoring reads them; ~100 KB each for 100 candidates
         self._candidate_states = PerRead(64)
+        # (line, recall key) -> its candidates and their CTR features: the same list, the same objects
+        self._recalled = PerRead(4096)
 
     def candidates(self, business_line: str) -> list[Creative]:
         """The line's active creatives, newest first: the pool recall draws each request's candidates from."""
@@ -182,20 +184,23 @@ class RacingService:
         if view.template.racing == "elements" and not pinned:
             return self._select_elements(request, pool, view, now, client_id)
         context = request.context
-        recalled = recall(
-            pool,
-            view.recall_rules,
-            RecallRequest(
-                business_line=request.business_line,
-                placement=request.placement,
-                at=now,
-                category=context.category if context else None,
-                tags=frozenset(context.tags) if context else frozenset(),
-                user_features=request.user.features,
-            ),
-            view.hot,
-            max_candidates=self._max_candidates,
+        recall_request = RecallRequest(
+            business_line=request.business_line,
+            placement=request.placement,
+            at=now,
+            category=context.category if context else None,
+            tags=frozenset(context.tags) if context else frozenset(),
+            user_features=request.user.features,
         )
+
+        def make() -> tuple[Recalled, list[CreativeFeatures]]:
+            made = recall(
+                pool, view.recall_rules, recall_request, view.hot, max_candidates=self._max_candidates
+            )
+            return made, [self._creative_features(c) for c in made.candidates]
+
+        key = (request.business_line, recall_key(view.recall_rules, recall_request))
+        recalled, features = self._recalled.get(key, view.generation, make)
         candidates = recalled.candidates
         if not candidates:
             reason = (
@@ -204,7 +209,7 @@ class RacingService:
             raise NotFound(f"business line '{request.business_line}' {reason}", code="no_active_creatives")
         model = self._models.current(at)
         user = request.user.features
-        prior = model.predict(user, [self._creative_features(c) for c in candidates], at)
+        prior = model.predict(user, features, at)
         # The CTR model predicts clicks: it is the prior only for a line that optimises clicks.
         use_model = model.trained and view.objective == "ctr"
         posterior = self._posterior(user, candidates, view, prior, use_model, at)

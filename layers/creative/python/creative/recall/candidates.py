@@ -6,7 +6,7 @@ operators forced in and kept out.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -69,6 +69,20 @@ def recall(
                 candidates.append(creative)
             sources.setdefault(name, []).append(index)
     return Recalled(candidates, {name: sorted(indexes) for name, indexes in sources.items()})
+
+
+def recall_key(rules: RecallRules, request: RecallRequest) -> Hashable:
+    """Everything of a request that `recall`'s result depends on, given the pool, rules and hot ranking:
+    the placement, the category, the tags it wants (its own and those its user's features map to) and
+    which timed rules are in force. Requests with equal keys get the same candidates, so select reuses
+    one result while a read of the line lasts (other users, other features, later moments)."""
+    in_force = tuple(
+        index
+        for index, rule in enumerate((*rules.pins, *rules.blocks, *rules.schedules))
+        if (rule.starts_at is not None or rule.ends_at is not None) and rule.covers(request.at)
+    )
+    wanted_tags = frozenset(request.tags | rules.tags_for(dict(request.user_features)))
+    return request.placement, request.category, wanted_tags, in_force
 
 
 def _in_order(allowed: Sequence[Creative], ranking: Sequence[str]) -> list[Creative]:
