@@ -6,27 +6,27 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from creative import wiring
 from creative.clock import utc_now
-from creative.http import new_resolver
+from creative.json_route import JsonRoute
 from creative.racing.schemas import FeedbackRequest, FeedbackResponse
 from creative.racing.service import FeedbackService
 
 logger = Logger()
-app = new_resolver(logger)
-
-
-@app.post(
+route = JsonRoute(
+    "feedback",
+    "POST",
     "/v1/feedback",
+    FeedbackRequest,
+    FeedbackResponse,
     summary="Report a click or a conversion (with its value) on an impression",
-    tags=["racing"],
+    tags=("racing",),
 )
-def feedback(request: FeedbackRequest) -> FeedbackResponse:
-    service: FeedbackService = app.context["feedback"]
-    return service.record(request, utc_now(), client_id=app.current_event.request_context.identity.api_key_id)
 
 
 def handle(event: dict[str, Any], context: LambdaContext, service: FeedbackService) -> dict[str, Any]:
-    app.append_context(feedback=service)
-    return app.resolve(event, context)
+    # Only the API key the impression was served to may report on it.
+    return route.handle(
+        event, lambda request, api_key_id: service.record(request, utc_now(), api_key_id), logger
+    )
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -6,24 +6,27 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from creative import wiring
 from creative.clock import utc_now
-from creative.http import new_resolver
+from creative.json_route import JsonRoute
 from creative.racing.schemas import SelectRequest, SelectResponse
 from creative.racing.service import RacingService
 
 logger = Logger()
-app = new_resolver(logger)
-
-
-@app.post("/v1/select", summary="Choose one creative for a request", tags=["racing"])
-def select(request: SelectRequest) -> SelectResponse:
-    racing: RacingService = app.context["racing"]
-    # The API key that called: the impression is that client's, and only it may report on it.
-    return racing.select(request, utc_now(), client_id=app.current_event.request_context.identity.api_key_id)
+route = JsonRoute(
+    "select",
+    "POST",
+    "/v1/select",
+    SelectRequest,
+    SelectResponse,
+    summary="Choose one creative for a request",
+    tags=("racing",),
+)
 
 
 def handle(event: dict[str, Any], context: LambdaContext, racing: RacingService) -> dict[str, Any]:
-    app.append_context(racing=racing)
-    return app.resolve(event, context)
+    # The API key that called: the impression is that client's, and only it may report on it.
+    return route.handle(
+        event, lambda request, api_key_id: racing.select(request, utc_now(), api_key_id), logger
+    )
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -1,5 +1,6 @@
 """API handlers over real-shaped API Gateway events, with the domain behind in-memory fakes."""
 
+import base64
 import json
 
 import pytest
@@ -118,6 +119,48 @@ def test_bad_select_requests_get_400_with_a_reason(world, lambda_context, body):
     assert status == 400
     assert error["error"]["code"] == "invalid_request" and error["error"]["message"]
     assert "Traceback" not in json.dumps(error)
+
+
+def test_a_select_request_says_where_it_breaks_the_schema(world, lambda_context):
+    event = load_event("api_select.json")
+    _, not_json = call("select", with_body(event, '{"business_line": '), world["racing"], lambda_context)
+    body = {"business_line": "food", "placement": "home", "user": {"id": 7}}
+    _, wrong_type = call("select", with_body(event, body), world["racing"], lambda_context)
+    assert not_json["error"]["details"] == [
+        {"location": ["body", 18], "problem": "JSON decode error", "type": "json_invalid"}
+    ]
+    assert wrong_type["error"]["details"] == [
+        {
+            "location": ["body", "user", "id"],
+            "problem": "Input should be a valid string",
+            "type": "string_type",
+        }
+    ]
+
+
+def test_select_answers_a_base64_body_and_no_other_route(world, lambda_context):
+    event = load_event("api_select.json")
+    encoded = {**event, "body": base64.b64encode(event["body"].encode()).decode(), "isBase64Encoded": True}
+    status, chosen = call("select", encoded, world["racing"], lambda_context)
+    assert status == 200 and chosen["creative"]["creative_id"] in {"cr_1", "cr_2"}
+    status, error = call("select", {**event, "httpMethod": "GET"}, world["racing"], lambda_context)
+    assert (status, error["error"]["code"]) == (404, "no_route")
+
+
+def test_an_unexpected_failure_is_a_logged_500_that_shows_nothing_of_it(lambda_context, monkeypatch):
+    class Broken:
+        def select(self, *args, **kwargs):
+            raise RuntimeError("secret internals")
+
+    handler, logged = load_handler("select"), []
+    monkeypatch.setattr(handler.logger, "exception", lambda message, *a, **k: logged.append(message))
+    response = handler.handle(load_event("api_select.json"), lambda_context, Broken())
+    assert response["statusCode"] == 500 and logged == ["unhandled error"]
+    assert json.loads(response["body"])["error"] == {
+        "code": "internal_error",
+        "message": "the request failed; it has been logged",
+        "details": None,
+    }
 
 
 def test_unknown_business_line_is_404(world, lambda_context):

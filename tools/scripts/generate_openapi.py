@@ -11,7 +11,7 @@ import importlib.util
 import json
 import sys
 
-from creative.http import ErrorResponse
+from creative.api_errors import ErrorResponse
 
 from infra.catalog import FUNCTIONS, ApiRoute
 from infra.paths import DOCS_DIR, FUNCTIONS_DIR, REPO_ROOT
@@ -24,7 +24,8 @@ def _resolver(function_name: str):
     spec = importlib.util.spec_from_file_location(f"openapi_{function_name}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.app
+    # A function serving one JSON route (select, feedback) has no resolver of its own: its route makes one.
+    return module.route.documented(module.logger) if hasattr(module, "route") else module.app
 
 
 SECURITY_SCHEMES = {

@@ -1,4 +1,4 @@
-"""Domain errors. The API maps them to HTTP status codes in one place (`creative.http`)."""
+"""Domain errors. The API maps them to HTTP status codes in one place (`creative.api_errors`)."""
 
 
 class CreativeError(Exception):

@@ -1,36 +1,28 @@
-"""The HTTP boundary shared by the API functions: one error shape and one mapping of errors to statuses."""
+"""The HTTP boundary of the API functions that route several paths (Powertools' resolver), answering
+every failure with the one error shape and status table of `creative.api_errors`."""
 
 from __future__ import annotations
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from pydantic import BaseModel
 
-from creative.errors import Conflict, CreativeError, InvalidRequest, NotFound, TransientError
-
-STATUS_BY_ERROR: dict[type[CreativeError], int] = {
-    InvalidRequest: 400,
-    NotFound: 404,
-    Conflict: 409,
-    TransientError: 503,
-}
-
-
-class ErrorBody(BaseModel):
-    code: str
-    message: str
-    details: dict | list | None = None
-
-
-class ErrorResponse(BaseModel):
-    error: ErrorBody
+from creative.api_errors import (
+    SCHEMA_MISMATCH,
+    UNEXPECTED,
+    error_json,
+    public_details,
+    status_of,
+    validation_details,
+)
+from creative.errors import CreativeError
 
 
 def error_response(status: int, code: str, message: str, details: dict | list | None = None) -> Response:
-    body = ErrorResponse(error=ErrorBody(code=code, message=message, details=details))
     return Response(
-        status_code=status, content_type=content_types.APPLICATION_JSON, body=body.model_dump_json()
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=error_json(code, message, details),
     )
 
 
@@ -40,17 +32,11 @@ def new_resolver(logger: Logger) -> APIGatewayRestResolver:
 
     @app.exception_handler(RequestValidationError)
     def _invalid(exc: RequestValidationError) -> Response:
-        details = [
-            {"location": list(e.get("loc", ())), "problem": e.get("msg", ""), "type": e.get("type", "")}
-            for e in exc.errors()
-        ]
-        return error_response(400, "invalid_request", "the request does not match the API schema", details)
+        return error_response(400, "invalid_request", SCHEMA_MISMATCH, validation_details(exc.errors()))
 
     @app.exception_handler(CreativeError)
     def _domain(exc: CreativeError) -> Response:
-        status = next((s for t, s in STATUS_BY_ERROR.items() if isinstance(exc, t)), 500)
-        details = {k: v for k, v in exc.details.items() if isinstance(v, (str, int, float, bool))}
-        return error_response(status, exc.code, exc.message, details or None)
+        return error_response(status_of(exc), exc.code, exc.message, public_details(exc))
 
     @app.not_found
     def _no_route(_exc: Exception) -> Response:
@@ -62,6 +48,6 @@ def new_resolver(logger: Logger) -> APIGatewayRestResolver:
     def _unexpected(exc: Exception) -> Response:
         # Log the stack trace for us; show the caller only that it failed.
         logger.exception("unhandled error")
-        return error_response(500, "internal_error", "the request failed; it has been logged")
+        return error_response(500, "internal_error", UNEXPECTED)
 
     return app
