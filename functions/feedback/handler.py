@@ -1,6 +1,6 @@
 """POST /v1/feedback: a click or a conversion (with its value) on an impression, counted once."""
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -8,7 +8,9 @@ from creative import wiring
 from creative.clock import utc_now
 from creative.json_route import JsonRoute
 from creative.racing.schemas import FeedbackRequest, FeedbackResponse
-from creative.racing.service import FeedbackService
+
+if TYPE_CHECKING:  # built by wiring on the first request, within the cold start's pause (creative.wiring)
+    from creative.racing.service import FeedbackService
 
 logger = Logger()
 route = JsonRoute(
@@ -22,7 +24,7 @@ route = JsonRoute(
 )
 
 
-def handle(event: dict[str, Any], context: LambdaContext, service: FeedbackService) -> dict[str, Any]:
+def handle(event: dict[str, Any], context: LambdaContext, service: "FeedbackService") -> dict[str, Any]:
     # Only the API key the impression was served to may report on it.
     return route.handle(
         event, lambda request, api_key_id: service.record(request, utc_now(), api_key_id), logger

@@ -1,6 +1,6 @@
 """POST /v1/select: one creative per request, chosen by Thompson sampling, logged with its propensity."""
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -8,7 +8,9 @@ from creative import wiring
 from creative.clock import utc_now
 from creative.json_route import JsonRoute
 from creative.racing.schemas import SelectRequest, SelectResponse
-from creative.racing.service import RacingService
+
+if TYPE_CHECKING:  # built by wiring on the first request, within the cold start's pause (creative.wiring)
+    from creative.racing.service import RacingService
 
 logger = Logger()
 route = JsonRoute(
@@ -22,7 +24,7 @@ route = JsonRoute(
 )
 
 
-def handle(event: dict[str, Any], context: LambdaContext, racing: RacingService) -> dict[str, Any]:
+def handle(event: dict[str, Any], context: LambdaContext, racing: "RacingService") -> dict[str, Any]:
     # The API key that called: the impression is that client's, and only it may report on it.
     return route.handle(
         event, lambda request, api_key_id: racing.select(request, utc_now(), api_key_id), logger
