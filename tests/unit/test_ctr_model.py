@@ -39,6 +39,20 @@ def test_a_candidate_list_encodes_the_same_request_after_request_as_row_by_row()
     np.testing.assert_array_equal(encoder.encode({"gender": "m"}, others, 9000.0), alone)
 
 
+def test_training_rows_encode_as_each_pair_would_at_a_request():
+    # Given rows with missing features, unseen values and creatives of other ages
+    spec = FeatureSpec.fit(logged_rows(2000))
+    rows = logged_rows(300, seed=4)
+    rows += [
+        LoggedImpression({"gender": "x"}, replace(CTR_CREATIVES[0], created_at=7200.0), 9000.0, True),
+        LoggedImpression({}, CreativeFeatures("cr_new", "fashion", "hats", (), ("i", "c"), 0.0), 60.0, False),
+    ]
+    # Then the rows encoded at once are what a request encodes for each (user, creative, moment)
+    one_by_one = np.vstack([spec.encoder().encode(r.user, [r.creative], r.shown_at) for r in rows])
+    np.testing.assert_array_equal(spec.encode_rows(rows), one_by_one)
+    assert spec.encode_rows([]).shape == (0, len(spec.columns))
+
+
 def test_unseen_values_encode_as_missing():
     spec = FeatureSpec.fit(logged_rows(2000))
     stranger = CreativeFeatures("cr_new", "fashion", "hats", (), ("img_new", "copy_new"), 0.0)

@@ -46,7 +46,7 @@ def _cold_start(build: Callable[[], T]) -> Callable[[], T]:
     @wraps(build)
     def built() -> T:
         global _frozen_once
-        paused = gc.isenabled()
+        was_enabled = gc.isenabled()
         gc.disable()
         try:
             return build()
@@ -54,7 +54,7 @@ def _cold_start(build: Callable[[], T]) -> Callable[[], T]:
             if not _frozen_once:
                 _frozen_once = True
                 gc.freeze()
-            if paused:
+            if was_enabled:
                 gc.enable()
 
     return built

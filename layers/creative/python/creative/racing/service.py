@@ -762,9 +762,8 @@ class Posterior:
     at: float
     terms: list[str]
     candidates: Sequence[Creative]
-    tag_lists: Sequence[
-        Sequence[str]
-    ]  # each candidate's tags as the learner sees them (`LineView.learner_tags`)
+    # Each candidate's tags as the learner sees them (`LineView.learner_tags`).
+    tag_lists: Sequence[Sequence[str]]
     own: Sequence[LearnerState]
     line: LearnerState
     scores: Scores
