@@ -138,13 +138,25 @@ def test_a_select_request_says_where_it_breaks_the_schema(world, lambda_context)
     ]
 
 
-def test_select_answers_a_base64_body_and_no_other_route(world, lambda_context):
+def test_select_answers_a_base64_body_a_trailing_slash_and_no_other_route(world, lambda_context):
     event = load_event("api_select.json")
     encoded = {**event, "body": base64.b64encode(event["body"].encode()).decode(), "isBase64Encoded": True}
     status, chosen = call("select", encoded, world["racing"], lambda_context)
     assert status == 200 and chosen["creative"]["creative_id"] in {"cr_1", "cr_2"}
-    status, error = call("select", {**event, "httpMethod": "GET"}, world["racing"], lambda_context)
-    assert (status, error["error"]["code"]) == (404, "no_route")
+    assert call("select", {**event, "path": "/v1/select/"}, world["racing"], lambda_context)[0] == 200
+    for other in ({"httpMethod": "GET"}, {"path": "/v1/selector"}, {"path": None}):
+        status, error = call("select", {**event, **other}, world["racing"], lambda_context)
+        assert (status, error["error"]["code"]) == (404, "no_route")
+
+
+@pytest.mark.parametrize("body", ["null", "", "[" * 100_000])
+def test_a_body_that_is_no_request_is_a_json_error_never_a_lambda_error(world, lambda_context, body):
+    status, error = call(
+        "select", with_body(load_event("api_select.json"), body), world["racing"], lambda_context
+    )
+    assert status in (400, 500) and error["error"]["code"] in ("invalid_request", "internal_error")
+    if body in ("null", ""):
+        assert error["error"]["details"][0]["type"] == "missing"
 
 
 def test_an_unexpected_failure_is_a_logged_500_that_shows_nothing_of_it(lambda_context, monkeypatch):

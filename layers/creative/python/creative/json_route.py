@@ -6,6 +6,10 @@ Each serves one POST route on every ad request. Powertools' resolver cost them a
 it checks the method and path, parses the JSON body and validates it into the request model, calls the
 service, and answers with the response model's JSON or the API's one error shape (`creative.api_errors`).
 The OpenAPI document is still Powertools' own, made from the route's models (`JsonRoute.documented`).
+
+Two differences a client could see: the Content-Type of a request is not checked (every body is read as
+JSON, where the resolver answered 500 to `text/plain`), and a response is pydantic's JSON (UTF-8 text
+where `json.dumps` wrote escapes for non-ASCII characters): the same values.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ if TYPE_CHECKING:
 RequestT = TypeVar("RequestT", bound=BaseModel)
 ResponseT = TypeVar("ResponseT", bound=BaseModel)
 JSON_HEADERS = {"Content-Type": ["application/json"]}
+MISSING_BODY = {"location": ["body"], "problem": "Field required", "type": "missing"}
 
 
 def proxy_response(status: int, body: str) -> dict[str, Any]:
@@ -63,12 +68,24 @@ class JsonRoute(Generic[RequestT, ResponseT]):
         logger: Logger,
     ) -> dict[str, Any]:
         """Answers one proxy event; `serve` gets the request and the API key id that called."""
+        try:
+            return self._answer(event, serve)
+        except CreativeError as exc:
+            return proxy_response(status_of(exc), error_json(exc.code, exc.message, public_details(exc)))
+        except Exception:
+            # Whatever failed (the service, or parsing a body built to break it): a JSON 500 for the caller,
+            # never the Lambda error API Gateway would turn into a 502. The stack trace is for us.
+            logger.exception("unhandled error")
+            return proxy_response(500, error_json("internal_error", UNEXPECTED))
+
+    def _answer(self, event: Mapping[str, Any], serve: Callable[[RequestT, str | None], ResponseT]) -> dict:
         method, path = event.get("httpMethod"), event.get("path")
-        if method != self.method or path != self.path:
+        # A trailing slash is the same route, as Powertools' resolver matched it.
+        if method != self.method or not isinstance(path, str) or (path.rstrip("/") or "/") != self.path:
             return proxy_response(404, error_json("no_route", f"no route for {method} {path}"))
         body = event.get("body")
         if not body:
-            return _invalid([{"location": ["body"], "problem": "Field required", "type": "missing"}])
+            return _invalid([MISSING_BODY])
         try:
             if event.get("isBase64Encoded"):
                 body = base64.b64decode(body).decode()
@@ -77,21 +94,15 @@ class JsonRoute(Generic[RequestT, ResponseT]):
             position = getattr(exc, "pos", None)
             location = ["body", position] if position is not None else ["body"]
             return _invalid([{"location": location, "problem": "JSON decode error", "type": "json_invalid"}])
+        if payload is None:  # a body of `null` is no body, as the resolver read it
+            return _invalid([MISSING_BODY])
         try:
             request = self.request_model.model_validate(payload)
         except ValidationError as exc:
             errors = [{**e, "loc": ("body", *e.get("loc", ()))} for e in exc.errors()]
             return _invalid(validation_details(errors))
         identity = (event.get("requestContext") or {}).get("identity") or {}
-        try:
-            response = serve(request, identity.get("apiKeyId"))
-        except CreativeError as exc:
-            return proxy_response(status_of(exc), error_json(exc.code, exc.message, public_details(exc)))
-        except Exception:
-            # Log the stack trace for us; show the caller only that it failed.
-            logger.exception("unhandled error")
-            return proxy_response(500, error_json("internal_error", UNEXPECTED))
-        return proxy_response(200, response.model_dump_json())
+        return proxy_response(200, serve(request, identity.get("apiKeyId")).model_dump_json())
 
     def documented(self, logger: Logger) -> APIGatewayRestResolver:
         """A Powertools resolver holding this route, for the OpenAPI document only (never on a request)."""

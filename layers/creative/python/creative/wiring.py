@@ -40,7 +40,8 @@ def _cold_start(build: Callable[[], T]) -> Callable[[], T]:
     objects that live as long as the container. The collector, triggered by allocation counts, ran 107
     times while they were made, 92-99 ms of the build here. Frozen (gc.freeze), they stay out of every later
     scan, which spares warm requests too. Once per process: a Lambda container builds one service, while
-    a test session or the local runtime builds many, and each freeze would keep pending garbage for good.
+    a test session or the local runtime builds many, and each freeze would keep pending garbage for good
+    (admission builds its idempotency store first, so only that is frozen there).
     (Handlers import only what their module level names, so most of a cold start happens in here.)"""
 
     @wraps(build)
@@ -49,11 +50,12 @@ def _cold_start(build: Callable[[], T]) -> Callable[[], T]:
         was_enabled = gc.isenabled()
         gc.disable()
         try:
-            return build()
-        finally:
-            if not _frozen_once:
+            service = build()
+            if not _frozen_once:  # a failed build's leftovers (its traceback's frames) are not kept
                 _frozen_once = True
                 gc.freeze()
+            return service
+        finally:
             if was_enabled:
                 gc.enable()
 
