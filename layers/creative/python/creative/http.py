@@ -7,23 +7,13 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
-from creative.api_errors import (
-    SCHEMA_MISMATCH,
-    UNEXPECTED,
-    error_json,
-    public_details,
-    status_of,
-    validation_details,
-)
+from creative.api_errors import Answer, domain_error, no_route, schema_mismatch, unexpected
 from creative.errors import CreativeError
 
 
-def error_response(status: int, code: str, message: str, details: dict | list | None = None) -> Response:
-    return Response(
-        status_code=status,
-        content_type=content_types.APPLICATION_JSON,
-        body=error_json(code, message, details),
-    )
+def error_response(answer: Answer) -> Response:
+    status, body = answer
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
 
 
 def new_resolver(logger: Logger) -> APIGatewayRestResolver:
@@ -32,22 +22,20 @@ def new_resolver(logger: Logger) -> APIGatewayRestResolver:
 
     @app.exception_handler(RequestValidationError)
     def _invalid(exc: RequestValidationError) -> Response:
-        return error_response(400, "invalid_request", SCHEMA_MISMATCH, validation_details(exc.errors()))
+        return error_response(schema_mismatch(exc.errors()))
 
     @app.exception_handler(CreativeError)
     def _domain(exc: CreativeError) -> Response:
-        return error_response(status_of(exc), exc.code, exc.message, public_details(exc))
+        return error_response(domain_error(exc))
 
     @app.not_found
     def _no_route(_exc: Exception) -> Response:
-        return error_response(
-            404, "no_route", f"no route for {app.current_event.http_method} {app.current_event.path}"
-        )
+        return error_response(no_route(app.current_event.http_method, app.current_event.path))
 
     @app.exception_handler(Exception)
     def _unexpected(exc: Exception) -> Response:
         # Log the stack trace for us; show the caller only that it failed.
         logger.exception("unhandled error")
-        return error_response(500, "internal_error", UNEXPECTED)
+        return error_response(unexpected())
 
     return app

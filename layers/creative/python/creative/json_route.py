@@ -22,14 +22,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from creative.api_errors import (
-    SCHEMA_MISMATCH,
-    UNEXPECTED,
-    error_json,
-    public_details,
-    status_of,
-    validation_details,
-)
+from creative.api_errors import Answer, domain_error, no_route, schema_mismatch, unexpected
 from creative.errors import CreativeError
 
 if TYPE_CHECKING:
@@ -39,16 +32,13 @@ if TYPE_CHECKING:
 RequestT = TypeVar("RequestT", bound=BaseModel)
 ResponseT = TypeVar("ResponseT", bound=BaseModel)
 JSON_HEADERS = {"Content-Type": ["application/json"]}
-MISSING_BODY = {"location": ["body"], "problem": "Field required", "type": "missing"}
+MISSING_BODY = {"loc": ("body",), "msg": "Field required", "type": "missing"}
 
 
-def proxy_response(status: int, body: str) -> dict[str, Any]:
+def proxy_response(answer: Answer) -> dict[str, Any]:
     """An API Gateway (REST) Lambda proxy result, shaped as Powertools' resolver shapes it."""
+    status, body = answer
     return {"statusCode": status, "body": body, "isBase64Encoded": False, "multiValueHeaders": JSON_HEADERS}
-
-
-def _invalid(details: list[dict]) -> dict[str, Any]:
-    return proxy_response(400, error_json("invalid_request", SCHEMA_MISMATCH, details))
 
 
 @dataclass(frozen=True)
@@ -71,38 +61,37 @@ class JsonRoute(Generic[RequestT, ResponseT]):
         try:
             return self._answer(event, serve)
         except CreativeError as exc:
-            return proxy_response(status_of(exc), error_json(exc.code, exc.message, public_details(exc)))
+            return proxy_response(domain_error(exc))
         except Exception:
             # Whatever failed (the service, or parsing a body built to break it): a JSON 500 for the caller,
             # never the Lambda error API Gateway would turn into a 502. The stack trace is for us.
             logger.exception("unhandled error")
-            return proxy_response(500, error_json("internal_error", UNEXPECTED))
+            return proxy_response(unexpected())
 
     def _answer(self, event: Mapping[str, Any], serve: Callable[[RequestT, str | None], ResponseT]) -> dict:
         method, path = event.get("httpMethod"), event.get("path")
         # A trailing slash is the same route, as Powertools' resolver matched it.
         if method != self.method or not isinstance(path, str) or (path.rstrip("/") or "/") != self.path:
-            return proxy_response(404, error_json("no_route", f"no route for {method} {path}"))
+            return proxy_response(no_route(method, path))
         body = event.get("body")
-        if not body:
-            return _invalid([MISSING_BODY])
         try:
-            if event.get("isBase64Encoded"):
+            if body and event.get("isBase64Encoded"):
                 body = base64.b64decode(body).decode()
-            payload = json.loads(body)
+            payload = json.loads(body) if body else None
         except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError and binascii.Error are ValueErrors
             position = getattr(exc, "pos", None)
-            location = ["body", position] if position is not None else ["body"]
-            return _invalid([{"location": location, "problem": "JSON decode error", "type": "json_invalid"}])
-        if payload is None:  # a body of `null` is no body, as the resolver read it
-            return _invalid([MISSING_BODY])
+            location = ("body", position) if position is not None else ("body",)
+            return proxy_response(
+                schema_mismatch([{"loc": location, "msg": "JSON decode error", "type": "json_invalid"}])
+            )
+        if payload is None:  # no body, an empty one or `null`: all missing, as the resolver read them
+            return proxy_response(schema_mismatch([MISSING_BODY]))
         try:
             request = self.request_model.model_validate(payload)
         except ValidationError as exc:
-            errors = [{**e, "loc": ("body", *e.get("loc", ()))} for e in exc.errors()]
-            return _invalid(validation_details(errors))
+            return proxy_response(schema_mismatch({**e, "loc": ("body", *e["loc"])} for e in exc.errors()))
         identity = (event.get("requestContext") or {}).get("identity") or {}
-        return proxy_response(200, serve(request, identity.get("apiKeyId")).model_dump_json())
+        return proxy_response((200, serve(request, identity.get("apiKeyId")).model_dump_json()))
 
     def documented(self, logger: Logger) -> APIGatewayRestResolver:
         """A Powertools resolver holding this route, for the OpenAPI document only (never on a request)."""

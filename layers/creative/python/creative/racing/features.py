@@ -77,6 +77,11 @@ def _categorical(value: object) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
+def _crossed(user_value: str, creative: CreativeFeatures, creative_name: str) -> str:
+    """A user x creative cross's value, e.g. "f|shoes": one spelling for fitting, serving and training."""
+    return f"{user_value}|{creative.field(creative_name)}"
+
+
 def _snapped(values: np.ndarray) -> np.ndarray:
     """Numbers rounded to 12 significant bits.
 
@@ -141,7 +146,7 @@ class FeatureSpec(BaseModel):
             for creative_name in CROSSED_CREATIVE_FIELDS:
                 vocab[f"cross.{user_name}.{creative_name}"] = _vocabulary(
                     (
-                        f"{_categorical(r.user[user_name])}|{r.creative.field(creative_name)}"
+                        _crossed(_categorical(r.user[user_name]), r.creative, creative_name)
                         for r in rows
                         if user_name in r.user
                     ),
@@ -259,7 +264,7 @@ class FeatureEncoder:
         if codes is None:
             vocabulary = self._codes[f"cross.{user_name}.{creative_name}"]
             codes = np.array(
-                [vocabulary.get(f"{user_value}|{c.field(creative_name)}", MISSING) for c in block.creatives],
+                [vocabulary.get(_crossed(user_value, c, creative_name), MISSING) for c in block.creatives],
                 dtype=np.float32,
             )
             if len(block.crosses) >= 256:  # user values are whatever callers send
@@ -308,7 +313,7 @@ class FeatureEncoder:
                 codes = self._codes[f"cross.{user_name}.{creative_name}"]
                 out[:, column] = [
                     codes.get(
-                        f"{_categorical(row.user[user_name])}|{row.creative.field(creative_name)}", MISSING
+                        _crossed(_categorical(row.user[user_name]), row.creative, creative_name), MISSING
                     )
                     if user_name in row.user
                     else MISSING

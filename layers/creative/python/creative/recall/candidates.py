@@ -49,10 +49,9 @@ def recall(
     `hot_ranking` is `strategies.hot` over the whole pool, made once per read of the line's state (it
     depends on no request); recall keeps the eligible ones in its order."""
     allowed = strategies.eligible(pool, rules, request.placement, request.at)
-    wanted_tags = set(request.tags) | rules.tags_for(dict(request.user_features))
     proposals: list[tuple[str, list[Creative], int]] = [
         (PIN, strategies.pinned(allowed, rules, request.placement, request.at), max_candidates),
-        (TAG, strategies.by_tag(allowed, wanted_tags, request.category), rules.quotas.tag),
+        (TAG, strategies.by_tag(allowed, wanted_tags(rules, request), request.category), rules.quotas.tag),
         (HOT, _in_order(allowed, hot_ranking), rules.quotas.hot),
         (BUSINESS_LINE, strategies.newest(allowed), max_candidates),
     ]
@@ -81,8 +80,12 @@ def recall_key(rules: RecallRules, request: RecallRequest) -> Hashable:
         for index, rule in enumerate((*rules.pins, *rules.blocks, *rules.schedules))
         if (rule.starts_at is not None or rule.ends_at is not None) and rule.covers(request.at)
     )
-    wanted_tags = frozenset(request.tags | rules.tags_for(dict(request.user_features)))
-    return request.placement, request.category, wanted_tags, in_force
+    return request.placement, request.category, wanted_tags(rules, request), in_force
+
+
+def wanted_tags(rules: RecallRules, request: RecallRequest) -> frozenset[str]:
+    """The request's own tags and those the operator maps its user's features to."""
+    return request.tags | rules.tags_for(dict(request.user_features))
 
 
 def _in_order(allowed: Sequence[Creative], ranking: Sequence[str]) -> list[Creative]:
