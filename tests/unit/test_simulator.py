@@ -25,6 +25,7 @@ from evaluation.movielens_traffic import (
     build_traffic,
     metrics,
     run,
+    run_immediate,
 )
 from evaluation.peers import (
     USER_FIELDS,
@@ -226,6 +227,27 @@ def test_delayed_feedback_arrives_after_its_impression_at_the_next_hour_and_for_
     last = START + traffic.hours * HOUR
     assert all(r.request_id in answered for r in traffic.requests if r.at + window < last - HOUR)
     assert any(e.clicked for _, e in policy.delivered)
+
+
+def test_the_immediate_loop_feeds_each_outcome_back_before_the_next_choice(small_world):
+    # Given a policy that records what it is told, on the first 300 requests of the small traffic
+    _, _, traffic = small_world
+    policy = Recorder(2)
+    told_before_choosing: list[int] = []
+    choose = policy.choose
+    policy.choose = lambda request: told_before_choosing.append(len(policy._batch)) or choose(request)
+
+    # When the loop runs as a client over HTTP would (outcome at once, no scheduled hook)
+    shown = run_immediate(policy, traffic, 300)
+
+    # Then each choice comes after every earlier request's outcome, and no hour ends
+    assert told_before_choosing == list(range(300)) and policy.delivered == []
+    for row, event in enumerate(policy._batch):
+        assert event.request is policy.seen[row] is traffic.requests[row] and event.index == 2
+        # And the outcome is the common random numbers' click for that request, at its own time
+        assert event.clicked == (traffic.click_draw[row, 2] < traffic.p[row, 2])
+        assert event.arrived_at == event.request.at and shown[row] == traffic.p[row, 2]
+    assert any(e.clicked for e in policy._batch) and not all(e.clicked for e in policy._batch)
 
 
 def test_uniform_policy_ctr_is_close_to_the_mean_click_probability(small_world):

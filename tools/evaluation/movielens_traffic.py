@@ -313,6 +313,22 @@ def run(policy: Policy, traffic: Traffic) -> RunLog:
     return RunLog(policy.name, chosen, propensity, covered, choose_seconds, time.perf_counter() - started)
 
 
+def run_immediate(policy: Policy, traffic: Traffic, requests: int) -> np.ndarray:
+    """The first `requests` requests as a client loop over HTTP would send them: each impression's outcome
+    (the same common random numbers, no delay, no attribution window) is fed back before the next choice,
+    and no scheduled hook runs (no retraining). Returns the true click probability of what was shown."""
+    shown = np.empty(min(requests, len(traffic.requests)))
+    for row in range(len(shown)):
+        request = traffic.requests[row]
+        index = policy.choose(request).index
+        if not 0 <= index < len(request.candidates):
+            raise ValueError(f"{policy.name} chose {index} among {len(request.candidates)}")
+        shown[row] = traffic.p[row, index]
+        clicked = bool(traffic.click_draw[row, index] < shown[row])
+        policy.feedback([Feedback(request, index, clicked, float(request.at))])
+    return shown
+
+
 class Oracle:
     """Knows the true click probability of every candidate: the regret reference, not a peer."""
 

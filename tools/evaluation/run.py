@@ -1,6 +1,6 @@
-"""`make evaluate`: the Open Bandit Dataset evaluation, the MovieLens simulator, the tagging report (whose
-regime comparison `make evaluate` runs first, in the models venv), the quality report and element-level
-against per-combination racing.
+"""`make evaluate`: the Open Bandit Dataset evaluation, the MovieLens simulator and its short-horizon loop
+with immediate feedback, the tagging report (whose regime comparison `make evaluate` runs first, in the
+models venv), the quality report and element-level against per-combination racing.
 
 Each runs in its own interpreter: the OBD run trains LightGBM models (OpenMP threads), and a process that
 has started OpenMP threads must not fork the simulator's workers (libgomp deadlocks in the children).
@@ -27,6 +27,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     quick = ["--quick"] if args.quick else []
     _run("evaluation.obd", "--out-dir", str(args.out_dir), *quick)
     _run("evaluation.simulator_report", "--out", str(args.out_dir), *quick)
+    _run(
+        "evaluation.fast_loop",
+        "--out",
+        str(args.out_dir),
+        *(["--seeds", "2", "--requests", "300"] if args.quick else []),
+    )
     _run("evaluation.tagging_report", *quick)
     _run("evaluation.quality_report")
     _run(
