@@ -229,19 +229,28 @@ def test_delayed_feedback_arrives_after_its_impression_at_the_next_hour_and_for_
     assert any(e.clicked for _, e in policy.delivered)
 
 
+class CountsOutcomesBeforeChoosing(Recorder):
+    """A Recorder that also notes, at each choice, how many outcomes it had been told of."""
+
+    def __init__(self, position: int):
+        super().__init__(position)
+        self.told_before_choosing: list[int] = []
+
+    def choose(self, request: Request) -> Decision:
+        self.told_before_choosing.append(len(self._batch))
+        return super().choose(request)
+
+
 def test_the_immediate_loop_feeds_each_outcome_back_before_the_next_choice(small_world):
     # Given a policy that records what it is told, on the first 300 requests of the small traffic
     _, _, traffic = small_world
-    policy = Recorder(2)
-    told_before_choosing: list[int] = []
-    choose = policy.choose
-    policy.choose = lambda request: told_before_choosing.append(len(policy._batch)) or choose(request)
+    policy = CountsOutcomesBeforeChoosing(2)
 
     # When the loop runs as a client over HTTP would (outcome at once, no scheduled hook)
     shown = run_immediate(policy, traffic, 300)
 
     # Then each choice comes after every earlier request's outcome, and no hour ends
-    assert told_before_choosing == list(range(300)) and policy.delivered == []
+    assert policy.told_before_choosing == list(range(300)) and policy.delivered == []
     for row, event in enumerate(policy._batch):
         assert event.request is policy.seen[row] is traffic.requests[row] and event.index == 2
         # And the outcome is the common random numbers' click for that request, at its own time

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -42,14 +40,19 @@ def run_one(job: tuple[int, str, int]) -> tuple[int, str, dict[str, float]]:
     shown = run_immediate(policy, traffic, requests)
     if hasattr(policy, "close"):
         policy.close()
-    return seed, name, {str(h): float(shown[:h].mean()) for h in (*HORIZONS, requests)}
+    return seed, name, {str(h): float(shown[:h].mean()) for h in horizons(requests)}
+
+
+def horizons(requests: int) -> list[int]:
+    """The horizons reported: those of `HORIZONS` shorter than the run, and the whole run."""
+    return [h for h in HORIZONS if h < requests] + [requests]
 
 
 def summarise(results: list, seeds: list[int], policies: list[str], requests: int) -> dict:
     by = {(seed, name): values for seed, name, values in results}
-    horizons = [str(h) for h in (*HORIZONS, requests)]
+    reported = [str(h) for h in horizons(requests)]
     summary = {
-        name: {h: report.mean_ci([by[s, name][h] for s in seeds]) for h in horizons} for name in policies
+        name: {h: report.mean_ci([by[s, name][h] for s in seeds]) for h in reported} for name in policies
     }
     lifts = {}
     if "racer" in policies:
@@ -57,7 +60,7 @@ def summarise(results: list, seeds: list[int], policies: list[str], requests: in
             if peer in ("racer", "oracle_features"):
                 continue
             lifts[peer] = {
-                h: report.mean_ci([by[s, "racer"][h] / by[s, peer][h] - 1.0 for s in seeds]) for h in horizons
+                h: report.mean_ci([by[s, "racer"][h] / by[s, peer][h] - 1.0 for s in seeds]) for h in reported
             }
     return {"expected_ctr": summary, "racer_lift": lifts}
 
@@ -75,8 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     seeds = list(range(1, args.seeds + 1))
     jobs = [(s, name, args.requests) for s in seeds for name in policies]
     started = time.perf_counter()
-    with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("fork")) as pool:
-        results = list(pool.map(run_one, jobs))
+    results = report.run_all(jobs, args.jobs, worker=run_one)
     out = {
         "requests": args.requests,
         "seeds": seeds,

@@ -18,6 +18,7 @@ import multiprocessing
 import sys
 import time
 import zlib
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -144,11 +145,12 @@ def run_one(job: tuple[int, str, TrafficConfig, dict | None]) -> tuple[int, str,
     return seed, label, result, traffic_summary(traffic)
 
 
-def run_all(jobs: list, processes: int) -> list:
+def run_all(jobs: list, processes: int, worker: Callable = run_one) -> list:
+    """`worker` over `jobs` in forked processes (the traffic and the click model are inherited, not pickled)."""
     if processes <= 1:
-        return [run_one(job) for job in jobs]
+        return [worker(job) for job in jobs]
     with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork")) as pool:
-        return list(pool.map(run_one, jobs))
+        return list(pool.map(worker, jobs))
 
 
 def mean_ci(values: list[float]) -> dict:
