@@ -5,7 +5,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 from creative.racing.ctr_training import train_ctr_model
-from creative.racing.features import MISSING, CreativeFeatures, FeatureSpec, LoggedImpression
+from creative.racing.features import AGE_COLUMN, MISSING, CreativeFeatures, FeatureSpec, LoggedImpression
 
 from tests.factories import CTR_CREATIVES, logged_rows
 
@@ -19,7 +19,33 @@ def test_the_spec_crosses_user_features_with_the_creative():
     codes = spec.vocab["cross.gender.category"]
     assert encoded[0, cross] == codes.index("f|shoes") + 1 and encoded[1, cross] == codes.index("f|bags") + 1
     assert np.isnan(encoded[0, spec.columns.index("user.age")])
-    assert encoded[0, spec.columns.index("creative.age_hours")] == pytest.approx(2.0)
+    assert AGE_COLUMN not in spec.columns  # age is a clock where creatives are made together
+
+
+def _with_age_column(spec: FeatureSpec) -> FeatureSpec:
+    """The spec as models trained before 2026-12-02 stored it: an age column after the creative's fields."""
+    at = spec.columns.index("creative.creative_id") + 1
+    columns = spec.columns[:at] + [AGE_COLUMN] + spec.columns[at:]
+    categorical = [i for i, c in enumerate(columns) if c in spec.vocab]
+    return spec.model_copy(update={"columns": columns, "categorical_columns": categorical})
+
+
+def test_a_spec_stored_with_the_creative_age_column_still_encodes_age_and_every_other_column():
+    # Given a spec as an older model artifact carries it, with the creative-age column
+    spec = FeatureSpec.fit(logged_rows(2000))
+    old = FeatureSpec.model_validate_json(_with_age_column(spec).model_dump_json())
+    user, creatives = {"gender": "f", "age": 31}, CTR_CREATIVES[:3]
+    # When a request and training rows are encoded with it
+    encoded = old.encoder().encode(user, creatives, 7200.0)
+    rows = [LoggedImpression(user, c, 7200.0 + 3600.0 * i, clicked=False) for i, c in enumerate(creatives)]
+    # Then the age column holds each creative's age in hours at that moment
+    age = old.columns.index(AGE_COLUMN)
+    assert encoded[:, age].tolist() == pytest.approx([2.0, 2.0, 2.0])
+    assert old.encoder().encode_rows(rows)[:, age].tolist() == pytest.approx([2.0, 3.0, 4.0])
+    # And every other column is what today's spec encodes
+    np.testing.assert_array_equal(
+        np.delete(encoded, age, axis=1), spec.encoder().encode(user, creatives, 7200.0)
+    )
 
 
 def test_a_candidate_list_encodes_the_same_request_after_request_as_row_by_row():

@@ -26,6 +26,7 @@ UserFeatures = Mapping[str, bool | int | float | str]
 MISSING = 0  # the code of an unseen or absent categorical value
 CREATIVE_FIELDS = ("business_line", "category", "image", "copy", "creative_id")
 CROSSED_CREATIVE_FIELDS = ("category", "creative_id")
+AGE_COLUMN = "creative.age_hours"  # only in specs fitted before 2026-12-02
 
 
 @dataclass(frozen=True)
@@ -155,11 +156,14 @@ class FeatureSpec(BaseModel):
                 )
         tags = _vocabulary((t for r in rows for t in set(r.creative.tags)), max_tags, min_count)
         creative_numeric = _vocabulary((n for r in rows for n, _ in r.creative.quality), max_tags, min_count)
+        # No creative-age column (models trained before 2026-12-02 have one, and still encode with it):
+        # where creatives are made together, age is a clock, and every served moment lies past the
+        # training window, so the trees' last time split decided every prediction. Drift is the online
+        # learner's decay's job.
         columns = (
             [f"user.{n}" for n in user_categorical]
             + [f"user.{n}" for n in user_numeric]
             + [f"creative.{n}" for n in CREATIVE_FIELDS]
-            + ["creative.age_hours"]
             + [f"tag.{t}" for t in tags]
             + [f"quality.{n}" for n in creative_numeric]
             + [f"cross.{u}.{c}" for u in crossed_user for c in CROSSED_CREATIVE_FIELDS]
@@ -209,8 +213,15 @@ class FeatureEncoder:
         self._codes = {name: {v: i + 1 for i, v in enumerate(vs)} for name, vs in self.spec.vocab.items()}
         spec = self.spec
         self._n_user = len(spec.user_categorical) + len(spec.user_numeric)
-        self._age_column = self._n_user + len(CREATIVE_FIELDS)
-        self._cross_start = self._age_column + 1 + len(spec.tags) + len(spec.creative_numeric)
+        # None for specs fitted since the column was dropped; an older artifact keeps its column.
+        self._age_column = self._n_user + len(CREATIVE_FIELDS) if AGE_COLUMN in spec.columns else None
+        self._cross_start = (
+            self._n_user
+            + len(CREATIVE_FIELDS)
+            + (self._age_column is not None)
+            + len(spec.tags)
+            + len(spec.creative_numeric)
+        )
 
     def _code(self, column: str, value: str) -> int:
         return self._codes[column].get(value, MISSING)
@@ -221,7 +232,7 @@ class FeatureEncoder:
             tags, quality = set(creative.tags), dict(creative.quality)
             cached = np.array(
                 [self._code(f"creative.{n}", creative.field(n)) for n in CREATIVE_FIELDS]
-                + [0.0]  # age: filled per request
+                + [0.0] * (self._age_column is not None)  # age: filled per request
                 + [1.0 if t in tags else 0.0 for t in self.spec.tags]
                 + [quality.get(n, np.nan) for n in self.spec.creative_numeric],
                 dtype=np.float32,
@@ -281,7 +292,8 @@ class FeatureEncoder:
         numeric = slice(len(spec.user_categorical), self._n_user)
         out[:, numeric] = _snapped(out[:, numeric])
         out[:, self._n_user : self._cross_start] = block.columns
-        out[:, self._age_column] = _snapped((now - block.created_at) / 3600.0)
+        if self._age_column is not None:
+            out[:, self._age_column] = _snapped((now - block.created_at) / 3600.0)
         column = self._cross_start
         for user_name in spec.crossed_user:
             user_value = _categorical(user[user_name]) if user_name in user else None
@@ -304,9 +316,10 @@ class FeatureEncoder:
         out[:, self._n_user : self._cross_start] = np.stack(
             [self._creative_columns(r.creative) for r in rows]
         )
-        out[:, self._age_column] = _snapped(
-            np.array([(row.shown_at - row.creative.created_at) / 3600.0 for row in rows])
-        )
+        if self._age_column is not None:
+            out[:, self._age_column] = _snapped(
+                np.array([(row.shown_at - row.creative.created_at) / 3600.0 for row in rows])
+            )
         column = self._cross_start
         for user_name in spec.crossed_user:
             for creative_name in CROSSED_CREATIVE_FIELDS:
