@@ -215,13 +215,7 @@ class FeatureEncoder:
         self._n_user = len(spec.user_categorical) + len(spec.user_numeric)
         # None for specs fitted since the column was dropped; an older artifact keeps its column.
         self._age_column = self._n_user + len(CREATIVE_FIELDS) if AGE_COLUMN in spec.columns else None
-        self._cross_start = (
-            self._n_user
-            + len(CREATIVE_FIELDS)
-            + (self._age_column is not None)
-            + len(spec.tags)
-            + len(spec.creative_numeric)
-        )
+        self._cross_start = len(spec.columns) - len(spec.crossed_user) * len(CROSSED_CREATIVE_FIELDS)
 
     def _code(self, column: str, value: str) -> int:
         return self._codes[column].get(value, MISSING)
@@ -232,7 +226,7 @@ class FeatureEncoder:
             tags, quality = set(creative.tags), dict(creative.quality)
             cached = np.array(
                 [self._code(f"creative.{n}", creative.field(n)) for n in CREATIVE_FIELDS]
-                + [0.0] * (self._age_column is not None)  # age: filled per request
+                + ([0.0] if self._age_column is not None else [])  # age: filled per request
                 + [1.0 if t in tags else 0.0 for t in self.spec.tags]
                 + [quality.get(n, np.nan) for n in self.spec.creative_numeric],
                 dtype=np.float32,
