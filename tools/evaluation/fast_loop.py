@@ -5,7 +5,7 @@ the HTTP API would run them (issue 11: "from the first thousand requests").
 `python -m evaluation.fast_loop [--seeds 20] [--requests 3000] [--jobs 2]` writes
 `out/evaluation/fast_loop.json`: per policy, the expected CTR (mean true p of what was shown) over the first
 500, 1,000 and all requests, mean and 95% t-interval over seeds; and the racer's paired lifts over each peer.
-Seeds 1..n are evaluation seeds (the racer's knobs were chosen on seeds 201 and above).
+Seeds 1..n are evaluation seeds (the racer's knobs were chosen on tuning seeds 101-104, checked on 201-280).
 """
 
 from __future__ import annotations
