@@ -537,3 +537,59 @@ def test_the_migration_refiles_an_old_layout_index_so_lookups_find_it_and_a_seco
     assert migration.migrate(aws["dynamodb"], table) == 0
     items = aws["dynamodb"].scan(TableName=table)["Items"]
     assert {item["material_id"]["S"] for item in items} == {"#members", "mat_old"}
+
+
+def test_the_largest_racing_write_the_learner_allows_fits_dynamodbs_expression_limit(aws):
+    import os
+
+    from creative.racing.learner import LearnerConfig
+    from creative.racing.state import serve_writes
+
+    from tests.factories import creative, racing_world
+    from tests.unit.test_racing import NOW as SERVED_AT
+    from tests.unit.test_racing import select_request
+
+    # Given a creative with twenty tags whose image another creative shares (one more, element, tag), and
+    # a user with more features than a request may bring into the learner (20 of which 16 count)
+    config = LearnerConfig()
+    big = creative(1, tags=[f"iab:{i}" for i in range(20)])
+    world = racing_world(big, creative(2).model_copy(update={"image_material_id": big.image_material_id}))
+    base = select_request()
+    request = base.model_copy(
+        update={"user": base.user.model_copy(update={"features": {f"f{i:02d}": i for i in range(20)}})}
+    )
+    served = next(
+        r
+        for r in (world.racing.select(request, SERVED_AT) for _ in range(60))
+        if r.creative.creative_id == "cr_1"
+    )
+    impression_served = world.log.items[served.impression_id]
+    deltas = impression_served.learner
+    keys = deltas.creative_steps | deltas.line_steps
+    # (every key of the budget: its own and 6 tags, each alone and crossed with 16 features, less the
+    # creative x feature keys that share one of its 64 buckets)
+    assert 100 <= len(keys) <= (1 + config.max_tags) * (1 + config.max_features) == 119
+    # When its impression and its click are written through the DynamoDB adapters, on a moto that refuses,
+    # as DynamoDB does, any expression over 4 KB
+    client = aws["dynamodb"]
+    state = DynamoRacingState(client, os.environ["RACING_STATE_TABLE"])
+    log = DynamoImpressionLog(client, os.environ["IMPRESSIONS_TABLE"], state)
+    log.record(impression_served)
+    log.record_event(served.impression_id, "click", NOW, now_epoch=int(SERVED_AT.timestamp()))
+    # Then both land: every counter of the impression's write, and the click
+    stored = state.read("food")
+    assert set(serve_writes(deltas).values) <= set(stored.creatives["cr_1"]) | set(stored.line)
+    assert state.totals(["cr_1"])["cr_1"].clicks == 1
+
+
+def test_a_racing_write_over_dynamodbs_expression_limit_is_refused_before_it_is_sent():
+    from creative.adapters.dynamodb_racing_state import state_update
+    from creative.racing.state import StateWrite
+
+    fits = state_update(
+        "t", "cr_1", 0, "food", StateWrite({f"lw:tu:{i:x}@3": 1.0 for i in range(300)}, []), {}
+    )
+    assert len(fits["UpdateExpression"]) <= 4096 and fits["ExpressionAttributeNames"]["#0"] == "lw:tu:0@3"
+    too_many = StateWrite({f"lw:tu:{i:x}@3": 1.0 for i in range(300)}, [f"lw:tu:{i:x}@1" for i in range(300)])
+    with pytest.raises(ValueError, match="expression"):
+        state_update("t", "cr_1", 0, "food", too_many, {})

@@ -466,3 +466,41 @@ def test_update_expressions_are_still_refused_for_repeated_clauses_or_paths(aws)
     assert "ADD" in refused(f"ADD #a :y ADD {filler}", fillers | {"#a": "a"})
     assert "[a]" in refused(f"ADD {filler}, #a :x, #b :y", fillers | {"#a": "a", "#b": "a"})
     assert dynamodb.get_item(TableName="updates", Key=key)["Item"] == item  # nothing was written
+
+
+def test_expressions_over_4_kb_are_refused_as_on_aws_and_change_nothing(aws):
+    import botocore.exceptions
+
+    dynamodb = aws.client("dynamodb")
+    _string_keyed_table(dynamodb, "limits", key="pk")
+    _string_keyed_table(dynamodb, "log", key="pk")
+    key = {"pk": {"S": "x"}}
+
+    def adds(count: int) -> dict:  # long placeholders: moto's parser recurses once per action
+        name = "#" + "a" * 40
+        return {
+            "UpdateExpression": "ADD " + ", ".join(f"{name}{i} :v{i}" for i in range(count)),
+            "ExpressionAttributeNames": {f"{name}{i}": f"n{i}" for i in range(count)},
+            "ExpressionAttributeValues": {f":v{i}": {"N": "1"} for i in range(count)},
+        }
+
+    # 82 actions make 4,082 bytes, which run; 83 make 4,132, which do not
+    assert len(adds(82)["UpdateExpression"]) == 4082 and len(adds(83)["UpdateExpression"]) == 4132
+    dynamodb.update_item(TableName="limits", Key=key, **adds(82))
+    with pytest.raises(botocore.exceptions.ClientError) as raised:
+        dynamodb.update_item(TableName="limits", Key=key, **adds(83))
+    assert raised.value.response["Error"]["Code"] == "ValidationException"
+    assert (
+        "Expression size has exceeded the maximum allowed size" in raised.value.response["Error"]["Message"]
+    )
+    # Inside a transaction the whole request fails: the other item is not written either
+    with pytest.raises(botocore.exceptions.ClientError) as raised:
+        dynamodb.transact_write_items(
+            TransactItems=[
+                {"Update": {"TableName": "limits", "Key": key, **adds(83)}},
+                {"Put": {"TableName": "log", "Item": {"pk": {"S": "i1"}}}},
+            ]
+        )
+    assert raised.value.response["Error"]["Code"] == "ValidationException"
+    assert "Item" not in dynamodb.get_item(TableName="log", Key={"pk": {"S": "i1"}})
+    assert dynamodb.get_item(TableName="limits", Key=key)["Item"]["n81"] == {"N": "1"}

@@ -14,13 +14,14 @@ from creative.racing.learner import (
     LearnerState,
     OnlineLearner,
     fuse,
+    learner_tags,
     pair_keys,
     sigmoid,
     user_terms,
 )
 from creative.racing.racer import ContextualRacer, RacerConfig, gaussian_thompson_probabilities
 from creative.racing.schemas import FeedbackRequest, SelectRequest, UserContext
-from creative.racing.service import RECALL_SETTING, element_tag
+from creative.racing.service import MAX_READ_SHARE, RECALL_SETTING, element_tag
 from creative.racing.state import LearnerDeltas, click_writes, of_items, serve_writes
 from creative.recall.rules import CreativeRule, RecallRules
 
@@ -187,6 +188,28 @@ def test_keys_are_bounded_whatever_features_callers_send():
     assert all(len(k.name) <= 8 for k in keys)
 
 
+def test_a_pair_reads_at_most_max_tags_tags_element_tags_first_so_one_write_stays_bounded():
+    config = LearnerConfig()
+    tags = [f"iab:{i:02d}" for i in range(20)] + ["el:mat_img", "el:mat_copy", "iab:00"]
+    assert learner_tags(tags, config.max_tags) == (
+        "el:mat_copy",
+        "el:mat_img",
+        "iab:00",
+        "iab:01",
+        "iab:02",
+        "iab:03",
+    )
+    terms = user_terms({f"f{i:02d}": i for i in range(20)}, config.max_features)
+    keys = pair_keys(terms, tags, config)
+    # Its own key and six tags', each alone and crossed with 16 features: the keys of those six alone
+    assert len(keys) == (1 + 6) * (1 + 16) == 119
+    assert keys == pair_keys(
+        terms, ["el:mat_copy", "el:mat_img", "iab:00", "iab:01", "iab:02", "iab:03"], config
+    )
+    # A creative within the bound reads every tag it has
+    assert learner_tags(["b", "a", "b"], config.max_tags) == ("a", "b")
+
+
 # --- select and feedback ---
 
 
@@ -295,6 +318,26 @@ def test_a_warm_select_reads_the_state_once_per_cache_period():
     assert world.state.reads == 1
     racing.select(select_request(), NOW + timedelta(seconds=3))
     assert world.state.reads == 2
+
+
+def test_a_slow_read_of_the_line_is_kept_until_reading_is_a_small_share_of_the_time():
+    # Given a line cached for 2 s whose read takes 1 s (a laptop's moto, or a very large line)
+    world = racing_world(creative(1), creative(2))
+    racing = world.racing
+    racing._cache_ttl_s = 2.0
+    timer = iter([0.0, 1.0, 50.0, 50.01, 80.0, 80.01])
+    racing._read_timer = lambda: next(timer)
+    racing.select(select_request(), NOW)
+    # Then the read is kept for its duration / MAX_READ_SHARE (10 s), not for 2 s
+    racing.select(select_request(), NOW + timedelta(seconds=9.9))
+    assert world.state.reads == 1 and MAX_READ_SHARE == 0.1
+    racing.select(select_request(), NOW + timedelta(seconds=10))
+    assert world.state.reads == 2
+    # And once a read is fast again (10 ms), the next one comes after the 2 s TTL
+    racing.select(select_request(), NOW + timedelta(seconds=11.9))
+    assert world.state.reads == 2
+    racing.select(select_request(), NOW + timedelta(seconds=12))
+    assert world.state.reads == 3
 
 
 def test_warm_selects_score_the_read_they_were_cached_with_and_the_next_read_afresh():

@@ -30,6 +30,22 @@ def line_state_id(business_line: str) -> str:
     return f"line:{business_line}"
 
 
+# DynamoDB refuses an expression string longer than 4 KB (its constraints page; moto does not check, so the
+# local runtime's moto_gaps does). The learner bounds the keys of one write (`LearnerConfig.max_tags`).
+MAX_EXPRESSION_BYTES = 4096
+_DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def _placeholder(index: int) -> str:
+    """A short placeholder suffix (base 36): an ADD costs 9 characters of the expression, not 13."""
+    digits = ""
+    while True:
+        index, digit = divmod(index, 36)
+        digits = _DIGITS[digit] + digits
+        if index == 0:
+            return digits
+
+
 def state_update(
     table: str, state_id: str, shard: int, business_line: str, write: StateWrite, totals: dict[str, int]
 ) -> dict[str, Any]:
@@ -38,16 +54,20 @@ def state_update(
     values: dict[str, Any] = {":line": business_line}
     adds = []
     for i, (name, amount) in enumerate({**write.values, **totals}.items()):
-        names[f"#a{i}"] = name
-        values[f":a{i}"] = amount
-        adds.append(f"#a{i} :a{i}")
+        tag = _placeholder(i)
+        names[f"#{tag}"] = name
+        values[f":{tag}"] = amount
+        adds.append(f"#{tag} :{tag}")
     removes = []
-    for i, name in enumerate(write.stale):
-        names[f"#r{i}"] = name
-        removes.append(f"#r{i}")
+    for i, name in enumerate(write.stale, start=len(adds)):
+        tag = _placeholder(i)
+        names[f"#{tag}"] = name
+        removes.append(f"#{tag}")
     expression = "SET business_line = :line ADD " + ", ".join(adds)
     if removes:
         expression += " REMOVE " + ", ".join(removes)
+    if len(expression) > MAX_EXPRESSION_BYTES:  # a bug in the learner's bounds: never sent to be refused
+        raise ValueError(f"a racing write of {len(names)} counters needs a {len(expression)}-byte expression")
     return {
         "TableName": table,
         "Key": to_item({"state_id": state_id, "shard": str(shard)}),

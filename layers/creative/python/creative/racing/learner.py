@@ -56,6 +56,11 @@ class LearnerConfig:
     creative_buckets: int = 64  # creative x user-feature keys per creative
     line_buckets: int = 1024  # tag and tag x user-feature keys per business line
     max_features: int = 16  # user features a request may bring into the learner (the rest are ignored)
+    # Tags a creative (or an element pair) brings into the learner (`learner_tags`). With max_features this
+    # bounds the keys one impression writes, (1 + 6) x (1 + 16) = 119, and so the size of its DynamoDB
+    # update: every key adds and removes two counters, and DynamoDB refuses an expression over 4 KB
+    # (`creative.adapters.dynamodb_racing_state`); 16 features and 8 tags had written 5.7 KB.
+    max_tags: int = 6
     # A request with more features than this splits the interaction prior among them (each cross family's
     # precision times features / reference_features), so the prior variance of the whole interaction stays
     # what it is at this many features, whatever callers send: noise features then cost the Thompson draw
@@ -121,9 +126,15 @@ def user_terms(user: Mapping[str, object], max_features: int) -> list[str]:
     return terms
 
 
+def learner_tags(tags: Iterable[str], max_tags: int) -> tuple[str, ...]:
+    """The tags the learner reads: distinct, element tags first (they carry what the line's creatives share),
+    then the others by name, at most `max_tags`."""
+    return tuple(sorted(set(tags), key=lambda tag: (not tag.startswith(ELEMENT_TAG), tag))[:max_tags])
+
+
 def pair_keys(terms: Sequence[str], tags: Iterable[str], config: LearnerConfig) -> list[Key]:
     """The keys one (user, creative) pair activates; the creative's id is implicit in its own scope."""
-    return list(_pair_keys(tuple(terms), tuple(sorted(set(tags))), config))
+    return list(_pair_keys(tuple(terms), tuple(sorted(learner_tags(tags, config.max_tags))), config))
 
 
 @lru_cache(maxsize=65536)  # users share feature values and creatives tags: most requests hit the cache
@@ -325,7 +336,7 @@ class OnlineLearner:
         list_sums = np.zeros((len(candidates.distinct_tag_lists), 3))  # the same, summed over a tag list
         for index, tags in enumerate(candidates.distinct_tag_lists):
             m = v = prior = 0.0
-            for tag in tags:
+            for tag in learner_tags(tags, config.max_tags):
                 summed = per_tag.get(tag)
                 if summed is None:
                     stems = [f"t:{_bucket(tag, config.line_buckets)}"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Hashable, Mapping, Sequence
@@ -74,6 +75,11 @@ ELEMENT_MODEL_VERSION = "element-effects"  # what a line racing elements reports
 # A fatigued creative's posterior variance is multiplied by this: enough to re-explore it, not to favour it.
 FATIGUE_VARIANCE_FACTOR = 2.0
 MAX_ELEMENTS_PER_SLOT = 500  # the newest of each slot race; bounds the per-read work of a huge library
+# A line's re-read (creatives and racing state) may take at most this share of a busy container's time: a
+# read that takes longer keeps its result for read time / share instead of `cache_ttl_s`. On DynamoDB a
+# line of a few hundred state items reads in tens of milliseconds and the TTL stands; on a laptop's moto the
+# same read took 0.3-0.6 s, and with a 2 s TTL most selects of a four-line demo waited for one.
+MAX_READ_SHARE = 0.1
 T = TypeVar("T")
 
 
@@ -99,6 +105,7 @@ class RacingService:
         compliance: ComplianceStore | None = None,
         max_phrase_chars: int = 90,
         compliance_ttl_s: float = 60.0,
+        read_timer: Callable[[], float] = time.perf_counter,
     ):
         self._creatives = creatives
         self._state = state
@@ -113,11 +120,13 @@ class RacingService:
         self._impression_ttl = impression_ttl
         self._image_url_ttl_s = image_url_ttl_s
         self._cache_ttl_s = cache_ttl_s
+        self._read_timer = read_timer
         self._features: dict[tuple[str, str], CreativeFeatures] = {}
         # Each read of a line's state is numbered: the per-read caches below keep the number, not the view,
         # so an old view (every creative's learner state) is freed as soon as a new one replaces it.
         self._generations = itertools.count(1)
-        self._cached: dict[str, tuple[float, list[Creative], LineView]] = {}
+        # line -> (read at, expires at, its ACTIVE creatives, its state)
+        self._cached: dict[str, tuple[float, float, list[Creative], LineView]] = {}
         self._compliance = compliance
         self._max_phrase_chars = max_phrase_chars
         self._compliance_ttl_s = compliance_ttl_s
@@ -136,12 +145,13 @@ class RacingService:
         return _active_newest(self._creatives.for_business_line(business_line))
 
     def _line(self, business_line: str, at: float) -> tuple[list[Creative], LineView]:
-        """Creatives and state, re-read once they are `cache_ttl_s` old: a warm container's select then
-        reads nothing but the model pointer now and then. Staleness: a creative enabled or disabled, a
-        recall rule or phrase saved, and the evidence of the last `cache_ttl_s` seconds reach this container
-        that much later."""
+        """Creatives and state, re-read once they are `cache_ttl_s` old (longer if reading took more than
+        `MAX_READ_SHARE` of that): a warm container's select then reads nothing but the model pointer now and
+        then. Staleness: a creative enabled or disabled, a recall rule or phrase saved, and the evidence of
+        the last `cache_ttl_s` seconds reach this container that much later."""
         cached = self._cached.get(business_line)
-        if cached is None or at >= cached[0] or at < cached[0] - self._cache_ttl_s:
+        if cached is None or at >= cached[1] or at < cached[0]:
+            started = self._read_timer()
             every = self._creatives.for_business_line(business_line)
             candidates = _active_newest(every)
             view = LineView.of(self._state.read(business_line), self._decay.scales(at))
@@ -155,11 +165,15 @@ class RacingService:
                 if self._learner.config.shared_element_keys
                 else frozenset(),
             )
-            cached = (at + self._cache_ttl_s, candidates, view)
+            # A zero TTL (tests, evaluation replays) means every request reads afresh, whatever the read took.
+            ttl = self._cache_ttl_s and max(
+                self._cache_ttl_s, (self._read_timer() - started) / MAX_READ_SHARE
+            )
+            cached = (at, at + ttl, candidates, view)
             if len(self._cached) > 1000:
                 self._cached.clear()
             self._cached[business_line] = cached
-        return cached[1], cached[2]
+        return cached[2], cached[3]
 
     def forget(self, business_line: str) -> None:
         """Drops the line's cached candidates and state: the next select reads them afresh."""
