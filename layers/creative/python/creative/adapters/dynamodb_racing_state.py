@@ -54,15 +54,15 @@ def state_update(
     values: dict[str, Any] = {":line": business_line}
     adds = []
     for i, (name, amount) in enumerate({**write.values, **totals}.items()):
-        tag = _placeholder(i)
-        names[f"#{tag}"] = name
-        values[f":{tag}"] = amount
-        adds.append(f"#{tag} :{tag}")
+        suffix = _placeholder(i)
+        names[f"#{suffix}"] = name
+        values[f":{suffix}"] = amount
+        adds.append(f"#{suffix} :{suffix}")
     removes = []
     for i, name in enumerate(write.stale, start=len(adds)):
-        tag = _placeholder(i)
-        names[f"#{tag}"] = name
-        removes.append(f"#{tag}")
+        suffix = _placeholder(i)
+        names[f"#{suffix}"] = name
+        removes.append(f"#{suffix}")
     expression = "SET business_line = :line ADD " + ", ".join(adds)
     if removes:
         expression += " REMOVE " + ", ".join(removes)

@@ -148,7 +148,7 @@ class RacingService:
         """Creatives and state, re-read once they are `cache_ttl_s` old (longer if reading took more than
         `MAX_READ_SHARE` of that): a warm container's select then reads nothing but the model pointer now and
         then. Staleness: a creative enabled or disabled, a recall rule or phrase saved, and the evidence of
-        the last `cache_ttl_s` seconds reach this container that much later."""
+        the last cache period reach this container up to that period later."""
         cached = self._cached.get(business_line)
         if cached is None or at >= cached[1] or at < cached[0]:
             started = self._read_timer()
@@ -165,10 +165,9 @@ class RacingService:
                 if self._learner.config.shared_element_keys
                 else frozenset(),
             )
-            # A zero TTL (tests, evaluation replays) means every request reads afresh, whatever the read took.
-            ttl = self._cache_ttl_s and max(
-                self._cache_ttl_s, (self._read_timer() - started) / MAX_READ_SHARE
-            )
+            ttl = self._cache_ttl_s
+            if ttl > 0:  # a zero TTL (tests, evaluation replays) reads afresh for every request, however slow
+                ttl = max(ttl, (self._read_timer() - started) / MAX_READ_SHARE)
             cached = (at, at + ttl, candidates, view)
             if len(self._cached) > 1000:
                 self._cached.clear()
