@@ -7,7 +7,6 @@ Each step saves a screenshot under out/console/ and asserts on what the page sho
 from __future__ import annotations
 
 import re
-import time
 
 import boto3
 import pytest
@@ -17,6 +16,7 @@ from creative.config import SelectConfig
 from demo import image_files, report
 
 from infra.paths import OUT_DIR
+from tests.polling import poll
 
 pytestmark = pytest.mark.e2e
 
@@ -456,13 +456,11 @@ def test_a_pinned_creative_is_served_by_the_pin_and_a_pin_on_a_disabled_creative
         # And select honours it (once its per-container cache has expired): on the home feed the creative
         # comes from the pin strategy, on a placement the pin does not name it does not
         # (its TTL, or ten times its last read on a loaded machine's moto)
-        time.sleep(SelectConfig.model_fields["cache_ttl_seconds"].default + 0.2)
-        deadline = time.monotonic() + 15
-        while True:
-            served = {placement: _select(runtime, placement) for placement in ("home_feed", "feed")}
-            if "pin" in served["home_feed"]["recall"] or time.monotonic() > deadline:
-                break
-            time.sleep(1)
+        served = poll(
+            lambda: {placement: _select(runtime, placement) for placement in ("home_feed", "feed")},
+            lambda served: "pin" in served["home_feed"]["recall"],
+            first_after=SelectConfig.model_fields["cache_ttl_seconds"].default + 0.2,
+        )
         assert served["home_feed"]["creative"]["creative_id"] == active
         assert "pin" in served["home_feed"]["recall"] and "pin" not in served["feed"]["recall"]
         # When they also pin the disabled creative, Then the API's reason shows and nothing changes

@@ -1,12 +1,12 @@
 """End to end over HTTP: the local runtime (moto + deployed template + real handlers)."""
 
-import time
-
 import boto3
 import pytest
 import requests
 from creative.config import SelectConfig
 from demo import image_files
+
+from tests.polling import poll
 
 pytestmark = pytest.mark.e2e
 
@@ -126,13 +126,11 @@ def test_upload_admit_compose_select_feedback_stats(runtime, s3):
     assert disabled.status_code == 200 and disabled.json()["status"] == "DISABLED"
     # (once select's per-container cache of candidates has expired: its TTL, or ten times its last read on
     # a loaded machine's moto)
-    time.sleep(SelectConfig.model_fields["cache_ttl_seconds"].default + 0.2)
-    deadline = time.monotonic() + 15
-    while True:
-        served = {racing(runtime, "/v1/select", request).json()["creative"]["creative_id"] for _ in range(10)}
-        if stats["creative_id"] not in served or time.monotonic() > deadline:
-            break
-        time.sleep(1)
+    served = poll(
+        lambda: {racing(runtime, "/v1/select", request).json()["creative"]["creative_id"] for _ in range(10)},
+        lambda served: stats["creative_id"] not in served,
+        first_after=SelectConfig.model_fields["cache_ttl_seconds"].default + 0.2,
+    )
     assert stats["creative_id"] not in served
 
 

@@ -431,8 +431,8 @@ def _dynamodb_expressions_over_4_kb_are_refused() -> None:
 
 
 def _dynamodb_long_update_expressions_fit_moto_s_recursion() -> None:
-    """DynamoDB takes any update expression within 4 KB; moto deep-copies its syntax tree recursively, about
-    five frames per action, and a racing write at the learner's bound (119 keys: 240 ADDs, 240 REMOVEs)
-    passed Python's default limit of 1,000 frames, so such a select failed locally. The runtime's process
-    allows 10,000 (Python 3.11 frames cost the C stack little; 8 MB thread stacks hold them)."""
+    """DynamoDB takes any update expression within 4 KB; moto deep-copies its syntax tree recursively, and
+    a copy of 200 ADDs and 200 REMOVEs already passed Python's default limit of 1,000 frames, so a racing
+    write at the learner's bound (119 keys: about 240 of each) failed locally. The runtime's process allows
+    10,000, under which that write runs (the adapter tests' largest racing write)."""
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 10_000))

@@ -251,13 +251,14 @@ class CandidateStates:
     tag_lists: tuple[Sequence[str], ...]
     weights: np.ndarray  # (candidates, buckets + 1)
     information: np.ndarray  # the same, clipped at 0
-    distinct_tag_lists: tuple[tuple[str, ...], ...]  # each sorted, without repeats
+    distinct_tag_lists: tuple[tuple[str, ...], ...]  # each as the learner reads it (`learner_tags`)
     tag_list_of: np.ndarray  # (candidates,) index into distinct_tag_lists
 
     @classmethod
     def of(
-        cls, states: Sequence[LearnerState], tag_lists: Sequence[Sequence[str]], buckets: int
+        cls, states: Sequence[LearnerState], tag_lists: Sequence[Sequence[str]], config: LearnerConfig
     ) -> CandidateStates:
+        buckets = config.creative_buckets
         tables = (
             np.stack([state.creative_table(buckets) for state in states])
             if states
@@ -265,7 +266,7 @@ class CandidateStates:
         )
         distinct: dict[tuple[str, ...], int] = {}
         tag_list_of = np.array(
-            [distinct.setdefault(tuple(sorted(set(tags))), len(distinct)) for tags in tag_lists],
+            [distinct.setdefault(learner_tags(tags, config.max_tags), len(distinct)) for tags in tag_lists],
             dtype=np.intp,
         )
         return cls(
@@ -311,7 +312,7 @@ class OnlineLearner:
         line_state: LearnerState,
     ) -> Scores:
         """`score` for one user against many creatives, the same sums without building every pair's keys."""
-        candidates = CandidateStates.of(creative_states, tag_lists, self.config.creative_buckets)
+        candidates = CandidateStates.of(creative_states, tag_lists, self.config)
         return self.score_candidates(base_logit, terms, candidates, line_state)
 
     def score_candidates(
@@ -336,7 +337,7 @@ class OnlineLearner:
         list_sums = np.zeros((len(candidates.distinct_tag_lists), 3))  # the same, summed over a tag list
         for index, tags in enumerate(candidates.distinct_tag_lists):
             m = v = prior = 0.0
-            for tag in learner_tags(tags, config.max_tags):
+            for tag in tags:
                 summed = per_tag.get(tag)
                 if summed is None:
                     stems = [f"t:{_bucket(tag, config.line_buckets)}"]

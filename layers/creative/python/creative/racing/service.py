@@ -534,7 +534,7 @@ class RacingService:
             return CandidateStates.of(
                 [view.creatives.get(c.creative_id, _EMPTY) for c in candidates],
                 [view.learner_tags(c) for c in candidates],
-                config.learner.creative_buckets,
+                config.learner,
             )
 
         # Recall returns the same list request after request while the line's read lasts.

@@ -1,0 +1,23 @@
+"""Waiting on the local runtime for something that becomes true within a bound, not at a known moment."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+def poll(
+    fetch: Callable[[], T], done: Callable[[T], bool], *, first_after: float, timeout: float = 15.0
+) -> T:
+    """Waits `first_after` seconds, then fetches once a second until `done` holds or `timeout` more seconds
+    have passed; returns the last value fetched, for the caller to assert on."""
+    time.sleep(first_after)
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fetch()
+        if done(value) or time.monotonic() > deadline:
+            return value
+        time.sleep(1)
