@@ -76,9 +76,9 @@ ELEMENT_MODEL_VERSION = "element-effects"  # what a line racing elements reports
 FATIGUE_VARIANCE_FACTOR = 2.0
 MAX_ELEMENTS_PER_SLOT = 500  # the newest of each slot race; bounds the per-read work of a huge library
 # A line's re-read (creatives and racing state) may take at most this share of a busy container's time: a
-# read that takes longer keeps its result for read time / share instead of `cache_ttl_s`. On DynamoDB a
-# line of a few hundred state items reads in tens of milliseconds and the TTL stands; on a laptop's moto the
-# same read took 0.3-0.6 s, and with a 2 s TTL most selects of a four-line demo waited for one.
+# read that takes longer keeps its result for read time / share instead of `cache_ttl_s`. On a laptop's moto
+# the demo's 84-creative line took 0.3-0.6 s to read, and with a 2 s TTL its four lines' reads took more of
+# moto's time than their writes; a DynamoDB read under 0.2 s leaves the TTL as it is.
 MAX_READ_SHARE = 0.1
 T = TypeVar("T")
 
