@@ -21,3 +21,12 @@ def poll(
         if done(value) or time.monotonic() > deadline:
             return value
         time.sleep(1)
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 30) -> None:
+    """Checks `condition` every 50 ms until it holds; fails the test if it has not within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached")
+        time.sleep(0.05)

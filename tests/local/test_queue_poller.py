@@ -4,7 +4,6 @@ messages that keep failing to the dead-letter queue (moto moves them on the rece
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -13,16 +12,9 @@ from local_runtime.moto_server import MotoEndpoint
 from local_runtime.queues import QueuePoller, QueueSource, failed_message_ids
 
 from tests.local import tiny_stack
+from tests.polling import wait_until
 
 MAX_RECEIVE_COUNT = 2
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached")
-        time.sleep(0.05)
 
 
 class Queues:

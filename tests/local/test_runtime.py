@@ -3,20 +3,12 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 import requests
 
 from tests.local import tiny_stack
-
-
-def wait_until(condition, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached")
-        time.sleep(0.05)
+from tests.polling import wait_until
 
 
 @pytest.fixture(scope="module")
