@@ -6,8 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pydantic import BaseModel
-
+from creative.deferred_model import DeferredModel
 from creative.errors import Conflict, CreativeError, InvalidRequest, NotFound, TransientError
 
 STATUS_BY_ERROR: dict[type[CreativeError], int] = {
@@ -18,13 +17,13 @@ STATUS_BY_ERROR: dict[type[CreativeError], int] = {
 }
 
 
-class ErrorBody(BaseModel):
+class ErrorBody(DeferredModel):
     code: str
     message: str
     details: dict | list | None = None
 
 
-class ErrorResponse(BaseModel):
+class ErrorResponse(DeferredModel):
     error: ErrorBody
 
 

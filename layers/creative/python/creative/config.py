@@ -7,13 +7,14 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from creative.admission.limits import AdmissionLimits
+from creative.deferred_model import DeferredModel
 from creative.racing.racer import RacerConfig
 
 
-class _EnvConfig(BaseModel):
+class _EnvConfig(DeferredModel):
     model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
 
     @classmethod

@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 from enum import StrEnum
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from creative.deferred_model import DeferredModel
 
 
 class CreativeStatus(StrEnum):
@@ -13,7 +15,7 @@ class CreativeStatus(StrEnum):
     DISABLED = "DISABLED"
 
 
-class Creative(BaseModel):
+class Creative(DeferredModel):
     creative_id: str
     business_line: str
     category: str

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Annotated
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
+from creative.deferred_model import DeferredModel
 from creative.racing.state import LearnerDeltas
 
 # User features are logged as given; bounds keep every value storable (DynamoDB numbers have 38 digits
@@ -22,7 +23,7 @@ FeatureValue = (
 )
 
 
-class Impression(BaseModel):
+class Impression(DeferredModel):
     impression_id: str
     creative_id: str
     business_line: str

@@ -51,6 +51,12 @@ class JsonRoute(Generic[RequestT, ResponseT]):
     summary: str
     tags: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        # A route is declared when its handler is imported, inside the cold start: its models are built
+        # then, not by the first request (every model of the layer defers its build, creative.deferred_model).
+        self.request_model.model_rebuild()
+        self.response_model.model_rebuild()
+
     def handle(
         self,
         event: Mapping[str, Any],

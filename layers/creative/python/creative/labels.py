@@ -16,8 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from creative.deferred_model import DeferredModel
 from creative.impressions import BetaPosterior
 
 
@@ -57,7 +58,7 @@ class AssetEvidence:
     tag_effects: tuple[tuple[str, float, float], ...] = ()  # (tag, log-odds, sd), from the online learner
 
 
-class TagEffect(BaseModel):
+class TagEffect(DeferredModel):
     tag: str
     log_odds: float = Field(description="Against the line's rate, for every user (the tag's main effect).")
     sd: float = Field(
@@ -65,7 +66,7 @@ class TagEffect(BaseModel):
     )
 
 
-class AssetPerformance(BaseModel):
+class AssetPerformance(DeferredModel):
     slot: str
     asset_id: str
     name: str

@@ -13,13 +13,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from creative.deferred_model import DeferredModel
 
 TEMPLATE_SETTING = "template"  # its name among the line's racing settings (RacingState.settings)
 RacingMode = Literal["creatives", "elements"]
 
 
-class LineTemplate(BaseModel):
+class LineTemplate(DeferredModel):
     model_config = ConfigDict(extra="forbid")
 
     business_line: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -33,7 +35,7 @@ class LineTemplate(BaseModel):
     updated_at: str | None = None
 
 
-class LineTemplateChange(BaseModel):
+class LineTemplateChange(DeferredModel):
     model_config = ConfigDict(extra="forbid")
 
     expected_version: int = Field(ge=0, description="The version being replaced (0 for a line with none).")

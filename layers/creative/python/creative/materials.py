@@ -6,8 +6,9 @@ import hashlib
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from creative.deferred_model import DeferredModel
 from creative.tags import MaterialTag, TaggingState, TagLabel
 
 
@@ -72,7 +73,7 @@ class ReasonCode(StrEnum):
 MODEL_REASONS = frozenset({ReasonCode.COPY_SPAM_LIKE, ReasonCode.NEAR_DUPLICATE, ReasonCode.NOT_JUDGED})
 
 
-class Reason(BaseModel):
+class Reason(DeferredModel):
     code: ReasonCode
     detail: str
     score: float | None = Field(default=None, description="The measurement the decision was made on, if any.")
@@ -88,7 +89,7 @@ SERVED_PREFIX = "served/"
 GENERATED_PREFIX = "generated/"
 
 
-class SourceObject(BaseModel):
+class SourceObject(DeferredModel):
     """Where a material came from: the exact object version, and the line for copy files."""
 
     bucket: str
@@ -98,7 +99,7 @@ class SourceObject(BaseModel):
     line: int | None = None  # 1-based line number in a copy file
 
 
-class QualityScores(BaseModel):
+class QualityScores(DeferredModel):
     """What the quality checks measured, kept whatever they decided: operators see why, and the CTR model
     reads them as creative features."""
 
@@ -113,7 +114,7 @@ class QualityScores(BaseModel):
     near_duplicate_similarity: float | None = None
 
 
-class Decision(BaseModel):
+class Decision(DeferredModel):
     """One operator decision on a material: who, when, what and why (the audit trail)."""
 
     by: str
@@ -123,7 +124,7 @@ class Decision(BaseModel):
     comment: str = Field(min_length=1, max_length=500)
 
 
-class ImageFacts(BaseModel):
+class ImageFacts(DeferredModel):
     format: Literal["PNG", "JPEG", "WEBP"]
     width: int  # as displayed, after EXIF orientation
     height: int
@@ -131,7 +132,7 @@ class ImageFacts(BaseModel):
     exif_orientation: int = 1
 
 
-class Material(BaseModel):
+class Material(DeferredModel):
     material_id: str
     kind: MaterialKind | None = None  # None when the object's kind could not be told
     status: MaterialStatus

@@ -7,10 +7,11 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+from pydantic import ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
 from creative.admission.limits import AdmissionLimits
 from creative.creatives import Creative, CreativeStatus
+from creative.deferred_model import DeferredModel
 from creative.errors import Conflict, InvalidRequest, NotFound
 from creative.impressions import BetaPosterior
 from creative.materials import Decision, Material, MaterialKind, MaterialStatus, Reason, ReasonCode
@@ -42,12 +43,12 @@ from creative.upload_forms import UPLOAD_FORM_TTL_S, UploadForm, UploadRequest, 
 THUMBNAIL_URL_TTL_S = 300
 
 
-class MaterialPage(BaseModel):
+class MaterialPage(DeferredModel):
     items: list[Material]
     next_token: str | None = None
 
 
-class CreativeStats(BaseModel):
+class CreativeStats(DeferredModel):
     creative_id: str
     business_line: str
     category: str
@@ -73,16 +74,16 @@ class CreativeStats(BaseModel):
     updated_at: str
 
 
-class CreativePage(BaseModel):
+class CreativePage(DeferredModel):
     items: list[CreativeStats]
     next_token: str | None = None
 
 
-class CreativeStatusChange(BaseModel):
+class CreativeStatusChange(DeferredModel):
     status: CreativeStatus
 
 
-class RacingObjective(BaseModel):
+class RacingObjective(DeferredModel):
     """What a business line's racer optimises: clicks (`ctr`), conversions (`conversion_rate`), or conversion
     value per impression (`value_per_impression`). Clicks and conversions are counted whatever it is."""
 
@@ -98,7 +99,7 @@ class LineObjective(RacingObjective):
 TagId = Annotated[str, StringConstraints(pattern=TAG_ID_PATTERN)]
 
 
-class TagChange(BaseModel):
+class TagChange(DeferredModel):
     """Tags an operator adds to or removes from one material; each becomes a label the model never undoes."""
 
     model_config = ConfigDict(extra="forbid")
@@ -120,7 +121,7 @@ class TagChange(BaseModel):
 Phrase = Annotated[str, StringConstraints(min_length=2, max_length=80, strip_whitespace=True)]
 
 
-class ComplianceChange(BaseModel):
+class ComplianceChange(DeferredModel):
     """A business line's new compliance list, saved over `expected_version` (what the operator edited)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -131,11 +132,11 @@ class ComplianceChange(BaseModel):
     expected_version: int = Field(ge=0)
 
 
-class ComplianceVersions(BaseModel):
+class ComplianceVersions(DeferredModel):
     items: list[ComplianceList]
 
 
-class ReviewDecision(BaseModel):
+class ReviewDecision(DeferredModel):
     """An operator admits or rejects a material (a review, or an override of what the checks decided)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -144,7 +145,7 @@ class ReviewDecision(BaseModel):
     comment: str = Field(min_length=1, max_length=500)
 
 
-class PolicyChange(BaseModel):
+class PolicyChange(DeferredModel):
     """A business line's threshold overrides, replacing the ones it had. Each key is a field of the quality
     policy; cut-offs are [review at, reject at] pairs, null meaning never."""
 
@@ -153,7 +154,7 @@ class PolicyChange(BaseModel):
     overrides: dict[str, Any] = Field(max_length=50)
 
 
-class QualityPolicyView(BaseModel):
+class QualityPolicyView(DeferredModel):
     business_line: str
     overrides: dict[str, Any]
     effective: QualityPolicy = Field(
@@ -163,22 +164,22 @@ class QualityPolicyView(BaseModel):
     updated_at: str | None = None
 
 
-class TaggedMaterialPage(BaseModel):
+class TaggedMaterialPage(DeferredModel):
     items: list[dict]
     next_token: str | None = None
 
 
-class TagName(BaseModel):
+class TagName(DeferredModel):
     tag: str
     name: str
 
 
-class TagVocabularyPage(BaseModel):
+class TagVocabularyPage(DeferredModel):
     version: str
     items: list[TagName]
 
 
-class TagLabelRow(BaseModel):
+class TagLabelRow(DeferredModel):
     """One material's operator labels, with what the heads would be trained on: its text (copy) and its
     effective selling-point tags."""
 
@@ -190,12 +191,12 @@ class TagLabelRow(BaseModel):
     tags: list[str]
 
 
-class TagLabelPage(BaseModel):
+class TagLabelPage(DeferredModel):
     items: list[TagLabelRow]
     next_token: str | None = None
 
 
-class MaterialImage(BaseModel):
+class MaterialImage(DeferredModel):
     material_id: str
     url: str = Field(description="A presigned GET of the image, valid for `expires_in` seconds.")
     rendition: Literal["served", "original"] = Field(
@@ -204,14 +205,14 @@ class MaterialImage(BaseModel):
     expires_in: int
 
 
-class ModelVersion(BaseModel):
+class ModelVersion(DeferredModel):
     version: str
     key: str = Field(description="Where the artifact is in the assets bucket.")
     sha256: str
     bytes: int
 
 
-class RacingModels(BaseModel):
+class RacingModels(DeferredModel):
     """The CTR model select serves (none: the constant prior) and the latest retraining runs, newest first,
     each with its off-policy evaluation and outcome."""
 

@@ -19,8 +19,9 @@ from datetime import date
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
+from creative.deferred_model import DeferredModel
 from creative.quality.compliance import ComplianceList, compliance_findings
 from creative.quality.verdicts import Verdict
 
@@ -34,7 +35,7 @@ class PhraseStatus(StrEnum):
     DISABLED = "DISABLED"
 
 
-class ProductContext(BaseModel):
+class ProductContext(DeferredModel):
     """What a request says about the product on show: the values phrase slots are filled from."""
 
     model_config = ConfigDict(extra="forbid")
@@ -87,7 +88,7 @@ def phrase_id_for(business_line: str, slot: str, text: str) -> str:
     return "ph_" + hashlib.sha256(f"{business_line}|{slot}|{text}".encode()).hexdigest()[:16]
 
 
-class Phrase(BaseModel):
+class Phrase(DeferredModel):
     model_config = ConfigDict(extra="forbid")
 
     phrase_id: str | None = Field(default=None, pattern=r"^ph_[0-9a-f]{16}$")
@@ -115,7 +116,7 @@ class Phrase(BaseModel):
         return self.text.format(**{name: values[name] for name in self.slots})
 
 
-class PhraseBank(BaseModel):
+class PhraseBank(DeferredModel):
     model_config = ConfigDict(extra="forbid")
 
     business_line: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -143,7 +144,7 @@ class PhraseBank(BaseModel):
         return [p for p in self.phrases if p.slot == slot and p.status is PhraseStatus.ACTIVE]
 
 
-class RenderedPhrase(BaseModel):
+class RenderedPhrase(DeferredModel):
     phrase_id: str
     slot: PhraseSlot
     text: str

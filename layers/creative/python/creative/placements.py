@@ -9,10 +9,12 @@ landscape, a wide banner, a 9:16 story. Every placement shows an image and a hea
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from creative.deferred_model import DeferredModel
 
 
-class PlacementSpec(BaseModel):
+class PlacementSpec(DeferredModel):
     min_width: int = Field(gt=0)
     min_height: int = Field(gt=0)
     min_aspect: float = Field(gt=0, description="width / height")

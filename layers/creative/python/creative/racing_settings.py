@@ -7,9 +7,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from creative.creatives import Creative, CreativeStatus
+from creative.deferred_model import DeferredModel
 from creative.errors import Conflict, InvalidRequest
 from creative.labels import AssetEvidence, AssetPerformance, label_assets
 from creative.line_templates import TEMPLATE_SETTING, LineTemplate, LineTemplateChange
@@ -39,7 +40,7 @@ from creative.racing.state import POSITIVE_EVENT
 from creative.recall.rules import CreativeRule, FeatureTags, Quotas, RecallRules
 
 
-class RecallRulesChange(BaseModel):
+class RecallRulesChange(DeferredModel):
     model_config = ConfigDict(extra="forbid")
 
     expected_version: int = Field(ge=0, description="The version being replaced (0 for a line with none).")
@@ -50,20 +51,20 @@ class RecallRulesChange(BaseModel):
     quotas: Quotas = Field(default_factory=Quotas)
 
 
-class PhraseBankChange(BaseModel):
+class PhraseBankChange(DeferredModel):
     model_config = ConfigDict(extra="forbid")
 
     expected_version: int = Field(ge=0)
     phrases: list[Phrase] = Field(default_factory=list, max_length=200)
 
 
-class PhrasePreviewRequest(BaseModel):
+class PhrasePreviewRequest(DeferredModel):
     model_config = ConfigDict(extra="forbid")
 
     product: ProductContext | None = None
 
 
-class PhrasePreview(BaseModel):
+class PhrasePreview(DeferredModel):
     phrase_id: str
     slot: PhraseSlot
     template: str
@@ -72,12 +73,12 @@ class PhrasePreview(BaseModel):
     reason: str | None = Field(description="Why it would not be served for this product.")
 
 
-class PhrasePreviewPage(BaseModel):
+class PhrasePreviewPage(DeferredModel):
     business_line: str
     items: list[PhrasePreview]
 
 
-class AssetLabelPage(BaseModel):
+class AssetLabelPage(DeferredModel):
     business_line: str
     objective: str
     items: list[AssetPerformance]

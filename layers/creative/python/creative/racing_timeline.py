@@ -25,10 +25,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from creative.clock import iso, parse_iso
 from creative.creatives import Creative, CreativeStatus
+from creative.deferred_model import DeferredModel
 from creative.errors import InvalidRequest, NotFound
 from creative.impressions import BetaPosterior, Impression
 from creative.ports import CreativeRepository, ImpressionLog
@@ -50,7 +51,7 @@ class TimelineLimits:
     max_creatives: int = 50  # per-creative series in one answer, the most shown first
 
 
-class HourRates(BaseModel):
+class HourRates(DeferredModel):
     """The racer's observed CTR and the uniform policy's estimated CTR over one hour (or the whole window)."""
 
     start: str = Field(description="Start of the hour (UTC, ISO-8601); it runs to the next hour.")
@@ -79,7 +80,7 @@ class HourRates(BaseModel):
     )
 
 
-class PosteriorPoint(BaseModel):
+class PosteriorPoint(DeferredModel):
     hour: str = Field(description="Start of the hour; the counts are cumulative to its end.")
     impressions: int
     clicks: int
@@ -89,7 +90,7 @@ class PosteriorPoint(BaseModel):
     )
 
 
-class CreativeTimeline(BaseModel):
+class CreativeTimeline(DeferredModel):
     creative_id: str
     headline: str | None = Field(description="Null when the creative no longer exists.")
     status: CreativeStatus | None
@@ -100,7 +101,7 @@ class CreativeTimeline(BaseModel):
     )
 
 
-class RacingTimeline(BaseModel):
+class RacingTimeline(DeferredModel):
     """A business line's racing per hour: the racer's CTR against the uniform policy's (estimated off-policy)
     the exploration floor's expected share of the choices and the model versions that scored them; each shown
     creative's posterior CTR over time."""

@@ -11,7 +11,9 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from creative.deferred_model import DeferredModel
 
 OPERATOR_SOURCE = "operator"
 TAG_ID_PATTERN = r"^(iab|selling|colour|brightness|orientation):[A-Za-z0-9_-]{1,40}$"
@@ -29,14 +31,14 @@ def vocabulary_of(tag: str) -> Vocabulary:
     return Vocabulary(tag.split(":", 1)[0])
 
 
-class MaterialTag(BaseModel):
+class MaterialTag(DeferredModel):
     tag: str = Field(pattern=TAG_ID_PATTERN)
     name: str = Field(description="What the tag means, e.g. 'Space and Astronomy'.")
     score: float = Field(ge=0, le=1, description="The model's confidence; 1 for operator tags and facts.")
     source: str = Field(description="'model:<artifact>@<version>' or 'operator'.")
 
 
-class TagLabel(BaseModel):
+class TagLabel(DeferredModel):
     """An operator's judgement on one tag of one material: the training data of the next heads."""
 
     tag: str = Field(pattern=TAG_ID_PATTERN)
@@ -46,7 +48,7 @@ class TagLabel(BaseModel):
     comment: str | None = Field(default=None, max_length=500)
 
 
-class TaggingState(BaseModel):
+class TaggingState(DeferredModel):
     status: Literal["TAGGED", "UNTAGGABLE"]
     tagger_version: str
     tagged_at: str

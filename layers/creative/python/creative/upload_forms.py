@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
 from creative.admission.limits import AdmissionLimits
+from creative.deferred_model import DeferredModel
 from creative.errors import InvalidRequest
 from creative.materials import MaterialKind
 from creative.uploads import UPLOAD_PREFIX, UploadPlacement
@@ -33,7 +34,7 @@ ContentType = Literal["image/png", "image/jpeg", "image/webp", "text/plain", "ap
 UPLOAD_FORM_TTL_S = 600
 
 
-class UploadRequest(BaseModel):
+class UploadRequest(DeferredModel):
     """What the browser is about to send: where it goes and what it is."""
 
     model_config = ConfigDict(extra="forbid")
@@ -61,7 +62,7 @@ class UploadRequest(BaseModel):
         return f"{UPLOAD_PREFIX}{self.business_line}/{self.category}/{self.filename}"
 
 
-class UploadForm(BaseModel):
+class UploadForm(DeferredModel):
     """POST `fields` and then the file (as the form's last field, named `file`) to `url`."""
 
     url: str

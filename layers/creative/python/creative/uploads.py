@@ -6,8 +6,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
-from pydantic import BaseModel
-
+from creative.deferred_model import DeferredModel
 from creative.materials import MaterialKind, SourceObject
 
 UPLOAD_PREFIX = "uploads/"
@@ -18,7 +17,7 @@ COPY_EXTENSIONS = {".txt", ".jsonl"}
 GENERATED_FILE_PREFIX = "generated-"  # copy files the generator writes: generated-<window>.txt
 
 
-class UploadedObject(BaseModel):
+class UploadedObject(DeferredModel):
     """An object version that an upload event announced."""
 
     bucket: str

@@ -1,13 +1,15 @@
 """Admission limits, one place. Defaults suit display ads; each can be overridden per deployment."""
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from creative.deferred_model import DeferredModel
 
 # Admission's default pixel cap, and the cap of any code that opens images and is given no other. (Here,
 # not in `creative.untrusted_images`: every function reads its limits, few need Pillow.)
 DEFAULT_MAX_PIXELS = 40_000_000
 
 
-class AdmissionLimits(BaseModel):
+class AdmissionLimits(DeferredModel):
     max_image_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     # Checked from the header before any pixel is decoded: a decompression bomb never gets decoded.
     max_image_pixels: int = Field(default=DEFAULT_MAX_PIXELS, gt=0)

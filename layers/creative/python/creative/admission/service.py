@@ -7,11 +7,12 @@ Re-running the same object version finds the same ids and changes nothing.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from creative.admission.copy import decode_copy_file, split_copy_lines
 from creative.admission.images import inspect_image, served_rendition
 from creative.admission.limits import AdmissionLimits
+from creative.deferred_model import DeferredModel
 from creative.materials import (
     SERVED_PREFIX,
     ImageFacts,
@@ -41,7 +42,7 @@ GENERATED_REVIEW = Finding(
 LOGGED_IDS = 10  # ids per list in a log line
 
 
-class AdmissionResult(BaseModel):
+class AdmissionResult(DeferredModel):
     object_key: str
     admitted: list[str] = Field(default_factory=list)
     needs_review: list[str] = Field(default_factory=list)

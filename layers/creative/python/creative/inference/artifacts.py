@@ -13,7 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from creative.deferred_model import DeferredModel
 
 MANIFEST_NAME = "manifest.json"
 _NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
@@ -27,7 +29,7 @@ class ArtifactIntegrityError(RuntimeError):
     """A model file does not match the manifest even after fetching it again."""
 
 
-class ArtifactFile(BaseModel):
+class ArtifactFile(DeferredModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     path: str = Field(min_length=1, description="Relative to the artifact directory, '/'-separated.")
@@ -35,7 +37,7 @@ class ArtifactFile(BaseModel):
     bytes: int = Field(ge=0)
 
 
-class Artifact(BaseModel):
+class Artifact(DeferredModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str = Field(pattern=_NAME_PATTERN)
@@ -61,7 +63,7 @@ class Artifact(BaseModel):
         return sum(file.bytes for file in self.files)
 
 
-class Manifest(BaseModel):
+class Manifest(DeferredModel):
     model_config = ConfigDict(extra="forbid")
 
     schema_version: int = 1

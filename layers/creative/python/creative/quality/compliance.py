@@ -12,8 +12,9 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from creative.deferred_model import DeferredModel
 from creative.materials import ReasonCode
 from creative.quality.verdicts import Finding, Verdict
 
@@ -25,7 +26,7 @@ _LOOK_ALIKES = str.maketrans(
 _SINGLE_LETTERS = re.compile(r"\b(?:[a-z] ){2,}[a-z]\b")
 
 
-class ComplianceList(BaseModel):
+class ComplianceList(DeferredModel):
     business_line: str = Field(pattern=r"^(\*|[a-z0-9][a-z0-9_-]{0,62})$")
     version: int = Field(default=0, ge=0)
     banned_claims: list[Phrase] = Field(default_factory=list, max_length=500)

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator
+
+from creative.deferred_model import DeferredModel
 
 Cuts = tuple[float | None, float | None]
 
 
-class QualityPolicy(BaseModel):
+class QualityPolicy(DeferredModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     # Images (measures of creative.quality.image_quality). Lower sharpness is worse: the cut-offs are
@@ -61,7 +63,7 @@ class QualityPolicy(BaseModel):
 DEFAULT_POLICY = QualityPolicy()
 
 
-class LinePolicy(BaseModel):
+class LinePolicy(DeferredModel):
     """A business line's overrides of the default thresholds, as operators saved them."""
 
     business_line: str

@@ -16,10 +16,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from pydantic import BaseModel
 
 from creative.clock import parse_iso
 from creative.creatives import Creative
+from creative.deferred_model import DeferredModel
 
 UserFeatures = Mapping[str, bool | int | float | str]
 
@@ -101,7 +101,7 @@ def _vocabulary(values: Iterable[str], max_size: int, min_count: int) -> list[st
     return sorted(frequent[:max_size])
 
 
-class FeatureSpec(BaseModel):
+class FeatureSpec(DeferredModel):
     """Which columns the model sees and how values become numbers; fitted on training rows."""
 
     user_categorical: list[str]

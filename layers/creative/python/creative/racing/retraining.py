@@ -19,10 +19,10 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 import numpy as np
-from pydantic import BaseModel
 
 from creative.clock import iso, parse_iso, utc_now
 from creative.creatives import Creative
+from creative.deferred_model import DeferredModel
 from creative.errors import CorruptModel, NotFound
 from creative.impressions import Impression
 from creative.ports import CreativeRepository, ImpressionLog, ModelRef, ModelRegistry
@@ -49,7 +49,7 @@ class RetrainingOutcome(StrEnum):
     PROMOTION_RACED = "promotion_raced"  # another run moved the pointer first
 
 
-class RetrainingReport(BaseModel):
+class RetrainingReport(DeferredModel):
     outcome: RetrainingOutcome
     reason: str
     started_at: str

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
+from creative.deferred_model import DeferredModel
 from creative.impressions import FeatureName, FeatureValue
 from creative.phrase_banks import PhraseSlot, ProductContext
 from creative.tags import TAG_ID_PATTERN
@@ -13,14 +14,14 @@ from creative.tags import TAG_ID_PATTERN
 Slug = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
 
-class UserContext(BaseModel):
+class UserContext(DeferredModel):
     model_config = ConfigDict(extra="forbid")
 
     id: str = Field(min_length=1, max_length=128)
     features: dict[FeatureName, FeatureValue] = Field(default_factory=dict, max_length=64)
 
 
-class RequestContext(BaseModel):
+class RequestContext(DeferredModel):
     """What the page shows around the ad: recall by category and tag, and the values phrase slots take."""
 
     model_config = ConfigDict(extra="forbid")
@@ -34,7 +35,7 @@ class RequestContext(BaseModel):
     product: ProductContext | None = None
 
 
-class SelectRequest(BaseModel):
+class SelectRequest(DeferredModel):
     model_config = ConfigDict(extra="forbid")
 
     business_line: str = Slug
@@ -43,7 +44,7 @@ class SelectRequest(BaseModel):
     context: RequestContext | None = None
 
 
-class CreativeElements(BaseModel):
+class CreativeElements(DeferredModel):
     creative_id: str
     image_url: str
     headline: str
@@ -51,14 +52,14 @@ class CreativeElements(BaseModel):
     copy_material_id: str
 
 
-class PhraseElement(BaseModel):
+class PhraseElement(DeferredModel):
     slot: PhraseSlot
     phrase_id: str
     text: str = Field(description="The phrase with its slots filled from the request's product context.")
     propensity: float = Field(description="The exact probability with which this phrase was chosen.")
 
 
-class SelectResponse(BaseModel):
+class SelectResponse(DeferredModel):
     impression_id: str
     creative: CreativeElements
     phrases: list[PhraseElement] = Field(
@@ -91,7 +92,7 @@ class SelectResponse(BaseModel):
 FeedbackEvent = Literal["click", "conversion"]
 
 
-class FeedbackRequest(BaseModel):
+class FeedbackRequest(DeferredModel):
     model_config = ConfigDict(extra="forbid")
 
     impression_id: str = Field(min_length=1, max_length=64)
@@ -111,7 +112,7 @@ class FeedbackRequest(BaseModel):
         return self
 
 
-class FeedbackResponse(BaseModel):
+class FeedbackResponse(DeferredModel):
     impression_id: str
     creative_id: str
     event: FeedbackEvent

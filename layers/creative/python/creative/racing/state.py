@@ -22,7 +22,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from creative.deferred_model import DeferredModel
 
 BASE_IMPRESSIONS, BASE_CLICKS = "bn:", "bc:"  # bc: the line's positive events, whichever the objective
 # A creative's own time-weighted impressions and positive events (recall's hot strategy, asset labels), and
@@ -117,7 +119,7 @@ def merge(shards: Iterable[Mapping[str, float]]) -> dict[str, float]:
     return merged
 
 
-class LearnerDeltas(BaseModel):
+class LearnerDeltas(DeferredModel):
     """What an impression's serve-time update wrote, so its click can write the other half."""
 
     shard: int = Field(ge=0)

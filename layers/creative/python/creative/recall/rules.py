@@ -11,8 +11,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AwareDatetime, ConfigDict, Field, StringConstraints, model_validator
 
+from creative.deferred_model import DeferredModel
 from creative.impressions import FeatureName
 from creative.tags import TAG_ID_PATTERN
 
@@ -24,7 +25,7 @@ TagId = Annotated[str, StringConstraints(pattern=TAG_ID_PATTERN)]
 QUOTA_STRATEGIES = ("tag", "hot")
 
 
-class Window(BaseModel):
+class Window(DeferredModel):
     """When a rule applies: from `starts_at` (inclusive) to `ends_at` (exclusive); open ends are unbounded."""
 
     model_config = ConfigDict(extra="forbid")
@@ -65,7 +66,7 @@ class CreativeRule(Window):
         )
 
 
-class FeatureTags(BaseModel):
+class FeatureTags(DeferredModel):
     """Users whose feature `feature` equals `value` are interested in `tags` (e.g. segment=runner →
     iab:sports)."""
 
@@ -76,7 +77,7 @@ class FeatureTags(BaseModel):
     tags: list[TagId] = Field(min_length=1, max_length=20)
 
 
-class Quotas(BaseModel):
+class Quotas(DeferredModel):
     """How many candidates each strategy may add; the business-line strategy fills what is left."""
 
     model_config = ConfigDict(extra="forbid")
@@ -85,7 +86,7 @@ class Quotas(BaseModel):
     hot: int = Field(default=20, ge=0, le=1000)
 
 
-class RecallRules(BaseModel):
+class RecallRules(DeferredModel):
     model_config = ConfigDict(extra="forbid")
 
     business_line: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
