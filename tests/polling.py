@@ -10,23 +10,25 @@ T = TypeVar("T")
 
 
 def poll(
-    fetch: Callable[[], T], done: Callable[[T], bool], *, first_after: float, timeout: float = 15.0
+    fetch: Callable[[], T],
+    done: Callable[[T], bool],
+    *,
+    first_after: float,
+    timeout: float = 15.0,
+    every: float = 1.0,
 ) -> T:
-    """Waits `first_after` seconds, then fetches once a second until `done` holds or `timeout` more seconds
-    have passed; returns the last value fetched, for the caller to assert on."""
+    """Waits `first_after` seconds, then fetches every `every` seconds until `done` holds or `timeout` more
+    seconds have passed; returns the last value fetched, for the caller to assert on."""
     time.sleep(first_after)
     deadline = time.monotonic() + timeout
     while True:
         value = fetch()
         if done(value) or time.monotonic() > deadline:
             return value
-        time.sleep(1)
+        time.sleep(every)
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 30) -> None:
     """Checks `condition` every 50 ms until it holds; fails the test if it has not within `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached")
-        time.sleep(0.05)
+    if not poll(condition, bool, first_after=0, timeout=timeout, every=0.05):
+        raise AssertionError("condition not reached")
