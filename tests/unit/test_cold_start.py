@@ -77,3 +77,42 @@ def test_a_route_builds_its_request_and_response_models_when_it_is_declared():
     assert not Ask.__pydantic_complete__ and not Reply.__pydantic_complete__
     JsonRoute("ask", "POST", "/v1/ask", Ask, Reply, summary="Ask")
     assert Ask.__pydantic_complete__ and Reply.__pydantic_complete__
+
+
+def test_the_session_looks_up_only_the_named_services_and_loads_the_same_models(monkeypatch):
+    import botocore.exceptions
+    import botocore.session
+    from creative.adapters.botocore_session import NamedServicesLoader, session_for
+
+    for name, value in {
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "k",
+        "AWS_SECRET_ACCESS_KEY": "s",
+    }.items():
+        monkeypatch.setenv(name, value)
+    listed: list[str] = []
+    monkeypatch.setattr(
+        botocore.loaders.Loader, "list_available_services", lambda self, type_name: listed.append(type_name)
+    )
+    session = session_for(["dynamodb", "s3", "no-such-service"])
+    loader = session.get_component("data_loader")
+    assert isinstance(loader, NamedServicesLoader)
+    # Every directory botocore would search, in its order (AWS_DATA_PATH's first), and no other
+    assert loader.search_paths == botocore.session.get_session().get_component("data_loader").search_paths
+    assert loader.list_available_services("service-2") == ["dynamodb", "s3"]
+    assert loader.list_available_services("waiters-2") == ["dynamodb", "s3"]
+    assert loader.list_available_services("no-such-model-9") == []
+
+    client = session.create_client("dynamodb")
+    assert client.meta.service_model.api_version == "2012-08-10" and listed == []  # never listed them all
+    with pytest.raises(botocore.exceptions.UnknownServiceError):
+        session.create_client("sqs")  # a real service, not named: refused as a misspelt name would be
+
+
+def test_wiring_names_every_service_it_makes_clients_for():
+    made = {
+        call.args[0].value
+        for call in ast.walk(ast.parse(Path(wiring.__file__).read_text()))
+        if isinstance(call, ast.Call) and getattr(call.func, "id", None) == "_client"
+    }
+    assert made and made <= set(wiring.SERVICES), made - set(wiring.SERVICES)

@@ -90,12 +90,16 @@ BATCH_CLIENT = Config(
 )
 
 
+# Every service the factories below make clients for: the session looks up no other (botocore_session).
+SERVICES = ("dynamodb", "events", "s3")
+
+
 @cache
 def _session() -> botocore.session.Session:
     """One session per cold start: its clients share credentials and the loaded service data."""
-    import botocore.session
+    from creative.adapters.botocore_session import session_for
 
-    return botocore.session.get_session()
+    return session_for(SERVICES)
 
 
 def _client(service: str, config: Config) -> Any:
