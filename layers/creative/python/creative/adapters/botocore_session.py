@@ -1,9 +1,9 @@
 """A botocore session that looks up only the services this code makes clients for.
 
-Before loading a service's model, botocore's loader lists every service it ships (about 420 directories,
-listed and probed once per model type: service and endpoint rules) only to check that the name is one of
-them. That listing took 35 ms of select's 166 ms service build here, on every cold start. This loader
-answers the same question for the named services alone and loads the same files from the same paths
+Before loading a service's model, botocore's loader lists every service it ships (445 directories in
+botocore 1.44, listed and probed once per model type: service and endpoint rules) only to check that the
+name is one of them: 17-26 ms of every cold start here (five runs, collector paused). This loader answers
+the same question for the named services alone and loads the same files from the same paths
 (AWS_DATA_PATH included).
 """
 
