@@ -47,6 +47,13 @@ def test_a_failed_build_resumes_the_collector_unfrozen_and_one_paused_elsewhere_
         gc.enable()
 
 
+def _names_base_model(base: ast.expr) -> bool:
+    """`BaseModel` however it is spelt: imported by name, or through its module (`pydantic.BaseModel`)."""
+    return (isinstance(base, ast.Name) and base.id == "BaseModel") or (
+        isinstance(base, ast.Attribute) and base.attr == "BaseModel"
+    )
+
+
 def test_every_model_of_the_layer_defers_its_build_to_its_first_use():
     layer = Path(creative.__file__).parent
     eager = [
@@ -54,8 +61,7 @@ def test_every_model_of_the_layer_defers_its_build_to_its_first_use():
         for path in sorted(layer.rglob("*.py"))
         if path.name != "deferred_model.py"
         for node in ast.walk(ast.parse(path.read_text()))
-        if isinstance(node, ast.ClassDef)
-        and any(isinstance(base, ast.Name) and base.id == "BaseModel" for base in node.bases)
+        if isinstance(node, ast.ClassDef) and any(_names_base_model(base) for base in node.bases)
     ]
     assert eager == [], "derive from creative.deferred_model.DeferredModel, not pydantic's BaseModel"
 
