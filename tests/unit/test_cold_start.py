@@ -7,7 +7,7 @@ from pathlib import Path
 
 import creative
 import pytest
-from creative import wiring
+from creative import cold_start, wiring
 from creative.deferred_model import DeferredModel
 from creative.json_route import JsonRoute
 
@@ -122,3 +122,26 @@ def test_wiring_names_every_service_it_makes_clients_for():
         if isinstance(call, ast.Call) and getattr(call.func, "id", None) == "_client"
     }
     assert made and made <= set(wiring.SERVICES), made - set(wiring.SERVICES)
+
+
+@pytest.mark.parametrize("in_lambda", [True, False])
+def test_in_a_lambda_the_collector_is_held_from_the_package_import_until_the_service_is_built(in_lambda):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import gc, json; default = gc.get_threshold(); import creative; held = gc.get_threshold();"
+        "from creative import wiring; wiring._cold_start(lambda: None)();"
+        "print(json.dumps([default, held, gc.get_threshold(), gc.isenabled()]))"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "AWS_LAMBDA_FUNCTION_NAME"}
+    if in_lambda:
+        env["AWS_LAMBDA_FUNCTION_NAME"] = "select"
+    output = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    )
+    default, held, after, enabled = json.loads(output.stdout)
+    expected_held = [cold_start.HELD_THRESHOLD, *default[1:]] if in_lambda else default
+    assert held == expected_held and after == default and enabled

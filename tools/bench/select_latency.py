@@ -182,7 +182,8 @@ def bench_score_and_choose(candidates: int = 100, repeats: int = 2000) -> dict:
 
 
 def bench_cold_import(runs: int = 5) -> dict:
-    """A select cold start without the network: import the handler and build its service (clients).
+    """A select cold start without the network: import the handler and build its service (clients), in
+    the environment Lambda gives it (AWS_LAMBDA_FUNCTION_NAME set: creative.cold_start holds the collector).
 
     As deployed, the layers carry bytecode for what this loads (stack_build.bytecode; botocore comes
     precompiled with the runtime), so `median_ms` runs from bytecode: one unmeasured run compiles it into
@@ -190,7 +191,8 @@ def bench_cold_import(runs: int = 5) -> dict:
     same start compiling every module, as a layer without bytecode would."""
     code = (
         "import os, time, importlib.util; t=time.perf_counter();"
-        "os.environ.update(AWS_ACCESS_KEY_ID='t', AWS_SECRET_ACCESS_KEY='t', AWS_DEFAULT_REGION='us-east-1',"
+        "os.environ.update(AWS_LAMBDA_FUNCTION_NAME='select', AWS_ACCESS_KEY_ID='t', AWS_SECRET_ACCESS_KEY='t',"
+        " AWS_DEFAULT_REGION='us-east-1',"
         " CREATIVES_TABLE='c', RACING_STATE_TABLE='r', IMPRESSIONS_TABLE='i', MODEL_REGISTRY_TABLE='m',"
         " ASSETS_BUCKET='a', LINE_SETTINGS_TABLE='l');"
         f"s=importlib.util.spec_from_file_location('h', r'{REPO_ROOT / 'functions' / 'select' / 'handler.py'}');"

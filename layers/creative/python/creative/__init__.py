@@ -2,3 +2,7 @@
 
 Domain modules import no boto3: AWS access lives only in `creative.adapters`.
 """
+
+from creative import cold_start
+
+cold_start.hold_in_lambda()

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.config import Config
 
+from creative import cold_start
+
 # Each factory imports the adapters and services it builds, so a function's cold start pays for nothing else.
 if TYPE_CHECKING:
     import botocore.session
@@ -56,6 +58,7 @@ def _cold_start(build: Callable[[], T]) -> Callable[[], T]:
                 gc.freeze()
             return service
         finally:
+            cold_start.release()  # held since the package's import, in a Lambda
             if was_enabled:
                 gc.enable()
 
