@@ -121,7 +121,7 @@ def test_spam_likeness_tells_a_spam_subject_from_honest_copy(taggers):
     assert spam.spam >= 0.8 > 0.2 >= honest.spam
 
 
-def test_the_demos_honest_copy_stays_below_the_spam_review_cut(taggers):
+def test_the_demos_honest_copy_stays_clear_of_the_spam_review_cut(taggers):
     """`make demo` fails its check when an upload it expects admitted goes to review. A line near the cut
     flips with the machine that built the tagger: "Book now, pay when you land" scored 0.81 on one build."""
     from creative.admission.copy import split_copy_lines
@@ -138,8 +138,9 @@ def test_the_demos_honest_copy_stays_below_the_spam_review_cut(taggers):
     ]
     scores = {text: tagged.spam for text, tagged in zip(lines, taggers.tag_copy(lines), strict=True)}
     assert len(scores) >= 15
-    review_cut = DEFAULT_POLICY.spam[0]
-    assert max(scores.values()) < review_cut, {t: s for t, s in scores.items() if s >= review_cut}
+    # With room to spare: another machine's build of the tagger moves a score (the highest here is 0.59)
+    clear_of_the_cut = DEFAULT_POLICY.spam[0] - 0.1
+    assert max(scores.values()) < clear_of_the_cut, {t: s for t, s in scores.items() if s >= clear_of_the_cut}
 
 
 def test_copy_fingerprints_fold_case_punctuation_and_listed_synonyms(taggers):

@@ -85,32 +85,39 @@ def test_a_route_builds_its_request_and_response_models_when_it_is_declared():
     assert Ask.__pydantic_complete__ and Reply.__pydantic_complete__
 
 
-def test_the_session_looks_up_only_the_named_services_and_loads_the_same_models(monkeypatch):
+def test_the_session_looks_up_only_the_named_services_and_loads_the_same_models(monkeypatch, tmp_path):
+    import json
+
     import botocore.exceptions
-    import botocore.session
+    from botocore.loaders import Loader
     from creative.adapters.botocore_session import NamedServicesLoader, session_for
 
+    # A model in AWS_DATA_PATH shadows the shipped one, as with botocore's own loader
+    shipped = Loader().load_service_model("dynamodb", "service-2")
+    shadow = {**shipped, "metadata": {**shipped["metadata"], "serviceFullName": "Shadow DynamoDB"}}
+    version_dir = tmp_path / "dynamodb" / shipped["metadata"]["apiVersion"]
+    version_dir.mkdir(parents=True)
+    (version_dir / "service-2.json").write_text(json.dumps(shadow))
     for name, value in {
+        "AWS_DATA_PATH": str(tmp_path),
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_ACCESS_KEY_ID": "k",
         "AWS_SECRET_ACCESS_KEY": "s",
     }.items():
         monkeypatch.setenv(name, value)
-    listed: list[str] = []
-    monkeypatch.setattr(
-        botocore.loaders.Loader, "list_available_services", lambda self, type_name: listed.append(type_name)
-    )
+
     session = session_for(["dynamodb", "s3", "no-such-service"])
     loader = session.get_component("data_loader")
     assert isinstance(loader, NamedServicesLoader)
-    # Every directory botocore would search, in its order (AWS_DATA_PATH's first), and no other
-    assert loader.search_paths == botocore.session.get_session().get_component("data_loader").search_paths
     assert loader.list_available_services("service-2") == ["dynamodb", "s3"]
     assert loader.list_available_services("waiters-2") == ["dynamodb", "s3"]
     assert loader.list_available_services("no-such-model-9") == []
 
-    client = session.create_client("dynamodb")
-    assert client.meta.service_model.api_version == "2012-08-10" and listed == []  # never listed them all
+    assert (
+        session.create_client("dynamodb").meta.service_model.metadata["serviceFullName"] == "Shadow DynamoDB"
+    )
+    # Elsewhere the shipped model, with its extras merged (S3 has some)
+    assert loader.load_service_model("s3", "service-2") == Loader().load_service_model("s3", "service-2")
     with pytest.raises(botocore.exceptions.UnknownServiceError):
         session.create_client("sqs")  # a real service, not named: refused as a misspelt name would be
 
@@ -124,24 +131,49 @@ def test_wiring_names_every_service_it_makes_clients_for():
     assert made and made <= set(wiring.SERVICES), made - set(wiring.SERVICES)
 
 
-@pytest.mark.parametrize("in_lambda", [True, False])
-def test_in_a_lambda_the_collector_is_held_from_the_package_import_until_the_service_is_built(in_lambda):
+HOLD_SCRIPT = """
+import gc, json, sys
+if sys.argv[1] == "held by another copy":
+    gc.set_threshold(1_000_000, *gc.get_threshold()[1:])
+default = gc.get_threshold()
+import creative
+held = gc.get_threshold()
+from creative import wiring
+if sys.argv[1] == "set by the application":
+    gc.set_threshold(500, *gc.get_threshold()[1:])
+def broken():
+    raise RuntimeError("no table")
+try:
+    wiring._cold_start(broken)()
+except RuntimeError:
+    pass
+print(json.dumps([default[0], held[0], gc.get_threshold()[0], gc.isenabled()]))
+"""
+
+
+@pytest.mark.parametrize(
+    "case, in_lambda, held, after",
+    [
+        ("alone", True, cold_start.HELD_THRESHOLD, 700),  # held at import, released by a failed build
+        ("held by another copy", True, cold_start.HELD_THRESHOLD, cold_start.DEFAULT_THRESHOLD),
+        ("alone", False, 700, 700),
+        ("set by the application", False, 700, 500),  # a build outside a Lambda leaves thresholds alone
+    ],
+)
+def test_in_a_lambda_the_collector_is_held_from_the_package_import_until_a_service_is_built(
+    case, in_lambda, held, after
+):
     import json
     import os
     import subprocess
     import sys
 
-    script = (
-        "import gc, json; default = gc.get_threshold(); import creative; held = gc.get_threshold();"
-        "from creative import wiring; wiring._cold_start(lambda: None)();"
-        "print(json.dumps([default, held, gc.get_threshold(), gc.isenabled()]))"
-    )
     env = {k: v for k, v in os.environ.items() if k != "AWS_LAMBDA_FUNCTION_NAME"}
     if in_lambda:
         env["AWS_LAMBDA_FUNCTION_NAME"] = "select"
-    output = subprocess.run(
-        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    run = subprocess.run(
+        [sys.executable, "-c", HOLD_SCRIPT, case], env=env, capture_output=True, text=True, check=True
     )
-    default, held, after, enabled = json.loads(output.stdout)
-    expected_held = [cold_start.HELD_THRESHOLD, *default[1:]] if in_lambda else default
-    assert held == expected_held and after == default and enabled
+    default, held_at_import, after_build, enabled = json.loads(run.stdout)
+    assert default == (cold_start.HELD_THRESHOLD if case == "held by another copy" else 700)
+    assert (held_at_import, after_build, enabled) == (held, after, True)
