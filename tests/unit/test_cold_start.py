@@ -1,4 +1,4 @@
-"""A function's cold start: its service is built with the garbage collector paused, then frozen once, and
+"""A function's cold start: its service is built with the garbage collector held off, then frozen once, and
 it builds only the pydantic models the function uses."""
 
 import ast
@@ -20,23 +20,23 @@ def freezes(monkeypatch) -> list[int]:
     return calls
 
 
-def test_a_service_is_built_with_the_collector_paused_and_it_resumes_after(freezes):
+def test_a_service_is_built_with_the_collector_held_and_it_resumes_after(freezes):
     seen: list[bool] = []
-    build = wiring._cold_start(lambda: seen.append(gc.isenabled()) or "service")
-    assert gc.isenabled()
+    build = wiring._cold_start(lambda: seen.append(cold_start.held()) or "service")
+    assert not cold_start.held()
     assert build() == "service" and build() == "service"
-    # Then each build ran paused, the collector runs again after it, and only the first build froze
-    assert seen == [False, False] and gc.isenabled() and len(freezes) == 1
+    # Then each build ran held, the collector runs as usual after it, and only the first build froze
+    assert seen == [True, True] and not cold_start.held() and gc.isenabled() and len(freezes) == 1
 
 
-def test_a_failed_build_resumes_the_collector_unfrozen_and_one_paused_elsewhere_stays_paused(freezes):
+def test_a_failed_build_resumes_the_collector_unfrozen_and_one_disabled_elsewhere_stays_disabled(freezes):
     def broken() -> None:
         raise RuntimeError("no table")
 
     with pytest.raises(RuntimeError):
         wiring._cold_start(broken)()
     # A failed build froze nothing (not its traceback's frames): the next build that succeeds does
-    assert gc.isenabled() and freezes == []
+    assert not cold_start.held() and gc.isenabled() and freezes == []
     wiring._cold_start(lambda: None)()
     assert len(freezes) == 1
     gc.disable()

@@ -36,21 +36,22 @@ _frozen_once = False
 
 
 def _cold_start(build: Callable[[], T]) -> Callable[[], T]:
-    """Builds a service with the garbage collector paused, then freezes what the cold start made.
+    """Builds a service with the garbage collector held off, then freezes what the cold start made.
 
     Select's build imports the domain, numpy and botocore and loads two service models: it leaves ~110,000
     objects that live as long as the container. The collector, triggered by allocation counts, ran 107
     times while they were made, 92-99 ms of the build here. Frozen (gc.freeze), they stay out of every later
     scan, which spares warm requests too. Once per process: a Lambda container builds one service, while
     a test session or the local runtime builds many, and each freeze would keep pending garbage for good
-    (admission builds its idempotency store first, so only that is frozen there).
-    (Handlers import only what their module level names, so most of a cold start happens in here.)"""
+    (admission builds its idempotency store first, so only that is frozen there). The hold
+    (`creative.cold_start`) ends after the build, whether it succeeded or not, and so does the one a Lambda
+    started at the package's import. (Handlers import only what their module level names, so most of a
+    cold start happens in here.)"""
 
     @wraps(build)
     def built() -> T:
         global _frozen_once
-        was_enabled = gc.isenabled()
-        gc.disable()
+        cold_start.hold()
         try:
             service = build()
             if not _frozen_once:  # a failed build's leftovers (its traceback's frames) are not kept
@@ -58,9 +59,7 @@ def _cold_start(build: Callable[[], T]) -> Callable[[], T]:
                 gc.freeze()
             return service
         finally:
-            cold_start.release()  # held since the package's import, in a Lambda
-            if was_enabled:
-                gc.enable()
+            cold_start.release()
 
     return built
 
