@@ -128,6 +128,11 @@ class FunctionSpec:
     # Concurrency kept for this function and capped at that (None: the account's shared pool). Deploys with
     # `-c creative:reservedConcurrency=false` leave it out, for accounts whose quota is too low to reserve.
     reserved_concurrency: int | None = None
+    # Lambda SnapStart: the API invokes a published version through the `live` alias, restored from a
+    # snapshot taken after the handler's init and its service's build (creative.wiring.prepare_snapshot),
+    # so a new container skips both. For the request path, where a cold start is a late ad. Deploys with
+    # `-c creative:snapStart=false` invoke $LATEST instead (no snapshot's cache and restore charges).
+    snap_start: bool = False
     handler: str = "handler.lambda_handler"
 
     @property
@@ -272,6 +277,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         env=RACER_ENV,
         memory_mb=1024,
         timeout_s=5,
+        snap_start=True,
     ),
     FunctionSpec(
         name="generate_copy",
@@ -343,6 +349,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         },
         memory_mb=512,
         timeout_s=5,
+        snap_start=True,
     ),
     FunctionSpec(
         name="operator_api",

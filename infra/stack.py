@@ -97,7 +97,7 @@ class CreativeEngineStack(Stack):
         for index, trigger in enumerate(spec.triggers):
             match trigger:
                 case ApiRoute():
-                    self.api.add_route(function, trigger)
+                    self.api.add_route(catalog_function.invoked, trigger)
                 case QueueTrigger():
                     subscribe(function, self.resources.queues[trigger.queue], trigger)
                 case ScheduleTrigger():

@@ -9,7 +9,7 @@ from creative.clock import utc_now
 from creative.json_route import JsonRoute
 from creative.racing.schemas import FeedbackRequest, FeedbackResponse
 
-if TYPE_CHECKING:  # built by wiring on the first request, within the cold start's pause (creative.wiring)
+if TYPE_CHECKING:  # built by wiring before the snapshot (SnapStart) or on the first request
     from creative.racing.service import FeedbackService
 
 logger = Logger()
@@ -29,6 +29,10 @@ def handle(event: dict[str, Any], context: LambdaContext, service: "FeedbackServ
     return route.handle(
         event, lambda request, api_key_id: service.record(request, utc_now(), api_key_id), logger
     )
+
+
+# Under SnapStart the service is built before the snapshot, and each restored container reseeds.
+wiring.prepare_snapshot(wiring.feedback)
 
 
 @logger.inject_lambda_context(clear_state=True)

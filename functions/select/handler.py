@@ -9,7 +9,7 @@ from creative.clock import utc_now
 from creative.json_route import JsonRoute
 from creative.racing.schemas import SelectRequest, SelectResponse
 
-if TYPE_CHECKING:  # built by wiring on the first request, within the cold start's pause (creative.wiring)
+if TYPE_CHECKING:  # built by wiring before the snapshot (SnapStart) or on the first request
     from creative.racing.service import RacingService
 
 logger = Logger()
@@ -29,6 +29,10 @@ def handle(event: dict[str, Any], context: LambdaContext, racing: "RacingService
     return route.handle(
         event, lambda request, api_key_id: racing.select(request, utc_now(), api_key_id), logger
     )
+
+
+# Under SnapStart the service is built before the snapshot, and each restored container reseeds.
+wiring.prepare_snapshot(wiring.racing)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from aws_cdk import Acknowledgment, Duration, Stack, Tags, Validations
+from aws_cdk import Acknowledgment, Annotations, Duration, RemovalPolicy, Stack, Tags, Validations
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -45,6 +45,10 @@ class SharedResources:
 # `cdk deploy -c creative:reservedConcurrency=false`: for accounts whose concurrency quota is too low to
 # reserve any (Lambda keeps at least 100 unreserved, 10 on new accounts).
 RESERVED_CONCURRENCY_CONTEXT = "creative:reservedConcurrency"
+# `cdk deploy -c creative:snapStart=false`: the catalog's SnapStart functions run unpublished, as the others.
+SNAP_START_CONTEXT = "creative:snapStart"
+# The alias the API invokes a SnapStart function through (SnapStart snapshots published versions only).
+LIVE_ALIAS = "live"
 
 
 class CatalogFunction(Construct):
@@ -95,13 +99,37 @@ class CatalogFunction(Construct):
             environment=self._environment(),
             dead_letter_queue=dead_letter_queue,
             reserved_concurrent_executions=spec.reserved_concurrency if self._may_reserve() else None,
+            **self._snap_start_options(),
         )
         self.function.node.default_child.add_metadata(constants.FUNCTION_METADATA_KEY, spec.name)
+        # What triggers invoke: the `live` alias of the current version under SnapStart, else $LATEST.
+        self.invoked: lambda_.IFunction = self.function
+        if self._snap_starts():
+            self.invoked = lambda_.Alias(
+                self, "LiveAlias", alias_name=LIVE_ALIAS, version=self.function.current_version
+            )
+            Annotations.of(self.function).acknowledge_warning(
+                "@aws-cdk/aws-lambda:snapStartRequirePublish",
+                "Published: the API invokes the current version through the live alias.",
+            )
         Tags.of(self).add("capability", spec.capability)
 
         for access in spec.access:
             self._grant(access)
         self._acknowledge_nag_findings()
+
+    def _snap_starts(self) -> bool:
+        return self.spec.snap_start and str(self.node.try_get_context(SNAP_START_CONTEXT)).lower() != "false"
+
+    def _snap_start_options(self) -> dict:
+        if not self._snap_starts():
+            return {}
+        return {
+            "snap_start": lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS,
+            # Each change publishes a version (and a snapshot, cached and billed while the version exists):
+            # the version the alias left is deleted, not kept.
+            "current_version_options": lambda_.VersionOptions(removal_policy=RemovalPolicy.DESTROY),
+        }
 
     def _may_reserve(self) -> bool:
         # Context from the command line is a string, from cdk.json a boolean.

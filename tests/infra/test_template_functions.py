@@ -5,6 +5,8 @@ Expectations are derived from infra.catalog.FUNCTIONS, so a new catalog entry is
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 import creative.config as creative_config
@@ -286,13 +288,62 @@ def test_function_api_routes_are_wired_once(
     spec: FunctionSpec, resources: Resources, function_ids: dict, api_methods: list[ApiMethod]
 ) -> None:
     function_id, _ = _function(spec, resources, function_ids)
+    # A SnapStart function is invoked through its live alias (a published version), any other directly
+    invoked_id = _live_alias(function_id, resources) if spec.snap_start else function_id
     for route in (t for t in spec.triggers if isinstance(t, ApiRoute)):
         # Then exactly one method serves the route, proxying to this function
         methods = [m for m in api_methods if (m.http_method, m.path) == (route.method, route.path)]
         assert len(methods) == 1, route
         integration = methods[0].properties["Integration"]
         assert integration["Type"] == "AWS_PROXY"
-        assert _refers_to(integration["Uri"], function_id)
+        assert _refers_to(integration["Uri"], invoked_id)
+        # And API Gateway may invoke what the method names, on this route
+        permissions = [
+            p["Properties"]
+            for p in of_type(resources, "AWS::Lambda::Permission").values()
+            if _refers_to(p["Properties"]["FunctionName"], invoked_id)
+            and p["Properties"]["Principal"] == "apigateway.amazonaws.com"
+        ]
+        source_path = re.sub(r"{\w+}", "*", route.path)
+        assert any(f'"/{route.method}{source_path}"' in json.dumps(p["SourceArn"]) for p in permissions), (
+            route
+        )
+
+
+def _live_alias(function_id: str, resources: Resources) -> str:
+    """The logical id of the function's one alias, which must be `live` on its current version."""
+    aliases = {
+        logical_id: alias["Properties"]
+        for logical_id, alias in of_type(resources, "AWS::Lambda::Alias").items()
+        if alias["Properties"]["FunctionName"] == {"Ref": function_id}
+    }
+    ((alias_id, alias),) = aliases.items()
+    assert alias["Name"] == "live"
+    version_id = alias["FunctionVersion"]["Fn::GetAtt"][0]
+    assert resources[version_id]["Properties"]["FunctionName"] == {"Ref": function_id}
+    return alias_id
+
+
+@SPECS
+def test_snap_start_takes_the_snapshot_of_published_versions_of_the_request_path_functions(
+    spec: FunctionSpec, resources: Resources, function_ids: dict
+) -> None:
+    function_id, properties = _function(spec, resources, function_ids)
+    versions = [
+        version
+        for version in of_type(resources, "AWS::Lambda::Version").values()
+        if version["Properties"]["FunctionName"] == {"Ref": function_id}
+    ]
+    if not spec.snap_start:
+        assert "SnapStart" not in properties and versions == []
+        return
+    assert properties["SnapStart"] == {"ApplyOn": "PublishedVersions"}
+    # One version at a time: the one the alias left is deleted with its snapshot, not kept and billed
+    (version,) = versions
+    assert version["DeletionPolicy"] == "Delete" and version["UpdateReplacePolicy"] == "Delete"
+    # SnapStart refuses more than 512 MB of /tmp and needs no EFS
+    assert properties.get("EphemeralStorage", {"Size": 512})["Size"] <= 512
+    assert "FileSystemConfigs" not in properties
 
 
 @SPECS

@@ -16,6 +16,7 @@ def optioned(tmp_path_factory) -> dict:
         "creative:waf": "true",
         "creative:racingClients": "web,app-ios",
         "creative:reservedConcurrency": "false",
+        "creative:snapStart": "false",
     }
     build_app(str(outdir), context).synth()  # raises on any unacknowledged cdk-nag finding
     return json.loads((outdir / f"{STACK_NAME}.template.json").read_text())
@@ -44,3 +45,18 @@ def test_each_racing_client_gets_its_own_key_on_the_usage_plan(optioned: dict) -
 def test_reserved_concurrency_can_be_left_out(optioned: dict) -> None:
     functions = of_type(optioned["Resources"], "AWS::Lambda::Function").values()
     assert not [f for f in functions if "ReservedConcurrentExecutions" in f["Properties"]]
+
+
+def test_snap_start_can_be_left_out_and_the_api_then_invokes_each_function_directly(optioned: dict) -> None:
+    resources = optioned["Resources"]
+    functions = of_type(resources, "AWS::Lambda::Function").values()
+    assert not [f for f in functions if "SnapStart" in f["Properties"]]
+    assert of_type(resources, "AWS::Lambda::Alias") == {} and of_type(resources, "AWS::Lambda::Version") == {}
+    proxied = [
+        m["Properties"]["Integration"]["Uri"]
+        for m in of_type(resources, "AWS::ApiGateway::Method").values()
+        if m["Properties"].get("Integration", {}).get("Type") == "AWS_PROXY"
+    ]
+    named = [part for uri in proxied for part in uri["Fn::Join"][1] if isinstance(part, dict)]
+    invoked = {p.get("Ref") or p["Fn::GetAtt"][0] for p in named} - {"AWS::Partition", "AWS::Region"}
+    assert proxied and {resources[logical_id]["Type"] for logical_id in invoked} == {"AWS::Lambda::Function"}

@@ -1,5 +1,9 @@
 """The template says which functions exist and what triggers them; parsing it needs no AWS."""
 
+import json
+
+import pytest
+from local_runtime.aliases import fold
 from local_runtime.deployed_stack import DeployedStack
 from local_runtime.template import StackTemplate, resolve_environment
 
@@ -126,3 +130,57 @@ def test_functions_know_their_layers_by_name_in_order():
     # Then the function knows its layers by name, in the order Lambda stacks them; the others have none
     assert functions["ApiFunction"].layers == ("creative", "training", external)
     assert functions["ConsumerFunction"].layers == ()
+
+
+def _with_live_alias(template: dict) -> dict:
+    """The tiny stack with ApiFunction published and POST /items invoking its `live` alias, as CDK writes a
+    SnapStart function's route (infra.constructs.function)."""
+    resources = template["Resources"]
+    resources["ApiFunctionVersion"] = {
+        "Type": "AWS::Lambda::Version",
+        "Properties": {"FunctionName": {"Ref": "ApiFunction"}},
+    }
+    resources["ApiFunctionLive"] = {
+        "Type": "AWS::Lambda::Alias",
+        "Properties": {
+            "FunctionName": {"Ref": "ApiFunction"},
+            "FunctionVersion": {"Fn::GetAtt": ["ApiFunctionVersion", "Version"]},
+            "Name": "live",
+        },
+    }
+    resources["ApiInvokePermission"] = {
+        "Type": "AWS::Lambda::Permission",
+        "DependsOn": ["ApiFunctionLive"],
+        "Properties": {
+            "Action": "lambda:InvokeFunction",
+            "FunctionName": {"Ref": "ApiFunctionLive"},
+            "Principal": "apigateway.amazonaws.com",
+        },
+    }
+    parts = resources["ItemsPost"]["Properties"]["Integration"]["Uri"]["Fn::Join"][1]
+    parts[parts.index({"Fn::GetAtt": ["ApiFunction", "Arn"]})] = {"Ref": "ApiFunctionLive"}
+    return template
+
+
+def test_a_route_through_an_alias_runs_the_aliased_function():
+    routes = {
+        (r.method, r.resource_path): r
+        for r in StackTemplate(_with_live_alias(tiny_stack.template())).api_routes()
+    }
+    assert routes[("POST", "/items")].function_logical_id == "ApiFunction"
+
+
+def test_moto_gets_each_alias_folded_into_its_function():
+    template = _with_live_alias(tiny_stack.template())
+    folded, aliases = fold(template)
+    assert aliases == ["ApiFunctionLive"] and "ApiFunctionLive" not in folded["Resources"]
+    permission = folded["Resources"]["ApiInvokePermission"]
+    assert (
+        permission["Properties"]["FunctionName"] == {"Ref": "ApiFunction"} and permission["DependsOn"] == []
+    )
+    assert '"ApiFunctionLive"' not in json.dumps(folded)  # no reference left
+    # The template itself is left as it was: the runtime still reads the alias from it
+    assert "ApiFunctionLive" in template["Resources"]
+    template["Resources"]["Output"] = {"Value": {"Fn::GetAtt": ["ApiFunctionLive", "AliasArn"]}}
+    with pytest.raises(ValueError, match="ApiFunctionLive"):
+        fold(template)

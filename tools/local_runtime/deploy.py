@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from local_runtime import asset_publishing, bucket_deployments, cfn_gaps, stand_ins
+from local_runtime import aliases, asset_publishing, bucket_deployments, cfn_gaps, stand_ins
 from local_runtime.cloud_assembly import StackArtifact, read_stack_artifact
 from local_runtime.deployed_stack import DeployedStack
 from local_runtime.intrinsics import UnresolvableIntrinsic, condition_holds, evaluate_condition, resolve
@@ -43,6 +43,9 @@ def deploy(
     for_moto, stood_in = stand_ins.split_off(for_moto)
     if stood_in:
         log.info("stood in for (not deployed into moto): %s", ", ".join(stood_in))
+    for_moto, folded = aliases.fold(for_moto)
+    if folded:
+        log.info("aliases folded into their functions: %s", ", ".join(folded))
     # A BucketDeployment's source zip only feeds its custom resource, which is performed from the asset
     # directory below: zipping and uploading hundreds of MB of model weights for nothing is skipped.
     performed_here = {key for deployment in deployments for key in deployment.source_object_keys}

@@ -238,10 +238,14 @@ class StackTemplate:
         return logical_id
 
     def _lambda_in(self, value: Any) -> str | None:
-        """The function an integration URI's Fn::Join/Fn::Sub refers to, if any."""
+        """The function an integration URI's Fn::Join/Fn::Sub refers to, if any, directly or through one of
+        its aliases (a SnapStart function is invoked through its `live` alias; locally every alias runs the
+        function's current code)."""
         for logical_id in _all_referenced_logical_ids(value):
             if self._is_function(logical_id):
                 return logical_id
+            if self.resources.get(logical_id, {}).get("Type") == "AWS::Lambda::Alias":
+                return self._function_named_by(self.resources[logical_id]["Properties"]["FunctionName"])
         return None
 
 

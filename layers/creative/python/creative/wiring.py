@@ -20,6 +20,7 @@ from creative import cold_start
 # Each factory imports the adapters and services it builds, so a function's cold start pays for nothing else.
 if TYPE_CHECKING:
     import botocore.session
+    import numpy as np
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
 
     from creative.admission.service import Admission
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 _frozen_once = False
+# Every random generator a factory below made: a SnapStart restore reseeds them (reseed_after_restore).
+_generators: list[np.random.Generator] = []
 
 
 def _cold_start(build: Callable[[], T]) -> Callable[[], T]:
@@ -108,6 +111,45 @@ def _client(service: str, config: Config) -> Any:
     # botocore directly: boto3's import adds ~0.3 s to a cold start and nothing these adapters use.
     # Region, credentials and AWS_ENDPOINT_URL come from the environment, as with boto3.
     return _session().create_client(service, config=config)
+
+
+def _generator() -> np.random.Generator:
+    import numpy as np
+
+    generator = np.random.default_rng()
+    _generators.append(generator)
+    return generator
+
+
+def prepare_snapshot(build: Callable[[], Any]) -> bool:
+    """Under Lambda SnapStart (infra.catalog's `snap_start`): `build` the function's service before the
+    snapshot, so every container restored from it starts with its clients and service made; and give each
+    restored container randomness of its own after the restore.
+
+    Registered by the handler's module, as the runtime requires. The hooks' module ships with Lambda's
+    Python runtimes (and in the dev dependencies, for tests); where it is absent nothing is registered and
+    the service is built on the first request, as without SnapStart. Without SnapStart the runtime never
+    calls the hooks. True when they were registered."""
+    try:
+        from snapshot_restore_py import register_after_restore, register_before_snapshot
+    except ImportError:
+        return False
+    register_before_snapshot(build)
+    register_after_restore(reseed_after_restore)
+    return True
+
+
+def reseed_after_restore() -> None:
+    """Every container restored from one snapshot holds the same generator states: without new seeds they
+    would all make the same Thompson draws and pick the same counter shards, request for request, and back
+    off from throttling in step (botocore's retry jitter and the adapters' draw from the `random` module).
+    Each generator is reseeded in place from the OS, so whoever holds it draws fresh numbers. (uuid4, for
+    impression ids, reads the OS's entropy on every call and needs nothing.)"""
+    import random
+
+    random.seed()
+    for generator in _generators:
+        generator.bit_generator.state = type(generator.bit_generator)().state
 
 
 @cache
@@ -188,8 +230,6 @@ def composition() -> Composition:
 @cache
 @_cold_start
 def racing() -> RacingService:
-    import numpy as np
-
     from creative.adapters.dynamodb_creatives import DynamoCreativeRepository
     from creative.adapters.dynamodb_impressions import DynamoImpressionLog
     from creative.adapters.dynamodb_line_settings import DynamoComplianceLists
@@ -213,7 +253,7 @@ def racing() -> RacingService:
         S3ObjectStore(s3),
         ActiveModel(registry, refresh_s=config.model_refresh_seconds),
         ContextualRacer(config.racer_config()),
-        np.random.default_rng(),
+        _generator(),
         max_candidates=config.max_candidates,
         impression_ttl=timedelta(days=config.impression_ttl_days),
         cache_ttl_s=config.cache_ttl_seconds,
