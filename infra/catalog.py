@@ -135,6 +135,12 @@ class FunctionSpec:
     snap_start: bool = False
     handler: str = "handler.lambda_handler"
 
+    def __post_init__(self) -> None:
+        # Only API routes invoke the live alias (infra.stack): a queue or a schedule would run $LATEST, which
+        # SnapStart never snapshots.
+        if self.snap_start and not all(isinstance(t, ApiRoute) for t in self.triggers):
+            raise ValueError(f"{self.name}: SnapStart is for functions that only API routes invoke")
+
     @property
     def code_dir(self) -> Path:
         return FUNCTIONS_DIR / self.name

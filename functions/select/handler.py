@@ -31,8 +31,9 @@ def handle(event: dict[str, Any], context: LambdaContext, racing: "RacingService
     )
 
 
-# Under SnapStart the service is built before the snapshot, and each restored container reseeds.
-wiring.prepare_snapshot(wiring.racing)
+# Under SnapStart the service is built before the snapshot, with the CTR model's runtime imported (its
+# first request loads the promoted model), and each restored container reseeds.
+wiring.prepare_snapshot(wiring.racing, also_import=("onnxruntime",))
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -175,12 +175,14 @@ def test_moto_gets_each_alias_folded_into_its_function():
     folded, aliases = fold(template)
     assert aliases == ["ApiFunctionLive"] and "ApiFunctionLive" not in folded["Resources"]
     permission = folded["Resources"]["ApiInvokePermission"]
-    assert (
-        permission["Properties"]["FunctionName"] == {"Ref": "ApiFunction"} and permission["DependsOn"] == []
-    )
+    # The alias's Ref was its ARN: the function's ARN takes its place
+    assert permission["Properties"]["FunctionName"] == {"Fn::GetAtt": ["ApiFunction", "Arn"]}
+    assert permission["DependsOn"] == []
     assert '"ApiFunctionLive"' not in json.dumps(folded)  # no reference left
     # The template itself is left as it was: the runtime still reads the alias from it
     assert "ApiFunctionLive" in template["Resources"]
-    template["Resources"]["Output"] = {"Value": {"Fn::GetAtt": ["ApiFunctionLive", "AliasArn"]}}
-    with pytest.raises(ValueError, match="ApiFunctionLive"):
-        fold(template)
+    # A reference fold cannot rewrite is refused, not left dangling
+    for reference in ({"Fn::GetAtt": ["ApiFunctionLive", "AliasArn"]}, {"Fn::Sub": "${ApiFunctionLive}:x"}):
+        template["Outputs"]["Live"] = {"Value": reference}
+        with pytest.raises(ValueError, match="ApiFunctionLive"):
+            fold(template)

@@ -107,3 +107,26 @@ def test_the_console_loads_nothing_from_another_origin():
         assert "//cdn" not in page.read_text() and "https://unpkg" not in page.read_text()
         for src in re.findall(r"(?:src|href)=\"([^\"]+)\"", page.read_text()):
             assert not src.startswith(("http:", "https:", "//")), (page, src)
+
+
+def _unseeded_generators(path: Path) -> list[str]:
+    """`default_rng()` calls with no seed, by enclosing function: each draws its seed from the OS once."""
+    found = []
+    for function in ast.walk(ast.parse(path.read_text())):
+        if isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
+            found += [
+                f"{path.relative_to(PACKAGE)}:{function.name}"
+                for call in ast.walk(function)
+                if isinstance(call, ast.Call)
+                and getattr(call.func, "attr", getattr(call.func, "id", None)) == "default_rng"
+                and not call.args
+                and not call.keywords
+            ]
+    return found
+
+
+def test_only_wiring_makes_unseeded_generators_so_a_snapstart_restore_reseeds_them_all():
+    # A generator seeded from the OS at a cold start is in the SnapStart snapshot: every restored container
+    # would draw the same numbers, unless it is one wiring reseeds (creative.wiring._generator)
+    unseeded = [found for path in sorted(PACKAGE.rglob("*.py")) for found in _unseeded_generators(path)]
+    assert unseeded == ["wiring.py:_generator"]

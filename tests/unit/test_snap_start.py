@@ -5,12 +5,13 @@ import ast
 import json
 import os
 import random
+import sys
 
 import pytest
 import snapshot_restore_py
 from creative import wiring
 
-from infra.catalog import FUNCTIONS
+from infra.catalog import FUNCTIONS, FunctionSpec, ScheduleTrigger
 from infra.paths import FUNCTIONS_DIR
 
 
@@ -24,15 +25,34 @@ def hooks(monkeypatch) -> tuple[list, list]:
     return before, after
 
 
-def test_preparing_a_snapshot_registers_the_build_before_it_and_the_reseed_after_a_restore(hooks):
+def test_preparing_a_snapshot_registers_the_build_before_it_and_the_reseed_after_a_restore(
+    hooks, monkeypatch
+):
     before, after = hooks
-
-    def build() -> str:
-        return "service"
-
-    assert wiring.prepare_snapshot(build)
-    assert [func for func, _, _ in before] == [build]
+    built: list[str] = []
+    monkeypatch.delitem(sys.modules, "colorsys", raising=False)
+    assert wiring.prepare_snapshot(lambda: built.append("service"), also_import=("colorsys",))
+    # As the runtime runs them: the before-snapshot hooks at publish time, the after-restore ones per restore
+    ((before_snapshot, args, kwargs),) = before
+    before_snapshot(*args, **kwargs)
+    assert built == ["service"] and "colorsys" in sys.modules
     assert [func for func, _, _ in after] == [wiring.reseed_after_restore]
+
+
+def test_the_racer_draws_from_the_generator_a_restore_reseeds(monkeypatch):
+    for name in ("CREATIVES_TABLE", "RACING_STATE_TABLE", "IMPRESSIONS_TABLE", "MODEL_REGISTRY_TABLE"):
+        monkeypatch.setenv(name, name.lower())
+    monkeypatch.setenv("ASSETS_BUCKET", "assets")
+    monkeypatch.setenv("LINE_SETTINGS_TABLE", "line_settings")
+    # Making the clients resolves credentials (from Lambda's endpoint when deployed); no call is made
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setattr(wiring, "_generators", [])
+    monkeypatch.setattr(wiring, "_frozen_once", True)  # no gc.freeze in the test process
+    racing = wiring.racing.__wrapped__()  # built as select builds it, without the per-process cache
+    (generator,) = wiring._generators
+    assert racing._rng is generator
 
 
 def _prepared_factory(handler: ast.Module) -> str | None:
@@ -111,3 +131,17 @@ def test_containers_restored_from_one_snapshot_draw_their_own_numbers(hooks, mon
     assert len(first) == 2 and first[0] != second[0] and first[1] != second[1]
     # The generator is reseeded in place: what the service holds is the object wiring made
     assert wiring._generators == [select_generator]
+
+
+def test_snap_start_is_refused_for_a_function_something_other_than_the_api_invokes():
+    # The API's routes invoke the live alias; a schedule would run $LATEST, which has no snapshot
+    with pytest.raises(ValueError, match="only API routes"):
+        FunctionSpec(
+            name="nightly",
+            capability="racing_api",
+            description="",
+            config_model="SelectConfig",
+            triggers=(ScheduleTrigger("rate(1 day)"),),
+            access=(),
+            snap_start=True,
+        )

@@ -9,6 +9,7 @@ function where the real one names its alias (`template.Template` follows an API 
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 ALIAS = "AWS::Lambda::Alias"
@@ -17,8 +18,10 @@ ALIAS = "AWS::Lambda::Alias"
 def fold(template: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """The template with every alias removed and each `Ref` to one replaced by its function's, and the
     aliases' logical ids."""
+    # A Ref to an alias is its ARN (a Ref to a function is its name): the function's ARN stands in for it,
+    # which is as valid a `FunctionName` and reads the same inside an integration URI.
     functions = {
-        logical_id: resource["Properties"]["FunctionName"]
+        logical_id: {"Fn::GetAtt": [_named(resource["Properties"]["FunctionName"]), "Arn"]}
         for logical_id, resource in template.get("Resources", {}).items()
         if resource.get("Type") == ALIAS
     }
@@ -28,8 +31,21 @@ def fold(template: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     return _replaced(folded, functions), list(functions)
 
 
+def _named(function_name: Any) -> str:
+    if isinstance(function_name, dict) and set(function_name) == {"Ref"}:
+        return function_name["Ref"]
+    raise ValueError(f"an alias of {function_name!r}: only an alias of a function in the stack is folded")
+
+
 def _replaced(value: Any, functions: dict[str, Any]) -> Any:
     if isinstance(value, dict):
+        if "Fn::Sub" in value:
+            text = value["Fn::Sub"] if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"][0]
+            named = {name.split(".", 1)[0] for name in re.findall(r"\$\{([^}!]+)\}", text)}
+            if named & set(functions):
+                raise ValueError(
+                    f"cannot fold Fn::Sub {text!r}, which names alias {sorted(named & set(functions))}"
+                )
         if set(value) == {"Ref"} and value["Ref"] in functions:
             return copy.deepcopy(functions[value["Ref"]])
         if set(value) == {"Fn::GetAtt"}:

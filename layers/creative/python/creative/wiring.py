@@ -121,11 +121,14 @@ def _generator() -> np.random.Generator:
     return generator
 
 
-def prepare_snapshot(build: Callable[[], Any]) -> bool:
+def prepare_snapshot(build: Callable[[], Any], *, also_import: tuple[str, ...] = ()) -> bool:
     """Under Lambda SnapStart (infra.catalog's `snap_start`): `build` the function's service before the
-    snapshot, so every container restored from it starts with its clients and service made; and give each
-    restored container randomness of its own after the restore.
+    snapshot, and import `also_import` (what its first request would otherwise import), so every container
+    restored from it starts with them; and give each restored container randomness of its own.
 
+    The build makes no call to AWS: a connection pooled before the snapshot would be stale after a restore,
+    and its first call would wait out a read timeout. (Making the clients does fetch the function's
+    credentials; botocore refreshes them when they expire, also in a container restored from an old snapshot.)
     Registered by the handler's module, as the runtime requires. The hooks' module ships with Lambda's
     Python runtimes (and in the dev dependencies, for tests); where it is absent nothing is registered and
     the service is built on the first request, as without SnapStart. Without SnapStart the runtime never
@@ -134,7 +137,15 @@ def prepare_snapshot(build: Callable[[], Any]) -> bool:
         from snapshot_restore_py import register_after_restore, register_before_snapshot
     except ImportError:
         return False
-    register_before_snapshot(build)
+
+    def before_snapshot() -> None:
+        import importlib
+
+        build()
+        for module in also_import:
+            importlib.import_module(module)
+
+    register_before_snapshot(before_snapshot)
     register_after_restore(reseed_after_restore)
     return True
 
@@ -143,8 +154,9 @@ def reseed_after_restore() -> None:
     """Every container restored from one snapshot holds the same generator states: without new seeds they
     would all make the same Thompson draws and pick the same counter shards, request for request, and back
     off from throttling in step (botocore's retry jitter and the adapters' draw from the `random` module).
-    Each generator is reseeded in place from the OS, so whoever holds it draws fresh numbers. (uuid4, for
-    impression ids, reads the OS's entropy on every call and needs nothing.)"""
+    Each generator is reseeded in place from the OS, so whoever holds it draws fresh numbers; its
+    `seed_seq` stays the snapshot's, so nothing may `spawn` from it. (uuid4, for impression ids, reads the
+    OS's entropy on every call and needs nothing.)"""
     import random
 
     random.seed()
