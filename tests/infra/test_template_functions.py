@@ -51,6 +51,15 @@ def _function(spec: FunctionSpec, resources: Resources, function_ids: dict) -> t
     return logical_id, resources[logical_id]["Properties"]
 
 
+def _of_function(resources: Resources, resource_type: str, function_id: str) -> dict[str, dict]:
+    """The properties of each resource of `resource_type` that names the function, by logical id."""
+    return {
+        logical_id: resource["Properties"]
+        for logical_id, resource in of_type(resources, resource_type).items()
+        if resource["Properties"]["FunctionName"] == {"Ref": function_id}
+    }
+
+
 def _role_statements(role_id: str, resources: Resources) -> list[dict]:
     return [
         statement
@@ -312,12 +321,7 @@ def test_function_api_routes_are_wired_once(
 
 def _live_alias(function_id: str, resources: Resources) -> str:
     """The logical id of the function's one alias, which must be `live` on its current version."""
-    aliases = {
-        logical_id: alias["Properties"]
-        for logical_id, alias in of_type(resources, "AWS::Lambda::Alias").items()
-        if alias["Properties"]["FunctionName"] == {"Ref": function_id}
-    }
-    ((alias_id, alias),) = aliases.items()
+    ((alias_id, alias),) = _of_function(resources, "AWS::Lambda::Alias", function_id).items()
     assert alias["Name"] == "live"
     version_id = alias["FunctionVersion"]["Fn::GetAtt"][0]
     assert resources[version_id]["Properties"]["FunctionName"] == {"Ref": function_id}
@@ -329,11 +333,7 @@ def test_snap_start_takes_the_snapshot_of_published_versions_of_the_request_path
     spec: FunctionSpec, resources: Resources, function_ids: dict
 ) -> None:
     function_id, properties = _function(spec, resources, function_ids)
-    versions = [
-        version
-        for version in of_type(resources, "AWS::Lambda::Version").values()
-        if version["Properties"]["FunctionName"] == {"Ref": function_id}
-    ]
+    versions = [resources[i] for i in _of_function(resources, "AWS::Lambda::Version", function_id)]
     if not spec.snap_start:
         assert "SnapStart" not in properties and versions == []
         return
@@ -351,11 +351,7 @@ def test_function_queue_triggers_are_wired_once(
     spec: FunctionSpec, resources: Resources, function_ids: dict, outputs: dict
 ) -> None:
     function_id, _ = _function(spec, resources, function_ids)
-    mappings = [
-        m["Properties"]
-        for m in of_type(resources, "AWS::Lambda::EventSourceMapping").values()
-        if m["Properties"]["FunctionName"] == {"Ref": function_id}
-    ]
+    mappings = list(_of_function(resources, "AWS::Lambda::EventSourceMapping", function_id).values())
     triggers = [t for t in spec.triggers if isinstance(t, QueueTrigger)]
     assert len(mappings) == len(triggers)
     for trigger in triggers:
@@ -388,11 +384,7 @@ def test_function_schedules_are_wired_once_with_retries_and_dead_letters(
         # And the function dead-letters runs that failed after Lambda's own retries
         assert "TargetArn" in properties["DeadLetterConfig"]
         # And Lambda retries a failed run as often as the schedule declares, never one too old
-        (invoke_config,) = [
-            c["Properties"]
-            for c in of_type(resources, "AWS::Lambda::EventInvokeConfig").values()
-            if c["Properties"]["FunctionName"] == {"Ref": function_id}
-        ]
+        (invoke_config,) = _of_function(resources, "AWS::Lambda::EventInvokeConfig", function_id).values()
         assert invoke_config["MaximumRetryAttempts"] == min(t.retries for t in triggers)
         assert invoke_config["MaximumEventAgeInSeconds"] == min(t.max_event_age_s for t in triggers)
 
@@ -401,11 +393,7 @@ def test_the_retraining_run_is_not_retried_blindly(resources: Resources, functio
     # A 15-minute run that failed would run twice more for nothing: the next hourly run covers it
     (spec,) = [s for s in FUNCTIONS if s.name == "retrain_ctr"]
     function_id, _ = _function(spec, resources, function_ids)
-    (invoke_config,) = [
-        c["Properties"]
-        for c in of_type(resources, "AWS::Lambda::EventInvokeConfig").values()
-        if c["Properties"]["FunctionName"] == {"Ref": function_id}
-    ]
+    (invoke_config,) = _of_function(resources, "AWS::Lambda::EventInvokeConfig", function_id).values()
     assert invoke_config["MaximumRetryAttempts"] == 0
     assert invoke_config["MaximumEventAgeInSeconds"] <= spec.timeout_s
 
@@ -479,11 +467,7 @@ def test_concurrency_is_capped_as_the_catalog_declares(
     # Reserved concurrency where declared (retraining: one run at a time), nowhere else
     assert properties.get("ReservedConcurrentExecutions") == spec.reserved_concurrency
     # And queue-fed functions are capped on their event source, where throttling cannot dead-letter
-    mappings = [
-        m["Properties"]
-        for m in of_type(resources, "AWS::Lambda::EventSourceMapping").values()
-        if m["Properties"]["FunctionName"] == {"Ref": function_id}
-    ]
+    mappings = list(_of_function(resources, "AWS::Lambda::EventSourceMapping", function_id).values())
     declared = [t for t in spec.triggers if isinstance(t, QueueTrigger)]
     assert sorted(m["ScalingConfig"]["MaximumConcurrency"] for m in mappings) == sorted(
         t.max_concurrency for t in declared

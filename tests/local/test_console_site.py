@@ -70,7 +70,10 @@ def test_cloudfront_and_cognito_are_stood_in_for_and_references_to_them_become_v
                 "Properties": {"AuthorizerId": {"Ref": "Auth"}},
                 "DependsOn": ["Auth", "Bucket"],
             },
-        }
+        },
+        "Outputs": {
+            "Console": {"Value": {"Fn::Sub": ["https://${Dist.DomainName}/${P}", {"P": {"Ref": "Pool"}}]}}
+        },
     }
     # When it is split for moto
     for_moto, removed = split_off(template)
@@ -82,6 +85,9 @@ def test_cloudfront_and_cognito_are_stood_in_for_and_references_to_them_become_v
     assert origin == {"Fn::Join": ["", ["https://", f"{PLACEHOLDER}Dist.DomainName"]]}
     method = for_moto["Resources"]["Method"]
     assert method["Properties"]["AuthorizerId"] == f"{PLACEHOLDER}Auth" and method["DependsOn"] == ["Bucket"]
+    # And an Fn::Sub keeps its text, while what its variables name is replaced all the same
+    sub = for_moto["Outputs"]["Console"]["Value"]["Fn::Sub"]
+    assert sub == ["https://${Dist.DomainName}/${P}", {"P": f"{PLACEHOLDER}Pool"}]
     # And the template itself is left as it was
     assert "Dist" in template["Resources"]
 

@@ -9,8 +9,9 @@ function where the real one names its alias (`template.Template` follows an API 
 from __future__ import annotations
 
 import copy
-import re
 from typing import Any
+
+from local_runtime.references import rewritten
 
 ALIAS = "AWS::Lambda::Alias"
 
@@ -28,35 +29,17 @@ def fold(template: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     folded = copy.deepcopy(template)
     for logical_id in functions:
         del folded["Resources"][logical_id]
-    return _replaced(folded, functions), list(functions)
+
+    def function_of(reference: dict[str, Any], alias: str) -> Any:
+        # CDK refers to an alias by Ref only; anything else is news, refused rather than left dangling
+        if "Ref" not in reference:
+            raise ValueError(f"cannot fold {reference} of alias {alias} into its function")
+        return copy.deepcopy(functions[alias])
+
+    return rewritten(folded, set(functions), function_of), list(functions)
 
 
 def _named(function_name: Any) -> str:
     if isinstance(function_name, dict) and set(function_name) == {"Ref"}:
         return function_name["Ref"]
     raise ValueError(f"an alias of {function_name!r}: only an alias of a function in the stack is folded")
-
-
-def _replaced(value: Any, functions: dict[str, Any]) -> Any:
-    if isinstance(value, dict):
-        if "Fn::Sub" in value:
-            text = value["Fn::Sub"] if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"][0]
-            named = {name.split(".", 1)[0] for name in re.findall(r"\$\{([^}!]+)\}", text)}
-            if named & set(functions):
-                raise ValueError(
-                    f"cannot fold Fn::Sub {text!r}, which names alias {sorted(named & set(functions))}"
-                )
-        if set(value) == {"Ref"} and value["Ref"] in functions:
-            return copy.deepcopy(functions[value["Ref"]])
-        if set(value) == {"Fn::GetAtt"}:
-            target = value["Fn::GetAtt"]
-            name = target[0] if isinstance(target, list) else str(target).split(".", 1)[0]
-            if name in functions:  # CDK refers to an alias by Ref only; anything else is news
-                raise ValueError(f"cannot fold Fn::GetAtt {target} of alias {name} into its function")
-        if "DependsOn" in value and isinstance(value["DependsOn"], (list, str)):
-            depends = [value["DependsOn"]] if isinstance(value["DependsOn"], str) else value["DependsOn"]
-            value = {**value, "DependsOn": [d for d in depends if d not in functions]}
-        return {key: _replaced(item, functions) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_replaced(item, functions) for item in value]
-    return value

@@ -12,6 +12,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from local_runtime.references import rewritten
+
 STOOD_IN: dict[str, str] = {
     "AWS::CloudFront::Distribution": "console_site serves the console's files at /console/",
     "AWS::CloudFront::OriginAccessControl": "no distribution reads the console's bucket locally",
@@ -34,24 +36,13 @@ def split_off(template: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     remaining = copy.deepcopy(template)
     for logical_id in removed:
         del remaining["Resources"][logical_id]
-    return _without_references(remaining, set(removed)), removed
+    return rewritten(remaining, set(removed), _placeholder), removed
 
 
-def _without_references(value: Any, removed: set[str]) -> Any:
-    if isinstance(value, dict):
-        if set(value) == {"Ref"} and value["Ref"] in removed:
-            return PLACEHOLDER + value["Ref"]
-        if set(value) == {"Fn::GetAtt"} and _get_att_target(value["Fn::GetAtt"]) in removed:
-            target = value["Fn::GetAtt"]
-            return PLACEHOLDER + (".".join(target) if isinstance(target, list) else target)
-        if "DependsOn" in value and isinstance(value["DependsOn"], (list, str)):
-            depends = [value["DependsOn"]] if isinstance(value["DependsOn"], str) else value["DependsOn"]
-            value = {**value, "DependsOn": [d for d in depends if d not in removed]}
-        return {key: _without_references(item, removed) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_without_references(item, removed) for item in value]
-    return value
-
-
-def _get_att_target(target: Any) -> str:
-    return target[0] if isinstance(target, list) else str(target).split(".", 1)[0]
+def _placeholder(reference: dict[str, Any], name: str) -> Any:
+    if "Ref" in reference:
+        return PLACEHOLDER + name
+    if "Fn::GetAtt" in reference:
+        target = reference["Fn::GetAtt"]
+        return PLACEHOLDER + (".".join(target) if isinstance(target, list) else target)
+    return reference  # an Fn::Sub keeps its text: nothing the runtime reads uses one
