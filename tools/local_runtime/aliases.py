@@ -3,7 +3,7 @@
 A SnapStart function is invoked through its `live` alias (infra.constructs.function). moto skips the
 AWS::Lambda::Alias resource and then fails on the API's permission that names it. The local runtime runs
 each function's current code whichever version or alias is invoked, so the template moto deploys names the
-function where the real one names its alias (`template.Template` follows an API route's alias the same way).
+function where the real one names its alias (`template.StackTemplate` follows an API route's alias the same way).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ ALIAS = "AWS::Lambda::Alias"
 
 
 def fold(template: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """The template with every alias removed and each `Ref` to one replaced by its function's, and the
+    """The template with every alias removed and each `Ref` to one replaced by its function's ARN, and the
     aliases' logical ids."""
     # A Ref to an alias is its ARN (a Ref to a function is its name): the function's ARN stands in for it,
     # which is as valid a `FunctionName` and reads the same inside an integration URI.

@@ -13,11 +13,11 @@ from local_runtime.intrinsics import SUB_VARIABLE
 Replacement = Callable[[dict[str, Any], str], Any]
 
 
-def get_att_target(target: Any) -> str:
+def _get_att_target(target: Any) -> str:
     return target[0] if isinstance(target, list) else str(target).split(".", 1)[0]
 
 
-def sub_names(value: Any) -> set[str]:
+def _sub_names(value: Any) -> set[str]:
     """The resources an Fn::Sub's text names (`${Name}`, `${Name.Attribute}`; `${!Literal}` is no name)."""
     text = value if isinstance(value, str) else value[0]
     return {name.split(".", 1)[0] for name in SUB_VARIABLE.findall(text)}
@@ -43,8 +43,8 @@ def _removed_name(value: dict[str, Any], removed: set[str]) -> str | None:
     ((function, argument),) = value.items()
     if function == "Ref" and argument in removed:
         return argument
-    if function == "Fn::GetAtt" and get_att_target(argument) in removed:
-        return get_att_target(argument)
-    if function == "Fn::Sub" and sub_names(argument) & removed:
-        return sorted(sub_names(argument) & removed)[0]
+    if function == "Fn::GetAtt" and _get_att_target(argument) in removed:
+        return _get_att_target(argument)
+    if function == "Fn::Sub" and _sub_names(argument) & removed:
+        return sorted(_sub_names(argument) & removed)[0]
     return None
