@@ -6,21 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from local_runtime.intrinsics import SUB_VARIABLE
+from local_runtime.template import referenced_logical_id, sub_names
 
 # Given a reference ({"Ref": ...}, {"Fn::GetAtt": ...} or {"Fn::Sub": ...}) and the removed resource it names,
 # what stands in its place; the reference itself to keep it (its parts are still rewritten).
 Replacement = Callable[[dict[str, Any], str], Any]
-
-
-def _get_att_target(target: Any) -> str:
-    return target[0] if isinstance(target, list) else str(target).split(".", 1)[0]
-
-
-def _sub_names(value: Any) -> set[str]:
-    """The resources an Fn::Sub's text names (`${Name}`, `${Name.Attribute}`; `${!Literal}` is no name)."""
-    text = value if isinstance(value, str) else value[0]
-    return {name.split(".", 1)[0] for name in SUB_VARIABLE.findall(text)}
 
 
 def rewritten(value: Any, removed: set[str], replace: Replacement) -> Any:
@@ -38,13 +28,9 @@ def rewritten(value: Any, removed: set[str], replace: Replacement) -> Any:
 
 
 def _removed_name(value: dict[str, Any], removed: set[str]) -> str | None:
-    if len(value) != 1:
-        return None
-    ((function, argument),) = value.items()
-    if function == "Ref" and argument in removed:
-        return argument
-    if function == "Fn::GetAtt" and _get_att_target(argument) in removed:
-        return _get_att_target(argument)
-    if function == "Fn::Sub" and _sub_names(argument) & removed:
-        return sorted(_sub_names(argument) & removed)[0]
+    named = referenced_logical_id(value)
+    if named is not None:
+        return named if named in removed else None
+    if len(value) == 1 and "Fn::Sub" in value:
+        return next((name for name in sub_names(value["Fn::Sub"]) if name in removed), None)
     return None

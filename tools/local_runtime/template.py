@@ -273,14 +273,15 @@ def _all_referenced_logical_ids(value: Any) -> list[str]:
     if direct is not None:
         return [direct]
     if isinstance(value, dict) and "Fn::Sub" in value:
-        text = value["Fn::Sub"] if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"][0]
-        return [name.split(".", 1)[0] for name in _sub_names(text)]
+        return sub_names(value["Fn::Sub"])
     children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else []
     return [found for child in children for found in _all_referenced_logical_ids(child)]
 
 
-def _sub_names(text: str) -> list[str]:
-    return SUB_VARIABLE.findall(text)
+def sub_names(argument: Any) -> list[str]:
+    """The logical ids an Fn::Sub's text names (`${Name}`, `${Name.Attribute}`; `${!Literal}` names none)."""
+    text = argument if isinstance(argument, str) else argument[0]
+    return [name.split(".", 1)[0] for name in SUB_VARIABLE.findall(text)]
 
 
 def resolve_environment(function: FunctionDecl, stack: DeployedStack) -> dict[str, str]:
