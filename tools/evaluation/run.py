@@ -1,6 +1,7 @@
 """`make evaluate`: the Open Bandit Dataset evaluation, the MovieLens simulator and its short-horizon loop
-with immediate feedback, the tagging report (whose regime comparison `make evaluate` runs first, in the
-models venv), the quality report and element-level against per-combination racing.
+with immediate feedback, numbers in the online learner (synthetic worlds), the tagging report (whose regime
+comparison `make evaluate` runs first, in the models venv), the quality report and element-level against
+per-combination racing.
 
 Each runs in its own interpreter: the OBD run trains LightGBM models (OpenMP threads), and a process that
 has started OpenMP threads must not fork the simulator's workers (libgomp deadlocks in the children).
@@ -29,6 +30,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     _run("evaluation.simulator_report", "--out", str(args.out_dir), *quick)
     _run(
         "evaluation.fast_loop",
+        "--out",
+        str(args.out_dir),
+        *(["--seeds", "2", "--requests", "300"] if args.quick else []),
+    )
+    _run(
+        "evaluation.numeric_features",
         "--out",
         str(args.out_dir),
         *(["--seeds", "2", "--requests", "300"] if args.quick else []),

@@ -55,7 +55,9 @@ class LearnerConfig:
     posterior_scale: float = 0.05
     creative_buckets: int = 64  # creative x user-feature keys per creative
     line_buckets: int = 1024  # tag and tag x user-feature keys per business line
-    max_features: int = 16  # user features a request may bring into the learner (the rest are ignored)
+    # Terms a request may bring into the learner (`user_terms`: a number's value and bin are two; the rest
+    # are ignored).
+    max_features: int = 16
     # Tags a creative (or an element pair) brings into the learner (`learner_tags`). With max_features this
     # bounds the keys one impression writes, (1 + 6) x (1 + 16) = 119, and so the size of its DynamoDB
     # update: every key adds and removes two counters, and DynamoDB refuses an expression over 4 KB
@@ -116,14 +118,36 @@ def tag_effect(line_state: LearnerState, tag: str, config: LearnerConfig) -> tup
 
 
 def user_terms(user: Mapping[str, object], max_features: int) -> list[str]:
-    """ "name=value" for the user's features, in a stable order, at most `max_features` of them."""
+    """The learner's terms for the user's features, in a stable order, at most `max_features` of them:
+    "name=value" for a string, a boolean or an integer, and "name~bin" (`number_bin`) for a number, so that
+    what users of age 34 teach reaches those of 36. A float brings only its bin (its exact value rarely comes
+    again); an integer brings its value and, from 10 on, where every bin holds several integers, its bin too
+    (an integer may be a code, such as a city's id, whose value says what its bin cannot)."""
     terms = []
-    for name in sorted(user)[:max_features]:
+    for name in sorted(user):
         value = user[name]
-        if isinstance(value, float):
-            value = f"{value:.3g}"
-        terms.append(f"{name}={str(value).lower() if isinstance(value, bool) else value}"[:128])
+        if isinstance(value, bool):
+            terms.append(f"{name}={str(value).lower()}")
+        elif isinstance(value, int):
+            terms.append(f"{name}={value}")
+            if abs(value) >= 10:
+                terms.append(f"{name}~{number_bin(value)}")
+        elif isinstance(value, float):
+            terms.append(f"{name}~{number_bin(value)}")
+        else:
+            terms.append(f"{name}={value}"[:128])
+        if len(terms) >= max_features:
+            return terms[:max_features]
     return terms
+
+
+def number_bin(value: float) -> str:
+    """The lower edge of the number's bin, ten bins a decade on a log scale (16, 20, 25, 32, 40, 50, 63, 79,
+    100, ...): each bin spans 26% of its values, whatever their unit. Exact zero is a bin of its own."""
+    if value == 0 or not math.isfinite(value):
+        return "0" if value == 0 else str(value)
+    step = math.floor(10.0 * math.log10(abs(value)) + 1e-9)
+    return f"{'-' if value < 0 else ''}{float(f'{10.0 ** (step / 10.0):.2g}'):g}"
 
 
 def learner_tags(tags: Iterable[str], max_tags: int) -> tuple[str, ...]:
