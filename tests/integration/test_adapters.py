@@ -550,7 +550,8 @@ def test_the_largest_racing_write_the_learner_allows_fits_dynamodbs_expression_l
     from tests.unit.test_racing import select_request
 
     # Given a creative with twenty tags whose image another creative shares (one more, element, tag), and
-    # a user with more features than a request may bring into the learner (20 of which 16 count)
+    # a user with more features than a request may bring into the learner (20, of which the first 13 bring
+    # its 16 terms)
     config = LearnerConfig()
     big = creative(1, tags=[f"iab:{i}" for i in range(20)])
     world = racing_world(big, creative(2).model_copy(update={"image_material_id": big.image_material_id}))
@@ -566,9 +567,9 @@ def test_the_largest_racing_write_the_learner_allows_fits_dynamodbs_expression_l
     impression_served = world.log.items[served.impression_id]
     deltas = impression_served.learner
     keys = deltas.creative_steps | deltas.line_steps
-    # (every key of the budget: its own and 6 tags, each alone and crossed with 16 features, less the
+    # (every key of the budget: its own and 6 tags, each alone and crossed with 16 terms, less the
     # creative x feature keys that share one of its 64 buckets)
-    assert 100 <= len(keys) <= (1 + config.max_tags) * (1 + config.max_features) == 119
+    assert 100 <= len(keys) <= (1 + config.max_tags) * (1 + config.max_terms) == 119
     # When its impression and its click are written through the DynamoDB adapters, on a moto that refuses,
     # as DynamoDB does, any expression over 4 KB
     client = aws["dynamodb"]

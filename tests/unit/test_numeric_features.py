@@ -6,9 +6,9 @@ from evaluation import numeric_features
 
 def test_the_variants_make_terms_as_named():
     user = {"age": 34, "score": 0.731, "device": "ios"}
-    assert numeric_features.VARIANTS["bins"](user, 16) == ["age=34", "age~32", "device=ios", "score~0.63"]
+    assert numeric_features.VARIANTS["bins"](user, 16) == ["age=34", "age~31.5", "device=ios", "score~0.63"]
     assert numeric_features.value_terms(user, 16) == ["age=34", "device=ios", "score=0.731"]
-    assert numeric_features.bin_only_terms(user, 16) == ["age~32", "device=ios", "score~0.63"]
+    assert numeric_features.bin_only_terms(user, 16) == ["age~31.5", "device=ios", "score~0.63"]
 
 
 def test_a_world_serves_each_request_and_restores_the_products_terms():

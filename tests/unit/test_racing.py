@@ -180,9 +180,9 @@ def test_statistics_decay_with_the_half_life_across_epochs():
 
 
 def test_keys_are_bounded_whatever_features_callers_send():
-    config = LearnerConfig(creative_buckets=8, line_buckets=16, max_features=3)
+    config = LearnerConfig(creative_buckets=8, line_buckets=16, max_terms=3)
     user = {f"f{i}": f"value-{i}" * 40 for i in range(50)}
-    keys = pair_keys(user_terms(user, config.max_features), [f"tag{i}" for i in range(30)], config)
+    keys = pair_keys(user_terms(user, config.max_terms), [f"tag{i}" for i in range(30)], config)
     creative_names = {k.name for k in keys if k.scope == "creative"}
     line_names = {k.name for k in keys if k.scope == "line"}
     assert len(creative_names) <= 1 + 8 and len(line_names) <= 2 * 16
@@ -192,24 +192,49 @@ def test_keys_are_bounded_whatever_features_callers_send():
 def test_numbers_bring_their_bin_and_integers_their_value_too():
     terms = user_terms({"age": 34, "city": 7, "score": 0.731, "vip": True, "device": "ios"}, 16)
     # An integer from 10 on brings its value and its bin, a smaller one its value alone (a bin would hold
-    # only it), a float its bin alone; other values are "name=value"
-    assert terms == ["age=34", "age~32", "city=7", "device=ios", "score~0.63", "vip=true"]
-    # Ten bins a decade whatever the unit, each named by its lower edge; zero and negatives have their own
-    assert [number_bin(v) for v in (31.5, 31.7, 39.7, 39.9, 100, 1000.0, 0.00123, 0, -3)] == [
-        "25",
-        "32",  # 10^1.5 = 31.6
-        "32",
-        "40",  # 10^1.6 = 39.8
-        "100",
-        "1000",
-        "0.001",
-        "0",
-        "-2.5",
-    ]
+    # few others), a float its bin alone; other values are "name=value"
+    assert terms == ["age=34", "age~31.5", "city=7", "device=ios", "score~0.63", "vip=true"]
     # Users of nearby ages share a bin, far apart they do not
     assert user_terms({"age": 33}, 16)[1] == user_terms({"age": 38}, 16)[1] != user_terms({"age": 41}, 16)[1]
-    # A request brings at most max_features terms, whatever mix of numbers and strings it sends
+
+
+@pytest.mark.parametrize(
+    ("value", "bin_name"),
+    [
+        (31.4, "25"),
+        (31.5, "31.5"),  # an edge opens its bin
+        (39.99, "31.5"),
+        (40, "40"),
+        (25, "25"),
+        (49.999, "40"),
+        (50, "50"),
+        (63, "63"),
+        (79, "63"),
+        (80, "80"),
+        (99.99999, "80"),
+        (100, "100"),
+        (1000.0, "1000"),  # exact decades, which log10 may round below
+        (0.1, "0.1"),
+        (0.3, "0.25"),
+        (0.00123, "0.001"),
+        (1e-9, "1e-09"),
+        (5e-310, "5e-310"),  # floats this small still have bins of their own
+        (10**15, "1e+15"),
+        (0, "0"),
+        (-0.0, "0"),
+        (-3, "-2.5"),
+    ],
+)
+def test_a_number_falls_in_the_r10_bin_whose_edge_is_at_or_below_it(value: float, bin_name: str):
+    assert number_bin(value) == bin_name
+
+
+def test_a_request_brings_at_most_max_terms_terms_and_never_a_value_without_its_bin():
+    # 20 integers from 10 on bring two terms each: the first eight fill the sixteen
     assert len(user_terms({f"f{i:02d}": 10 + i for i in range(20)}, 16)) == 16
+    # When the sixteenth term would be an integer's value, its bin cannot follow: the feature is left out
+    terms = user_terms({"a": "x", **{f"n{i}": 10 + i for i in range(10)}}, 16)
+    assert terms[-2:] == ["n6=16", "n6~16"] and len(terms) == 15
 
 
 def test_a_pair_reads_at_most_max_tags_tags_element_tags_first_so_one_write_stays_bounded():
@@ -223,9 +248,9 @@ def test_a_pair_reads_at_most_max_tags_tags_element_tags_first_so_one_write_stay
         "iab:02",
         "iab:03",
     )
-    terms = user_terms({f"f{i:02d}": i for i in range(20)}, config.max_features)
+    terms = user_terms({f"f{i:02d}": i for i in range(20)}, config.max_terms)
     keys = pair_keys(terms, tags, config)
-    # Its own key and six tags', each alone and crossed with 16 features: the keys of those six alone
+    # Its own key and six tags', each alone and crossed with 16 terms: the keys of those six alone
     assert len(keys) == (1 + 6) * (1 + 16) == 119
     assert keys == pair_keys(
         terms, ["el:mat_copy", "el:mat_img", "iab:00", "iab:01", "iab:02", "iab:03"], config
@@ -536,7 +561,7 @@ def test_a_line_that_optimises_value_prefers_the_creative_whose_conversions_are_
 
 def test_extra_features_split_the_interaction_prior_instead_of_adding_to_it():
     # Given one creative with a tag, scored for a user with 4 features and for one with 12
-    learner = OnlineLearner(LearnerConfig(reference_features=4))
+    learner = OnlineLearner(LearnerConfig(reference_terms=4))
     empty = [LearnerState()]
 
     def prior_variance(features: int) -> float:

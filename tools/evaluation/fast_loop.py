@@ -4,7 +4,9 @@ the HTTP API would run them (issue 11: "from the first thousand requests").
 
 `python -m evaluation.fast_loop [--seeds 20] [--requests 3000] [--jobs 2]` writes
 `out/evaluation/fast_loop.json`: per policy, the expected CTR (mean true p of what was shown) over the first
-500, 1,000 and all requests, mean and 95% t-interval over seeds; and the racer's paired lifts over each peer.
+500, 1,000 and all requests, mean and 95% t-interval over seeds; the racer's paired lifts over each peer;
+and the noise ablation (`noise_ablation`): the racer again with the simulator's five random user features
+added, its expected CTR and its relative change, paired per seed.
 Seeds 1..n are evaluation seeds (the racer's knobs were chosen on tuning seeds 101-104, checked on 201-280).
 """
 
@@ -28,6 +30,8 @@ POLICIES = (
     "racer",
     "oracle_features",
 )
+# The racer on the same traffic with `report.NOISE_FEATURES` random user features added (the ablation).
+NOISY_RACER = "racer+noise"
 HORIZONS = (500, 1000)
 # One day of the simulator's traffic holds about 9,600 requests; the loop takes the first ones.
 CONFIG = replace(TrafficConfig(), days=1)
@@ -35,8 +39,11 @@ CONFIG = replace(TrafficConfig(), days=1)
 
 def run_one(job: tuple[int, str, int]) -> tuple[int, str, dict[str, float]]:
     seed, name, requests = job
-    traffic = report.traffic_for(seed, CONFIG)
-    policy = report.make_policy(name, seed, traffic)
+    noisy = name == NOISY_RACER
+    traffic = report.traffic_for(
+        seed, replace(CONFIG, noise_features=report.NOISE_FEATURES) if noisy else CONFIG
+    )
+    policy = report.make_policy("racer" if noisy else name, seed, traffic)
     shown = run_immediate(policy, traffic, requests)
     if hasattr(policy, "close"):
         policy.close()
@@ -52,17 +59,29 @@ def summarise(results: list, seeds: list[int], policies: list[str], requests: in
     by = {(seed, name): values for seed, name, values in results}
     reported = [str(h) for h in horizons(requests)]
     summary = {
-        name: {h: report.mean_ci([by[s, name][h] for s in seeds]) for h in reported} for name in policies
+        name: {h: report.mean_ci([by[s, name][h] for s in seeds]) for h in reported}
+        for name in policies
+        if name != NOISY_RACER
     }
     lifts = {}
     if "racer" in policies:
         for peer in policies:
-            if peer in ("racer", "oracle_features"):
+            if peer in ("racer", NOISY_RACER, "oracle_features"):
                 continue
             lifts[peer] = {
                 h: report.mean_ci([by[s, "racer"][h] / by[s, peer][h] - 1.0 for s in seeds]) for h in reported
             }
-    return {"expected_ctr": summary, "racer_lift": lifts}
+    out = {"expected_ctr": summary, "racer_lift": lifts}
+    if "racer" in policies and NOISY_RACER in policies:
+        out["noise_ablation"] = {
+            "added_features": report.NOISE_FEATURES,
+            "with_noise": {h: report.mean_ci([by[s, NOISY_RACER][h] for s in seeds]) for h in reported},
+            "relative_change": {
+                h: report.mean_ci([by[s, NOISY_RACER][h] / by[s, "racer"][h] - 1.0 for s in seeds])
+                for h in reported
+            },
+        }
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     report.prepare()
     factory, missing = report.racer_factory()
     policies = [p for p in POLICIES if p != "racer" or factory is not None]
+    if factory is not None:
+        policies.append(NOISY_RACER)
     seeds = list(range(1, args.seeds + 1))
     jobs = [(s, name, args.requests) for s in seeds for name in policies]
     started = time.perf_counter()
@@ -95,6 +116,12 @@ def main(argv: list[str] | None = None) -> int:
             "racer vs",
             peer,
             {h: f"{100 * c['mean']:+.1f}% ± {100 * c['ci95']:.1f}" for h, c in cells.items()},
+        )
+    if "noise_ablation" in out:
+        changes = out["noise_ablation"]["relative_change"]
+        print(
+            "racer with noise features",
+            {h: f"{100 * c['mean']:+.1f}% ± {100 * c['ci95']:.1f}" for h, c in changes.items()},
         )
     return 0
 

@@ -59,10 +59,10 @@ START = datetime(2026, 12, 1, tzinfo=UTC)
 BASE = float(np.log(0.03 / 0.97))
 
 
-def value_terms(user: Mapping[str, object], max_features: int) -> list[str]:
+def value_terms(user: Mapping[str, object], max_terms: int) -> list[str]:
     """The learner's terms before numbers had bins: "name=value", a float at three significant digits."""
     terms = []
-    for name in sorted(user)[:max_features]:
+    for name in sorted(user)[:max_terms]:
         value = user[name]
         if isinstance(value, float):
             value = f"{value:.3g}"
@@ -70,10 +70,10 @@ def value_terms(user: Mapping[str, object], max_features: int) -> list[str]:
     return terms
 
 
-def bin_only_terms(user: Mapping[str, object], max_features: int) -> list[str]:
+def bin_only_terms(user: Mapping[str, object], max_terms: int) -> list[str]:
     """Every number its bin alone."""
     terms = []
-    for name in sorted(user)[:max_features]:
+    for name in sorted(user)[:max_terms]:
         value = user[name]
         if isinstance(value, int | float) and not isinstance(value, bool):
             terms.append(f"{name}~{number_bin(value)}")
@@ -133,7 +133,8 @@ def run_one(job: tuple[int, str, str, int]) -> tuple[int, str, str, list[float]]
         cache_ttl_s=0.0,
     )
     feedback = FeedbackService(log)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(seed)  # the users: the same stream for every variant and for `references`
+    clicks = np.random.default_rng([seed, 1])
     shown = []
     racing_service.user_terms = VARIANTS[variant]  # this worker's select makes its terms this way
     try:
@@ -150,7 +151,7 @@ def run_one(job: tuple[int, str, str, int]) -> tuple[int, str, str, list[float]]
             )
             p = 1.0 / (1.0 + np.exp(-logits[int(response.creative.creative_id.removeprefix("cr_"))]))
             shown.append(float(p))
-            if rng.random() < p:
+            if clicks.random() < p:
                 feedback.record(FeedbackRequest(impression_id=response.impression_id, event="click"), at)
     finally:
         racing_service.user_terms = user_terms

@@ -225,7 +225,7 @@ def racer_policy(train: ObdLog, evaluate: ObdLog, contexts: Contexts, seed: int)
     line = LearnerState()
     base = float(logit((train.clicks.sum() + 1.0) / (train.n + 50.0)))
     for i in np.argsort(train.timestamps, kind="stable"):
-        terms = user_terms(rows[i].user, config.max_features)
+        terms = user_terms(rows[i].user, config.max_terms)
         keys = pair_keys(terms, creatives[train.items[i]].tags, config)
         learner.learn(base, keys, own[train.items[i]], line, bool(train.clicks[i]))
     now = float(np.median(evaluate.timestamps))
@@ -233,7 +233,7 @@ def racer_policy(train: ObdLog, evaluate: ObdLog, contexts: Contexts, seed: int)
     priors = np.empty_like(probabilities)
     for j, row in enumerate(contexts.representatives):
         user = obd_user(evaluate, row)
-        terms = user_terms(user, config.max_features)
+        terms = user_terms(user, config.max_terms)
         scores = learner.score_pairs(base, terms, [c.tags for c in creatives], own, line)
         priors[j] = scorer.predict(user, creatives, now)
         mean, variance = fuse(

@@ -3,7 +3,9 @@
 The click log-odds of showing creative c to user u is a sum of weights, one per key the pair activates:
 
     logit p(u, c) = b + w[creative c] + sum over c's tags t of w[tag t]
-                      + sum over u's features f=v of (w[c x f=v] + sum over t of w[t x f=v])
+                      + sum over u's terms f of (w[c x f] + sum over t of w[t x f])
+
+with a term per user feature, "name=value" (a number also or instead its bin, "name~edge": `user_terms`).
 
 b is the business line's overall click rate. Each weight has a Gaussian posterior N(w, 1 / (lambda + I)): a
 prior precision lambda per family (how large such effects are expected to be, so a key the data says little
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import math
 import zlib
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -55,20 +58,20 @@ class LearnerConfig:
     posterior_scale: float = 0.05
     creative_buckets: int = 64  # creative x user-feature keys per creative
     line_buckets: int = 1024  # tag and tag x user-feature keys per business line
-    # Terms a request may bring into the learner (`user_terms`: a number's value and bin are two; the rest
-    # are ignored).
-    max_features: int = 16
-    # Tags a creative (or an element pair) brings into the learner (`learner_tags`). With max_features this
+    # Terms a request may bring into the learner (`user_terms`: an integer's value and bin are two; the
+    # features past the bound are ignored).
+    max_terms: int = 16
+    # Tags a creative (or an element pair) brings into the learner (`learner_tags`). With max_terms this
     # bounds the keys one impression writes, (1 + 6) x (1 + 16) = 119, and so the size of its DynamoDB
     # update: every key adds and removes two counters, and DynamoDB refuses an expression over 4 KB
-    # (`creative.adapters.dynamodb_racing_state`); 16 features and 8 tags had written 5.7 KB.
+    # (`creative.adapters.dynamodb_racing_state`); 16 terms and 8 tags had written 5.7 KB.
     max_tags: int = 6
-    # A request with more features than this splits the interaction prior among them (each cross family's
-    # precision times features / reference_features), so the prior variance of the whole interaction stays
-    # what it is at this many features, whatever callers send: noise features then cost the Thompson draw
-    # less exploration. None: every feature at full prior variance. On tuning seed 101 with five noise
-    # features added to MovieLens's four, expected CTR fell 5.3% with None and 2.6% with 4.
-    reference_features: int | None = 4
+    # A request with more terms than this splits the interaction prior among them (each cross family's
+    # precision times terms / reference_terms), so the prior variance of the whole interaction stays what
+    # it is at this many terms, whatever callers send: noise features then cost the Thompson draw less
+    # exploration. None: every term at full prior variance. On tuning seed 101 with five noise features
+    # added to MovieLens's four (one term each then), expected CTR fell 5.3% with None and 2.6% with 4.
+    reference_terms: int | None = 4
     # A line racing composed creatives: an image or headline that two or more of its creatives share (any
     # status) also brings its element keys ("el:<material id>", main effect and x user features) into each
     # of them, so what one creative teaches about its image reaches the others at once, and a new creative
@@ -76,7 +79,7 @@ class LearnerConfig:
     # repeat the creative's own, and the summed variances would count that evidence twice).
     shared_element_keys: bool = True
 
-    def precision(self, family: str, features: int = 0) -> float:
+    def precision(self, family: str, terms: int = 0) -> float:
         base = {
             "c": self.creative_precision,
             "t": self.tag_precision,
@@ -85,8 +88,8 @@ class LearnerConfig:
             "tu": self.tag_x_user_precision,
             "eu": self.creative_x_user_precision,
         }[family]
-        if family in ("cu", "tu", "eu") and self.reference_features and features > self.reference_features:
-            return base * features / self.reference_features
+        if family in ("cu", "tu", "eu") and self.reference_terms and terms > self.reference_terms:
+            return base * terms / self.reference_terms
         return base
 
 
@@ -117,37 +120,53 @@ def tag_effect(line_state: LearnerState, tag: str, config: LearnerConfig) -> tup
     )
 
 
-def user_terms(user: Mapping[str, object], max_features: int) -> list[str]:
-    """The learner's terms for the user's features, in a stable order, at most `max_features` of them:
-    "name=value" for a string, a boolean or an integer, and "name~bin" (`number_bin`) for a number, so that
-    what users of age 34 teach reaches those of 36. A float brings only its bin (its exact value rarely comes
-    again); an integer brings its value and, from 10 on, where every bin holds several integers, its bin too
-    (an integer may be a code, such as a city's id, whose value says what its bin cannot)."""
-    terms = []
+def user_terms(user: Mapping[str, object], max_terms: int) -> list[str]:
+    """The learner's terms for the user's features, in a stable order: "name=value" for a string, a boolean
+    or an integer, and "name~edge" (`number_bin`) for a number, so that what users of age 34 teach reaches
+    those of 36. A float brings only its bin (its exact value rarely comes again); an integer brings its
+    value and, from 10 on, where every bin holds several integers, its bin too (an integer may be a code,
+    such as a city's id, whose value says what its bin cannot). Features are taken whole, in name order,
+    while their terms fit in `max_terms`: a number never keeps its value and loses its bin."""
+    terms: list[str] = []
     for name in sorted(user):
         value = user[name]
         if isinstance(value, bool):
-            terms.append(f"{name}={str(value).lower()}")
+            more = [f"{name}={str(value).lower()}"]
         elif isinstance(value, int):
-            terms.append(f"{name}={value}")
-            if abs(value) >= 10:
-                terms.append(f"{name}~{number_bin(value)}")
+            more = (
+                [f"{name}={value}", f"{name}~{number_bin(value)}"]
+                if abs(value) >= 10
+                else [f"{name}={value}"]
+            )
         elif isinstance(value, float):
-            terms.append(f"{name}~{number_bin(value)}")
+            more = [f"{name}~{number_bin(value)}"]
         else:
-            terms.append(f"{name}={value}"[:128])
-        if len(terms) >= max_features:
-            return terms[:max_features]
+            more = [f"{name}={value}"[:128]]
+        if len(terms) + len(more) > max_terms:
+            break
+        terms += more
     return terms
 
 
+# ISO 3's preferred numbers, series R10: ten steps a decade, each 25-27% above the one before.
+R10 = (1.0, 1.25, 1.6, 2.0, 2.5, 3.15, 4.0, 5.0, 6.3, 8.0)
+
+
 def number_bin(value: float) -> str:
-    """The lower edge of the number's bin, ten bins a decade on a log scale (16, 20, 25, 32, 40, 50, 63, 79,
-    100, ...): each bin spans 26% of its values, whatever their unit. Exact zero is a bin of its own."""
+    """The lower edge of the number's bin, ten bins a decade on a log scale whatever the number's unit, the
+    edges R10's preferred numbers (..., 16, 20, 25, 31.5, 40, 50, 63, 80, 100, ...), so that a round number
+    opens its bin: 25 and 50 fall in the bins "25" and "50". Exact zero is a bin of its own, and a negative
+    number's bin is its magnitude's, signed."""
     if value == 0 or not math.isfinite(value):
         return "0" if value == 0 else str(value)
-    step = math.floor(10.0 * math.log10(abs(value)) + 1e-9)
-    return f"{'-' if value < 0 else ''}{float(f'{10.0 ** (step / 10.0):.2g}'):g}"
+    # The decimal mantissa and exponent from the float's own text, rounded at 12 digits: exact for every
+    # finite float (no log10 rounding across a decade, no 10**e underflow for the smallest ones).
+    mantissa, exponent = f"{abs(value):.11e}".split("e")
+    edge = R10[bisect_right(R10, float(mantissa)) - 1]
+    sign = "-" if value < 0 else ""
+    if -300 < int(exponent) < 300:
+        return f"{sign}{float(f'{edge * 10.0 ** int(exponent):.3g}'):g}"  # 1000, not 1e+03
+    return f"{sign}{edge:g}e{int(exponent)}"
 
 
 def learner_tags(tags: Iterable[str], max_tags: int) -> tuple[str, ...]:
@@ -318,10 +337,10 @@ class OnlineLearner:
         mean, variance, prior_variance = np.full(n, base_logit), np.zeros(n), np.zeros(n)
         own_information = np.array([max(s.information.get("c", 0.0), 0.0) for s in creative_states])
         for i, (pair, own) in enumerate(zip(keys, creative_states, strict=True)):
-            features = sum(key.family == "cu" for key in pair)
+            terms = sum(key.family == "cu" for key in pair)
             for key in pair:
                 state = own if key.scope == CREATIVE else line_state
-                precision = self.config.precision(key.family, features)
+                precision = self.config.precision(key.family, terms)
                 mean[i] += state.weights.get(key.name, 0.0)
                 variance[i] += 1.0 / (precision + max(state.information.get(key.name, 0.0), 0.0))
                 prior_variance[i] += 1.0 / precision
@@ -390,11 +409,11 @@ class OnlineLearner:
     ) -> list[float]:
         """Each key's share of one impression's update (assumed density filtering): s_k = v_k / (1 + h V)
         with v_k the key's posterior variance, V their sum and h = p (1 - p)."""
-        features = sum(key.family == "cu" for key in keys)
+        terms = sum(key.family == "cu" for key in keys)
         variances = [
             1.0
             / (
-                self.config.precision(key.family, features)
+                self.config.precision(key.family, terms)
                 + max((own if key.scope == CREATIVE else line_state).information.get(key.name, 0.0), 0.0)
             )
             for key in keys

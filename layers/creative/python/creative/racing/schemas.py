@@ -18,7 +18,12 @@ class UserContext(DeferredModel):
     model_config = ConfigDict(extra="forbid")
 
     id: str = Field(min_length=1, max_length=128)
-    features: dict[FeatureName, FeatureValue] = Field(default_factory=dict, max_length=64)
+    features: dict[FeatureName, FeatureValue] = Field(
+        default_factory=dict,
+        max_length=64,
+        description="Name -> value, at most 64. Send a quantity (an age, a price) as a JSON number: the racer "
+        "learns across nearby values of a number (bins on a log scale), while text is a category of its own.",
+    )
 
 
 class RequestContext(DeferredModel):

@@ -302,7 +302,7 @@ class RacingService:
                 f"business line '{request.business_line}' has no active creatives on '{request.placement}'",
                 code="no_active_creatives",
             )
-        terms = user_terms(request.user.features, self._racer.config.learner.max_features)
+        terms = user_terms(request.user.features, self._racer.config.learner.max_terms)
         images = self._personal_odds(request, view, slots, "image", terms)
         headlines = self._personal_odds(request, view, slots, "headline", terms)
         excluded = slots.excluded_indexes
@@ -528,7 +528,7 @@ class RacingService:
         at: float,
     ) -> Posterior:
         config = self._racer.config
-        terms = user_terms(user, config.learner.max_features)
+        terms = user_terms(user, config.learner.max_terms)
 
         def make() -> CandidateStates:
             return CandidateStates.of(
