@@ -154,3 +154,36 @@ def test_sharpness_earns_nothing_when_the_data_says_it_does_not_pay():
         .predict({"gender": "f"}, new_creatives(), 3600.0)
     )
     assert sharp == pytest.approx(blurry, rel=0.25)
+
+
+def with_noise_features(rows: list[LoggedImpression], seed: int = 1) -> list[LoggedImpression]:
+    """Each row's user gains a code of 32 values and a label of 8 that say nothing about clicks."""
+    rng = np.random.default_rng(seed)
+    return [
+        replace(r, user={**r.user, "noise_code": int(rng.integers(32)), "noise_label": f"l{rng.integers(8)}"})
+        for r in rows
+    ]
+
+
+def test_user_features_that_say_nothing_about_clicks_are_left_out_of_the_model():
+    # Given rows where gender decides the click and age, a code and a label are noise
+    trained = train_ctr_model(with_noise_features(logged_rows()))
+    # Then the model keeps gender, drops the others, and says why in its metrics
+    assert trained.spec.user_categorical == ["gender"] and trained.spec.user_numeric == []
+    assert trained.metrics["importance_z.gender"] > 2.0
+    assert all(trained.metrics[f"importance_z.{n}"] < 2.0 for n in ("age", "noise_code", "noise_label"))
+    assert trained.metrics["user_features_dropped"] == 3.0
+    # And it still ranks by the gender x category interaction
+    women = trained.scorer().predict({"gender": "f", "noise_code": 7}, CTR_CREATIVES[:2], 3600.0)
+    assert women[0] > 2 * women[1]
+    # And early stopping ended boosting before the full budget
+    assert trained.metrics["rounds"] < 150
+
+
+def test_too_few_recent_rows_to_judge_keep_every_user_feature():
+    # Given 1,500 rows: the newest 20% hold fewer than 400 impressions, too few to judge a feature on
+    trained = train_ctr_model(with_noise_features(logged_rows(1500)))
+    # Then nothing is dropped and the full boosting budget is used
+    assert set(trained.spec.user_categorical) == {"gender", "noise_label"}
+    assert set(trained.spec.user_numeric) == {"age", "noise_code"}
+    assert trained.metrics["rounds"] == 150 and "user_features_dropped" not in trained.metrics

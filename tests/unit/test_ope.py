@@ -245,3 +245,42 @@ def test_a_required_improvement_ratio_the_challenger_does_not_reach_is_not_repor
     # Then the challenger still beats the champion, but not by the required ratio
     assert beats > 0.99
     assert beats_by_far_more < 0.05
+
+
+def confident_logger_world(seed: int = 0) -> World:
+    """A logger like a racer that has settled: each context's favourite action almost always, every other
+    one at an exploration floor of 0.5%, so a target that prefers those carries importance weights of ~200."""
+    world = make_world(seed)
+    logging = np.full((N_CONTEXTS, N_ACTIONS), 0.005)
+    logging[np.arange(N_CONTEXTS), world.ctr.argmin(axis=1)] = 1.0 - 0.005 * (N_ACTIONS - 1)
+    return World(ctr=world.ctr, logging=logging, target=world.target)
+
+
+def test_clipped_dr_is_the_plain_dr_while_every_weight_is_below_the_clip():
+    world, rng = make_world(), np.random.default_rng(11)
+    logged = log_from(world, 1000, rng)
+    target, q = world.target[logged.contexts], np.full((logged.log.n, N_ACTIONS), 0.5)
+    largest = float(np.max(target[np.arange(logged.log.n), logged.log.actions] / logged.log.propensities))
+    plain = improvement_probability(logged.log, None, target, q, n_boot=50, rng=np.random.default_rng(1))
+    clipped = improvement_probability(
+        logged.log, None, target, q, n_boot=50, rng=np.random.default_rng(1), max_weight=largest + 1e-9
+    )
+    assert clipped == plain
+
+
+def test_clipping_the_weights_of_a_confident_loggers_log_steadies_the_gates_estimate():
+    # Given logs from a logger that all but always plays one action, and a target that prefers the others
+    world = confident_logger_world()
+    plain, clipped = [], []
+    for seed in range(40):
+        logged = log_from(world, 800, np.random.default_rng(100 + seed))
+        target, q = world.target[logged.contexts], np.full((logged.log.n, N_ACTIONS), 0.5)
+        # When the target is valued with plain and with clipped DR
+        for values, clip in ((plain, None), (clipped, 20.0)):
+            _, value, _ = improvement_probability(
+                logged.log, None, target, q, n_boot=1, rng=np.random.default_rng(seed), max_weight=clip
+            )
+            values.append(value)
+    # Then clipping more than halves the spread from log to log, and stays near the true value
+    assert np.std(clipped) < np.std(plain) / 2
+    assert abs(np.mean(clipped) - world.true_target_value) < 0.1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -35,6 +36,19 @@ DEFAULT_PARAMS = {
 # ONNX and LightGBM compute the same trees in float32 vs float64; beyond this they disagree.
 PARITY_TOLERANCE = 1e-4
 
+# Which user features the model sees, and for how many rounds, is decided on the newest rows: the model is
+# fitted on the older 80%, stopped early on the newest 20%, and a user feature (with its crosses) stays only
+# if shuffling it across those rows worsens their log loss by at least MIN_IMPORTANCE_Z standard errors.
+# The final model is then fitted on every row. A feature that says nothing about clicks otherwise costs
+# the model: on the MovieLens simulator, challengers that split on five random user features lost every
+# gate to a champion trained in the first 12 hours, and the racer's CTR fell 36% (seed 1).
+VALIDATION_SHARE = 0.2
+MIN_VALIDATION_ROWS = 400
+MIN_VALIDATION_CLICKS = 20
+EARLY_STOPPING_ROUNDS = 20
+PERMUTATION_REPEATS = 3
+MIN_IMPORTANCE_Z = 2.0
+
 
 @dataclass(frozen=True)
 class TrainedCtrModel:
@@ -54,16 +68,18 @@ def train_ctr_model(
     labels = np.array([r.clicked for r in rows], dtype=np.int32)
     if len(rows) == 0 or labels.min() == labels.max():
         raise ValueError("training needs both clicks and non-clicks")
+    settings = {**DEFAULT_PARAMS, **(params or {}), "objective": "binary", "seed": seed}
+    rounds = settings.pop("n_estimators")
+    selection = select_user_features(rows, settings, rounds, seed)
+    if selection is not None:
+        rounds = selection.rounds
+        rows = [
+            dataclasses.replace(r, user={k: v for k, v in r.user.items() if k in selection.kept})
+            for r in rows
+        ]
     spec = FeatureSpec.fit(rows)
     features = spec.encode_rows(rows)
-    # The Booster API, not LGBMClassifier: the sklearn wrapper needs scikit-learn, which the training
-    # layer leaves out to stay under Lambda's 250 MB (onnxmltools converts a Booster without it).
-    settings = {**DEFAULT_PARAMS, **(params or {})}
-    rounds = settings.pop("n_estimators")
-    dataset = lightgbm.Dataset(features, labels, categorical_feature=spec.categorical_columns or "auto")
-    booster = lightgbm.train(
-        {**settings, "objective": "binary", "seed": seed}, dataset, num_boost_round=rounds
-    )
+    booster = _fit(spec, features, labels, settings, rounds)
     onnx_model = onnxmltools.convert_lightgbm(
         booster,
         initial_types=[("features", FloatTensorType([None, len(spec.columns)]))],
@@ -94,8 +110,95 @@ def train_ctr_model(
             "train_logloss": _logloss(labels, expected),
             "onnx_parity_max_abs": gap,
             "artifact_bytes": float(len(artifact)),
+            "rounds": float(rounds),
+            **(selection.metrics() if selection is not None else {}),
         },
     )
+
+
+@dataclass(frozen=True)
+class FeatureSelection:
+    kept: frozenset[str]  # user feature names the final model sees
+    rounds: int  # boosting rounds, as early stopping chose them
+    importance_z: dict[str, float]  # per user feature: log-loss increase when shuffled, in standard errors
+    validation_logloss: float
+
+    def metrics(self) -> dict[str, float]:
+        return {
+            "validation_logloss": self.validation_logloss,
+            "user_features_kept": float(len(self.kept)),
+            "user_features_dropped": float(len(self.importance_z) - len(self.kept)),
+            **{f"importance_z.{name}": round(float(z), 3) for name, z in sorted(self.importance_z.items())},
+        }
+
+
+def select_user_features(
+    rows: Sequence[LoggedImpression], settings: dict, rounds: int, seed: int
+) -> FeatureSelection | None:
+    """The user features worth keeping and the rounds to train, judged on the newest rows (see
+    VALIDATION_SHARE); None when those rows are too few to judge, and the model then sees every feature."""
+    ordered = sorted(rows, key=lambda r: r.shown_at)
+    cut = int(len(ordered) * (1.0 - VALIDATION_SHARE))
+    fit_rows, valid_rows = ordered[:cut], ordered[cut:]
+    y_fit = np.array([r.clicked for r in fit_rows], dtype=np.int32)
+    y_valid = np.array([r.clicked for r in valid_rows], dtype=np.int32)
+    if (
+        len(valid_rows) < MIN_VALIDATION_ROWS
+        or y_valid.sum() < MIN_VALIDATION_CLICKS
+        or y_fit.min() == y_fit.max()
+    ):
+        return None
+    spec = FeatureSpec.fit(fit_rows)
+    encoder = spec.encoder()
+    x_fit, x_valid = encoder.encode_rows(fit_rows), encoder.encode_rows(valid_rows)
+    booster = _fit(spec, x_fit, y_fit, settings, rounds, validation=(x_valid, y_valid))
+    best = booster.best_iteration or rounds
+    base = _row_losses(y_valid, booster.predict(x_valid, num_iteration=best))
+    rng = np.random.default_rng(seed)
+    importance_z: dict[str, float] = {}
+    for name in spec.user_categorical + spec.user_numeric:
+        columns = [
+            i for i, c in enumerate(spec.columns) if c == f"user.{name}" or c.startswith(f"cross.{name}.")
+        ]
+        increase = np.zeros(len(valid_rows))
+        for _ in range(PERMUTATION_REPEATS):
+            shuffled = x_valid.copy()
+            shuffled[:, columns] = x_valid[rng.permutation(len(valid_rows))][:, columns]
+            increase += _row_losses(y_valid, booster.predict(shuffled, num_iteration=best)) - base
+        increase /= PERMUTATION_REPEATS
+        spread = float(np.std(increase, ddof=1)) / np.sqrt(len(increase))
+        importance_z[name] = float(np.mean(increase)) / spread if spread > 0 else 0.0
+    kept = frozenset(name for name, z in importance_z.items() if z >= MIN_IMPORTANCE_Z)
+    return FeatureSelection(kept, int(best), importance_z, float(base.mean()))
+
+
+def _fit(
+    spec: FeatureSpec,
+    features: np.ndarray,
+    labels: np.ndarray,
+    settings: dict,
+    rounds: int,
+    validation: tuple[np.ndarray, np.ndarray] | None = None,
+) -> lightgbm.Booster:
+    # The Booster API, not LGBMClassifier: the sklearn wrapper needs scikit-learn, which the training
+    # layer leaves out to stay under Lambda's 250 MB (onnxmltools converts a Booster without it).
+    categorical = spec.categorical_columns or "auto"
+    dataset = lightgbm.Dataset(features, labels, categorical_feature=categorical)
+    if validation is None:
+        return lightgbm.train(settings, dataset, num_boost_round=rounds)
+    valid = lightgbm.Dataset(*validation, categorical_feature=categorical, reference=dataset)
+    return lightgbm.train(
+        settings,
+        dataset,
+        num_boost_round=rounds,
+        valid_sets=[valid],
+        callbacks=[lightgbm.early_stopping(EARLY_STOPPING_ROUNDS, verbose=False)],
+    )
+
+
+def _row_losses(labels: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    p = np.clip(predicted, 1e-7, 1 - 1e-7)
+    return -(labels * np.log(p) + (1 - labels) * np.log(1 - p))
 
 
 def _logloss(labels: np.ndarray, predicted: np.ndarray) -> float:

@@ -128,6 +128,7 @@ def improvement_probability(
     n_boot: int = 1000,
     rng: np.random.Generator,
     min_ratio: float = 1.0,
+    max_weight: float | None = None,
 ) -> tuple[float, float, float]:
     """(champion value, challenger value, share of paired resamples in which challenger > min_ratio x champion).
 
@@ -135,14 +136,15 @@ def improvement_probability(
     probability reflects their difference only. Ties count half, so identical policies give 0.5.
     `dist_champion=None` means the champion is the policy that logged `log` (the usual case when the
     deployed policy's own recent traffic is the evaluation window): its value is the logged mean reward.
+    `max_weight` clips DR's importance weights (`_dr_terms`).
     """
     if method not in ("dr", "snipw"):
         raise ValueError(f"improvement_probability supports 'dr' and 'snipw', not {method!r}")
     if dist_champion is None:
         champion = _on_policy_statistic(log)
     else:
-        champion = _statistic(method, log, dist_champion, q_hat)
-    challenger = _statistic(method, log, dist_challenger, q_hat)
+        champion = _statistic(method, log, dist_champion, q_hat, max_weight)
+    challenger = _statistic(method, log, dist_challenger, q_hat, max_weight)
     full = np.arange(log.n)[None, :]
     champion_value, challenger_value = float(champion(full)[0]), float(challenger(full)[0])
     wins = 0.0
@@ -158,7 +160,11 @@ def _on_policy_statistic(log: BanditLog) -> Callable[[np.ndarray], np.ndarray]:
 
 
 def _statistic(
-    method: str, log: BanditLog, action_dist: np.ndarray, q_hat: np.ndarray | None
+    method: str,
+    log: BanditLog,
+    action_dist: np.ndarray,
+    q_hat: np.ndarray | None,
+    max_weight: float | None = None,
 ) -> Callable[[np.ndarray], np.ndarray]:
     """The estimator as a function of resample indices (m, n) -> m values, for vectorised bootstraps."""
     if method == "ipw":
@@ -171,7 +177,7 @@ def _statistic(
     if method == "dr":
         if q_hat is None:
             raise ValueError("dr needs a reward model q_hat")
-        terms = _dr_terms(log, action_dist, q_hat)
+        terms = _dr_terms(log, action_dist, q_hat, max_weight)
         return lambda indices: terms[indices].mean(axis=1)
     raise ValueError(f"unknown method {method!r}; expected one of {METHODS}")
 
@@ -193,7 +199,13 @@ def _ipw_terms(log: BanditLog, action_dist: np.ndarray) -> np.ndarray:
     return _importance_weights(log, action_dist) * log.rewards
 
 
-def _dr_terms(log: BanditLog, action_dist: np.ndarray, q_hat: np.ndarray) -> np.ndarray:
+def _dr_terms(
+    log: BanditLog, action_dist: np.ndarray, q_hat: np.ndarray, max_weight: float | None = None
+) -> np.ndarray:
+    """Per impression: the reward model's value of the policy plus the importance-weighted residual. With
+    `max_weight`, weights above it are clipped: the residuals of the rare impressions the policy favours
+    far more than the logger did are believed only up to that factor (bias toward the reward model
+    traded for variance; Su et al. 2020, "Doubly robust off-policy evaluation with shrinkage")."""
     dist = _checked_action_dist(log, action_dist)
     q = np.asarray(q_hat, dtype=float)
     if q.shape != dist.shape:
@@ -202,6 +214,8 @@ def _dr_terms(log: BanditLog, action_dist: np.ndarray, q_hat: np.ndarray) -> np.
         raise ValueError("q_hat must be finite")
     rows = np.arange(log.n)
     weights = dist[rows, log.actions] / log.propensities
+    if max_weight is not None:
+        weights = np.minimum(weights, max_weight)
     direct = np.sum(dist * q, axis=1)
     return direct + weights * (log.rewards - q[rows, log.actions])
 

@@ -92,6 +92,11 @@ class RetrainingRules:
     # model's ranking decides, as it would for a new creative. The live prior is weaker (online evidence
     # takes over quickly), and a policy that barely uses the model could not tell two models apart.
     evaluation_precision: float = 10.0
+    # DR's importance weights are clipped here (None: unclipped). The live racer grows confident, so the
+    # arms a judged policy favours were often logged at the exploration floor (propensity ~0.01 / K): one
+    # click there carries a weight in the thousands, and the gate's estimates swung to -0.41 and +0.69 CTR
+    # on the simulator. A gate that noisy keeps whatever champion it has.
+    max_importance_weight: float | None = 20.0
 
 
 Trainer = Callable[[Sequence[LoggedImpression]], "TrainedCtrModel"]
@@ -243,6 +248,7 @@ class RetrainingService:
             q_hat,
             method="dr",
             n_boot=self._rules.bootstrap_resamples,
+            max_weight=self._rules.max_importance_weight,
             rng=np.random.default_rng(self._seed),
         )
         report.champion_value, report.challenger_value, report.win_probability = (
