@@ -23,6 +23,7 @@ from collections import Counter, defaultdict
 import boto3
 import numpy as np
 import requests
+from local_runtime.client import local_session
 from local_runtime.runtime import LocalRuntime
 
 from demo import report
@@ -47,9 +48,9 @@ class ApiClient:
 
     def __init__(self, runtime: LocalRuntime):
         self.base = runtime.api_url.rstrip("/")
-        self.racing = requests.Session()
+        self.racing = local_session()
         self.racing.headers["x-api-key"] = runtime.api_key
-        self.operator = requests.Session()
+        self.operator = local_session()
         self.operator.headers["Authorization"] = f"Bearer {runtime.operator_key}"
         self.retried_5xx: list[str] = []
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
+from local_runtime.client import local_session
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import Failure, FailureGroup
 from schemathesis.generation import GenerationMode
@@ -48,7 +49,7 @@ def fuzz(runtime, *, examples_per_operation: int, seed: int = 0) -> FuzzFigures:
     """`examples_per_operation` cases per route and method in each mode (positive and negative)."""
     schema = schemathesis.openapi.from_path(str(OPENAPI_PATH))
     base_url = runtime.api_url.rstrip("/")
-    session = requests.Session()
+    session = local_session()
     figures = FuzzFigures()
     for result in schema.get_all_operations():
         operation = result.ok()

@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import requests
+from local_runtime.client import local_session
 
 from reliability.stack import HTTP_TIMEOUT_S, SeededLine, creative_counters
 
@@ -47,7 +48,7 @@ class RacingClient:
     def post(self, path: str, body: dict) -> requests.Response:
         session = getattr(self._local, "session", None)
         if session is None:
-            session = self._local.session = requests.Session()
+            session = self._local.session = local_session()
         for _ in range(MAX_ATTEMPTS):
             response = session.post(
                 self._base + path, json=body, headers=self._headers, timeout=HTTP_TIMEOUT_S
