@@ -201,5 +201,4 @@ def _row_losses(labels: np.ndarray, predicted: np.ndarray) -> np.ndarray:
 
 
 def _logloss(labels: np.ndarray, predicted: np.ndarray) -> float:
-    p = np.clip(predicted, 1e-7, 1 - 1e-7)
-    return float(-np.mean(labels * np.log(p) + (1 - labels) * np.log(1 - p)))
+    return float(_row_losses(labels, predicted).mean())
