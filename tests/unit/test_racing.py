@@ -13,6 +13,7 @@ from creative.racing.learner import (
     LearnerConfig,
     LearnerState,
     OnlineLearner,
+    floor_at_own_key,
     fuse,
     learner_tags,
     number_bin,
@@ -122,6 +123,43 @@ def test_the_models_prior_fades_as_the_creative_gathers_its_own_evidence():
     faded, _ = fuse(scores, base, model, 10.0, learner.config.creative_precision)
     # Then with the fade the posterior sits near what was observed; without it the model still drags it up
     assert sigmoid(faded[0]) < 0.04 < sigmoid(unfaded[0])
+
+
+def test_a_creative_with_an_unlucky_start_is_drawn_no_narrower_than_its_own_impressions_allow():
+    # A leader shown 4,000 times and a creative shown 300 times that clicked at 3% so far, both seen by
+    # users of 96 feature combinations: the summed per-key variance, scaled for the draw, would tell the
+    # racer it knows the newcomer's rate far better than 300 impressions can.
+    learner = OnlineLearner()
+    rng = np.random.default_rng(0)
+    users = [
+        {"gender": g, "age": a, "occupation": o, "zip": z}
+        for g in "fm"
+        for a in ("18", "25", "35")
+        for o in "abcd"
+        for z in "wxyz"
+    ]
+    line, states, base = LearnerState(), [LearnerState(), LearnerState()], -3.2
+    for index, shown, rate in ((0, 4000, 0.05), (1, 300, 0.03)):
+        for _ in range(shown):
+            keys = pair_keys(user_terms(users[rng.integers(len(users))], 16), [], learner.config)
+            learner.learn(base, keys, states[index], line, clicked=rng.random() < rate)
+    keys = [pair_keys(user_terms(users[0], 16), [], learner.config)] * 2
+    scores = learner.score(base, keys, states, line)
+    mean, variance = fuse(scores, base, np.full(2, base), 0.1, learner.config.creative_precision)
+    own_variance = 1.0 / (learner.config.creative_precision + scores.own_information)
+    unfloored = replace(learner.config, own_key_floor=0.0)
+    floored = replace(learner.config, own_key_floor=1.0)
+    scale = floored.posterior_scale
+    # Without the floor the newcomer is drawn far narrower than its own key's posterior
+    assert (floor_at_own_key(variance, scores, unfloored) == variance).all()
+    assert variance[1] * scale < own_variance[1] / 3
+    # With it, no draw is narrower than context-free Thompson sampling's on the creative's own key
+    widened = floor_at_own_key(variance, scores, floored)
+    assert (widened * scale >= own_variance * (1 - 1e-12)).all() and (widened >= variance).all()
+    # And the newcomer keeps a real chance to be shown again
+    before = ContextualRacer(RacerConfig(learner=unfloored)).probabilities(mean, variance)[1]
+    after = ContextualRacer(RacerConfig(learner=floored)).probabilities(mean, widened)[1]
+    assert after > 1.5 * before
 
 
 def test_the_serve_and_click_halves_add_up_to_the_textbook_step():

@@ -90,6 +90,9 @@ class RacerSettings(_EnvConfig):
     posterior_scale: float = Field(
         default=_RACER_DEFAULTS.learner.posterior_scale, gt=0, le=1, alias="RACER_POSTERIOR_SCALE"
     )
+    own_key_floor: float = Field(
+        default=_RACER_DEFAULTS.learner.own_key_floor, ge=0, le=10, alias="RACER_OWN_KEY_FLOOR"
+    )
 
     @classmethod
     def default_environment(cls) -> dict[str, str]:
@@ -107,7 +110,11 @@ class RacerSettings(_EnvConfig):
             exploration_floor=self.exploration_floor,
             half_life_hours=self.half_life_hours,
             counter_shards=self.counter_shards,
-            learner=replace(_RACER_DEFAULTS.learner, posterior_scale=self.posterior_scale),
+            learner=replace(
+                _RACER_DEFAULTS.learner,
+                posterior_scale=self.posterior_scale,
+                own_key_floor=self.own_key_floor,
+            ),
         )
 
 

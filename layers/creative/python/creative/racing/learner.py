@@ -56,6 +56,11 @@ class LearnerConfig:
     # Thompson sampling draws from the posterior with its variance scaled by this: the summed per-key
     # variances overstate the uncertainty of the whole (tuned on the simulator's tuning seeds).
     posterior_scale: float = 0.05
+    # ... and never draws narrower than this share of the creative's own key's posterior variance, the
+    # variance context-free Thompson sampling would draw with (`floor_at_own_key`); 0 turns it off. On
+    # tuning seeds 101 and 102, five days, expected CTR % without / with five noise features: off 5.33 /
+    # 5.10 and 7.01 / 7.00; 0.3 5.42 / 5.32 and 7.02 / 6.99; 1.0 5.32 / 5.36 and 6.88 / 6.76.
+    own_key_floor: float = 0.3
     creative_buckets: int = 64  # creative x user-feature keys per creative
     line_buckets: int = 1024  # tag and tag x user-feature keys per business line
     # Terms a request may bring into the learner (`user_terms`: an integer's value and bin are two; the
@@ -466,6 +471,22 @@ def fuse(
         model_logit * model_precision + scores.mean * online_precision - base_logit * prior_precision
     ) / precision
     return mean, 1.0 / precision
+
+
+def floor_at_own_key(variance: np.ndarray, scores: Scores, config: LearnerConfig) -> np.ndarray:
+    """The draw's variance (before `posterior_scale`) floored so that, scaled, it is never below
+    `own_key_floor` x the posterior variance of the creative's own key, 1 / (lambda_c + I).
+
+    Why: the scale narrows the summed variance of many keys, which overstates the uncertainty of the
+    whole, but it narrows what a creative's own impressions leave uncertain just as much. A creative with
+    an unlucky first day was then drawn as if its rate were known twenty times better than its few
+    hundred impressions say, was hardly shown again, and so was never seen to become the best after the
+    audience drifted (the simulator's seed 1 with five noise features). A well-shown creative's own
+    variance is small, so its draw widens little."""
+    if config.own_key_floor <= 0:
+        return variance
+    own = config.own_key_floor / (config.creative_precision + scores.own_information)
+    return np.maximum(variance, own / config.posterior_scale)
 
 
 def logit(p: float | np.ndarray) -> float | np.ndarray:

@@ -37,6 +37,7 @@ from creative.racing.learner import (
     OnlineLearner,
     Scores,
     decayed_sums,
+    floor_at_own_key,
     fuse,
     logit,
     pair_keys,
@@ -548,7 +549,9 @@ class RacingService:
                 config.model_prior_precision,
                 config.learner.creative_precision,
             )
+            variance = floor_at_own_key(variance, scores, config.learner)
         else:  # the constant prior knows nothing: the line's own rate, learned online, stands in
+            # (its variance never shrinks, so the draw keeps a width of its own: no floor needed)
             mean, variance = scores.mean, scores.variance + 1.0 / config.untrained_prior_precision
         if view.fatigued:  # worn out with exposure: its long-run evidence overstates it, so explore it anew
             variance = variance * np.array(
