@@ -277,3 +277,7 @@ def test_asset_labels_weigh_evidence_with_the_racers_decay():
         ]
     }
     assert OperatorConfig.model_validate(environment).racer_config().half_life_hours == 1.0
+    # And so does the draw's own-key floor, which 0 turns off
+    floor_off = OperatorConfig.model_validate(environment | {"RACER_OWN_KEY_FLOOR": "0"}).racer_config()
+    assert floor_off.learner.own_key_floor == 0.0
+    assert OperatorConfig.model_validate(environment).racer_config().learner.own_key_floor > 0

@@ -1,18 +1,24 @@
 """Retraining: a challenger is promoted only when it beats the champion off-policy, and never broken."""
 
+import copy
 from dataclasses import replace
 from datetime import timedelta
 
+import numpy as np
 import pytest
 from creative.errors import CorruptModel
 from creative.racing.active_model import CTR_MODEL, ActiveModel
 from creative.racing.ctr_model import OnnxCtrModel
 from creative.racing.ctr_training import train_ctr_model
 from creative.racing.features import CreativeFeatures
-from creative.racing.racer import ContextualRacer
+from creative.racing.learner import LearnerConfig
+from creative.racing.racer import ContextualRacer, RacerConfig
 from creative.racing.retraining import RetrainingOutcome, RetrainingRules, RetrainingService
+from creative.racing.schemas import SelectRequest, UserContext
+from creative.racing.service import RacingService
 from in_memory.adapters import (
     InMemoryModelRegistry,
+    InMemoryObjectStore,
 )
 
 from tests.factories import WORLD_START, logged_world
@@ -129,6 +135,38 @@ def test_a_promotion_that_lost_a_race_does_not_overwrite_the_winner(informative_
     report = retraining(creatives, log, registry).run(NOW)
     assert report.outcome is RetrainingOutcome.PROMOTION_RACED
     assert registry.active(CTR_MODEL).version == "other"
+
+
+def test_select_under_a_promoted_model_draws_each_creative_no_narrower_than_its_own_key(informative_world):
+    # Given the world's learner state after 4,000 requests and a model promoted on its log
+    creatives, log, _ = informative_world
+    registry = InMemoryModelRegistry()
+    retraining(creatives, log, registry).run(NOW)
+
+    def logged_propensities(own_key_floor: float) -> list[float]:
+        world_creatives, world_log = copy.deepcopy((creatives, log))
+        learner = LearnerConfig(own_key_floor=own_key_floor)
+        racing = RacingService(
+            world_creatives,
+            world_log.state,
+            world_log,
+            InMemoryObjectStore(),
+            ActiveModel(registry),
+            ContextualRacer(RacerConfig(learner=learner)),
+            np.random.default_rng(0),
+            cache_ttl_s=0.0,
+        )
+        request = SelectRequest(
+            business_line="fashion", placement="feed", user=UserContext(id="u1", features={"gender": "f"})
+        )
+        served = [racing.select(request, NOW) for _ in range(40)]
+        assert {s.model_version for s in served} == {registry.active(CTR_MODEL).version}
+        return [s.propensity for s in served]
+
+    # When select runs with the floor off, at its default and wide
+    off, default, wide = (np.mean(logged_propensities(f)) for f in (0.0, LearnerConfig().own_key_floor, 10.0))
+    # Then the floored draws spread the choice: what was logged was less certain (0.64, 0.57, 0.17)
+    assert wide < default - 0.1 and default < off - 0.02
 
 
 def test_select_keeps_its_model_when_a_promoted_artifact_is_corrupt(informative_world):
