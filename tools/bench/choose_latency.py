@@ -18,6 +18,7 @@ import time
 
 import numpy as np
 
+from bench.measure import machine_reference
 from infra.paths import OUT_DIR
 
 OUT = OUT_DIR / "bench"
@@ -138,6 +139,7 @@ def main(repeats: int = 5000) -> dict:
         "cores": 1,
         # Other processes on the machine inflate the tail; the load average says how busy it was.
         "load_average_1m": round(os.getloadavg()[0], 2),
+        "machine_reference": machine_reference(),
     }
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "choose.json").write_text(json.dumps(report, indent=2))

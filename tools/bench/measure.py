@@ -67,6 +67,29 @@ def cold_start(name: str) -> tuple[dict, Path]:
     }, model_dir
 
 
+# A fixed pure-Python workload and a bare interpreter start: the same code's timings moved 2-3x between days
+# on these shared machines, so each report carries the machine's own speed beside its figures.
+REFERENCE_LOOP = 1_000_000
+
+
+def machine_reference(runs: int = 5) -> dict[str, float]:
+    """Medians of `runs`: a loop of REFERENCE_LOOP additions in this process, and `python -I -S -c pass`
+    in a fresh one. Divide a figure by them to compare readings of different days."""
+
+    def loop() -> None:
+        total = 0
+        for i in range(REFERENCE_LOOP):
+            total += i
+
+    def start() -> None:
+        subprocess.run([sys.executable, "-I", "-S", "-c", "pass"], check=True)
+
+    return {
+        "python_loop_1e6_ms": round(statistics.median(timed(loop, runs, warmup=1)) * 1000, 1),
+        "interpreter_start_ms": round(statistics.median(timed(start, runs, warmup=1)) * 1000, 1),
+    }
+
+
 def in_fresh_interpreter(module: str, *args: str) -> dict:
     """Runs `python -m <module> --worker <args>` pinned to one CPU (the worker pins itself) and returns the
     JSON it prints last: load times are cold and the peak RSS is the worker's own."""
@@ -98,6 +121,7 @@ def one_core_main(
         "one_core": True,
         **facts,
         "load_average_1min_at_start": round(os.getloadavg()[0], 2),  # other work on the machine skews timings
+        "machine_reference": machine_reference(),
     }
     result |= in_fresh_interpreter(module)
     print(json.dumps(result, indent=2))

@@ -23,6 +23,7 @@ import numpy as np
 from creative.placements import phrase_slots_of
 from creative.racing.racer import ContextualRacer
 
+from bench.measure import machine_reference
 from infra.paths import CDK_OUT_DIR, OUT_DIR, REPO_ROOT
 
 OUT = OUT_DIR / "bench"
@@ -315,6 +316,7 @@ def bench_handler_on_moto(requests: int = 500) -> dict:
 
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
+    reference_at_start = machine_reference()  # and again at the end: the speed moves within minutes
     results = {
         "racer_choose": [bench_choose(n) for n in (10, 100)],
         "racer_score_and_choose": bench_score_and_choose(),
@@ -335,6 +337,8 @@ def main() -> None:
         ),
         "select_cold_import": bench_cold_import(),
         "select_handler_on_moto": bench_handler_on_moto(),
+        "load_average_1min_at_end": round(os.getloadavg()[0], 2),
+        "machine_reference": {"at_start": reference_at_start, "at_end": machine_reference()},
     }
     (OUT / "select_latency.json").write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))
