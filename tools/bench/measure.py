@@ -67,7 +67,7 @@ def cold_start(name: str) -> tuple[dict, Path]:
     }, model_dir
 
 
-# A fixed pure-Python workload and a bare interpreter start: the same code's timings moved 2-3x between days
+# A fixed pure-Python workload and a bare interpreter start: the same code's timings moved 2-4x between days
 # on these shared machines, so each report carries the machine's own speed beside its figures.
 REFERENCE_LOOP = 1_000_000
 
