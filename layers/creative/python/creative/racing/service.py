@@ -551,10 +551,11 @@ class RacingService:
             )
             variance = floor_at_own_key(variance, scores, config.learner)
         else:  # the constant prior knows nothing: the line's own rate, learned online, stands in
-            # (its constant 1 / untrained_prior_precision never shrinks: scaled, with the defaults, every
-            # draw's variance stays >= 0.0125 + 0.05 / (7 + I): no narrower than the own-key floor,
-            # 0.3 / (7 + I), once a creative's own key holds I >= 13. The floor was measured with a trained
-            # model only, so it is not applied here.)
+            # (its constant 1 / untrained_prior_precision never shrinks: scaled by posterior_scale s, every
+            # draw's variance stays >= s / untrained_prior_precision + s / (creative_precision + I), no
+            # narrower than the own-key floor f / (creative_precision + I) once I >= (f - s) x
+            # untrained_prior_precision / s - creative_precision: I >= 13 with the defaults. The floor was
+            # measured with a trained model only, so it is not applied here.)
             mean, variance = scores.mean, scores.variance + 1.0 / config.untrained_prior_precision
         if view.fatigued:  # worn out with exposure: its long-run evidence overstates it, so explore it anew
             variance = variance * np.array(
