@@ -241,6 +241,7 @@ def test_concurrent_transactions_on_the_same_items_never_undo_each_other(monkeyp
 
     import boto3
     import botocore.exceptions
+    from creative.adapters.aws_errors import error_code
     from local_runtime import moto_gaps
     from moto import mock_aws
 
@@ -278,7 +279,7 @@ def test_concurrent_transactions_on_the_same_items_never_undo_each_other(monkeyp
                     # Cancelled when the other thread logged it first. Matched by code: botocore makes a
                     # client's exception classes lazily, and two threads racing to make them can each get
                     # their own, so `dynamodb.exceptions.TransactionCanceledException` may miss.
-                    if error.response["Error"]["Code"] != "TransactionCanceledException":
+                    if error_code(error) != "TransactionCanceledException":
                         errors.append(error)
                         return
                     cancelled[thread_index] += 1
