@@ -13,9 +13,9 @@ import { templatesView } from "./views/templates.js";
 import { uploadView } from "./views/upload.js";
 
 const VIEWS = {
-  materials: (root, params) => materialsView(root, params, { title: "Materials" }),
+  materials: (root, params) => materialsView(root, params, { title: "Materials", path: "#/materials" }),
   review: (root, params) =>
-    materialsView(root, { ...params, status: "NEEDS_REVIEW" }, { title: "Review queue", fixedStatus: true }),
+    materialsView(root, { ...params, status: "NEEDS_REVIEW" }, { title: "Review queue", path: "#/review", fixedStatus: true }),
   upload: uploadView,
   creatives: creativesView,
   racing: racingView,

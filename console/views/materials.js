@@ -5,7 +5,7 @@ import { emptyState, errorBox, h, replace, toast } from "../dom.js";
 const STATUSES = ["ADMITTED", "NEEDS_REVIEW", "REJECTED"];
 const PAGE = 100;
 
-export async function materialsView(root, params, { title, fixedStatus = false }) {
+export async function materialsView(root, params, { title, path, fixedStatus = false }) {
   const filters = {
     business_line: params.business_line || "",
     kind: params.kind || "",
@@ -16,7 +16,7 @@ export async function materialsView(root, params, { title, fixedStatus = false }
   const list = h("div", { class: "materials", "aria-live": "polite" });
   const more = h("div", { class: "more" });
   const note = h("p", { class: "muted" }, "Business line and status are filtered by the API, a tag within a business line by the tag index (admitted materials); kind, reason and a tag without a line over the loaded pages (Load more searches further).");
-  replace(root, h("h1", {}, title), filterForm(filters, fixedStatus, title), note, list, more);
+  replace(root, h("h1", {}, title), filterForm(filters, fixedStatus, title, path), note, list, more);
   const vocabulary = loadVocabulary();
   await loadPage(list, more, filters, null, vocabulary, fixedStatus);
 }
@@ -33,7 +33,7 @@ function loadVocabulary() {
   return vocabularyPromise;
 }
 
-function filterForm(filters, fixedStatus, title) {
+function filterForm(filters, fixedStatus, title, path) {
   const select = (name, label, options) =>
     h(
       "span",
@@ -61,8 +61,9 @@ function filterForm(filters, fixedStatus, title) {
       onsubmit: (event) => {
         event.preventDefault();
         const data = Object.fromEntries([...new FormData(form)].filter(([, v]) => v));
-        const [path] = window.location.hash.split("?");
-        window.location.hash = `${path || "#/materials"}?${new URLSearchParams(data)}`;
+        // Its own view's path, not the address bar's: a form still on screen after a link was clicked (the
+        // router not yet run) would otherwise send its filters to the next view.
+        window.location.hash = `${path}?${new URLSearchParams(data)}`;
       },
     },
     text("business_line", "Business line", "e.g. food"),
