@@ -99,11 +99,16 @@ def sign_in(page, runtime, key: str | None = None) -> None:
         playwright_api.expect(page.get_by_role("navigation", name="Views")).to_be_visible()
 
 
-def open_view(page, link: str, heading: str | None = None) -> None:
-    # A click on a link changes the address at once but the router draws the view a task later: until its
-    # heading shows, a label such as "Business line" still finds the previous view's field.
+def wait_for_view(page, heading: str) -> None:
+    # The address changes at once but the router draws the view a task later: until its heading shows, a
+    # label such as "Business line" still finds the previous view's field.
+    playwright_api.expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
+
+
+def open_view(page, link: str) -> None:
+    # Each navigation link is named as its view's heading.
     page.get_by_role("link", name=link).click()
-    playwright_api.expect(page.get_by_role("heading", name=heading or link, exact=True)).to_be_visible()
+    wait_for_view(page, link)
 
 
 def test_nothing_shows_without_sign_in_and_a_wrong_key_is_refused(runtime, page):
@@ -180,7 +185,7 @@ def test_a_filter_form_still_on_screen_filters_its_own_view(runtime, page):
         page.get_by_role("button", name="Filter").click()
         # Then the filters go to the form's own view, not to the view the address named
         playwright_api.expect(page).to_have_url(re.compile(re.escape(f"{path}?business_line={LINE}") + "$"))
-        playwright_api.expect(page.get_by_role("heading", name=link, exact=True)).to_be_visible()
+        wait_for_view(page, link)
 
 
 def test_an_operator_uploads_a_photo_sees_it_admitted_with_tags_and_rejects_it(runtime, page):
@@ -215,7 +220,7 @@ def test_an_operator_uploads_a_photo_sees_it_admitted_with_tags_and_rejects_it(r
 def test_an_upload_past_the_cap_shows_the_apis_reason(runtime, page):
     sign_in(page, runtime)
     page.goto(runtime.console_url + "#/upload")
-    playwright_api.expect(page.get_by_role("heading", name="Upload", exact=True)).to_be_visible()
+    wait_for_view(page, "Upload")
     page.get_by_label("Business line").fill(LINE)
     page.get_by_label("Category").fill("coffee")
     page.get_by_label("Files").set_input_files(
